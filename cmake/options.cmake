@@ -1,0 +1,37 @@
+# Build options that can be given as -D (or -Ccmake.define.X=... through pip) or as environment variables.
+
+# AUTO|ON|OFF option whose default comes from the environment variable of the same name.
+function(gputrain_tristate_option name doc)
+  set(default AUTO)
+  if(DEFINED ENV{${name}})
+    set(default "$ENV{${name}}")
+  endif()
+  set(${name} "${default}" CACHE STRING "${doc}")
+  set_property(CACHE ${name} PROPERTY STRINGS AUTO ON OFF)
+  string(TOUPPER "${${name}}" value)
+  if(value STREQUAL "TRUE" OR value STREQUAL "1" OR value STREQUAL "YES")
+    set(value ON)
+  elseif(value STREQUAL "FALSE" OR value STREQUAL "0" OR value STREQUAL "NO")
+    set(value OFF)
+  endif()
+  if(NOT value MATCHES "^(AUTO|ON|OFF)$")
+    message(FATAL_ERROR "${name}=${${name}}: expected AUTO, ON or OFF")
+  endif()
+  set(${name} "${value}" PARENT_SCOPE)
+endfunction()
+
+function(gputrain_bool_option name default doc)
+  if(DEFINED ENV{${name}})
+    set(default "$ENV{${name}}")
+  endif()
+  option(${name} "${doc}" ${default})
+endfunction()
+
+# Report a GPU backend that is not built: fatal when it was asked for with ON.
+function(gputrain_backend_unavailable backend option reason)
+  if(${option} STREQUAL "ON")
+    message(FATAL_ERROR "gputrain backend ${backend}: ${option}=ON but ${reason}")
+  endif()
+  message(STATUS "gputrain backend ${backend}: not built (${reason})")
+  gputrain_record_backend(${backend} FALSE "${reason}")
+endfunction()

@@ -1,0 +1,121 @@
+// gputrain._core: the Python face of the C++ core (dispatch, CPU kernels, backend registry).
+// The only file that binds C++ to Python; GPU modules hand their tables over as capsules.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "core/backend_table.h"
+#include "core/device.h"
+#include "core/errors.h"
+#include "core/ops.h"
+#include "core/registry.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace py = pybind11;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+
+// float32 C-contiguous view of `obj`; TypeError naming `name` for any other dtype (no silent casts).
+FloatArray as_float32(const py::array& obj, const char* name) {
+  if (!py::isinstance<py::array_t<float>>(obj))
+    throw gt::TypeError(std::string(name) + ": expected float32, got " +
+                        std::string(py::str(obj.dtype())) + " (use .astype(numpy.float32))");
+  return FloatArray::ensure(obj);
+}
+
+gt::ops::Shape shape_of(const py::array& a) {
+  return gt::ops::Shape(a.shape(), a.shape() + a.ndim());
+}
+
+py::array add(const py::array& a_in, const py::array& b_in, const std::string& device_name) {
+  const gt::Device device = gt::parse_device(device_name);
+  FloatArray a = as_float32(a_in, "a"), b = as_float32(b_in, "b");
+  gt::ops::check_same_shape("a", shape_of(a), "b", shape_of(b));
+  FloatArray out(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* po = out.mutable_data();
+  const int64_t n = a.size();
+  {
+    py::gil_scoped_release release;
+    gt::ops::add_host(pa, pb, po, n, device);
+  }
+  return std::move(out);
+}
+
+std::string register_backend(const py::capsule& capsule) {
+  auto* table = static_cast<const GtBackendTable*>(
+      PyCapsule_GetPointer(capsule.ptr(), GT_BACKEND_CAPSULE_NAME));
+  if (table == nullptr) throw py::error_already_set();
+  gt::register_backend(table);
+  return table->name;
+}
+
+// What a registered backend says about itself, without creating a device context; runtime errors are
+// reported in the result, not raised.
+py::dict backend_status(const std::string& name) {
+  const GtBackendTable* table = gt::find_backend(name);
+  if (table == nullptr) throw gt::ValueError("backend '" + name + "' is not registered");
+  py::dict info;
+  int version = 0;
+  info["runtime_version"] = table->runtime_version(&version) == GT_OK ? py::cast(version) : py::none();
+  info["driver_version"] = table->driver_version(&version) == GT_OK ? py::cast(version) : py::none();
+  int count = 0;
+  const int status = table->device_count(&count);
+  info["device_count"] = status == GT_OK ? count : 0;
+  info["error"] = status == GT_OK ? py::none() : py::cast(std::string(table->last_error()));
+  py::list devices;
+  for (int i = 0; status == GT_OK && i < count; ++i) {
+    char device_name[256] = {0};
+    py::dict d;
+    d["index"] = i;
+    d["name"] = table->device_name(i, device_name, sizeof device_name) == GT_OK
+                    ? py::cast(std::string(device_name))
+                    : py::none();
+    devices.append(d);
+  }
+  info["devices"] = devices;
+  return info;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "gputrain C++ core: dispatch, CPU kernels, backend registry";
+
+  py::register_exception<gt::GpuError>(m, "GPUError", PyExc_RuntimeError);
+  py::register_exception<gt::DeviceUnavailable>(m, "DeviceUnavailableError", PyExc_RuntimeError);
+  py::register_exception<gt::OutOfMemory>(m, "OutOfMemoryError", PyExc_MemoryError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const gt::TypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const gt::ValueError& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  m.def("parse_device", [](const std::string& name) { return gt::parse_device(name).str(); },
+        py::arg("name"), "Canonical form of a device name; ValueError if it is not one.");
+  m.def("register_backend", &register_backend, py::arg("capsule"),
+        "Register a GPU module's kernel table (called by gputrain's backend loader).");
+  m.def("backend_status", &backend_status, py::arg("name"));
+  m.def("add", &add, py::arg("a"), py::arg("b"), py::arg("device") = "cpu",
+        "Element-wise a + b of two float32 arrays of one shape, computed on `device`.");
+  m.def("cpu_threads", []() {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+  });
+  m.attr("ABI_VERSION") = GT_BACKEND_ABI_VERSION;
+}

@@ -1,0 +1,25 @@
+"""gputrain: train neural networks on whatever GPU a notebook hands you.
+
+`import gputrain` loads the C++ core only; GPU backends load on first use, and a backend that cannot
+load is reported by `gputrain.backend_reason()` instead of failing the import.
+"""
+from ._version import __version__
+from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
+from ._backends import backend_reason, build_info, default_device, is_built
+from . import ops
+
+
+def is_built_with_cuda() -> bool:
+    """True if this gputrain contains the CUDA backend (whether or not a GPU is present)."""
+    return is_built("cuda")
+
+
+def is_built_with_rocm() -> bool:
+    """True if this gputrain contains the HIP (ROCm) backend (whether or not a GPU is present)."""
+    return is_built("hip")
+
+
+__all__ = [
+    "__version__", "build_info", "default_device", "backend_reason", "is_built_with_cuda",
+    "is_built_with_rocm", "ops", "GPUError", "OutOfMemoryError", "DeviceUnavailableError",
+]

@@ -1,0 +1,54 @@
+"""Device parametrisation shared by every op test: each test runs on every backend present. A GPU case
+is skipped (with the reason gputrain gives) where that GPU is missing, and fails instead when
+GPUTRAIN_REQUIRE_GPU=1, so a GPU machine cannot pass by skipping."""
+import os
+
+import numpy as np
+import pytest
+
+import gputrain
+from gputrain import _backends
+
+ALL_DEVICES = ("cpu", "cuda:0", "hip:0")
+
+
+def _require_gpu() -> bool:
+    return os.environ.get("GPUTRAIN_REQUIRE_GPU") == "1"
+
+
+@pytest.fixture(params=ALL_DEVICES)
+def device(request):
+    name = request.param
+    backend = name.split(":")[0]
+    if backend != "cpu" and not _backends.is_usable(backend):
+        reason = gputrain.backend_reason(backend)
+        if _require_gpu() and backend == "cuda":
+            pytest.fail(f"GPUTRAIN_REQUIRE_GPU=1 but {name} is not usable: {reason}")
+        pytest.skip(f"{name} not usable here: {reason}")
+    return name
+
+
+@pytest.fixture
+def rng(request):
+    # A fresh seed per test, printed on failure through the test id, so failures can be replayed.
+    seed = abs(hash(request.node.nodeid)) % (2**32)
+    return np.random.default_rng(seed)
+
+
+def rel_error(got, ref) -> float:
+    """‖got − ref‖ / ‖ref‖ in float64."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    denom = np.linalg.norm(ref)
+    return float(np.linalg.norm(got - ref) / (denom if denom > 0 else 1.0))
+
+
+def assert_close(got, ref, tol=1e-5):
+    got = np.asarray(got)
+    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
+    assert np.all(np.isfinite(got)), "result has NaN or Inf"
+    err = rel_error(got, ref)
+    if err >= tol:
+        worst = np.unravel_index(np.argmax(np.abs(got - ref)), ref.shape)
+        raise AssertionError(f"relative error {err:.3e} >= {tol:.0e}; worst at {worst}: "
+                             f"got {got[worst]!r}, expected {ref[worst]!r}")
