@@ -35,6 +35,8 @@ struct GtBackendTable {
   int (*release)(int device, void* ptr);
   int (*copy_to_device)(int device, void* dst, const void* src, size_t nbytes);
   int (*copy_to_host)(int device, void* dst, const void* src, size_t nbytes);
+  int (*copy_device_to_device)(int dst_device, void* dst, int src_device, const void* src, size_t nbytes);
+  int (*fill_zero)(int device, void* ptr, size_t nbytes);
   int (*synchronize)(int device);
 
   // Kernels. Pointers are device pointers on `device`; `stream` is the vendor's stream (null: default).

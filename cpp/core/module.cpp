@@ -1,5 +1,5 @@
-// gputrain._core: the Python face of the C++ core (dispatch, CPU kernels, backend registry).
-// The only file that binds C++ to Python; GPU modules hand their tables over as capsules.
+// gputrain._core: the Python face of the C++ core (tensors, memory, dispatch, backend registry).
+// C++ types are bound to Python here only; GPU modules hand their tables over as capsules.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -10,6 +10,7 @@
 #include "core/device.h"
 #include "core/errors.h"
 #include "core/ops.h"
+#include "core/py_tensor.h"
 #include "core/registry.h"
 
 #ifdef _OPENMP
@@ -17,38 +18,9 @@
 #endif
 
 namespace py = pybind11;
+using gt::py_bridge::OpCall;
 
 namespace {
-
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-
-// float32 C-contiguous view of `obj`; TypeError naming `name` for any other dtype (no silent casts).
-FloatArray as_float32(const py::array& obj, const char* name) {
-  if (!py::isinstance<py::array_t<float>>(obj))
-    throw gt::TypeError(std::string(name) + ": expected float32, got " +
-                        std::string(py::str(obj.dtype())) + " (use .astype(numpy.float32))");
-  return FloatArray::ensure(obj);
-}
-
-gt::ops::Shape shape_of(const py::array& a) {
-  return gt::ops::Shape(a.shape(), a.shape() + a.ndim());
-}
-
-py::array add(const py::array& a_in, const py::array& b_in, const std::string& device_name) {
-  const gt::Device device = gt::parse_device(device_name);
-  FloatArray a = as_float32(a_in, "a"), b = as_float32(b_in, "b");
-  gt::ops::check_same_shape("a", shape_of(a), "b", shape_of(b));
-  FloatArray out(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
-  const float* pa = a.data();
-  const float* pb = b.data();
-  float* po = out.mutable_data();
-  const int64_t n = a.size();
-  {
-    py::gil_scoped_release release;
-    gt::ops::add_host(pa, pb, po, n, device);
-  }
-  return std::move(out);
-}
 
 std::string register_backend(const py::capsule& capsule) {
   auto* table = static_cast<const GtBackendTable*>(
@@ -88,7 +60,7 @@ py::dict backend_status(const std::string& name) {
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
-  m.doc() = "gputrain C++ core: dispatch, CPU kernels, backend registry";
+  m.doc() = "gputrain C++ core: tensors, memory, dispatch, CPU kernels, backend registry";
 
   py::register_exception<gt::GpuError>(m, "GPUError", PyExc_RuntimeError);
   py::register_exception<gt::DeviceUnavailable>(m, "DeviceUnavailableError", PyExc_RuntimeError);
@@ -103,13 +75,27 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  gt::py_bridge::bind_tensor(m);
+  gt::py_bridge::bind_memory(m);
+
   m.def("parse_device", [](const std::string& name) { return gt::parse_device(name).str(); },
         py::arg("name"), "Canonical form of a device name; ValueError if it is not one.");
   m.def("register_backend", &register_backend, py::arg("capsule"),
         "Register a GPU module's kernel table (called by gputrain's backend loader).");
   m.def("backend_status", &backend_status, py::arg("name"));
-  m.def("add", &add, py::arg("a"), py::arg("b"), py::arg("device") = "cpu",
-        "Element-wise a + b of two float32 arrays of one shape, computed on `device`.");
+
+  m.def("add", [](const py::object& a, const py::object& b, const std::string& device) {
+    OpCall call(device, {a, b});
+    gt::Tensor ta = call.arg(a, "a", gt::DType::Float32), tb = call.arg(b, "b", gt::DType::Float32);
+    gt::Tensor out;
+    {
+      py::gil_scoped_release release;
+      out = gt::ops::add(ta, tb);
+    }
+    return call.result(out);
+  }, py::arg("a"), py::arg("b"), py::arg("device") = "cpu",
+     "Element-wise a + b of two float32 arrays of one shape.");
+
   m.def("cpu_threads", []() {
 #ifdef _OPENMP
     return omp_get_max_threads();

@@ -1,5 +1,5 @@
-// Dispatch for the element-wise add: the first op, proving the path Python → dispatch → backend →
-// device memory on every backend before the layer kernels arrive.
+// Shared argument checks, and dispatch of the element-wise add: the first op, which proves the path
+// Python → dispatch → backend → device memory on every backend.
 #include "core/ops.h"
 
 #include "core/errors.h"
@@ -8,40 +8,47 @@
 
 namespace gt::ops {
 
-std::string shape_str(const Shape& shape) {
-  std::string s = "(";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) s += ",";
-  return s + ")";
+void check_dtype(const char* name, const Tensor& t, DType expected) {
+  if (t.dtype() != expected)
+    throw TypeError(std::string(name) + ": expected " + dtype_name(expected) + ", got " +
+                    dtype_name(t.dtype()));
 }
 
-void check_same_shape(const char* name_a, const Shape& a, const char* name_b, const Shape& b) {
-  if (a != b)
+void check_same_shape(const char* name_a, const Tensor& a, const char* name_b, const Tensor& b) {
+  if (a.shape() != b.shape())
     throw ValueError(std::string(name_a) + " and " + name_b + " must have the same shape, got " +
-                     name_a + " " + shape_str(a) + " and " + name_b + " " + shape_str(b));
+                     name_a + " " + shape_str(a.shape()) + " and " + name_b + " " + shape_str(b.shape()));
 }
 
-void add_host(const float* a, const float* b, float* out, int64_t n, const Device& device) {
+void check_same_device(const char* name_a, const Tensor& a, const char* name_b, const Tensor& b) {
+  if (a.device().str() != b.device().str())
+    throw ValueError(std::string(name_a) + " and " + name_b + " must be on the same device, got " +
+                     name_a + " on " + a.device().str() + " and " + name_b + " on " + b.device().str());
+}
+
+void check_rank(const char* name, const Tensor& t, int rank) {
+  if (t.ndim() != rank)
+    throw ValueError(std::string(name) + ": expected rank " + std::to_string(rank) + ", got shape " +
+                     shape_str(t.shape()));
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  check_dtype("a", a, DType::Float32);
+  check_dtype("b", b, DType::Float32);
+  check_same_shape("a", a, "b", b);
+  check_same_device("a", a, "b", b);
+  const Device& device = a.device();
+  Tensor out = Tensor::empty(a.shape(), DType::Float32, device);
   if (device.type == DeviceType::CPU) {
-    cpu::add_f32(a, b, out, n);
-    return;
+    cpu::add_f32(a.data<float>(), b.data<float>(), out.data<float>(), a.numel());
+  } else if (a.numel() > 0) {
+    const GtBackendTable& table = backend_for(device);
+    check_status(table,
+                 table.add_f32(device.index, a.data<float>(), b.data<float>(), out.data<float>(),
+                               a.numel(), nullptr),
+                 "add");
   }
-  const GtBackendTable& table = backend_for(device);
-  if (n == 0) return;
-  const size_t bytes = static_cast<size_t>(n) * sizeof(float);
-  DeviceBuffer da(table, device.index, bytes), db(table, device.index, bytes),
-      dout(table, device.index, bytes);
-  check_status(table, table.copy_to_device(device.index, da.get(), a, bytes), "copy a to device");
-  check_status(table, table.copy_to_device(device.index, db.get(), b, bytes), "copy b to device");
-  check_status(table,
-               table.add_f32(device.index, static_cast<const float*>(da.get()),
-                             static_cast<const float*>(db.get()), static_cast<float*>(dout.get()), n,
-                             nullptr),
-               "add");
-  check_status(table, table.copy_to_host(device.index, out, dout.get(), bytes), "copy result to host");
+  return out;
 }
 
 }  // namespace gt::ops

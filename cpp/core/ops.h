@@ -1,21 +1,17 @@
-// Operation dispatch: validates arguments, picks the backend for the device, owns device workspace.
+// Operation dispatch: validates arguments, picks the backend for the device, allocates outputs.
 // Nothing reaches a kernel without passing through here.
 #pragma once
-#include <cstdint>
-#include <string>
-#include <vector>
-
-#include "core/device.h"
+#include "core/tensor.h"
 
 namespace gt::ops {
 
-using Shape = std::vector<int64_t>;
-std::string shape_str(const Shape& shape);
+// Shared checks; each throws ValueError/TypeError naming the argument(s) and shapes.
+void check_dtype(const char* name, const Tensor& t, DType expected);
+void check_same_shape(const char* name_a, const Tensor& a, const char* name_b, const Tensor& b);
+void check_same_device(const char* name_a, const Tensor& a, const char* name_b, const Tensor& b);
+void check_rank(const char* name, const Tensor& t, int rank);
 
-// ValueError naming both arguments and shapes unless they are equal.
-void check_same_shape(const char* name_a, const Shape& a, const char* name_b, const Shape& b);
-
-// out = a + b over n host floats, computed on `device` (host buffers are copied there and back).
-void add_host(const float* a, const float* b, float* out, int64_t n, const Device& device);
+// a + b, element-wise, float32, same shape and device.
+Tensor add(const Tensor& a, const Tensor& b);
 
 }  // namespace gt::ops

@@ -57,24 +57,4 @@ void check_status(const GtBackendTable& table, int status, const char* what) {
   }
 }
 
-DeviceBuffer::DeviceBuffer(const GtBackendTable& table, int device, size_t nbytes)
-    : table_(table), device_(device), nbytes_(nbytes) {
-  if (nbytes == 0) return;
-  const int status = table_.allocate(device_, nbytes, &ptr_);
-  if (status == GT_ERR_OUT_OF_MEMORY) {
-    size_t free_bytes = 0, total_bytes = 0;
-    table_.mem_info(device_, &free_bytes, &total_bytes);
-    throw OutOfMemory(std::string(table_.name) + ":" + std::to_string(device_) +
-                      " out of memory: requested " + std::to_string(nbytes) + " bytes, " +
-                      std::to_string(free_bytes) + " of " + std::to_string(total_bytes) +
-                      " bytes free on the device");
-  }
-  check_status(table_, status, "allocate");
-}
-
-DeviceBuffer::~DeviceBuffer() {
-  // A failure to free cannot be reported from a destructor; the runtime keeps its own record.
-  if (ptr_ != nullptr) table_.release(device_, ptr_);
-}
-
 }  // namespace gt

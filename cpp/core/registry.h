@@ -18,21 +18,4 @@ const GtBackendTable* find_backend(const std::string& name);
 // Turns a table's status into the matching C++ exception, naming the operation.
 void check_status(const GtBackendTable& table, int status, const char* what);
 
-// Device memory that returns itself to the backend when it goes out of scope.
-class DeviceBuffer {
- public:
-  DeviceBuffer(const GtBackendTable& table, int device, size_t nbytes);
-  ~DeviceBuffer();
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  void* get() const { return ptr_; }
-  size_t size() const { return nbytes_; }
-
- private:
-  const GtBackendTable& table_;
-  int device_;
-  size_t nbytes_;
-  void* ptr_ = nullptr;
-};
-
 }  // namespace gt

@@ -65,6 +65,22 @@ int copy_to_host(int device, void* dst, const void* src, size_t nbytes) {
   return GT_OK;
 }
 
+int copy_device_to_device(int dst_device, void* dst, int src_device, const void* src, size_t nbytes) {
+  if (dst_device == src_device) {
+    GT_GPU_CHECK(cudaSetDevice(dst_device));
+    GT_GPU_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToDevice));
+  } else {
+    GT_GPU_CHECK(cudaMemcpyPeer(dst, dst_device, src, src_device, nbytes));
+  }
+  return GT_OK;
+}
+
+int fill_zero(int device, void* ptr, size_t nbytes) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaMemset(ptr, 0, nbytes));
+  return GT_OK;
+}
+
 int synchronize(int device) {
   GT_GPU_CHECK(cudaSetDevice(device));
   GT_GPU_CHECK(cudaDeviceSynchronize());
@@ -85,6 +101,8 @@ const GtBackendTable table = {
     release,
     copy_to_device,
     copy_to_host,
+    copy_device_to_device,
+    fill_zero,
     synchronize,
     add_f32,
 };

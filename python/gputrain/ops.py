@@ -1,5 +1,6 @@
-"""Functional operations: NumPy in, NumPy out, computed on the device named by `device=`
-(default: the first usable of cuda, hip, cpu). Validation happens in the C++ dispatch."""
+"""Functional operations. NumPy arrays in, NumPy out, computed on `device=` (default: the default
+device); gputrain Tensors in, Tensors out on the tensors' device (`device=` is then ignored).
+Validation happens in the C++ dispatch."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,10 +9,10 @@ from . import _core
 from ._backends import resolve_device
 
 
-def _as_array(x, name: str) -> np.ndarray:
-    # Python scalars and lists become float32; NumPy arrays keep their dtype so that a wrong one is
-    # reported by dispatch instead of converted silently.
-    if isinstance(x, np.ndarray):
+def _as_array(x, name: str):
+    # Python scalars and lists become float32; arrays and Tensors keep their dtype so that a wrong one
+    # is reported by dispatch instead of converted silently.
+    if isinstance(x, (np.ndarray, _core.Tensor)):
         return x
     try:
         return np.asarray(x, dtype=np.float32)
@@ -19,6 +20,14 @@ def _as_array(x, name: str) -> np.ndarray:
         raise TypeError(f"{name}: expected an array of float32, got {type(x).__name__}") from exc
 
 
-def add(a, b, device: str | None = None) -> np.ndarray:
+def _device(device, *args) -> str:
+    # Tensors decide the device themselves; resolving the default would load GPU backends needlessly.
+    if any(isinstance(a, _core.Tensor) for a in args):
+        return "cpu"
+    return resolve_device(device)
+
+
+def add(a, b, device: str | None = None):
     """Element-wise a + b of two float32 arrays of the same shape."""
-    return _core.add(_as_array(a, "a"), _as_array(b, "b"), resolve_device(device))
+    a, b = _as_array(a, "a"), _as_array(b, "b")
+    return _core.add(a, b, _device(device, a, b))

@@ -1,0 +1,395 @@
+// NumPy and DLPack conversions and the Tensor binding. NumPy memory is borrowed without a copy when it
+// is already C-contiguous and on the CPU; the borrowed array is released under the GIL whichever thread
+// drops the last reference.
+#include "core/py_tensor.h"
+
+#include <pybind11/stl.h>
+
+#include "core/dlpack.h"
+#include "core/errors.h"
+#include "core/registry.h"
+
+namespace gt::py_bridge {
+namespace {
+
+// Keeps a Python object alive from C++ that may run without the GIL.
+std::shared_ptr<void> hold(py::object obj) {
+  return std::shared_ptr<void>(new py::object(std::move(obj)), [](void* p) {
+    if (!Py_IsInitialized()) return;  // interpreter gone: nothing left to release into
+    py::gil_scoped_acquire gil;
+    delete static_cast<py::object*>(p);
+  });
+}
+
+DType dtype_of(const py::dtype& dt, const char* name) {
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  if (dt.byteorder() == '>')
+    throw TypeError(std::string(name) + ": big-endian arrays are not supported");
+  if (kind == 'f' && size == 4) return DType::Float32;
+  if (kind == 'f' && size == 2) return DType::Float16;
+  if (kind == 'i' && size == 4) return DType::Int32;
+  if (kind == 'i' && size == 8) return DType::Int64;
+  if (kind == 'u' && size == 1) return DType::UInt8;
+  if (std::string(py::str(dt)) == "bfloat16") return DType::BFloat16;  // ml_dtypes' bfloat16
+  throw TypeError(std::string(name) + ": dtype " + std::string(py::str(dt)) +
+                  " is not supported (float32, float16, bfloat16, int32, int64, uint8)");
+}
+
+py::dtype numpy_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return py::dtype("float32");
+    case DType::Float16: return py::dtype("float16");
+    case DType::Int32: return py::dtype("int32");
+    case DType::Int64: return py::dtype("int64");
+    case DType::UInt8: return py::dtype("uint8");
+    case DType::BFloat16: break;
+  }
+  try {
+    return py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16"));
+  } catch (py::error_already_set&) {
+    throw TypeError("bfloat16 tensors convert to NumPy through the ml_dtypes package: pip install ml_dtypes");
+  }
+}
+
+const char* typestr(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return "<f4";
+    case DType::Float16: return "<f2";
+    case DType::Int32: return "<i4";
+    case DType::Int64: return "<i8";
+    case DType::UInt8: return "|u1";
+    case DType::BFloat16: return nullptr;  // no array-interface type string exists for bfloat16
+  }
+  return nullptr;
+}
+
+py::tuple shape_tuple(const Shape& shape) {
+  py::tuple t(shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) t[i] = shape[i];
+  return t;
+}
+
+// ---- DLPack ----------------------------------------------------------------------------------------
+
+DLDevice dl_device(const Device& device) {
+  switch (device.type) {
+    case DeviceType::CUDA: return {kDLCUDA, device.index};
+    case DeviceType::HIP: return {kDLROCM, device.index};
+    default: return {kDLCPU, 0};
+  }
+}
+
+DLDataType dl_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return {kDLFloat, 32, 1};
+    case DType::Float16: return {kDLFloat, 16, 1};
+    case DType::BFloat16: return {kDLBfloat, 16, 1};
+    case DType::Int32: return {kDLInt, 32, 1};
+    case DType::Int64: return {kDLInt, 64, 1};
+    case DType::UInt8: return {kDLUInt, 8, 1};
+  }
+  return {kDLFloat, 32, 1};
+}
+
+DType dtype_from_dl(DLDataType t) {
+  if (t.lanes == 1) {
+    if (t.code == kDLFloat && t.bits == 32) return DType::Float32;
+    if (t.code == kDLFloat && t.bits == 16) return DType::Float16;
+    if (t.code == kDLBfloat && t.bits == 16) return DType::BFloat16;
+    if (t.code == kDLInt && t.bits == 32) return DType::Int32;
+    if (t.code == kDLInt && t.bits == 64) return DType::Int64;
+    if (t.code == kDLUInt && t.bits == 8) return DType::UInt8;
+  }
+  throw TypeError("from_dlpack: DLPack dtype (code " + std::to_string(t.code) + ", bits " +
+                  std::to_string(t.bits) + ", lanes " + std::to_string(t.lanes) + ") is not supported");
+}
+
+// What an exported tensor keeps alive until the consumer calls the deleter.
+struct ExportContext {
+  Tensor tensor;
+  std::vector<int64_t> shape;
+};
+
+void fill_dl_tensor(DLTensor& dl, ExportContext* ctx) {
+  dl.data = ctx->tensor.raw();
+  dl.device = dl_device(ctx->tensor.device());
+  dl.ndim = ctx->tensor.ndim();
+  dl.dtype = dl_dtype(ctx->tensor.dtype());
+  dl.shape = ctx->shape.data();
+  dl.strides = nullptr;  // our tensors are always compact row-major
+  dl.byte_offset = 0;
+}
+
+py::capsule export_dlpack(const Tensor& t, bool versioned) {
+  auto* ctx = new ExportContext{t, t.shape()};
+  if (versioned) {
+    auto* managed = new DLManagedTensorVersioned{};
+    managed->version = {1, 0};
+    managed->manager_ctx = ctx;
+    managed->deleter = [](DLManagedTensorVersioned* self) {
+      delete static_cast<ExportContext*>(self->manager_ctx);
+      delete self;
+    };
+    fill_dl_tensor(managed->dl_tensor, ctx);
+    return py::capsule(managed, "dltensor_versioned", [](PyObject* capsule) {
+      // Still named "dltensor_versioned": nobody consumed it, so the deleter is ours to call.
+      if (PyCapsule_IsValid(capsule, "dltensor_versioned")) {
+        auto* m = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(capsule, "dltensor_versioned"));
+        m->deleter(m);
+      }
+    });
+  }
+  auto* managed = new DLManagedTensor{};
+  managed->manager_ctx = ctx;
+  managed->deleter = [](DLManagedTensor* self) {
+    delete static_cast<ExportContext*>(self->manager_ctx);
+    delete self;
+  };
+  fill_dl_tensor(managed->dl_tensor, ctx);
+  return py::capsule(managed, "dltensor", [](PyObject* capsule) {
+    if (PyCapsule_IsValid(capsule, "dltensor")) {
+      auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+      m->deleter(m);
+    }
+  });
+}
+
+Tensor import_dl_tensor(const DLTensor& dl, std::shared_ptr<void> owner) {
+  Device device;
+  switch (dl.device.device_type) {
+    case kDLCPU:
+    case kDLCUDAHost:
+    case kDLROCMHost: device.type = DeviceType::CPU; break;
+    case kDLCUDA: device = {DeviceType::CUDA, dl.device.device_id}; break;
+    case kDLROCM: device = {DeviceType::HIP, dl.device.device_id}; break;
+    default:
+      throw TypeError("from_dlpack: DLPack device type " + std::to_string(dl.device.device_type) +
+                      " is not supported (CPU, CUDA, ROCm)");
+  }
+  const DType dtype = dtype_from_dl(dl.dtype);
+  Shape shape(dl.shape, dl.shape + dl.ndim);
+  if (dl.strides != nullptr) {
+    int64_t expected = 1;
+    for (int i = dl.ndim - 1; i >= 0; --i) {
+      if (shape[i] != 1 && dl.strides[i] != expected)
+        throw ValueError("from_dlpack: the tensor of shape " + shape_str(shape) +
+                         " is not contiguous; make it so first (.contiguous() in PyTorch, "
+                         "numpy.ascontiguousarray in NumPy)");
+      expected *= shape[i];
+    }
+  }
+  return Tensor::borrow(static_cast<char*>(dl.data) + dl.byte_offset, shape, dtype, device,
+                        std::move(owner));
+}
+
+Tensor import_dlpack(const py::capsule& capsule) {
+  PyObject* cap = capsule.ptr();
+  if (PyCapsule_IsValid(cap, "dltensor_versioned")) {
+    auto* managed = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(cap, "dltensor_versioned"));
+    if (managed->version.major != 1)
+      throw TypeError("from_dlpack: DLPack version " + std::to_string(managed->version.major) +
+                      " is not supported");
+    std::shared_ptr<void> owner(managed, [](void* p) {
+      auto* m = static_cast<DLManagedTensorVersioned*>(p);
+      if (m->deleter) m->deleter(m);
+    });
+    Tensor t = import_dl_tensor(managed->dl_tensor, owner);
+    PyCapsule_SetName(cap, "used_dltensor_versioned");
+    return t;
+  }
+  if (PyCapsule_IsValid(cap, "dltensor")) {
+    auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+    std::shared_ptr<void> owner(managed, [](void* p) {
+      auto* m = static_cast<DLManagedTensor*>(p);
+      if (m->deleter) m->deleter(m);
+    });
+    Tensor t = import_dl_tensor(managed->dl_tensor, owner);
+    PyCapsule_SetName(cap, "used_dltensor");
+    return t;
+  }
+  throw TypeError("from_dlpack: expected an unconsumed DLPack capsule");
+}
+
+void synchronize(const Device& device) {
+  if (device.type == DeviceType::CPU) return;
+  const GtBackendTable& table = backend_for(device);
+  check_status(table, table.synchronize(device.index), "synchronize");
+}
+
+}  // namespace
+
+Tensor from_numpy(const py::array& array, const char* name, const Device& device, bool copy) {
+  const DType dtype = dtype_of(array.dtype(), name);
+  // Strided or Fortran-ordered input becomes one C-ordered copy; C-ordered input is used as it is.
+  auto contiguous = py::reinterpret_borrow<py::array>(
+      py::module_::import("numpy").attr("ascontiguousarray")(array));
+  const Shape shape(contiguous.shape(), contiguous.shape() + contiguous.ndim());
+  if (device.type == DeviceType::CPU && !copy)
+    return Tensor::borrow(const_cast<void*>(contiguous.data()), shape, dtype, device, hold(contiguous));
+  Tensor out = Tensor::empty(shape, dtype, device);
+  const void* src = contiguous.data();
+  py::gil_scoped_release release;
+  copy_bytes(device, out.raw(), Device{}, src, out.nbytes());
+  return out;
+}
+
+py::array to_numpy(const Tensor& t) {
+  std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+  py::array out(numpy_dtype(t.dtype()), shape);
+  void* dst = out.mutable_data();
+  {
+    py::gil_scoped_release release;
+    copy_bytes(Device{}, dst, t.device(), t.raw(), t.nbytes());
+  }
+  return out;
+}
+
+OpCall::OpCall(const std::string& device, std::initializer_list<py::handle> args) {
+  for (const auto& a : args) {
+    if (py::isinstance<Tensor>(a)) {
+      device_ = a.cast<const Tensor&>().device();
+      tensor_mode_ = true;
+      return;
+    }
+  }
+  device_ = parse_device(device);
+}
+
+Tensor OpCall::arg(const py::handle& obj, const char* name, DType dtype) {
+  if (py::isinstance<Tensor>(obj)) {
+    const Tensor& t = obj.cast<const Tensor&>();
+    if (t.dtype() != dtype)
+      throw TypeError(std::string(name) + ": expected " + dtype_name(dtype) + ", got " + dtype_name(t.dtype()));
+    if (t.device().str() != device_.str())
+      throw ValueError(std::string(name) + " is on " + t.device().str() + " but this op runs on " +
+                       device_.str() + " (move it with .to('" + device_.str() + "'))");
+    return t;
+  }
+  if (!py::isinstance<py::array>(obj))
+    throw TypeError(std::string(name) + ": expected a NumPy array or gputrain.Tensor, got " +
+                    std::string(py::str(obj.get_type().attr("__name__"))));
+  auto array = py::reinterpret_borrow<py::array>(obj);
+  const std::string given = py::str(array.dtype());
+  if (given != dtype_name(dtype))
+    throw TypeError(std::string(name) + ": expected " + dtype_name(dtype) + ", got " + given +
+                    " (convert with .astype(numpy." + dtype_name(dtype) + "))");
+  return from_numpy(array, name, device_, false);
+}
+
+Tensor OpCall::optional_arg(const py::handle& obj, const char* name, DType dtype) {
+  return obj.is_none() ? Tensor() : arg(obj, name, dtype);
+}
+
+py::object OpCall::result(const Tensor& t) const {
+  return tensor_mode_ ? py::cast(t) : py::object(to_numpy(t));
+}
+
+void bind_tensor(py::module_& m) {
+  using py::arg;
+  py::class_<Tensor>(m, "Tensor",
+                     "An array on a device (CPU, CUDA or HIP GPU); create one with gputrain.tensor().")
+      .def_property_readonly("shape", [](const Tensor& t) { return shape_tuple(t.shape()); })
+      .def_property_readonly("dtype", [](const Tensor& t) { return std::string(dtype_name(t.dtype())); })
+      .def_property_readonly("device", [](const Tensor& t) { return t.device().str(); })
+      .def_property_readonly("ndim", &Tensor::ndim)
+      .def_property_readonly("size", &Tensor::numel)
+      .def_property_readonly("nbytes", &Tensor::nbytes)
+      .def("numpy", &to_numpy, "A NumPy copy of the tensor, on the host.")
+      .def("reshape", [](const Tensor& t, const Shape& shape) { return t.reshape(shape); }, arg("shape"))
+      .def("__len__", [](const Tensor& t) {
+        if (t.ndim() == 0) throw TypeError("len() of a 0-d tensor");
+        return t.dim(0);
+      })
+      .def("__dlpack_device__", [](const Tensor& t) {
+        const DLDevice d = dl_device(t.device());
+        return py::make_tuple(d.device_type, d.device_id);
+      })
+      .def("__dlpack__",
+           [](const Tensor& t, py::object stream, py::object max_version, py::object dl_device_arg,
+              py::object copy) {
+             if (!dl_device_arg.is_none()) {
+               const auto wanted = dl_device_arg.cast<std::pair<int, int>>();
+               const DLDevice d = dl_device(t.device());
+               if (wanted.first != d.device_type || wanted.second != d.device_id)
+                 throw py::buffer_error("__dlpack__: export to another device is not supported; use .to()");
+             }
+             if (!copy.is_none() && copy.cast<bool>())
+               return export_dlpack(t.to(t.device(), true), !max_version.is_none() &&
+                                                                max_version.cast<std::pair<int, int>>().first >= 1);
+             // Our kernels run on the device's legacy default stream: wait for them before a consumer
+             // reads on its own stream (-1 means the consumer needs no synchronisation).
+             if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long long>() == -1))
+               synchronize(t.device());
+             const bool versioned =
+                 !max_version.is_none() && max_version.cast<std::pair<int, int>>().first >= 1;
+             return export_dlpack(t, versioned);
+           },
+           py::kw_only(), arg("stream") = py::none(), arg("max_version") = py::none(),
+           arg("dl_device") = py::none(), arg("copy") = py::none())
+      .def_property_readonly("__array_interface__", [](const Tensor& t) -> py::dict {
+        if (t.device().type != DeviceType::CPU)
+          throw py::attribute_error("__array_interface__: the tensor is on " + t.device().str() +
+                                    "; copy it to the host with .numpy()");
+        const char* ts = typestr(t.dtype());
+        if (ts == nullptr) throw py::attribute_error("__array_interface__: no type string for bfloat16");
+        py::dict d;
+        d["shape"] = shape_tuple(t.shape());
+        d["typestr"] = ts;
+        d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), false);
+        d["strides"] = py::none();
+        d["version"] = 3;
+        return d;
+      })
+      .def_property_readonly("__cuda_array_interface__", [](const Tensor& t) -> py::dict {
+        if (t.device().type != DeviceType::CUDA)
+          throw py::attribute_error("__cuda_array_interface__: the tensor is on " + t.device().str());
+        const char* ts = typestr(t.dtype());
+        if (ts == nullptr) throw py::attribute_error("__cuda_array_interface__: no type string for bfloat16");
+        py::dict d;
+        d["shape"] = shape_tuple(t.shape());
+        d["typestr"] = ts;
+        d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), false);
+        d["strides"] = py::none();
+        d["version"] = 3;
+        d["stream"] = 1;  // our work is ordered on the legacy default stream
+        return d;
+      })
+      .def("__array__",
+           [](const Tensor& t, py::object dtype, py::object copy) -> py::object {
+             if (t.device().type != DeviceType::CPU)
+               throw TypeError("the tensor is on " + t.device().str() +
+                               ": NumPy cannot read GPU memory; copy it with .numpy()");
+             py::object array = to_numpy(t);
+             if (!dtype.is_none()) array = array.attr("astype")(dtype);
+             return array;
+           },
+           arg("dtype") = py::none(), py::kw_only(), arg("copy") = py::none());
+
+  m.def("tensor_from_numpy",
+        [](const py::array& array, const std::string& device) {
+          return from_numpy(array, "data", parse_device(device), true);
+        },
+        arg("array"), arg("device"));
+  m.def("tensor_to",
+        [](const Tensor& t, const std::string& device, bool copy) {
+          const Device d = parse_device(device);
+          py::gil_scoped_release release;
+          return t.to(d, copy);
+        },
+        arg("tensor"), arg("device"), arg("copy") = false);
+  m.def("empty",
+        [](const Shape& shape, const std::string& dtype, const std::string& device) {
+          return Tensor::empty(shape, dtype_from_name(dtype), parse_device(device));
+        },
+        arg("shape"), arg("dtype"), arg("device"));
+  m.def("zeros",
+        [](const Shape& shape, const std::string& dtype, const std::string& device) {
+          return Tensor::zeros(shape, dtype_from_name(dtype), parse_device(device));
+        },
+        arg("shape"), arg("dtype"), arg("device"));
+  m.def("from_dlpack_capsule", &import_dlpack, arg("capsule"),
+        "A tensor sharing the memory of an unconsumed DLPack capsule.");
+}
+
+}  // namespace gt::py_bridge

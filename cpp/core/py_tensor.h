@@ -1,0 +1,41 @@
+// Between Python and gt::Tensor: NumPy arrays in and out of ops, the Tensor class binding, DLPack and
+// the array-interface protocols.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "core/tensor.h"
+
+namespace gt::py_bridge {
+
+namespace py = pybind11;
+
+// How an op call converts its arguments: if any argument is a gt Tensor the op runs on that tensor's
+// device and returns Tensors; otherwise NumPy inputs go to `device` and results come back as NumPy.
+class OpCall {
+ public:
+  // `device` is used only when none of `args` is a Tensor.
+  OpCall(const std::string& device, std::initializer_list<py::handle> args);
+  // Argument `name`: a Tensor as it is; a NumPy array of `dtype` (any strides) viewed or copied to the
+  // op's device. TypeError naming the argument for anything else.
+  Tensor arg(const py::handle& obj, const char* name, DType dtype);
+  // Optional argument: an undefined Tensor for None.
+  Tensor optional_arg(const py::handle& obj, const char* name, DType dtype);
+  py::object result(const Tensor& t) const;
+  const Device& device() const { return device_; }
+
+ private:
+  Device device_;
+  bool tensor_mode_ = false;
+};
+
+py::array to_numpy(const Tensor& t);
+Tensor from_numpy(const py::array& array, const char* name, const Device& device, bool copy);
+
+void bind_tensor(py::module_& m);
+// GPU memory policy and statistics, and the host-budget allocator the tests drive (py_memory.cpp).
+void bind_memory(py::module_& m);
+
+}  // namespace gt::py_bridge

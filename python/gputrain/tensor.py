@@ -1,0 +1,112 @@
+"""gputrain.Tensor and its factories: NumPy-like arrays on a device, with zero-copy DLPack interop.
+
+`gt.tensor(x)` copies `x` onto the device; `gt.from_dlpack(x)` shares memory with x (a PyTorch, CuPy,
+JAX or NumPy array) without a copy. Float64 input becomes float32 unless a dtype is given, as in Keras.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._backends import resolve_device
+
+Tensor = _core.Tensor
+
+DTYPES = ("float32", "float16", "bfloat16", "int32", "int64", "uint8")
+
+
+def _dtype_name(dtype) -> str:
+    if dtype is None:
+        return None
+    name = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", None) or str(np.dtype(dtype))
+    if name not in DTYPES:
+        raise ValueError(f"dtype: {name!r} is not supported; expected one of {', '.join(DTYPES)}")
+    return name
+
+
+def _to_bfloat16(array: np.ndarray) -> np.ndarray:
+    """float32 → bfloat16 with round-to-nearest-even, as uint16 bits viewed as ml_dtypes' bfloat16."""
+    try:
+        import ml_dtypes
+    except ImportError as exc:
+        raise TypeError("bfloat16 tensors need the ml_dtypes package: pip install ml_dtypes") from exc
+    return np.ascontiguousarray(array, dtype=np.float32).astype(ml_dtypes.bfloat16)
+
+
+def _host_array(data, dtype: str | None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.numpy()
+    array = np.asarray(data)
+    if dtype is None:
+        if array.dtype == np.float64 or array.dtype.kind == "b":
+            dtype = "float32"
+        elif array.dtype.kind in "iu" and array.dtype not in (np.int32, np.int64, np.uint8):
+            dtype = "int64"
+        else:
+            dtype = str(array.dtype)
+            _dtype_name(dtype)  # raises for object, complex, string ...
+    if dtype == "bfloat16":
+        return _to_bfloat16(array)
+    return np.ascontiguousarray(array, dtype=dtype)
+
+
+def tensor(data, dtype=None, device: str | None = None) -> Tensor:
+    """A new tensor on `device` (default: the default device) holding a copy of `data`."""
+    return _core.tensor_from_numpy(_host_array(data, _dtype_name(dtype)), resolve_device(device))
+
+
+def _shape(shape) -> list[int]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        dims = [int(d) for d in shape]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"shape: expected a tuple of ints, got {shape!r}") from exc
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape: extents must be >= 0, got {tuple(dims)}")
+    return dims
+
+
+def zeros(shape, dtype="float32", device: str | None = None) -> Tensor:
+    return _core.zeros(_shape(shape), _dtype_name(dtype), resolve_device(device))
+
+
+def empty(shape, dtype="float32", device: str | None = None) -> Tensor:
+    """Uninitialised memory: fill it before reading."""
+    return _core.empty(_shape(shape), _dtype_name(dtype), resolve_device(device))
+
+
+def from_dlpack(x) -> Tensor:
+    """A tensor sharing memory with `x`: any object with __dlpack__ (PyTorch, CuPy, JAX, NumPy) or an
+    unconsumed DLPack capsule. The producer's memory stays alive as long as the tensor does."""
+    if hasattr(x, "__dlpack__"):
+        device_type, index = x.__dlpack_device__()
+        # The backend of a GPU producer must be loaded for our ops to run on its memory.
+        if device_type == 2:
+            resolve_device(f"cuda:{index}")
+        elif device_type == 10:
+            resolve_device(f"hip:{index}")
+        try:
+            capsule = x.__dlpack__(max_version=(1, 0))
+        except TypeError:  # a producer from before DLPack 1.0 takes no max_version
+            capsule = x.__dlpack__()
+    else:
+        capsule = x
+    return _core.from_dlpack_capsule(capsule)
+
+
+def _to(self: Tensor, device: str, copy: bool = False) -> Tensor:
+    """This tensor on `device`: itself if it is already there (unless copy=True), else a copy."""
+    return _core.tensor_to(self, resolve_device(device), copy)
+
+
+def _repr(self: Tensor) -> str:
+    if self.dtype == "bfloat16":
+        body = f"shape={self.shape}"
+    else:
+        body = np.array2string(self.numpy(), separator=", ", prefix="gputrain.Tensor(", threshold=100)
+    return f"gputrain.Tensor({body}, dtype={self.dtype}, device='{self.device}')"
+
+
+Tensor.to = _to
+Tensor.__repr__ = _repr
