@@ -97,12 +97,18 @@ CachingAllocator::Block* CachingAllocator::take_segment(size_t rounded, bool sma
     size = round_up(rounded, kLargeGranule);
   }
   if (size < rounded) return nullptr;
-  if (stats_.limit_bytes > 0 && stats_.reserved_bytes + size > stats_.limit_bytes) {
-    // A fresh segment would pass the limit: an exactly sized one may still fit.
-    size = round_up(rounded, kAlignment);
-    if (stats_.reserved_bytes + size > stats_.limit_bytes) return nullptr;
+  // The preferred segment first; when it would pass the limit or the device cannot give it, one of
+  // exactly the requested size may still fit.
+  char* base = nullptr;
+  for (const size_t candidate : {size, rounded}) {
+    if (stats_.limit_bytes > 0 && stats_.reserved_bytes + candidate > stats_.limit_bytes) continue;
+    base = static_cast<char*>(raw_.allocate(candidate));
+    if (base != nullptr) {
+      size = candidate;
+      break;
+    }
+    if (candidate == rounded) break;
   }
-  char* base = static_cast<char*>(raw_.allocate(size));
   if (base == nullptr) return nullptr;
   auto* segment = new Segment{base, size, small};
   segments_.insert(segment);

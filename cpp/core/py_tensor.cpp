@@ -190,23 +190,22 @@ Tensor import_dlpack(const py::capsule& capsule) {
     if (managed->version.major != 1)
       throw TypeError("from_dlpack: DLPack version " + std::to_string(managed->version.major) +
                       " is not supported");
+    // Take ownership before anything can throw, so the producer's deleter runs exactly once.
+    PyCapsule_SetName(cap, "used_dltensor_versioned");
     std::shared_ptr<void> owner(managed, [](void* p) {
       auto* m = static_cast<DLManagedTensorVersioned*>(p);
       if (m->deleter) m->deleter(m);
     });
-    Tensor t = import_dl_tensor(managed->dl_tensor, owner);
-    PyCapsule_SetName(cap, "used_dltensor_versioned");
-    return t;
+    return import_dl_tensor(managed->dl_tensor, owner);
   }
   if (PyCapsule_IsValid(cap, "dltensor")) {
     auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
+    PyCapsule_SetName(cap, "used_dltensor");
     std::shared_ptr<void> owner(managed, [](void* p) {
       auto* m = static_cast<DLManagedTensor*>(p);
       if (m->deleter) m->deleter(m);
     });
-    Tensor t = import_dl_tensor(managed->dl_tensor, owner);
-    PyCapsule_SetName(cap, "used_dltensor");
-    return t;
+    return import_dl_tensor(managed->dl_tensor, owner);
   }
   throw TypeError("from_dlpack: expected an unconsumed DLPack capsule");
 }
@@ -222,8 +221,9 @@ void synchronize(const Device& device) {
 Tensor from_numpy(const py::array& array, const char* name, const Device& device, bool copy) {
   const DType dtype = dtype_of(array.dtype(), name);
   // Strided or Fortran-ordered input becomes one C-ordered copy; C-ordered input is used as it is.
+  // (asarray, not ascontiguousarray, which turns a 0-d array into shape (1,).)
   auto contiguous = py::reinterpret_borrow<py::array>(
-      py::module_::import("numpy").attr("ascontiguousarray")(array));
+      py::module_::import("numpy").attr("asarray")(array, py::arg("order") = "C"));
   const Shape shape(contiguous.shape(), contiguous.shape() + contiguous.ndim());
   if (device.type == DeviceType::CPU && !copy)
     return Tensor::borrow(const_cast<void*>(contiguous.data()), shape, dtype, device, hold(contiguous));

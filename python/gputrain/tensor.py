@@ -30,7 +30,7 @@ def _to_bfloat16(array: np.ndarray) -> np.ndarray:
         import ml_dtypes
     except ImportError as exc:
         raise TypeError("bfloat16 tensors need the ml_dtypes package: pip install ml_dtypes") from exc
-    return np.ascontiguousarray(array, dtype=np.float32).astype(ml_dtypes.bfloat16)
+    return np.asarray(array, dtype=np.float32).astype(ml_dtypes.bfloat16, order="C")
 
 
 def _host_array(data, dtype: str | None) -> np.ndarray:
@@ -42,12 +42,14 @@ def _host_array(data, dtype: str | None) -> np.ndarray:
             dtype = "float32"
         elif array.dtype.kind in "iu" and array.dtype not in (np.int32, np.int64, np.uint8):
             dtype = "int64"
-        else:
+        elif str(array.dtype) in DTYPES:
             dtype = str(array.dtype)
-            _dtype_name(dtype)  # raises for object, complex, string ...
+        else:
+            raise TypeError(f"data: elements of dtype {array.dtype} are not supported; "
+                            f"expected numbers convertible to one of {', '.join(DTYPES)}")
     if dtype == "bfloat16":
         return _to_bfloat16(array)
-    return np.ascontiguousarray(array, dtype=dtype)
+    return np.asarray(array, dtype=dtype, order="C")
 
 
 def tensor(data, dtype=None, device: str | None = None) -> Tensor:

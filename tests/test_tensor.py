@@ -1,0 +1,179 @@
+"""gt.Tensor: creation, host/device round trips, NumPy and DLPack interop, error messages."""
+import numpy as np
+import pytest
+
+import gputrain as gt
+
+STORAGE_DTYPES = ["float32", "float16", "int32", "int64", "uint8"]
+
+
+def random_array(rng, shape, dtype):
+    if dtype.startswith("float"):
+        return rng.standard_normal(shape).astype(dtype)
+    info = np.iinfo(dtype)
+    return rng.integers(max(info.min, -1000), min(info.max, 1000), size=shape, endpoint=True).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", STORAGE_DTYPES)
+@pytest.mark.parametrize("shape", [(), (1,), (7,), (3, 5), (2, 1, 3), (2, 3, 4, 5), (0, 3)])
+def test_round_trip_every_dtype(device, rng, dtype, shape):
+    x = random_array(rng, shape, dtype)
+    t = gt.tensor(x, device=device)
+    assert t.shape == shape and t.dtype == dtype and t.device == device
+    assert t.ndim == len(shape) and t.size == x.size and t.nbytes == x.nbytes
+    back = t.numpy()
+    assert back.dtype == x.dtype
+    np.testing.assert_array_equal(back, x)
+
+
+def test_round_trip_between_devices(device, rng):
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    t = gt.tensor(x, device="cpu").to(device)
+    assert t.device == device
+    np.testing.assert_array_equal(t.to("cpu").numpy(), x)
+    copy = t.to(device, copy=True)
+    assert copy is not t
+    np.testing.assert_array_equal(copy.numpy(), x)
+
+
+def test_non_contiguous_numpy_input(device, rng):
+    base = rng.standard_normal((6, 8)).astype(np.float32)
+    for view in (base.T, base[::2, 1::3], np.asfortranarray(base)):
+        np.testing.assert_array_equal(gt.tensor(view, device=device).numpy(), view)
+
+
+def test_zeros_and_empty(device):
+    z = gt.zeros((3, 4), "int64", device=device)
+    assert z.dtype == "int64" and z.shape == (3, 4)
+    np.testing.assert_array_equal(z.numpy(), np.zeros((3, 4), np.int64))
+    e = gt.empty(5, device=device)
+    assert e.shape == (5,) and e.dtype == "float32"
+
+
+def test_default_dtype_conversion():
+    assert gt.tensor([1.5, 2.5], device="cpu").dtype == "float32"  # float64 input -> float32
+    assert gt.tensor([1, 2], device="cpu").dtype == "int64"
+    assert gt.tensor(np.array([1, 2], np.int16), device="cpu").dtype == "int64"
+    assert gt.tensor(np.array([True, False]), device="cpu").dtype == "float32"
+    t = gt.tensor([[1, 2]], dtype="float16", device="cpu")
+    assert t.dtype == "float16"
+    np.testing.assert_array_equal(t.numpy(), np.array([[1, 2]], np.float16))
+
+
+def test_bfloat16_storage_round_trip(rng):
+    ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 conversion uses ml_dtypes")
+    x = rng.standard_normal(9).astype(np.float32)
+    t = gt.tensor(x, dtype="bfloat16", device="cpu")
+    assert t.dtype == "bfloat16" and t.nbytes == 18
+    np.testing.assert_array_equal(t.numpy(), x.astype(ml_dtypes.bfloat16))
+
+
+def test_len_and_repr():
+    t = gt.tensor(np.arange(6, dtype=np.float32).reshape(2, 3), device="cpu")
+    assert len(t) == 2
+    r = repr(t)
+    assert r.startswith("gputrain.Tensor([[0., 1., 2.],") and "dtype=float32" in r and "device='cpu'" in r
+    with pytest.raises(TypeError, match="0-d"):
+        len(gt.tensor(np.float32(3), device="cpu"))
+
+
+def test_numpy_views_cpu_tensor_without_copy():
+    t = gt.tensor(np.arange(4, dtype=np.float32), device="cpu")
+    view = np.asarray(t)
+    assert view.__array_interface__["data"][0] == t.__array_interface__["data"][0]
+    np.testing.assert_array_equal(view, [0, 1, 2, 3])
+    del t  # the view keeps the tensor's memory alive
+    np.testing.assert_array_equal(view, [0, 1, 2, 3])
+
+
+def test_dlpack_round_trip_with_numpy_shares_memory(rng):
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    t = gt.from_dlpack(x)
+    assert t.shape == (4, 3) and t.device == "cpu"
+    x[0, 0] = 42.0  # zero copy: the tensor sees the producer's write
+    assert t.numpy()[0, 0] == 42.0
+    y = np.from_dlpack(t)
+    assert y.__array_interface__["data"][0] == x.__array_interface__["data"][0]
+    del x, t  # memory stays alive through the chain of owners
+    assert y[0, 0] == 42.0
+
+
+@pytest.mark.parametrize("dtype", STORAGE_DTYPES)
+def test_dlpack_dtypes_and_device(rng, dtype):
+    x = random_array(rng, (2, 5), dtype)
+    t = gt.from_dlpack(x)
+    assert t.dtype == dtype and t.__dlpack_device__() == (1, 0)
+    np.testing.assert_array_equal(np.from_dlpack(t), x)
+    np.testing.assert_array_equal(np.from_dlpack(gt.tensor(x, device="cpu")), x)
+
+
+def test_dlpack_legacy_capsule_is_consumed_once(rng):
+    t = gt.tensor(rng.standard_normal(3).astype(np.float32), device="cpu")
+    capsule = t.__dlpack__()  # no max_version: the pre-1.0 capsule
+    u = gt.from_dlpack(capsule)
+    np.testing.assert_array_equal(u.numpy(), t.numpy())
+    with pytest.raises(TypeError, match="unconsumed DLPack capsule"):
+        gt.from_dlpack(capsule)
+
+
+def test_dlpack_rejects_non_contiguous():
+    with pytest.raises((ValueError, BufferError), match="contiguous|strides"):
+        gt.from_dlpack(np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2])
+
+
+def test_dlpack_with_torch_on_cpu(rng):
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed here")
+    x = torch.from_numpy(rng.standard_normal((3, 4)).astype(np.float32))
+    t = gt.from_dlpack(x)
+    x[1, 2] = 7.0
+    assert t.numpy()[1, 2] == 7.0
+    back = torch.from_dlpack(t)
+    assert torch.equal(back, x)
+
+
+def test_cuda_array_interface_only_on_cuda(device, rng):
+    t = gt.tensor(rng.standard_normal(3).astype(np.float32), device=device)
+    if device.startswith("cuda"):
+        cai = t.__cuda_array_interface__
+        assert cai["shape"] == (3,) and cai["typestr"] == "<f4" and cai["version"] == 3 and cai["data"][0]
+    else:
+        assert not hasattr(t, "__cuda_array_interface__")
+    if device != "cpu":
+        assert not hasattr(t, "__array_interface__")
+        with pytest.raises(TypeError, match=r"\.numpy\(\)"):
+            np.asarray(t)
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="dtype: 'float64' is not supported"):
+        gt.tensor([1.0], dtype="float64", device="cpu")
+    with pytest.raises(ValueError, match="extents must be >= 0"):
+        gt.zeros((2, -1), device="cpu")
+    with pytest.raises(TypeError, match="shape"):
+        gt.zeros("abc", device="cpu")
+    with pytest.raises(TypeError, match="not supported"):
+        gt.tensor(np.array([1 + 2j]), device="cpu")
+    with pytest.raises(ValueError, match="device"):
+        gt.tensor([1.0], device="tpu")
+
+
+def test_cpu_allocation_failure_is_memory_error():
+    with pytest.raises(MemoryError, match="cpu out of memory"):
+        gt.empty((1 << 50,), device="cpu")  # 4 PiB
+
+
+def test_ops_on_tensors_return_tensors_on_their_device(device, rng):
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    b = rng.standard_normal((3, 4)).astype(np.float32)
+    out = gt.ops.add(gt.tensor(a, device=device), b)  # NumPy argument joins the tensor's device
+    assert isinstance(out, gt.Tensor) and out.device == device
+    np.testing.assert_array_equal(out.numpy(), a + b)
+
+
+def test_ops_reject_tensors_on_different_devices(device, rng):
+    if device == "cpu":
+        pytest.skip("needs a second device")
+    a = gt.tensor(np.ones(2, np.float32), device=device)
+    b = gt.tensor(np.ones(2, np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"b is on cpu but this op runs on"):
+        gt.ops.add(a, b)
