@@ -1,0 +1,188 @@
+// Blocked SGEMM in the Goto/BLIS scheme: B is packed in KC×NC panels (NR-wide slivers, kept in L3/L2),
+// A in MC×KC blocks (MR-tall slivers, kept in L2), and an MR×NR register-blocked micro-kernel streams
+// one A sliver against one B sliver from L1. Packing absorbs the transposes and the ragged edges (zero
+// padding), so the micro-kernel has no branches. Vectors are GCC/Clang vector extensions: the compiler
+// emits AVX-512, AVX2 or SSE from one source according to -march.
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+namespace gt::cpu {
+namespace {
+
+#if defined(__AVX512F__)
+constexpr int kVec = 16;  // floats per register
+#else
+constexpr int kVec = 8;
+#endif
+// aligned(4): loads and stores through this type may be unaligned (rows of C are not 64-byte aligned).
+typedef float vfloat __attribute__((vector_size(kVec * sizeof(float)), aligned(4)));
+
+// 6×(2 vectors): 12 accumulators + 2 B vectors + 1 broadcast fit the 16 AVX2 registers, and half of
+// AVX-512's 32, which leaves room for the compiler to pipeline loads.
+constexpr int kMR = 6;
+constexpr int kNR = 2 * kVec;
+// KC·NR·4 bytes of B sliver (≤ 32 KiB with AVX-512) stays in L1 across one A sliver; MC·KC·4 bytes of
+// packed A (≈ 144 KiB) stays in L2; the KC×NC panel of B (≤ 4 MiB) lives in L3.
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = 144;
+constexpr int64_t kNC = 4096;
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+using Buffer = std::unique_ptr<float, FreeDeleter>;
+
+Buffer aligned_buffer(int64_t floats) {
+  const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+  auto* p = static_cast<float*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
+  if (p == nullptr) throw std::bad_alloc();
+  return Buffer(p);
+}
+
+int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// One MR-tall sliver of op(A): rows [i0, i0+rows) and depth [p0, p0+kc), stored p-major (MR floats per
+// depth step) and zero-padded to MR rows.
+void pack_a_sliver(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t rows, int64_t p0,
+                   int64_t kc, float* out) {
+  if (rows < kMR) std::memset(out, 0, sizeof(float) * kMR * kc);
+  if (trans_a) {  // A stored K×M: a row of storage holds one depth step of several rows of op(A)
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = a + (p0 + p) * lda + i0;
+      for (int64_t i = 0; i < rows; ++i) out[p * kMR + i] = src[i];
+    }
+  } else {
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* src = a + (i0 + i) * lda + p0;
+      for (int64_t p = 0; p < kc; ++p) out[p * kMR + i] = src[p];
+    }
+  }
+}
+
+// One NR-wide sliver of op(B): depth [p0, p0+kc) and columns [j0, j0+cols), NR floats per depth step,
+// zero-padded to NR columns.
+void pack_b_sliver(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                   int64_t cols, float* out) {
+  if (cols < kNR) std::memset(out, 0, sizeof(float) * kNR * kc);
+  if (trans_b) {  // B stored N×K
+    for (int64_t j = 0; j < cols; ++j) {
+      const float* src = b + (j0 + j) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) out[p * kNR + j] = src[p];
+    }
+  } else {
+    for (int64_t p = 0; p < kc; ++p)
+      std::memcpy(out + p * kNR, b + (p0 + p) * ldb + j0, sizeof(float) * cols);
+  }
+}
+
+// acc = Σ_p a[p]·b[p] over one sliver pair, then C (rows × cols of it valid) is written:
+// C = acc + base, where base is C itself unless `overwrite`, plus bias when given.
+void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
+                  int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias) {
+  vfloat acc[kMR][2];
+  for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vfloat{};
+  for (int64_t p = 0; p < kc; ++p) {
+    const vfloat b0 = *reinterpret_cast<const vfloat*>(bp + p * kNR);
+    const vfloat b1 = *reinterpret_cast<const vfloat*>(bp + p * kNR + kVec);
+    for (int i = 0; i < kMR; ++i) {
+      const float a = ap[p * kMR + i];
+      acc[i][0] += a * b0;
+      acc[i][1] += a * b1;
+    }
+  }
+  if (rows == kMR && cols == kNR) {  // full tile: whole vectors straight to C
+    vfloat bias0{}, bias1{};
+    if (bias) {
+      bias0 = *reinterpret_cast<const vfloat*>(bias);
+      bias1 = *reinterpret_cast<const vfloat*>(bias + kVec);
+    }
+    for (int i = 0; i < kMR; ++i) {
+      vfloat* row = reinterpret_cast<vfloat*>(c + i * ldc);
+      vfloat* row1 = reinterpret_cast<vfloat*>(c + i * ldc + kVec);
+      *row = (overwrite ? vfloat{} : *row) + acc[i][0] + bias0;
+      *row1 = (overwrite ? vfloat{} : *row1) + acc[i][1] + bias1;
+    }
+    return;
+  }
+  alignas(64) float tile[kMR][kNR];
+  for (int i = 0; i < kMR; ++i) {
+    std::memcpy(&tile[i][0], &acc[i][0], sizeof(vfloat));
+    std::memcpy(&tile[i][kVec], &acc[i][1], sizeof(vfloat));
+  }
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      float& out = c[i * ldc + j];
+      out = (overwrite ? 0.0f : out) + tile[i][j] + (bias ? bias[j] : 0.0f);
+    }
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // an empty sum: only the base and the bias remain
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+    return;
+  }
+  const int64_t nc_max = std::min(n, kNC), kc_max = std::min(k, kKC), mc_max = std::min(m, kMC);
+  Buffer packed_b = aligned_buffer(round_up(nc_max, kNR) * kc_max);
+  Buffer packed_a = aligned_buffer(round_up(mc_max, kMR) * kc_max);
+  float* bp = packed_b.get();
+  float* ap = packed_a.get();
+  // Threads only pay off once there is real work; the same loops run in every thread, and the
+  // work-sharing loops inside split each step (their implicit barriers order packing before use).
+  const bool parallel = static_cast<double>(m) * n * k > 2.0e5;
+#pragma omp parallel if (parallel)
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc);
+    const int64_t n_jr = (nc + kNR - 1) / kNR;
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      const bool first = pc == 0;
+#pragma omp for schedule(static)
+      for (int64_t jr = 0; jr < n_jr; ++jr)
+        pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
+                      bp + jr * kNR * kc);
+      for (int64_t ic = 0; ic < m; ic += kMC) {
+        const int64_t mc = std::min(kMC, m - ic);
+        const int64_t n_ir = (mc + kMR - 1) / kMR;
+#pragma omp for schedule(static)
+        for (int64_t ir = 0; ir < n_ir; ++ir)
+          pack_a_sliver(trans_a, a, lda, ic + ir * kMR, std::min<int64_t>(kMR, mc - ir * kMR), pc, kc,
+                        ap + ir * kMR * kc);
+        // Tiles ordered B-sliver-major: consecutive tiles of one thread reuse the B sliver from L1.
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < n_ir * n_jr; ++t) {
+          const int64_t jr = t / n_ir, ir = t % n_ir;
+          const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
+          micro_kernel(kc, ap + ir * kMR * kc, bp + jr * kNR * kc, c + row * ldc + col, ldc,
+                       std::min<int64_t>(kMR, m - row), std::min<int64_t>(kNR, n - col),
+                       first && !accumulate, first && bias ? bias + col : nullptr);
+        }
+      }
+    }
+  }
+}
+
+void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                     int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate,
+                     const float* bias) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int64_t p = 0; p < k; ++p)
+        sum += static_cast<double>(trans_a ? a[p * lda + i] : a[i * lda + p]) *
+               static_cast<double>(trans_b ? b[j * ldb + p] : b[p * ldb + j]);
+      float& out = c[i * ldc + j];
+      out = static_cast<float>((accumulate ? out : 0.0) + sum + (bias ? bias[j] : 0.0f));
+    }
+}
+
+}  // namespace gt::cpu
