@@ -10,6 +10,10 @@
 #include <cstring>
 #include <memory>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace gt::cpu {
 namespace {
 
@@ -45,19 +49,31 @@ Buffer aligned_buffer(int64_t floats) {
 
 int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
-// One MR-tall sliver of op(A): rows [i0, i0+rows) and depth [p0, p0+kc), stored p-major (MR floats per
-// depth step) and zero-padded to MR rows.
-void pack_a_sliver(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t rows, int64_t p0,
-                   int64_t kc, float* out) {
-  if (rows < kMR) std::memset(out, 0, sizeof(float) * kMR * kc);
-  if (trans_a) {  // A stored K×M: a row of storage holds one depth step of several rows of op(A)
+// MR-tall slivers [s0, s1) of the MC×KC block of op(A) at rows ic.., depth pc..: each stored p-major
+// (MR floats per depth step), the last one zero-padded to MR rows.
+void pack_a_slivers(bool trans_a, const float* a, int64_t lda, int64_t ic, int64_t mc, int64_t pc,
+                    int64_t kc, int64_t s0, int64_t s1, float* ap) {
+  for (int64_t s = s0; s < s1; ++s)
+    if ((s + 1) * kMR > mc) std::memset(ap + s * kMR * kc, 0, sizeof(float) * kMR * kc);
+  if (trans_a) {
+    // A stored K×M: walk depth outermost so each storage row is read once, contiguously, for all the
+    // slivers of the range. Sliver by sliver would read 6 floats per row and, when lda is a multiple
+    // of 1024, every row would fall in the same L1 set and be evicted before the next sliver.
     for (int64_t p = 0; p < kc; ++p) {
-      const float* src = a + (p0 + p) * lda + i0;
-      for (int64_t i = 0; i < rows; ++i) out[p * kMR + i] = src[i];
+      const float* src = a + (pc + p) * lda + ic;
+      for (int64_t s = s0; s < s1; ++s) {
+        const int64_t rows = std::min<int64_t>(kMR, mc - s * kMR);
+        float* dst = ap + s * kMR * kc + p * kMR;
+        for (int64_t i = 0; i < rows; ++i) dst[i] = src[s * kMR + i];
+      }
     }
-  } else {
+    return;
+  }
+  for (int64_t s = s0; s < s1; ++s) {
+    const int64_t rows = std::min<int64_t>(kMR, mc - s * kMR);
+    float* out = ap + s * kMR * kc;
     for (int64_t i = 0; i < rows; ++i) {
-      const float* src = a + (i0 + i) * lda + p0;
+      const float* src = a + (ic + s * kMR + i) * lda + pc;
       for (int64_t p = 0; p < kc; ++p) out[p * kMR + i] = src[p];
     }
   }
@@ -68,10 +84,14 @@ void pack_a_sliver(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_
 void pack_b_sliver(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
                    int64_t cols, float* out) {
   if (cols < kNR) std::memset(out, 0, sizeof(float) * kNR * kc);
-  if (trans_b) {  // B stored N×K
-    for (int64_t j = 0; j < cols; ++j) {
-      const float* src = b + (j0 + j) * ldb + p0;
-      for (int64_t p = 0; p < kc; ++p) out[p * kNR + j] = src[p];
+  if (trans_b) {  // B stored N×K: a transpose, done 16 depth steps (one cache line per row) at a time
+    // so the 16×NR destination block stays in L1 while each source line is read exactly once.
+    for (int64_t pb = 0; pb < kc; pb += 16) {
+      const int64_t pn = std::min<int64_t>(16, kc - pb);
+      for (int64_t j = 0; j < cols; ++j) {
+        const float* src = b + (j0 + j) * ldb + p0 + pb;
+        for (int64_t q = 0; q < pn; ++q) out[(pb + q) * kNR + j] = src[q];
+      }
     }
   } else {
     for (int64_t p = 0; p < kc; ++p)
@@ -153,10 +173,16 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const fl
       for (int64_t ic = 0; ic < m; ic += kMC) {
         const int64_t mc = std::min(kMC, m - ic);
         const int64_t n_ir = (mc + kMR - 1) / kMR;
-#pragma omp for schedule(static)
-        for (int64_t ir = 0; ir < n_ir; ++ir)
-          pack_a_sliver(trans_a, a, lda, ic + ir * kMR, std::min<int64_t>(kMR, mc - ir * kMR), pc, kc,
-                        ap + ir * kMR * kc);
+        {
+          int64_t s0 = 0, s1 = n_ir;  // this thread's contiguous range of slivers
+#ifdef _OPENMP
+          const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+          s0 = n_ir * t / nt;
+          s1 = n_ir * (t + 1) / nt;
+#endif
+          pack_a_slivers(trans_a, a, lda, ic, mc, pc, kc, s0, s1, ap);
+        }
+#pragma omp barrier
         // Tiles ordered B-sliver-major: consecutive tiles of one thread reuse the B sliver from L1.
 #pragma omp for schedule(static)
         for (int64_t t = 0; t < n_ir * n_jr; ++t) {
