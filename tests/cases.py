@@ -19,3 +19,13 @@ def window_case(rng, max_window=7, channels=(1, 2, 3, 5), max_extra=9):
 
 def normal(rng, shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def assert_sums_close(got, ref, terms_abs_sum, tol=1e-5):
+    """For sums over many terms (bias gradients): the error relative to Σ|terms| rather than to the
+    sum itself. A sum of random-sign terms can cancel to nearly nothing, and float32 accumulation is
+    only accurate relative to the magnitude of what it adds (‖Σ|t|‖), not of the result."""
+    got, ref = np.asarray(got, np.float64), np.asarray(ref, np.float64)
+    assert got.shape == ref.shape, f"shape {got.shape} != reference {ref.shape}"
+    err = np.linalg.norm(got - ref) / max(np.linalg.norm(terms_abs_sum), 1e-300)
+    assert err < tol, f"error {err:.3e} relative to the sum of |terms| >= {tol:.0e}"

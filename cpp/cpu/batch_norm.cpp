@@ -57,16 +57,17 @@ void batch_norm_statistics(int64_t m, int64_t c, const float* x, float* mean, fl
 
 void batch_norm_forward(int64_t m, int64_t c, const float* x, const float* mean, const float* var,
                         const float* gamma, const float* beta, float epsilon, float* y) {
-  // Per channel: y = x·scale + shift, so the row loop is one multiply-add.
+  // y = (x − mean)·scale + beta. Folding the mean into the shift (x·scale + shift) would save a
+  // subtraction but lose precision where |mean| ≫ std: the large terms cancel.
   std::vector<float> scale(c), shift(c);
   for (int64_t j = 0; j < c; ++j) {
     scale[j] = (gamma ? gamma[j] : 1.0f) / std::sqrt(var[j] + epsilon);
-    shift[j] = (beta ? beta[j] : 0.0f) - mean[j] * scale[j];
+    shift[j] = beta ? beta[j] : 0.0f;
   }
 #pragma omp parallel for schedule(static) if (m * c > (1 << 15))
   for (int64_t i = 0; i < m; ++i) {
 #pragma omp simd
-    for (int64_t j = 0; j < c; ++j) y[i * c + j] = x[i * c + j] * scale[j] + shift[j];
+    for (int64_t j = 0; j < c; ++j) y[i * c + j] = (x[i * c + j] - mean[j]) * scale[j] + shift[j];
   }
 }
 

@@ -142,6 +142,45 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
 
 }  // namespace
 
+namespace {
+
+// One thread's GEMM: the three blocking loops around the micro-kernel, with its own packing buffers.
+void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                  int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate,
+                  const float* bias) {
+  const int64_t nc_max = std::min(n, kNC), kc_max = std::min(k, kKC), mc_max = std::min(m, kMC);
+  Buffer packed_b = aligned_buffer(round_up(nc_max, kNR) * kc_max);
+  Buffer packed_a = aligned_buffer(round_up(mc_max, kMR) * kc_max);
+  float* bp = packed_b.get();
+  float* ap = packed_a.get();
+  for (int64_t jc = 0; jc < n; jc += kNC) {
+    const int64_t nc = std::min(kNC, n - jc);
+    const int64_t n_jr = (nc + kNR - 1) / kNR;
+    for (int64_t pc = 0; pc < k; pc += kKC) {
+      const int64_t kc = std::min(kKC, k - pc);
+      const bool first = pc == 0;
+      for (int64_t jr = 0; jr < n_jr; ++jr)
+        pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
+                      bp + jr * kNR * kc);
+      for (int64_t ic = 0; ic < m; ic += kMC) {
+        const int64_t mc = std::min(kMC, m - ic);
+        const int64_t n_ir = (mc + kMR - 1) / kMR;
+        pack_a_slivers(trans_a, a, lda, ic, mc, pc, kc, 0, n_ir, ap);
+        // B-sliver-major: consecutive micro-tiles reuse one B sliver from L1.
+        for (int64_t jr = 0; jr < n_jr; ++jr)
+          for (int64_t ir = 0; ir < n_ir; ++ir) {
+            const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
+            micro_kernel(kc, ap + ir * kMR * kc, bp + jr * kNR * kc, c + row * ldc + col, ldc,
+                         std::min<int64_t>(kMR, m - row), std::min<int64_t>(kNR, n - col),
+                         first && !accumulate, first && bias ? bias + col : nullptr);
+          }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
            const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias) {
   if (m <= 0 || n <= 0) return;
@@ -151,49 +190,30 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const fl
         c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
     return;
   }
-  const int64_t nc_max = std::min(n, kNC), kc_max = std::min(k, kKC), mc_max = std::min(m, kMC);
-  Buffer packed_b = aligned_buffer(round_up(nc_max, kNR) * kc_max);
-  Buffer packed_a = aligned_buffer(round_up(mc_max, kMR) * kc_max);
-  float* bp = packed_b.get();
-  float* ap = packed_a.get();
-  // Threads only pay off once there is real work; the same loops run in every thread, and the
-  // work-sharing loops inside split each step (their implicit barriers order packing before use).
-  const bool parallel = static_cast<double>(m) * n * k > 2.0e5;
-#pragma omp parallel if (parallel)
-  for (int64_t jc = 0; jc < n; jc += kNC) {
-    const int64_t nc = std::min(kNC, n - jc);
-    const int64_t n_jr = (nc + kNR - 1) / kNR;
-    for (int64_t pc = 0; pc < k; pc += kKC) {
-      const int64_t kc = std::min(kKC, k - pc);
-      const bool first = pc == 0;
-#pragma omp for schedule(static)
-      for (int64_t jr = 0; jr < n_jr; ++jr)
-        pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
-                      bp + jr * kNR * kc);
-      for (int64_t ic = 0; ic < m; ic += kMC) {
-        const int64_t mc = std::min(kMC, m - ic);
-        const int64_t n_ir = (mc + kMR - 1) / kMR;
-        {
-          int64_t s0 = 0, s1 = n_ir;  // this thread's contiguous range of slivers
+  // Threads split C into independent bands (columns when C is wider than tall, else rows), each
+  // computed by a whole serial GEMM with its own packing: no barrier anywhere, so a thread that the
+  // OS deschedules on a shared machine delays only its own band. The price is that every thread packs
+  // the shared operand's panel itself (k·n or m·k floats, small next to the 2·m·n·k/threads flops).
+  int threads = 1;
 #ifdef _OPENMP
-          const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-          s0 = n_ir * t / nt;
-          s1 = n_ir * (t + 1) / nt;
+  if (static_cast<double>(m) * n * k > 2.0e5) threads = omp_get_max_threads();
 #endif
-          pack_a_slivers(trans_a, a, lda, ic, mc, pc, kc, s0, s1, ap);
-        }
-#pragma omp barrier
-        // Tiles ordered B-sliver-major: consecutive tiles of one thread reuse the B sliver from L1.
-#pragma omp for schedule(static)
-        for (int64_t t = 0; t < n_ir * n_jr; ++t) {
-          const int64_t jr = t / n_ir, ir = t % n_ir;
-          const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
-          micro_kernel(kc, ap + ir * kMR * kc, bp + jr * kNR * kc, c + row * ldc + col, ldc,
-                       std::min<int64_t>(kMR, m - row), std::min<int64_t>(kNR, n - col),
-                       first && !accumulate, first && bias ? bias + col : nullptr);
-        }
-      }
-    }
+  const bool split_columns = n >= m;
+  const int64_t unit = split_columns ? kNR : kMR;
+  const int64_t units = ((split_columns ? n : m) + unit - 1) / unit;
+  if (threads > units) threads = static_cast<int>(units);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int t = 0; t < threads; ++t) {
+    const int64_t u0 = units * t / threads, u1 = units * (t + 1) / threads;
+    const int64_t extent = split_columns ? n : m;
+    const int64_t lo = u0 * unit, hi = std::min(u1 * unit, extent);
+    if (lo >= hi) continue;
+    if (split_columns)
+      sgemm_serial(trans_a, trans_b, m, hi - lo, k, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, c + lo,
+                   ldc, accumulate, bias ? bias + lo : nullptr);
+    else
+      sgemm_serial(trans_a, trans_b, hi - lo, n, k, trans_a ? a + lo : a + lo * lda, lda, b, ldb,
+                   c + lo * ldc, ldc, accumulate, bias);
   }
 }
 
