@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/op_params.h"
+
 extern "C" {
 
 enum GtStatus {
@@ -16,7 +18,7 @@ enum GtStatus {
 };
 
 // Bump when a field is added, removed or changes meaning; _core refuses a table of another version.
-#define GT_BACKEND_ABI_VERSION 1
+#define GT_BACKEND_ABI_VERSION 2
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 struct GtBackendTable {
@@ -40,7 +42,85 @@ struct GtBackendTable {
   int (*synchronize)(int device);
 
   // Kernels. Pointers are device pointers on `device`; `stream` is the vendor's stream (null: default).
+  // Workspaces are device memory that dispatch allocates with the size stated beside each entry.
   int (*add_f32)(int device, const float* a, const float* b, float* out, int64_t n, void* stream);
+
+  // Row-major C[m,n] = op(A)·op(B) (+ C if accumulate) (+ bias[n]); see cpp/cpu/gemm.h.
+  int (*sgemm_f32)(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int accumulate,
+                   const float* bias, void* stream);
+  // sums[j] = Σ_i a[i,j]; workspace: GT_ROW_SPLITS·cols floats.
+  int (*column_sums_f32)(int device, const float* a, int64_t rows, int64_t cols, float* sums,
+                         float* workspace, void* stream);
+
+  // Convolution, NHWC input, HWIO kernel, k output channels; see cpp/cpu/conv2d.h.
+  int (*conv2d_forward_f32)(int device, const GtWindow2d* g, int64_t k, const float* x, const float* w,
+                            const float* bias, float* y, void* stream);
+  int (*conv2d_backward_data_f32)(int device, const GtWindow2d* g, int64_t k, const float* dy,
+                                  const float* w, float* dx, void* stream);
+  // Floats of workspace that conv2d_backward_filter_f32 needs for this shape (its split-K partials).
+  int (*conv2d_backward_filter_workspace)(int device, const GtWindow2d* g, int64_t k, size_t* floats);
+  int (*conv2d_backward_filter_f32)(int device, const GtWindow2d* g, int64_t k, const float* x,
+                                    const float* dy, float* dw, float* workspace, void* stream);
+
+  // Pooling (kind: GtPoolKind); max backward recomputes each window's first maximum into
+  // argmax_workspace (one int32 per output) and then gathers.
+  int (*pool2d_forward_f32)(int device, const GtWindow2d* g, int kind, const float* x, float* y,
+                            void* stream);
+  int (*max_pool2d_backward_f32)(int device, const GtWindow2d* g, const float* x, const float* dy,
+                                 int32_t* argmax_workspace, float* dx, void* stream);
+  int (*avg_pool2d_backward_f32)(int device, const GtWindow2d* g, const float* dy, float* dx,
+                                 void* stream);
+  int (*global_avg_pool2d_forward_f32)(int device, int64_t n, int64_t hw, int64_t c, const float* x,
+                                       float* y, void* stream);
+  int (*global_avg_pool2d_backward_f32)(int device, int64_t n, int64_t hw, int64_t c, const float* dy,
+                                        float* dx, void* stream);
+
+  // Activations (kind: GtActivation). Backward takes x for relu, y for sigmoid.
+  int (*activation_forward_f32)(int device, int kind, int64_t n, const float* x, float* y, void* stream);
+  int (*activation_backward_f32)(int device, int kind, int64_t n, const float* dy, const float* xy,
+                                 float* dx, void* stream);
+  int (*softmax_forward_f32)(int device, int64_t rows, int64_t cols, const float* x, float* y,
+                             void* stream);
+  int (*softmax_backward_f32)(int device, int64_t rows, int64_t cols, const float* dy, const float* y,
+                              float* dx, void* stream);
+
+  int (*dropout_forward_f32)(int device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
+                             float scale, float* y, uint8_t* mask, void* stream);
+  int (*dropout_backward_f32)(int device, int64_t n, const float* dy, const uint8_t* mask, float scale,
+                              float* dx, void* stream);
+
+  // Losses: *loss is one float in device memory. Labels are checked by dispatch to lie in range.
+  // workspace: rows floats (softmax cross-entropy), GT_REDUCE_BLOCKS floats (binary cross-entropy).
+  int (*softmax_cross_entropy_f32)(int device, int64_t rows, int64_t classes, const float* logits,
+                                   const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                                   void* stream);
+  int (*binary_cross_entropy_f32)(int device, int64_t n, const float* input, const float* target,
+                                  int from_logits, float* loss, float* dinput, float* workspace,
+                                  void* stream);
+
+  // Batch normalisation over the last axis of an (m, c) view; gamma/beta may be null (1/0).
+  // workspace: GT_ROW_SPLITS·c floats (statistics), 2·GT_ROW_SPLITS·c floats (backward).
+  int (*batch_norm_statistics_f32)(int device, int64_t m, int64_t c, const float* x, float* mean,
+                                   float* var, float* workspace, void* stream);
+  int (*batch_norm_forward_f32)(int device, int64_t m, int64_t c, const float* x, const float* mean,
+                                const float* var, const float* gamma, const float* beta, float epsilon,
+                                float* y, void* stream);
+  int (*batch_norm_update_moving_f32)(int device, int64_t c, const float* mean, const float* var,
+                                      float* moving_mean, float* moving_var, float momentum,
+                                      void* stream);
+  int (*batch_norm_backward_f32)(int device, int64_t m, int64_t c, const float* dy, const float* x,
+                                 const float* mean, const float* var, const float* gamma, float epsilon,
+                                 float* dx, float* dgamma, float* dbeta, float* workspace, void* stream);
+
+  // Optimizer updates, in place; null state buffers where the configuration does not use them.
+  int (*sgd_update_f32)(int device, int64_t n, float* param, const float* grad, float* velocity,
+                        GtSgdParams params, void* stream);
+  int (*adam_update_f32)(int device, int64_t n, float* param, const float* grad, float* m, float* v,
+                         GtAdamParams params, void* stream);
+  int (*rmsprop_update_f32)(int device, int64_t n, float* param, const float* grad, float* velocity,
+                            float* momentum_buffer, float* average_grad, GtRmspropParams params,
+                            void* stream);
 };
 
 }  // extern "C"

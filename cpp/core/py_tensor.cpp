@@ -282,7 +282,17 @@ Tensor OpCall::optional_arg(const py::handle& obj, const char* name, DType dtype
 }
 
 py::object OpCall::result(const Tensor& t) const {
-  return tensor_mode_ ? py::cast(t) : py::object(to_numpy(t));
+  if (tensor_mode_) return py::cast(t);
+  if (t.device().type == DeviceType::CPU && t.dtype() != DType::BFloat16) {
+    // A fresh CPU result is handed to NumPy without a copy: the array's base owns the tensor. (A copy
+    // of a large result costs as much as a fast kernel: 64 MiB of dense_grad's dkernel, page faults
+    // of a new array included, took longer than the GEMM that made it.)
+    auto* owner = new Tensor(t);
+    py::capsule base(owner, [](void* p) { delete static_cast<Tensor*>(p); });
+    std::vector<py::ssize_t> shape(t.shape().begin(), t.shape().end());
+    return py::array(numpy_dtype(t.dtype()), shape, t.raw(), base);
+  }
+  return to_numpy(t);
 }
 
 void bind_tensor(py::module_& m) {

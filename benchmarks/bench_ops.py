@@ -1,0 +1,409 @@
+"""Conv, pooling and dense workloads of GUIDE §6 through gputrain and a peer, in one process.
+
+    python benchmarks/bench_ops.py --device cpu     # peers: NumPy (OpenBLAS), PyTorch if installed
+    python benchmarks/bench_ops.py --device cuda    # peers: PyTorch cuDNN/cuBLAS, TF32 off and on
+
+One row per workload and pass: gputrain ms, peer ms, ratio = peer / gputrain (above 1: we are faster),
+with the device's measured fp32 rate (a large SGEMM) and copy bandwidth printed first. GPU timing:
+CUDA events around each call on the default stream (where gputrain launches), warm-up, median of many
+repeats. CPU timing: perf_counter, warm-up, median. Inputs are random normal, drawn fresh for each
+workload, with two input sets alternated so no call sees the previous call's data in cache by accident.
+On the CPU the batch of every workload is divided by --cpu-batch-divisor (default 16) so the whole run
+takes minutes on a small machine; the rows say which batch they ran.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import gputrain as gt
+
+# (name, N, H, W, C, K, kernel, stride, padding for gputrain, symmetric padding for PyTorch)
+CONV = [
+    ("conv 224x224x3->64 7x7 s2", 128, 224, 224, 3, 64, 7, 2, "same", 3),
+    ("conv 56x56x64->64 3x3", 128, 56, 56, 64, 64, 3, 1, "same", 1),
+    ("conv 28x28x128->128 3x3", 128, 28, 28, 128, 128, 3, 1, "same", 1),
+    ("conv 14x14x256->256 3x3", 128, 14, 14, 256, 256, 3, 1, "same", 1),
+    ("conv 7x7x512->512 3x3", 128, 7, 7, 512, 512, 3, 1, "same", 1),
+    ("conv 150x150x3->16 3x3 valid", 32, 150, 150, 3, 16, 3, 1, "valid", 0),
+    ("conv 74x74x16->32 3x3 valid", 32, 74, 74, 16, 32, 3, 1, "valid", 0),
+    ("conv 36x36x32->64 3x3 valid", 32, 36, 36, 32, 64, 3, 1, "valid", 0),
+]
+# (name, N, H, W, C, pool, stride, padding for gputrain, symmetric padding for PyTorch)
+POOL = [
+    ("maxpool 148x148x16 2x2 s2", 32, 148, 148, 16, 2, 2, "valid", 0),
+    ("maxpool 112x112x64 3x3 s2", 128, 112, 112, 64, 3, 2, "same", 1),
+]
+# (name, M, in, out)
+DENSE = [
+    ("dense 18496->512", 32, 18496, 512),
+    ("dense 784->128", 32, 784, 128),
+    ("dense 4096->4096", 4096, 4096, 4096),
+]
+
+
+def conv_flops(n, h, w, c, k, r, s, padding):
+    oh = -(-h // s) if padding == "same" else (h - r) // s + 1
+    ow = -(-w // s) if padding == "same" else (w - r) // s + 1
+    return 2.0 * n * oh * ow * k * r * r * c
+
+
+# ---- timing -----------------------------------------------------------------------------------------
+
+class CpuTimer:
+    def __init__(self, repeats, budget_s):
+        self.repeats, self.budget_s = repeats, budget_s
+
+    def __call__(self, fn):
+        """Median seconds of fn(i) over i = 0, 1, ... after one warm-up call; stops early after the
+        time budget (at least 3 timed calls)."""
+        fn(1)
+        times, start = [], time.perf_counter()
+        for i in range(self.repeats):
+            t0 = time.perf_counter()
+            fn(i)
+            times.append(time.perf_counter() - t0)
+            if i >= 2 and time.perf_counter() - start > self.budget_s:
+                break
+        return statistics.median(times)
+
+
+class CudaTimer:
+    def __init__(self, torch, repeats, warmup):
+        self.torch, self.repeats, self.warmup = torch, repeats, warmup
+
+    def __call__(self, fn):
+        """Median seconds between CUDA events recorded around each fn(i) on the default stream."""
+        cuda = self.torch.cuda
+        for i in range(self.warmup):
+            fn(i)
+        cuda.synchronize()
+        times = []
+        for i in range(self.repeats):
+            start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
+            start.record()
+            fn(i)
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        return statistics.median(times)
+
+
+# ---- device limits ----------------------------------------------------------------------------------
+
+def cpu_limits(timer):
+    n = 2048
+    a, b = (np.random.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    gemm = timer(lambda i: a @ b)
+    src = np.random.standard_normal(64 << 20).astype(np.float32)  # 256 MiB
+    dst = np.empty_like(src)
+    copy = timer(lambda i: np.copyto(dst, src))
+    return 2.0 * n ** 3 / gemm / 1e9, 2 * src.nbytes / copy / 1e9
+
+
+def cuda_limits(torch, timer):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    n = 8192
+    a, b = (torch.randn(n, n, device="cuda") for _ in range(2))
+    gemm = timer(lambda i: a @ b)
+    src = torch.randn(256 << 20, device="cuda")  # 1 GiB
+    dst = torch.empty_like(src)
+    copy = timer(lambda i: dst.copy_(src))
+    return 2.0 * n ** 3 / gemm / 1e9, 2 * src.numel() * 4 / copy / 1e9
+
+
+# ---- NumPy peer (CPU) -------------------------------------------------------------------------------
+
+def _pad(x, top, left, bottom, right, value=0.0):
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def _same(size, window, stride):
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return total // 2, total - total // 2
+
+
+def numpy_conv(x, w, stride, padding):
+    r = w.shape[0]
+    if padding == "same":
+        t, b = _same(x.shape[1], r, stride)
+        l, rr = _same(x.shape[2], r, stride)
+        x = _pad(x, t, l, b, rr)
+    win = np.lib.stride_tricks.sliding_window_view(x, (r, r), axis=(1, 2))[:, ::stride, ::stride]
+    # win: (n, oh, ow, c, r, r) → im2col in HWIO order, then one BLAS GEMM.
+    n, oh, ow, c = win.shape[:4]
+    cols = np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(n * oh * ow, r * r * c)
+    return (cols @ w.reshape(-1, w.shape[3])).reshape(n, oh, ow, -1), cols
+
+
+def numpy_conv_fwd_bwd(x, w, dy, stride, padding):
+    y, cols = numpy_conv(x, w, stride, padding)
+    dy2 = dy.reshape(-1, w.shape[3])
+    dw = cols.T @ dy2
+    db = dy2.sum(axis=0)
+    dcols = (dy2 @ w.reshape(-1, w.shape[3]).T).reshape(dy.shape[:3] + w.shape[:3])
+    r = w.shape[0]
+    t, l = (_same(x.shape[1], r, stride)[0], _same(x.shape[2], r, stride)[0]) if padding == "same" else (0, 0)
+    oh, ow = dy.shape[1], dy.shape[2]
+    hp, wp = max(x.shape[1] + t, (oh - 1) * stride + r), max(x.shape[2] + l, (ow - 1) * stride + r)
+    dxp = np.zeros((x.shape[0], hp, wp, x.shape[3]), np.float32)
+    for i in range(r):
+        for j in range(r):
+            dxp[:, i:i + (oh - 1) * stride + 1:stride, j:j + (ow - 1) * stride + 1:stride] += dcols[:, :, :, i, j]
+    return y, dxp[:, t:t + x.shape[1], l:l + x.shape[2]], dw, db
+
+
+def numpy_maxpool(x, p, s, padding):
+    if padding == "same":
+        t, b = _same(x.shape[1], p, s)
+        l, r = _same(x.shape[2], p, s)
+        x = _pad(x, t, l, b, r, -np.inf)
+    win = np.lib.stride_tricks.sliding_window_view(x, (p, p), axis=(1, 2))[:, ::s, ::s]
+    return win.max(axis=(4, 5)), win
+
+
+def numpy_maxpool_bwd(x, dy, p, s, padding):
+    _, win = numpy_maxpool(x, p, s, padding)
+    n, oh, ow, c = win.shape[:4]
+    arg = win.reshape(n, oh, ow, c, p * p).argmax(axis=4)  # first maximum
+    t, l = (_same(x.shape[1], p, s)[0], _same(x.shape[2], p, s)[0]) if padding == "same" else (0, 0)
+    dxp = np.zeros((n, max(x.shape[1] + t, (oh - 1) * s + p), max(x.shape[2] + l, (ow - 1) * s + p), c),
+                   np.float32)
+    for k in range(p * p):
+        i, j = divmod(k, p)
+        dxp[:, i:i + (oh - 1) * s + 1:s, j:j + (ow - 1) * s + 1:s] += np.where(arg == k, dy, 0.0)
+    return dxp[:, t:t + x.shape[1], l:l + x.shape[2]]
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+
+def row(name, ours, peers, flops=None):
+    cells = [f"{name:<40s}", f"{ours * 1e3:10.3f}"]
+    cells.append(f"{flops / ours / 1e9:8.1f}" if flops else f"{'':8s}")
+    for peer_name, t in peers:
+        cells.append(f"{peer_name} {t * 1e3:9.3f} ms x{t / ours:5.2f}" if t is not None else f"{peer_name} -")
+    print(" | ".join(cells), flush=True)
+
+
+def run_cpu(args):
+    timer = CpuTimer(args.repeats, args.budget)
+    try:
+        import torch
+        torch.set_num_threads(gt._core.cpu_threads())
+    except ImportError:
+        torch = None
+    gflops, bandwidth = cpu_limits(timer)
+    model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
+                 platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
+    print(f"device: CPU {model}, {os.cpu_count()} logical cores, gputrain threads {gt._core.cpu_threads()}")
+    print(f"limits: fp32 {gflops:.1f} GFLOP/s (NumPy 2048^3 matmul), copy {bandwidth:.1f} GB/s (256 MiB np.copyto)")
+    print(f"batch sizes divided by {args.cpu_batch_divisor} (CPU run); peers: NumPy {np.__version__}"
+          + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
+    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'GFLOP/s':>8s} | peers (ms, ratio = peer / gputrain)")
+    rng = np.random.default_rng(0)
+    div = args.cpu_batch_divisor
+
+    def pick(sets, i):
+        return sets[i % len(sets)]
+
+    for name, n, h, w, c, k, r, s, pad, tpad in CONV:
+        n = max(1, n // div)
+        sets = [(rng.standard_normal((n, h, w, c), dtype=np.float32),
+                 (rng.standard_normal((r, r, c, k), dtype=np.float32) * 0.1)) for _ in range(2)]
+        y = gt.ops.conv2d(sets[0][0], sets[0][1], strides=s, padding=pad, device="cpu")
+        dys = [rng.standard_normal(y.shape, dtype=np.float32) for _ in range(2)]
+        flops = conv_flops(n, h, w, c, k, r, s, pad)
+        label = f"{name} N={n}"
+        ours = timer(lambda i: gt.ops.conv2d(*pick(sets, i), strides=s, padding=pad, device="cpu"))
+        peers = [("numpy", timer(lambda i: numpy_conv(*pick(sets, i), s, pad)))]
+        if torch:
+            tsets = [(torch.from_numpy(x).permute(0, 3, 1, 2), torch.from_numpy(wt).permute(3, 2, 0, 1).contiguous())
+                     for x, wt in sets]
+            peers.append(("torch", timer(lambda i: torch.nn.functional.conv2d(*pick(tsets, i), stride=s, padding=tpad))))
+        row(label + " fwd", ours, peers, flops)
+
+        def ours_fb(i):
+            x, wt = pick(sets, i)
+            gt.ops.conv2d(x, wt, strides=s, padding=pad, device="cpu")
+            gt.ops.conv2d_grad(pick(dys, i), x, wt, strides=s, padding=pad, device="cpu")
+
+        peers = [("numpy", timer(lambda i: numpy_conv_fwd_bwd(*pick(sets, i), pick(dys, i), s, pad)))]
+        if torch:
+            def torch_fb(i):
+                x, wt = pick(tsets, i)
+                x, wt = x.detach().requires_grad_(), wt.detach().requires_grad_()
+                out = torch.nn.functional.conv2d(x, wt, stride=s, padding=tpad)
+                out.backward(torch.from_numpy(pick(dys, i)).permute(0, 3, 1, 2)[:, :, :out.shape[2], :out.shape[3]])
+            peers.append(("torch", timer(torch_fb)))
+        row(label + " fwd+bwd", timer(ours_fb), peers, 3 * flops)
+
+    for name, n, h, w, c, p, s, pad, tpad in POOL:
+        n = max(1, n // div)
+        xs = [rng.standard_normal((n, h, w, c), dtype=np.float32) for _ in range(2)]
+        y = gt.ops.max_pool2d(xs[0], p, s, pad, device="cpu")
+        dys = [rng.standard_normal(y.shape, dtype=np.float32) for _ in range(2)]
+        label = f"{name} N={n}"
+        peers = [("numpy", timer(lambda i: numpy_maxpool(pick(xs, i), p, s, pad)[0]))]
+        if torch:
+            txs = [torch.from_numpy(x).permute(0, 3, 1, 2) for x in xs]
+            peers.append(("torch", timer(lambda i: torch.nn.functional.max_pool2d(pick(txs, i), p, s, tpad))))
+        row(label + " fwd", timer(lambda i: gt.ops.max_pool2d(pick(xs, i), p, s, pad, device="cpu")), peers)
+        peers = [("numpy", timer(lambda i: numpy_maxpool_bwd(pick(xs, i), pick(dys, i), p, s, pad)))]
+        row(label + " bwd", timer(lambda i: gt.ops.max_pool2d_grad(pick(dys, i), pick(xs, i), p, s, pad,
+                                                                   device="cpu")), peers)
+
+    for name, m, fin, fout in DENSE:
+        m = max(1, m // div) if m > 32 else m
+        sets = [(rng.standard_normal((m, fin), dtype=np.float32),
+                 rng.standard_normal((fin, fout), dtype=np.float32) * 0.01,
+                 rng.standard_normal(fout, dtype=np.float32)) for _ in range(2)]
+        dys = [rng.standard_normal((m, fout), dtype=np.float32) for _ in range(2)]
+        flops = 2.0 * m * fin * fout
+        label = f"{name} M={m}"
+        peers = [("numpy", timer(lambda i: (lambda x, wt, b: x @ wt + b)(*pick(sets, i))))]
+        if torch:
+            tsets = [tuple(torch.from_numpy(a) for a in st) for st in sets]
+            peers.append(("torch", timer(lambda i: torch.nn.functional.linear(
+                pick(tsets, i)[0], pick(tsets, i)[1].T, pick(tsets, i)[2]))))
+        row(label + " fwd", timer(lambda i: gt.ops.dense(*pick(sets, i), device="cpu")), peers, flops)
+
+        def numpy_fb(i):
+            x, wt, b = pick(sets, i)
+            dy = pick(dys, i)
+            return x @ wt + b, dy @ wt.T, x.T @ dy, dy.sum(axis=0)
+
+        def ours_fb(i):
+            x, wt, b = pick(sets, i)
+            gt.ops.dense(x, wt, b, device="cpu")
+            gt.ops.dense_grad(pick(dys, i), x, wt, device="cpu")
+
+        row(label + " fwd+bwd", timer(ours_fb), [("numpy", timer(numpy_fb))], 3 * flops)
+
+
+def run_cuda(args):
+    import torch
+    if not torch.cuda.is_available():
+        sys.exit("--device cuda: PyTorch sees no CUDA device")
+    torch.backends.cudnn.benchmark = True
+    timer = CudaTimer(torch, args.repeats, args.warmup)
+    gflops, bandwidth = cuda_limits(torch, timer)
+    print(f"device: {torch.cuda.get_device_name(0)}; gputrain {gt.__version__}, PyTorch {torch.__version__}, "
+          f"cuDNN {torch.backends.cudnn.version()}")
+    print(f"limits: fp32 {gflops:.1f} GFLOP/s (torch 8192^3 SGEMM, TF32 off), copy {bandwidth:.1f} GB/s "
+          f"(1 GiB device-to-device)")
+    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'GFLOP/s':>8s} | peers (ms, ratio = peer / gputrain)")
+    torch.manual_seed(0)
+
+    def gtt(t):  # zero-copy view of a torch tensor as a gputrain Tensor
+        return gt.from_dlpack(t.contiguous())
+
+    def pick(sets, i):
+        return sets[i % len(sets)]
+
+    def torch_both(fn):
+        """Peer timings with TF32 off, then on (cuDNN and cuBLAS flags together)."""
+        out = []
+        for tf32 in (False, True):
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            torch.backends.cudnn.allow_tf32 = tf32
+            out.append((f"torch{'+tf32' if tf32 else ''}", timer(fn)))
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        return out
+
+    for name, n, h, w, c, k, r, s, pad, tpad in CONV:
+        xs = [torch.randn(n, h, w, c, device="cuda") for _ in range(2)]
+        ws = [torch.randn(r, r, c, k, device="cuda") * 0.1 for _ in range(2)]
+        gsets = [(gtt(x), gtt(wt)) for x, wt in zip(xs, ws)]
+        tsets = [(x.permute(0, 3, 1, 2), wt.permute(3, 2, 0, 1).contiguous(memory_format=torch.channels_last))
+                 for x, wt in zip(xs, ws)]  # NHWC memory seen as NCHW: cuDNN's channels_last path
+        y = gt.ops.conv2d(*gsets[0], strides=s, padding=pad)
+        dys = [torch.randn(*y.shape, device="cuda") for _ in range(2)]
+        gdys = [gtt(d) for d in dys]
+        tdys = [d.permute(0, 3, 1, 2) for d in dys]
+        flops = conv_flops(n, h, w, c, k, r, s, pad)
+        ours = timer(lambda i: gt.ops.conv2d(*pick(gsets, i), strides=s, padding=pad))
+        row(name + " fwd", ours,
+            torch_both(lambda i: torch.nn.functional.conv2d(*pick(tsets, i), stride=s, padding=tpad)), flops)
+
+        def ours_fb(i):
+            x, wt = pick(gsets, i)
+            gt.ops.conv2d(x, wt, strides=s, padding=pad)
+            gt.ops.conv2d_grad(pick(gdys, i), x, wt, strides=s, padding=pad)
+
+        def torch_fb(i):
+            x, wt = pick(tsets, i)
+            x, wt = x.detach().requires_grad_(), wt.detach().requires_grad_()
+            out = torch.nn.functional.conv2d(x, wt, stride=s, padding=tpad)
+            out.backward(pick(tdys, i))
+
+        row(name + " fwd+bwd", timer(ours_fb), torch_both(torch_fb), 3 * flops)
+
+    for name, n, h, w, c, p, s, pad, tpad in POOL:
+        xs = [torch.randn(n, h, w, c, device="cuda") for _ in range(2)]
+        gxs, txs = [gtt(x) for x in xs], [x.permute(0, 3, 1, 2) for x in xs]
+        y = gt.ops.max_pool2d(gxs[0], p, s, pad)
+        dys = [torch.randn(*y.shape, device="cuda") for _ in range(2)]
+        gdys, tdys = [gtt(d) for d in dys], [d.permute(0, 3, 1, 2) for d in dys]
+        row(name + " fwd", timer(lambda i: gt.ops.max_pool2d(pick(gxs, i), p, s, pad)),
+            [("torch", timer(lambda i: torch.nn.functional.max_pool2d(pick(txs, i), p, s, tpad)))])
+
+        def torch_bwd_setup(i):
+            x = pick(txs, i).detach().requires_grad_()
+            return x, torch.nn.functional.max_pool2d(x, p, s, tpad)
+
+        # The peer's backward alone: its forward (which saves the indices) runs outside the events.
+        prepared = [torch_bwd_setup(i) for i in range(2)]
+        row(name + " bwd", timer(lambda i: gt.ops.max_pool2d_grad(pick(gdys, i), pick(gxs, i), p, s, pad)),
+            [("torch", timer(lambda i: torch.autograd.grad(pick(prepared, i)[1], pick(prepared, i)[0],
+                                                           pick(tdys, i), retain_graph=True)))])
+
+    for name, m, fin, fout in DENSE:
+        xs = [torch.randn(m, fin, device="cuda") for _ in range(2)]
+        ws = [torch.randn(fin, fout, device="cuda") * 0.01 for _ in range(2)]
+        bs = [torch.randn(fout, device="cuda") for _ in range(2)]
+        dys = [torch.randn(m, fout, device="cuda") for _ in range(2)]
+        gsets = [(gtt(x), gtt(wt), gtt(b)) for x, wt, b in zip(xs, ws, bs)]
+        gdys = [gtt(d) for d in dys]
+        flops = 2.0 * m * fin * fout
+        row(name + " fwd", timer(lambda i: gt.ops.dense(*pick(gsets, i))),
+            torch_both(lambda i: torch.addmm(bs[i % 2], xs[i % 2], ws[i % 2])), flops)
+
+        def ours_fb(i):
+            x, wt, b = pick(gsets, i)
+            gt.ops.dense(x, wt, b)
+            gt.ops.dense_grad(pick(gdys, i), x, wt)
+
+        def torch_fb(i):
+            x, wt, b, dy = xs[i % 2], ws[i % 2], bs[i % 2], dys[i % 2]
+            torch.addmm(b, x, wt)
+            torch.mm(dy, wt.T), torch.mm(x.T, dy), dy.sum(0)
+
+        row(name + " fwd+bwd", timer(ours_fb), torch_both(torch_fb), 3 * flops)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--repeats", type=int, default=None, help="timed calls per row (median)")
+    parser.add_argument("--warmup", type=int, default=5, help="GPU warm-up calls per row")
+    parser.add_argument("--budget", type=float, default=3.0, help="CPU: seconds per row before stopping early")
+    parser.add_argument("--cpu-batch-divisor", type=int, default=16)
+    args = parser.parse_args(argv)
+    print(f"gputrain {gt.__version__} bench_ops --device {args.device}; {time.strftime('%Y-%m-%d %H:%M')}")
+    if args.device == "cpu":
+        args.repeats = args.repeats or 10
+        run_cpu(args)
+    else:
+        args.repeats = args.repeats or 50
+        run_cuda(args)
+
+
+if __name__ == "__main__":
+    main()

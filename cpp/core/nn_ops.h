@@ -1,0 +1,86 @@
+// Dispatch of the neural-network ops: argument checks (rank, shapes, channels, strides, pool sizes,
+// padding names, dtypes, devices), output and workspace allocation, and the call into the CPU kernels
+// or the device's GPU table. Semantics (NHWC, HWIO, TensorFlow "same" padding) are in GUIDE §2.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/op_params.h"
+#include "core/tensor.h"
+
+namespace gt::ops {
+
+struct Pair {
+  int64_t h, w;
+};
+
+// ---- matrix multiply, dense, convolution (nn_conv.cpp) ----
+// op(a)·op(b) for 2-D float32 a, b.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+
+struct DenseGrads {
+  Tensor dx, dkernel, dbias;
+};
+// x (..., in) · kernel (in, out) + bias (out,) (bias may be undefined).
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias);
+DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel);
+
+struct Conv2dGrads {
+  Tensor dx, dkernel, dbias;
+};
+Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
+              const std::string& padding);
+Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
+                        const std::string& padding);
+
+// ---- pooling (nn_pool.cpp) ----
+Tensor pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding);
+Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
+                   const std::string& padding);
+Tensor global_avg_pool2d(const Tensor& x);
+Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x);
+
+// ---- activations, dropout, losses (nn_pointwise.cpp) ----
+Tensor activation(const Tensor& x, GtActivation kind);
+// relu: `xy` is the forward input x; sigmoid: the forward output y.
+Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind);
+Tensor softmax(const Tensor& x);                            // over the last axis
+Tensor softmax_grad(const Tensor& dy, const Tensor& y);     // y: softmax's output
+
+struct DropoutResult {
+  Tensor y, mask;  // mask: uint8, 1 where kept
+};
+DropoutResult dropout(const Tensor& x, double rate, uint64_t seed);
+Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate);
+
+struct LossResult {
+  Tensor loss, grad;  // loss: shape (), float32
+};
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
+LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool from_logits);
+
+// ---- batch normalisation and optimizers (nn_train.cpp) ----
+struct BatchNormResult {
+  Tensor y, mean, var;  // the statistics used: the batch's (training) or the moving ones (inference)
+};
+// Training: normalises with the batch statistics and, when moving_mean/moving_var are given, updates
+// them in place. Inference: normalises with moving_mean/moving_var (required).
+BatchNormResult batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                           const Tensor& moving_mean, const Tensor& moving_var, bool training,
+                           double momentum, double epsilon);
+struct BatchNormGrads {
+  Tensor dx, dgamma, dbeta;
+};
+BatchNormGrads batch_norm_grad(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                               const Tensor& mean, const Tensor& var, double epsilon);
+
+// In place on param and the state tensors.
+void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity, double lr,
+                double momentum, bool nesterov);
+void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, int64_t step,
+                 double lr, double beta_1, double beta_2, double epsilon);
+void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
+                    const Tensor& momentum_buffer, const Tensor& average_grad, double lr, double rho,
+                    double momentum, double epsilon, bool centered);
+
+}  // namespace gt::ops

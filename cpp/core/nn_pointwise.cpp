@@ -1,0 +1,213 @@
+// Dispatch of the element- and row-wise ops: activations, softmax, dropout and the losses.
+#include <cmath>
+
+#include "core/nn_checks.h"
+#include "core/ops.h"
+#include "cpu/activation.h"
+#include "cpu/dropout.h"
+#include "cpu/loss.h"
+
+namespace gt::ops {
+namespace {
+
+const char* activation_name(GtActivation kind) {
+  switch (kind) {
+    case GT_ACTIVATION_RELU: return "relu";
+    case GT_ACTIVATION_SIGMOID: return "sigmoid";
+  }
+  throw ValueError("activation: unknown kind " + std::to_string(static_cast<int>(kind)));
+}
+
+// (rows, cols) view of x over its last axis.
+void last_axis(const char* name, const Tensor& x, int64_t* rows, int64_t* cols) {
+  if (x.ndim() < 1)
+    throw ValueError(std::string(name) + ": expected at least rank 1, got shape " + shape_str(x.shape()));
+  *cols = x.dim(x.ndim() - 1);
+  *rows = *cols > 0 ? x.numel() / *cols : 0;
+}
+
+void check_rate(double rate) {
+  if (!(rate >= 0.0 && rate < 1.0))
+    throw ValueError("rate: expected a number in [0, 1), got " + std::to_string(rate));
+}
+
+}  // namespace
+
+Tensor activation(const Tensor& x, GtActivation kind) {
+  const char* name = activation_name(kind);
+  const Device& device = x.device();
+  check_float_on("x", x, device);
+  Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
+  if (y.numel() == 0) return y;
+  if (on_cpu(device)) {
+    (kind == GT_ACTIVATION_RELU ? cpu::relu_forward : cpu::sigmoid_forward)(x.numel(), x.data<float>(),
+                                                                            y.data<float>());
+  } else {
+    gpu_call(device, name, [&](const GtBackendTable& t) {
+      return t.activation_forward_f32(device.index, kind, x.numel(), x.data<float>(), y.data<float>(),
+                                      nullptr);
+    });
+  }
+  return y;
+}
+
+Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind) {
+  const char* name = activation_name(kind);
+  const char* xy_name = kind == GT_ACTIVATION_RELU ? "x" : "y";
+  const Device& device = dy.device();
+  check_float_on("dy", dy, device);
+  check_float_on(xy_name, xy, device);
+  check_same_shape("dy", dy, xy_name, xy);
+  Tensor dx = Tensor::empty(dy.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  if (on_cpu(device)) {
+    (kind == GT_ACTIVATION_RELU ? cpu::relu_backward : cpu::sigmoid_backward)(
+        dy.numel(), dy.data<float>(), xy.data<float>(), dx.data<float>());
+  } else {
+    gpu_call(device, name, [&](const GtBackendTable& t) {
+      return t.activation_backward_f32(device.index, kind, dy.numel(), dy.data<float>(),
+                                       xy.data<float>(), dx.data<float>(), nullptr);
+    });
+  }
+  return dx;
+}
+
+Tensor softmax(const Tensor& x) {
+  const Device& device = x.device();
+  check_float_on("x", x, device);
+  int64_t rows = 0, cols = 0;
+  last_axis("x", x, &rows, &cols);
+  Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
+  if (y.numel() == 0) return y;
+  if (on_cpu(device)) {
+    cpu::softmax_forward(rows, cols, x.data<float>(), y.data<float>());
+  } else {
+    gpu_call(device, "softmax", [&](const GtBackendTable& t) {
+      return t.softmax_forward_f32(device.index, rows, cols, x.data<float>(), y.data<float>(), nullptr);
+    });
+  }
+  return y;
+}
+
+Tensor softmax_grad(const Tensor& dy, const Tensor& y) {
+  const Device& device = dy.device();
+  check_float_on("dy", dy, device);
+  check_float_on("y", y, device);
+  check_same_shape("dy", dy, "y", y);
+  int64_t rows = 0, cols = 0;
+  last_axis("y", y, &rows, &cols);
+  Tensor dx = Tensor::empty(y.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  if (on_cpu(device)) {
+    cpu::softmax_backward(rows, cols, dy.data<float>(), y.data<float>(), dx.data<float>());
+  } else {
+    gpu_call(device, "softmax_grad", [&](const GtBackendTable& t) {
+      return t.softmax_backward_f32(device.index, rows, cols, dy.data<float>(), y.data<float>(),
+                                    dx.data<float>(), nullptr);
+    });
+  }
+  return dx;
+}
+
+DropoutResult dropout(const Tensor& x, double rate, uint64_t seed) {
+  const Device& device = x.device();
+  check_float_on("x", x, device);
+  check_rate(rate);
+  const auto threshold = static_cast<uint32_t>(std::llround(rate * 16777216.0));
+  const auto scale = static_cast<float>(1.0 / (1.0 - rate));
+  DropoutResult r{Tensor::empty(x.shape(), DType::Float32, device),
+                  Tensor::empty(x.shape(), DType::UInt8, device)};
+  if (x.numel() == 0) return r;
+  if (on_cpu(device)) {
+    cpu::dropout_forward(x.numel(), x.data<float>(), seed, threshold, scale, r.y.data<float>(),
+                         r.mask.data<uint8_t>());
+  } else {
+    gpu_call(device, "dropout", [&](const GtBackendTable& t) {
+      return t.dropout_forward_f32(device.index, x.numel(), x.data<float>(), seed, threshold, scale,
+                                   r.y.data<float>(), r.mask.data<uint8_t>(), nullptr);
+    });
+  }
+  return r;
+}
+
+Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate) {
+  const Device& device = dy.device();
+  check_float_on("dy", dy, device);
+  check_dtype("mask", mask, DType::UInt8);
+  check_same_device("dy", dy, "mask", mask);
+  check_same_shape("dy", dy, "mask", mask);
+  check_rate(rate);
+  const auto scale = static_cast<float>(1.0 / (1.0 - rate));
+  Tensor dx = Tensor::empty(dy.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  if (on_cpu(device)) {
+    cpu::dropout_backward(dy.numel(), dy.data<float>(), mask.data<uint8_t>(), scale, dx.data<float>());
+  } else {
+    gpu_call(device, "dropout_grad", [&](const GtBackendTable& t) {
+      return t.dropout_backward_f32(device.index, dy.numel(), dy.data<float>(), mask.data<uint8_t>(),
+                                    scale, dx.data<float>(), nullptr);
+    });
+  }
+  return dx;
+}
+
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+  const Device& device = logits.device();
+  check_float_on("logits", logits, device);
+  check_rank("logits", logits, 2);
+  check_dtype("labels", labels, DType::Int32);
+  check_same_device("logits", logits, "labels", labels);
+  const int64_t rows = logits.dim(0), classes = logits.dim(1);
+  if (classes < 1) throw ValueError("logits: expected at least one class, got shape " + shape_str(logits.shape()));
+  if (labels.shape() != Shape{rows})
+    throw ValueError("labels: expected shape (" + std::to_string(rows) + ",) to match logits " +
+                     shape_str(logits.shape()) + ", got " + shape_str(labels.shape()));
+  // Labels index memory inside the kernel, so each one is checked here (a host copy for GPU labels:
+  // rows × 4 bytes).
+  const Tensor host_labels = labels.to(Device{});
+  for (int64_t i = 0; i < rows; ++i) {
+    const int32_t label = host_labels.data<int32_t>()[i];
+    if (label < 0 || label >= classes)
+      throw ValueError("labels: label " + std::to_string(label) + " at index " + std::to_string(i) +
+                       " is outside [0, " + std::to_string(classes) + ") for logits " +
+                       shape_str(logits.shape()));
+  }
+  LossResult r{Tensor::empty({}, DType::Float32, device),
+               Tensor::empty(logits.shape(), DType::Float32, device)};
+  if (on_cpu(device)) {
+    cpu::softmax_cross_entropy(rows, classes, logits.data<float>(), labels.data<int32_t>(),
+                               r.loss.data<float>(), r.grad.data<float>());
+  } else {
+    Tensor ws = workspace(rows, device);
+    gpu_call(device, "softmax_cross_entropy", [&](const GtBackendTable& t) {
+      return t.softmax_cross_entropy_f32(device.index, rows, classes, logits.data<float>(),
+                                         labels.data<int32_t>(), r.loss.data<float>(),
+                                         r.grad.data<float>(), ws.data<float>(), nullptr);
+    });
+  }
+  return r;
+}
+
+LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool from_logits) {
+  const Device& device = input.device();
+  const char* input_name = from_logits ? "logits" : "probabilities";
+  check_float_on(input_name, input, device);
+  check_float_on("target", target, device);
+  check_same_shape("target", target, input_name, input);
+  LossResult r{Tensor::empty({}, DType::Float32, device),
+               Tensor::empty(input.shape(), DType::Float32, device)};
+  if (on_cpu(device)) {
+    cpu::binary_cross_entropy(input.numel(), input.data<float>(), target.data<float>(), from_logits,
+                              r.loss.data<float>(), r.grad.data<float>());
+  } else {
+    Tensor ws = workspace(GT_REDUCE_BLOCKS, device);
+    gpu_call(device, "binary_cross_entropy", [&](const GtBackendTable& t) {
+      return t.binary_cross_entropy_f32(device.index, input.numel(), input.data<float>(),
+                                        target.data<float>(), from_logits, r.loss.data<float>(),
+                                        r.grad.data<float>(), ws.data<float>(), nullptr);
+    });
+  }
+  return r;
+}
+
+}  // namespace gt::ops

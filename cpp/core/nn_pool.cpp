@@ -1,0 +1,118 @@
+// Dispatch of max/average pooling (windowed and global) and their gradients.
+#include "core/nn_checks.h"
+#include "core/ops.h"
+#include "cpu/pool2d.h"
+
+namespace gt::ops {
+namespace {
+
+void check_pool_kind(GtPoolKind kind) {
+  if (kind != GT_POOL_MAX && kind != GT_POOL_AVG) throw ValueError("pool kind: expected max or avg");
+}
+
+GtWindow2d pool_geometry(const Tensor& x, Pair pool_size, Pair strides, const std::string& padding) {
+  check_positive_pair("pool_size", pool_size);
+  return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
+}
+
+}  // namespace
+
+Tensor pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding) {
+  const Device& device = x.device();
+  check_pool_kind(kind);
+  check_float_on("x", x, device);
+  const GtWindow2d g = pool_geometry(x, pool_size, strides, padding);
+  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, DType::Float32, device);
+  if (y.numel() == 0) return y;
+  if (on_cpu(device)) {
+    cpu::pool2d_forward(g, kind, x.data<float>(), y.data<float>());
+  } else {
+    gpu_call(device, kind == GT_POOL_MAX ? "max_pool2d" : "avg_pool2d", [&](const GtBackendTable& t) {
+      return t.pool2d_forward_f32(device.index, &g, kind, x.data<float>(), y.data<float>(), nullptr);
+    });
+  }
+  return y;
+}
+
+Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
+                   const std::string& padding) {
+  const Device& device = x.device();
+  check_pool_kind(kind);
+  check_float_on("dy", dy, device);
+  check_float_on("x", x, device);
+  const GtWindow2d g = pool_geometry(x, pool_size, strides, padding);
+  const Shape y_shape{g.n, g.oh, g.ow, g.c};
+  if (dy.shape() != y_shape)
+    throw ValueError("dy: expected shape " + shape_str(y_shape) + " (the pooled x " +
+                     shape_str(x.shape()) + "), got " + shape_str(dy.shape()));
+  Tensor dx = Tensor::empty(x.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  const char* what = kind == GT_POOL_MAX ? "max_pool2d_grad" : "avg_pool2d_grad";
+  if (kind == GT_POOL_MAX) {
+    Tensor argmax = Tensor::empty(y_shape, DType::Int32, device);
+    if (on_cpu(device)) {
+      cpu::max_pool2d_argmax(g, x.data<float>(), argmax.data<int32_t>());
+      cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+    } else {
+      gpu_call(device, what, [&](const GtBackendTable& t) {
+        return t.max_pool2d_backward_f32(device.index, &g, x.data<float>(), dy.data<float>(),
+                                         argmax.data<int32_t>(), dx.data<float>(), nullptr);
+      });
+    }
+  } else if (on_cpu(device)) {
+    cpu::avg_pool2d_backward(g, dy.data<float>(), dx.data<float>());
+  } else {
+    gpu_call(device, what, [&](const GtBackendTable& t) {
+      return t.avg_pool2d_backward_f32(device.index, &g, dy.data<float>(), dx.data<float>(), nullptr);
+    });
+  }
+  return dx;
+}
+
+Tensor global_avg_pool2d(const Tensor& x) {
+  const Device& device = x.device();
+  check_float_on("x", x, device);
+  if (x.ndim() != 4)
+    throw ValueError("x: expected rank 4 (batch, height, width, channels), got shape " +
+                     shape_str(x.shape()));
+  if (x.dim(1) < 1 || x.dim(2) < 1)
+    throw ValueError("x: height and width must be >= 1, got shape " + shape_str(x.shape()));
+  const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
+  Tensor y = Tensor::empty({n, c}, DType::Float32, device);
+  if (y.numel() == 0) return y;
+  if (on_cpu(device)) {
+    cpu::global_avg_pool2d_forward(n, hw, c, x.data<float>(), y.data<float>());
+  } else {
+    gpu_call(device, "global_avg_pool2d", [&](const GtBackendTable& t) {
+      return t.global_avg_pool2d_forward_f32(device.index, n, hw, c, x.data<float>(), y.data<float>(),
+                                             nullptr);
+    });
+  }
+  return y;
+}
+
+Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x) {
+  const Device& device = x.device();
+  check_float_on("dy", dy, device);
+  check_float_on("x", x, device);
+  if (x.ndim() != 4)
+    throw ValueError("x: expected rank 4 (batch, height, width, channels), got shape " +
+                     shape_str(x.shape()));
+  const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
+  if (dy.shape() != Shape{n, c})
+    throw ValueError("dy: expected shape " + shape_str({n, c}) + " (the pooled x " +
+                     shape_str(x.shape()) + "), got " + shape_str(dy.shape()));
+  Tensor dx = Tensor::empty(x.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  if (on_cpu(device)) {
+    cpu::global_avg_pool2d_backward(n, hw, c, dy.data<float>(), dx.data<float>());
+  } else {
+    gpu_call(device, "global_avg_pool2d_grad", [&](const GtBackendTable& t) {
+      return t.global_avg_pool2d_backward_f32(device.index, n, hw, c, dy.data<float>(),
+                                              dx.data<float>(), nullptr);
+    });
+  }
+  return dx;
+}
+
+}  // namespace gt::ops

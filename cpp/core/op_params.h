@@ -1,0 +1,44 @@
+// Plain C descriptions of op geometry, shared by dispatch, the CPU kernels and the GPU table (so they
+// cross the C ABI unchanged). Dispatch fills and checks them; kernels trust them.
+#pragma once
+#include <stdint.h>
+
+extern "C" {
+
+// A sliding 2-D window over an NHWC input (convolution or pooling). Padding is already resolved:
+// pad_top/pad_left cells of zeros (or "absent" cells for pooling) precede row/column 0.
+typedef struct GtWindow2d {
+  int64_t n, h, w, c;          // input
+  int64_t kh, kw;              // window (kernel or pool) size
+  int64_t stride_h, stride_w;
+  int64_t pad_top, pad_left;
+  int64_t oh, ow;              // output rows and columns
+} GtWindow2d;
+
+enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
+enum GtActivation { GT_ACTIVATION_RELU = 0, GT_ACTIVATION_SIGMOID = 1 };
+
+// GPU reductions over rows (bias gradients, batch-norm statistics) split the rows into at most this many
+// bands, each reduced by one block into workspace[band][column], then the bands are summed in a fixed
+// order: deterministic, and parallel even when there are few columns. Dispatch sizes the workspace.
+#define GT_ROW_SPLITS 128
+// Whole-tensor GPU reductions (losses) use at most this many blocks' partial sums.
+#define GT_REDUCE_BLOCKS 1024
+
+// Hyper-parameters of the optimizer updates (Keras semantics, see cpp/cpu/optimizer.h).
+typedef struct GtSgdParams {
+  float lr, momentum;
+  int nesterov;
+} GtSgdParams;
+
+typedef struct GtAdamParams {
+  float alpha;  // lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) for step t, computed by dispatch in double
+  float beta_1, beta_2, epsilon;
+} GtAdamParams;
+
+typedef struct GtRmspropParams {
+  float lr, rho, momentum, epsilon;
+  int centered;
+} GtRmspropParams;
+
+}  // extern "C"

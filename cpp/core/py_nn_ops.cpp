@@ -1,0 +1,353 @@
+// Python bindings of the nn ops: argument conversion through OpCall (NumPy in → NumPy out on `device`,
+// Tensors in → Tensors out), the in-place contract of the optimizer and batch-norm state, and the GIL
+// released while kernels run. All validation beyond types is in the dispatch (core/nn_*.cpp).
+#include <pybind11/stl.h>
+
+#include <vector>
+
+#include "core/errors.h"
+#include "core/nn_ops.h"
+#include "core/py_tensor.h"
+#include "cpu/conv2d.h"
+#include "cpu/gemm.h"
+
+namespace gt::py_bridge {
+namespace {
+
+using ops::Pair;
+
+Pair pair_arg(const std::vector<int64_t>& v, const char* name) {
+  if (v.size() != 2)
+    throw ValueError(std::string(name) + ": expected 2 integers (height, width), got " +
+                     std::to_string(v.size()));
+  return {v[0], v[1]};
+}
+
+GtPoolKind pool_kind(const std::string& kind) {
+  if (kind == "max") return GT_POOL_MAX;
+  if (kind == "avg") return GT_POOL_AVG;
+  throw ValueError("kind: expected 'max' or 'avg', got '" + kind + "'");
+}
+
+// Arguments that an op modifies. A Tensor is modified where it is. A NumPy array must be writeable,
+// C-contiguous float32 (anything else would silently update a copy); on a GPU device it is copied
+// there and the result copied back by finish().
+class InPlace {
+ public:
+  explicit InPlace(OpCall& call) : call_(call) {}
+
+  Tensor arg(const py::handle& obj, const char* name, bool optional = false) {
+    if (obj.is_none()) {
+      if (optional) return Tensor();
+      throw TypeError(std::string(name) + ": required (an array or Tensor updated in place)");
+    }
+    if (py::isinstance<py::array>(obj)) {
+      auto array = py::reinterpret_borrow<py::array>(obj);
+      const std::string dtype = py::str(array.dtype());
+      if (dtype != "float32")
+        throw TypeError(std::string(name) + ": expected a float32 array to update in place, got " + dtype);
+      if (!(array.flags() & py::array::c_style))
+        throw ValueError(std::string(name) + ": the array must be C-contiguous to be updated in place "
+                         "(a contiguous copy would be updated instead of it)");
+      if (!array.writeable())
+        throw ValueError(std::string(name) + ": the array is read-only but is updated in place");
+      Tensor t = call_.arg(obj, name, DType::Float32);
+      if (t.device().type != DeviceType::CPU) back_.push_back({array, t});
+      return t;
+    }
+    return call_.arg(obj, name, DType::Float32);
+  }
+
+  void finish() {
+    for (auto& [array, tensor] : back_) {
+      void* dst = array.mutable_data();
+      py::gil_scoped_release release;
+      copy_bytes(Device{}, dst, tensor.device(), tensor.raw(), tensor.nbytes());
+    }
+  }
+
+ private:
+  OpCall& call_;
+  std::vector<std::pair<py::array, Tensor>> back_;
+};
+
+constexpr auto f32 = DType::Float32;
+
+}  // namespace
+
+void bind_nn_ops(py::module_& m) {
+  using py::arg;
+
+  m.def("matmul", [](py::object a, py::object b, bool trans_a, bool trans_b, const std::string& device) {
+    OpCall call(device, {a, b});
+    Tensor ta = call.arg(a, "a", f32), tb = call.arg(b, "b", f32);
+    py::gil_scoped_release release;
+    Tensor c = ops::matmul(ta, tb, trans_a, trans_b);
+    py::gil_scoped_acquire gil;
+    return call.result(c);
+  }, arg("a"), arg("b"), arg("transpose_a") = false, arg("transpose_b") = false, arg("device") = "cpu");
+
+  m.def("_sgemm_reference", [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
+                               py::array_t<float, py::array::c_style | py::array::forcecast> b) {
+    // The plain-loop GEMM kept beside the blocked one (tests compare the two).
+    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
+      throw ValueError("_sgemm_reference: expected (m, k) and (k, n) matrices");
+    py::array_t<float> c({a.shape(0), b.shape(1)});
+    cpu::sgemm_reference(false, false, a.shape(0), b.shape(1), a.shape(1), a.data(), a.shape(1), b.data(),
+                         b.shape(1), c.mutable_data(), b.shape(1), false, nullptr);
+    return c;
+  }, arg("a"), arg("b"));
+
+  m.def("_set_cpu_conv_column_budget", &cpu::set_conv2d_column_budget, arg("floats"),
+        "Test hook: the CPU convolution's im2col block size in floats; returns the previous one.");
+
+  m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device) {
+    OpCall call(device, {x, kernel, bias});
+    Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
+           tb = call.optional_arg(bias, "bias", f32);
+    py::gil_scoped_release release;
+    Tensor y = ops::dense(tx, tk, tb);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("kernel"), arg("bias") = py::none(), arg("device") = "cpu");
+
+  m.def("dense_grad", [](py::object dy, py::object x, py::object kernel, const std::string& device) {
+    OpCall call(device, {dy, x, kernel});
+    Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32);
+    py::gil_scoped_release release;
+    ops::DenseGrads g = ops::dense_grad(tdy, tx, tk);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(g.dx), call.result(g.dkernel), call.result(g.dbias));
+  }, arg("dy"), arg("x"), arg("kernel"), arg("device") = "cpu");
+
+  m.def("conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
+                     const std::string& padding, const std::string& device) {
+    OpCall call(device, {x, kernel, bias});
+    Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
+           tb = call.optional_arg(bias, "bias", f32);
+    const Pair s = pair_arg(strides, "strides");
+    py::gil_scoped_release release;
+    Tensor y = ops::conv2d(tx, tk, tb, s, padding);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("device") = "cpu");
+
+  m.def("conv2d_grad", [](py::object dy, py::object x, py::object kernel, std::vector<int64_t> strides,
+                          const std::string& padding, const std::string& device) {
+    OpCall call(device, {dy, x, kernel});
+    Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32);
+    const Pair s = pair_arg(strides, "strides");
+    py::gil_scoped_release release;
+    ops::Conv2dGrads g = ops::conv2d_grad(tdy, tx, tk, s, padding);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(g.dx), call.result(g.dkernel), call.result(g.dbias));
+  }, arg("dy"), arg("x"), arg("kernel"), arg("strides"), arg("padding"), arg("device") = "cpu");
+
+  m.def("pool2d", [](py::object x, const std::string& kind, std::vector<int64_t> pool_size,
+                     std::vector<int64_t> strides, const std::string& padding, const std::string& device) {
+    OpCall call(device, {x});
+    Tensor tx = call.arg(x, "x", f32);
+    const GtPoolKind k = pool_kind(kind);
+    const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
+    py::gil_scoped_release release;
+    Tensor y = ops::pool2d(tx, k, p, s, padding);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"), arg("device") = "cpu");
+
+  m.def("pool2d_grad", [](py::object dy, py::object x, const std::string& kind,
+                          std::vector<int64_t> pool_size, std::vector<int64_t> strides,
+                          const std::string& padding, const std::string& device) {
+    OpCall call(device, {dy, x});
+    Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32);
+    const GtPoolKind k = pool_kind(kind);
+    const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
+    py::gil_scoped_release release;
+    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, padding);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"),
+     arg("device") = "cpu");
+
+  m.def("global_avg_pool2d", [](py::object x, const std::string& device) {
+    OpCall call(device, {x});
+    Tensor tx = call.arg(x, "x", f32);
+    py::gil_scoped_release release;
+    Tensor y = ops::global_avg_pool2d(tx);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("device") = "cpu");
+
+  m.def("global_avg_pool2d_grad", [](py::object dy, py::object x, const std::string& device) {
+    OpCall call(device, {dy, x});
+    Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32);
+    py::gil_scoped_release release;
+    Tensor dx = ops::global_avg_pool2d_grad(tdy, tx);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("x"), arg("device") = "cpu");
+
+  // Activations: one forward and one backward binding per kind; `xy` is what the backward needs.
+  const std::pair<const char*, GtActivation> activations[] = {{"relu", GT_ACTIVATION_RELU},
+                                                             {"sigmoid", GT_ACTIVATION_SIGMOID}};
+  for (const auto& [name, kind] : activations) {
+    const GtActivation k = kind;
+    const char* xy_name = k == GT_ACTIVATION_RELU ? "x" : "y";
+    m.def(name, [k](py::object x, const std::string& device) {
+      OpCall call(device, {x});
+      Tensor tx = call.arg(x, "x", f32);
+      py::gil_scoped_release release;
+      Tensor y = ops::activation(tx, k);
+      py::gil_scoped_acquire gil;
+      return call.result(y);
+    }, arg("x"), arg("device") = "cpu");
+    m.def((std::string(name) + "_grad").c_str(), [k, xy_name](py::object dy, py::object xy,
+                                                              const std::string& device) {
+      OpCall call(device, {dy, xy});
+      Tensor tdy = call.arg(dy, "dy", f32), txy = call.arg(xy, xy_name, f32);
+      py::gil_scoped_release release;
+      Tensor dx = ops::activation_grad(tdy, txy, k);
+      py::gil_scoped_acquire gil;
+      return call.result(dx);
+    }, arg("dy"), arg(xy_name), arg("device") = "cpu");
+  }
+
+  m.def("softmax", [](py::object x, const std::string& device) {
+    OpCall call(device, {x});
+    Tensor tx = call.arg(x, "x", f32);
+    py::gil_scoped_release release;
+    Tensor y = ops::softmax(tx);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("device") = "cpu");
+
+  m.def("softmax_grad", [](py::object dy, py::object y, const std::string& device) {
+    OpCall call(device, {dy, y});
+    Tensor tdy = call.arg(dy, "dy", f32), ty = call.arg(y, "y", f32);
+    py::gil_scoped_release release;
+    Tensor dx = ops::softmax_grad(tdy, ty);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("y"), arg("device") = "cpu");
+
+  m.def("dropout", [](py::object x, double rate, uint64_t seed, const std::string& device) {
+    OpCall call(device, {x});
+    Tensor tx = call.arg(x, "x", f32);
+    py::gil_scoped_release release;
+    ops::DropoutResult r = ops::dropout(tx, rate, seed);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(r.y), call.result(r.mask));
+  }, arg("x"), arg("rate"), arg("seed"), arg("device") = "cpu");
+
+  m.def("dropout_grad", [](py::object dy, py::object mask, double rate, const std::string& device) {
+    OpCall call(device, {dy, mask});
+    Tensor tdy = call.arg(dy, "dy", f32), tm = call.arg(mask, "mask", DType::UInt8);
+    py::gil_scoped_release release;
+    Tensor dx = ops::dropout_grad(tdy, tm, rate);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("mask"), arg("rate"), arg("device") = "cpu");
+
+  m.def("softmax_cross_entropy", [](py::object labels, py::object logits, const std::string& device) {
+    OpCall call(device, {labels, logits});
+    Tensor tl = call.arg(labels, "labels", DType::Int32), tz = call.arg(logits, "logits", f32);
+    py::gil_scoped_release release;
+    ops::LossResult r = ops::softmax_cross_entropy(tz, tl);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(r.loss), call.result(r.grad));
+  }, arg("labels"), arg("logits"), arg("device") = "cpu");
+
+  m.def("binary_cross_entropy", [](py::object target, py::object input, bool from_logits,
+                                   const std::string& device) {
+    OpCall call(device, {target, input});
+    Tensor tt = call.arg(target, "target", f32),
+           ti = call.arg(input, from_logits ? "logits" : "probabilities", f32);
+    py::gil_scoped_release release;
+    ops::LossResult r = ops::binary_cross_entropy(tt, ti, from_logits);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(r.loss), call.result(r.grad));
+  }, arg("target"), arg("input"), arg("from_logits"), arg("device") = "cpu");
+
+  m.def("batch_norm", [](py::object x, py::object gamma, py::object beta, py::object moving_mean,
+                         py::object moving_var, bool training, double momentum, double epsilon,
+                         const std::string& device) {
+    OpCall call(device, {x, gamma, beta, moving_mean, moving_var});
+    InPlace in_place(call);
+    Tensor tx = call.arg(x, "x", f32), tg = call.optional_arg(gamma, "gamma", f32),
+           tb = call.optional_arg(beta, "beta", f32);
+    // The moving statistics are written only in training; in inference they are plain inputs.
+    Tensor tm = training ? in_place.arg(moving_mean, "moving_mean", true)
+                         : call.optional_arg(moving_mean, "moving_mean", f32);
+    Tensor tv = training ? in_place.arg(moving_var, "moving_var", true)
+                         : call.optional_arg(moving_var, "moving_var", f32);
+    ops::BatchNormResult r;
+    {
+      py::gil_scoped_release release;
+      r = ops::batch_norm(tx, tg, tb, tm, tv, training, momentum, epsilon);
+    }
+    in_place.finish();
+    return py::make_tuple(call.result(r.y), call.result(r.mean), call.result(r.var));
+  }, arg("x"), arg("gamma"), arg("beta"), arg("moving_mean"), arg("moving_var"), arg("training"),
+     arg("momentum"), arg("epsilon"), arg("device") = "cpu");
+
+  m.def("batch_norm_grad", [](py::object dy, py::object x, py::object gamma, py::object mean,
+                              py::object var, double epsilon, const std::string& device) {
+    OpCall call(device, {dy, x, gamma, mean, var});
+    Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32),
+           tg = call.optional_arg(gamma, "gamma", f32), tm = call.arg(mean, "mean", f32),
+           tv = call.arg(var, "var", f32);
+    py::gil_scoped_release release;
+    ops::BatchNormGrads g = ops::batch_norm_grad(tdy, tx, tg, tm, tv, epsilon);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(g.dx), call.result(g.dgamma), call.result(g.dbeta));
+  }, arg("dy"), arg("x"), arg("gamma"), arg("mean"), arg("var"), arg("epsilon"), arg("device") = "cpu");
+
+  m.def("sgd_update", [](py::object param, py::object grad, py::object velocity, double lr,
+                         double momentum, bool nesterov, const std::string& device) {
+    OpCall call(device, {param, grad, velocity});
+    InPlace in_place(call);
+    Tensor tp = in_place.arg(param, "param"), tg = call.arg(grad, "grad", f32),
+           tv = in_place.arg(velocity, "velocity", true);
+    {
+      py::gil_scoped_release release;
+      ops::sgd_update(tp, tg, tv, lr, momentum, nesterov);
+    }
+    in_place.finish();
+  }, arg("param"), arg("grad"), arg("velocity"), arg("learning_rate"), arg("momentum"),
+     arg("nesterov"), arg("device") = "cpu");
+
+  m.def("adam_update", [](py::object param, py::object grad, py::object m_, py::object v, int64_t step,
+                          double lr, double beta_1, double beta_2, double epsilon,
+                          const std::string& device) {
+    OpCall call(device, {param, grad, m_, v});
+    InPlace in_place(call);
+    Tensor tp = in_place.arg(param, "param"), tg = call.arg(grad, "grad", f32),
+           tm = in_place.arg(m_, "m"), tv = in_place.arg(v, "v");
+    {
+      py::gil_scoped_release release;
+      ops::adam_update(tp, tg, tm, tv, step, lr, beta_1, beta_2, epsilon);
+    }
+    in_place.finish();
+  }, arg("param"), arg("grad"), arg("m"), arg("v"), arg("step"), arg("learning_rate"), arg("beta_1"),
+     arg("beta_2"), arg("epsilon"), arg("device") = "cpu");
+
+  m.def("rmsprop_update", [](py::object param, py::object grad, py::object velocity,
+                             py::object momentum_buffer, py::object average_grad, double lr, double rho,
+                             double momentum, double epsilon, bool centered, const std::string& device) {
+    OpCall call(device, {param, grad, velocity, momentum_buffer, average_grad});
+    InPlace in_place(call);
+    Tensor tp = in_place.arg(param, "param"), tg = call.arg(grad, "grad", f32),
+           tv = in_place.arg(velocity, "velocity"),
+           tmb = in_place.arg(momentum_buffer, "momentum_buffer", true),
+           tag = in_place.arg(average_grad, "average_grad", true);
+    {
+      py::gil_scoped_release release;
+      ops::rmsprop_update(tp, tg, tv, tmb, tag, lr, rho, momentum, epsilon, centered);
+    }
+    in_place.finish();
+  }, arg("param"), arg("grad"), arg("velocity"), arg("momentum_buffer"), arg("average_grad"),
+     arg("learning_rate"), arg("rho"), arg("momentum"), arg("epsilon"), arg("centered"),
+     arg("device") = "cpu");
+}
+
+}  // namespace gt::py_bridge

@@ -1,0 +1,58 @@
+// Loss kernels: rows in parallel, loss sums in double so the mean over a large batch keeps float32's
+// precision.
+#include "cpu/loss.h"
+
+#include <cmath>
+
+namespace gt::cpu {
+
+void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
+                           float* loss, float* dlogits) {
+  double total = 0.0;
+  const float inv_rows = rows > 0 ? 1.0f / static_cast<float>(rows) : 0.0f;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (rows * classes > (1 << 15))
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* z = logits + r * classes;
+    float* g = dlogits + r * classes;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < classes; ++j) m = z[j] > m ? z[j] : m;
+    double sum = 0.0;
+    for (int64_t j = 0; j < classes; ++j) {
+      g[j] = std::exp(z[j] - m);
+      sum += g[j];
+    }
+    const int32_t label = labels[r];
+    total += std::log(sum) + m - z[label];
+    const float inv = static_cast<float>(1.0 / sum);
+    for (int64_t j = 0; j < classes; ++j) g[j] = g[j] * inv * inv_rows;
+    g[label] -= inv_rows;
+  }
+  *loss = rows > 0 ? static_cast<float>(total / static_cast<double>(rows)) : 0.0f;
+}
+
+void binary_cross_entropy(int64_t n, const float* input, const float* target, bool from_logits,
+                          float* loss, float* dinput) {
+  double total = 0.0;
+  const float inv_n = n > 0 ? 1.0f / static_cast<float>(n) : 0.0f;
+  const float eps = kBceEpsilon;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) {
+    const float t = target[i];
+    if (from_logits) {
+      const float z = input[i];
+      const float e = std::exp(-std::fabs(z));
+      total += (z > 0.0f ? z : 0.0f) - z * t + std::log1p(e);
+      const float s = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+      dinput[i] = (s - t) * inv_n;
+    } else {
+      const float p = input[i];
+      const float pc = p < eps ? eps : (p > 1.0f - eps ? 1.0f - eps : p);
+      total += -(t * std::log(pc + eps) + (1.0f - t) * std::log(1.0f - pc + eps));
+      const bool clipped = p < eps || p > 1.0f - eps;
+      dinput[i] = clipped ? 0.0f : -(t / (pc + eps) - (1.0f - t) / (1.0f - pc + eps)) * inv_n;
+    }
+  }
+  *loss = n > 0 ? static_cast<float>(total / static_cast<double>(n)) : 0.0f;
+}
+
+}  // namespace gt::cpu

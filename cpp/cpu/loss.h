@@ -1,0 +1,21 @@
+// Losses on the CPU, each returning the mean loss and its gradient with respect to the input.
+#pragma once
+#include <cstdint>
+
+namespace gt::cpu {
+
+// Sparse categorical cross-entropy from logits (rows, classes) and integer labels in [0, classes):
+// loss = mean_r (logsumexp(z_r) − z_r[label_r]); dlogits = (softmax(z) − onehot) / rows.
+void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
+                           float* loss, float* dlogits);
+
+// Binary cross-entropy, mean over all n elements (Keras). From logits z:
+// max(z,0) − z·t + log(1 + e^−|z|), gradient (σ(z) − t)/n. From probabilities p (Keras clips p to
+// [ε, 1−ε], ε = 1e-7, and adds ε inside the logs): −(t·log(p+ε) + (1−t)·log(1−p+ε)), gradient zero
+// where p was clipped.
+void binary_cross_entropy(int64_t n, const float* input, const float* target, bool from_logits,
+                          float* loss, float* dinput);
+
+constexpr float kBceEpsilon = 1e-7f;  // Keras's backend epsilon
+
+}  // namespace gt::cpu

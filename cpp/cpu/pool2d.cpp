@@ -1,0 +1,161 @@
+// Pooling loops: one output (or input) row per OpenMP iteration, channels innermost so every load and
+// store is contiguous and the channel loop vectorises.
+#include "cpu/pool2d.h"
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+namespace gt::cpu {
+namespace {
+
+// The real rows [begin, end) of window `o` along one axis.
+struct Span {
+  int64_t begin, end;
+};
+Span window_span(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t extent) {
+  const int64_t start = o * stride - pad;
+  return {std::max<int64_t>(start, 0), std::min(start + size, extent)};
+}
+
+// The outputs [begin, end) whose windows cover input index `i` along one axis.
+Span covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int64_t outputs) {
+  const int64_t t = i + pad;  // o·stride <= t < o·stride + size
+  const int64_t lo = t - size + 1 <= 0 ? 0 : (t - size + 1 + stride - 1) / stride;
+  return {lo, std::min(t / stride + 1, outputs)};
+}
+
+}  // namespace
+
+void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float* y) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < g.n * g.oh; ++r) {
+    const int64_t n = r / g.oh, oh = r % g.oh;
+    const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
+    std::vector<float> acc(static_cast<size_t>(g.c));
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const Span cols = window_span(ow, g.stride_w, g.pad_left, g.kw, g.w);
+      std::fill(acc.begin(), acc.end(),
+                kind == GT_POOL_MAX ? -std::numeric_limits<float>::infinity() : 0.0f);
+      for (int64_t ih = rows.begin; ih < rows.end; ++ih)
+        for (int64_t iw = cols.begin; iw < cols.end; ++iw) {
+          const float* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
+          if (kind == GT_POOL_MAX) {
+            for (int64_t c = 0; c < g.c; ++c) acc[c] = in[c] > acc[c] ? in[c] : acc[c];
+          } else {
+#pragma omp simd
+            for (int64_t c = 0; c < g.c; ++c) acc[c] += in[c];
+          }
+        }
+      float* out = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
+      const int64_t count = (rows.end - rows.begin) * (cols.end - cols.begin);
+      if (kind == GT_POOL_MAX) {
+        std::copy(acc.begin(), acc.end(), out);
+      } else {
+        const float inv = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+        for (int64_t c = 0; c < g.c; ++c) out[c] = acc[c] * inv;
+      }
+    }
+  }
+}
+
+void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < g.n * g.oh; ++r) {
+    const int64_t n = r / g.oh, oh = r % g.oh;
+    const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
+    std::vector<float> best(static_cast<size_t>(g.c));
+    for (int64_t ow = 0; ow < g.ow; ++ow) {
+      const Span cols = window_span(ow, g.stride_w, g.pad_left, g.kw, g.w);
+      int32_t* arg = argmax + ((n * g.oh + oh) * g.ow + ow) * g.c;
+      std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
+      std::fill(arg, arg + g.c, -1);
+      // Row-major scan with a strict '>': the first maximum keeps its place (TensorFlow's rule).
+      for (int64_t ih = rows.begin; ih < rows.end; ++ih)
+        for (int64_t iw = cols.begin; iw < cols.end; ++iw) {
+          const float* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
+          const int32_t local = static_cast<int32_t>((ih - (oh * g.stride_h - g.pad_top)) * g.kw +
+                                                     (iw - (ow * g.stride_w - g.pad_left)));
+          for (int64_t c = 0; c < g.c; ++c)
+            if (in[c] > best[c] || arg[c] < 0) {
+              best[c] = in[c];
+              arg[c] = local;
+            }
+        }
+    }
+  }
+}
+
+void max_pool2d_backward(const GtWindow2d& g, const float* dy, const int32_t* argmax, float* dx) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < g.n * g.h; ++r) {
+    const int64_t n = r / g.h, ih = r % g.h;
+    const Span ohs = covering_outputs(ih, g.stride_h, g.pad_top, g.kh, g.oh);
+    for (int64_t iw = 0; iw < g.w; ++iw) {
+      const Span ows = covering_outputs(iw, g.stride_w, g.pad_left, g.kw, g.ow);
+      float* out = dx + ((n * g.h + ih) * g.w + iw) * g.c;
+      std::fill(out, out + g.c, 0.0f);
+      for (int64_t oh = ohs.begin; oh < ohs.end; ++oh)
+        for (int64_t ow = ows.begin; ow < ows.end; ++ow) {
+          // This cell's index inside window (oh, ow): it receives dy where it was the window's winner.
+          const int32_t local = static_cast<int32_t>((ih - (oh * g.stride_h - g.pad_top)) * g.kw +
+                                                     (iw - (ow * g.stride_w - g.pad_left)));
+          const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.c;
+          for (int64_t c = 0; c < g.c; ++c)
+            if (argmax[o + c] == local) out[c] += dy[o + c];
+        }
+    }
+  }
+}
+
+void avg_pool2d_backward(const GtWindow2d& g, const float* dy, float* dx) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < g.n * g.h; ++r) {
+    const int64_t n = r / g.h, ih = r % g.h;
+    const Span ohs = covering_outputs(ih, g.stride_h, g.pad_top, g.kh, g.oh);
+    for (int64_t iw = 0; iw < g.w; ++iw) {
+      const Span ows = covering_outputs(iw, g.stride_w, g.pad_left, g.kw, g.ow);
+      float* out = dx + ((n * g.h + ih) * g.w + iw) * g.c;
+      std::fill(out, out + g.c, 0.0f);
+      for (int64_t oh = ohs.begin; oh < ohs.end; ++oh) {
+        const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
+        for (int64_t ow = ows.begin; ow < ows.end; ++ow) {
+          const Span cols = window_span(ow, g.stride_w, g.pad_left, g.kw, g.w);
+          const float inv =
+              1.0f / static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
+          const float* grad = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
+#pragma omp simd
+          for (int64_t c = 0; c < g.c; ++c) out[c] += grad[c] * inv;
+        }
+      }
+    }
+  }
+}
+
+void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y) {
+  const float inv = hw > 0 ? 1.0f / static_cast<float>(hw) : 0.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    float* out = y + i * c;
+    std::fill(out, out + c, 0.0f);
+    for (int64_t p = 0; p < hw; ++p) {
+      const float* in = x + (i * hw + p) * c;
+#pragma omp simd
+      for (int64_t j = 0; j < c; ++j) out[j] += in[j];
+    }
+    for (int64_t j = 0; j < c; ++j) out[j] *= inv;
+  }
+}
+
+void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy, float* dx) {
+  const float inv = hw > 0 ? 1.0f / static_cast<float>(hw) : 0.0f;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n * hw; ++r) {
+    const float* grad = dy + (r / hw) * c;
+    float* out = dx + r * c;
+#pragma omp simd
+    for (int64_t j = 0; j < c; ++j) out[j] = grad[j] * inv;
+  }
+}
+
+}  // namespace gt::cpu

@@ -1,0 +1,303 @@
+"""Float64 NumPy references for the nn ops, written from the definitions (GUIDE §2) with plain loops and
+einsum, independent of gputrain's code. Backward references are checked against finite differences of
+the forward references (tests/test_reference.py) before our kernels are judged against them."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+# ---- padding (TensorFlow's rule) --------------------------------------------------------------------
+
+def same_padding(size: int, window: int, stride: int) -> tuple[int, int, int]:
+    """(output, pad_before, pad_after) for "same": output ceil(size/stride), odd cell after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + window - size, 0)
+    return out, total // 2, total - total // 2
+
+
+def geometry(h, w, kh, kw, strides, padding):
+    """(oh, ow, pad_top, pad_left, pad_bottom, pad_right)."""
+    sh, sw = strides
+    if padding == "valid":
+        return (h - kh) // sh + 1, (w - kw) // sw + 1, 0, 0, 0, 0
+    oh, top, bottom = same_padding(h, kh, sh)
+    ow, left, right = same_padding(w, kw, sw)
+    return oh, ow, top, left, bottom, right
+
+
+def _padded(x, top, left, bottom, right, value=0.0):
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+# ---- convolution ------------------------------------------------------------------------------------
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid"):
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    n, h, w, c = x.shape
+    kh, kw, _, k = kernel.shape
+    sh, sw = strides
+    oh, ow, top, left, bottom, right = geometry(h, w, kh, kw, strides, padding)
+    xp = _padded(x, top, left, bottom, right)
+    y = np.zeros((n, oh, ow, k))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+            y += np.einsum("nhwc,ck->nhwk", patch, kernel[i, j])
+    if bias is not None:
+        y += np.asarray(bias, np.float64)
+    return y
+
+
+def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid"):
+    dy, x, kernel = (np.asarray(a, np.float64) for a in (dy, x, kernel))
+    n, h, w, c = x.shape
+    kh, kw, _, k = kernel.shape
+    sh, sw = strides
+    oh, ow, top, left, bottom, right = geometry(h, w, kh, kw, strides, padding)
+    xp = _padded(x, top, left, bottom, right)
+    dxp = np.zeros_like(xp)
+    dk = np.zeros_like(kernel)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i, i + (oh - 1) * sh + 1, sh)
+            cols = slice(j, j + (ow - 1) * sw + 1, sw)
+            dxp[:, rows, cols, :] += np.einsum("nhwk,ck->nhwc", dy, kernel[i, j])
+            dk[i, j] = np.einsum("nhwc,nhwk->ck", xp[:, rows, cols, :], dy)
+    dx = dxp[:, top:top + h, left:left + w, :]
+    return dx, dk, dy.sum(axis=(0, 1, 2))
+
+
+# ---- pooling ----------------------------------------------------------------------------------------
+
+def _windows(h, w, pool, strides, padding):
+    """Yields (oh, ow, rows, cols) with each window's real rows and columns (padding cells excluded)."""
+    ph, pw = pool
+    sh, sw = strides
+    oh_n, ow_n, top, left, _, _ = geometry(h, w, ph, pw, strides, padding)
+    for oh in range(oh_n):
+        r0 = oh * sh - top
+        for ow in range(ow_n):
+            c0 = ow * sw - left
+            yield oh, ow, range(max(r0, 0), min(r0 + ph, h)), range(max(c0, 0), min(c0 + pw, w))
+
+
+def pool2d(x, kind, pool=(2, 2), strides=None, padding="valid"):
+    x = np.asarray(x, np.float64)
+    strides = strides or pool
+    n, h, w, c = x.shape
+    oh_n, ow_n, *_ = geometry(h, w, pool[0], pool[1], strides, padding)
+    y = np.zeros((n, oh_n, ow_n, c))
+    for oh, ow, rows, cols in _windows(h, w, pool, strides, padding):
+        cells = x[:, rows.start:rows.stop, cols.start:cols.stop, :]
+        y[:, oh, ow, :] = cells.max(axis=(1, 2)) if kind == "max" else cells.mean(axis=(1, 2))
+    return y
+
+
+def pool2d_grad(dy, x, kind, pool=(2, 2), strides=None, padding="valid"):
+    dy, x = np.asarray(dy, np.float64), np.asarray(x, np.float64)
+    strides = strides or pool
+    n, h, w, c = x.shape
+    dx = np.zeros_like(x)
+    for oh, ow, rows, cols in _windows(h, w, pool, strides, padding):
+        if kind == "avg":
+            dx[:, rows.start:rows.stop, cols.start:cols.stop, :] += (
+                dy[:, oh, ow, None, None, :] / (len(rows) * len(cols)))
+            continue
+        for b in range(n):
+            for ch in range(c):
+                best, where = -math.inf, None
+                for r in rows:  # row-major scan, strict '>': the first maximum wins
+                    for q in cols:
+                        if where is None or x[b, r, q, ch] > best:
+                            best, where = x[b, r, q, ch], (r, q)
+                dx[b, where[0], where[1], ch] += dy[b, oh, ow, ch]
+    return dx
+
+
+def global_avg_pool2d(x):
+    return np.asarray(x, np.float64).mean(axis=(1, 2))
+
+
+def global_avg_pool2d_grad(dy, x):
+    n, h, w, c = np.shape(x)
+    return np.broadcast_to(np.asarray(dy, np.float64)[:, None, None, :] / (h * w), (n, h, w, c)).copy()
+
+
+# ---- dense ------------------------------------------------------------------------------------------
+
+def dense(x, kernel, bias=None):
+    y = np.asarray(x, np.float64) @ np.asarray(kernel, np.float64)
+    return y if bias is None else y + np.asarray(bias, np.float64)
+
+
+def dense_grad(dy, x, kernel):
+    dy, x, kernel = (np.asarray(a, np.float64) for a in (dy, x, kernel))
+    x2, dy2 = x.reshape(-1, x.shape[-1]), dy.reshape(-1, dy.shape[-1])
+    return dy @ kernel.T, x2.T @ dy2, dy2.sum(axis=0)
+
+
+# ---- activations ------------------------------------------------------------------------------------
+
+def relu(x):
+    return np.maximum(np.asarray(x, np.float64), 0.0)
+
+
+def relu_grad(dy, x):
+    return np.where(np.asarray(x) > 0, np.asarray(dy, np.float64), 0.0)
+
+
+def sigmoid(x):
+    x = np.asarray(x, np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1/(1+e^-x) without overflow
+
+
+def sigmoid_grad(dy, y):
+    y = np.asarray(y, np.float64)
+    return np.asarray(dy, np.float64) * y * (1.0 - y)
+
+
+def softmax(x):
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_grad(dy, y):
+    dy, y = np.asarray(dy, np.float64), np.asarray(y, np.float64)
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+# ---- dropout ----------------------------------------------------------------------------------------
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(z: int) -> int:
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def dropout_mask(size: int, rate: float, seed: int) -> np.ndarray:
+    """The documented mask: keep index i when the top 24 bits of
+    splitmix64(seed ^ splitmix64(i)) are >= round(rate·2^24)."""
+    threshold = round(rate * (1 << 24))
+    return np.array([(_splitmix64(seed ^ _splitmix64(i)) >> 40) >= threshold for i in range(size)],
+                    dtype=np.uint8)
+
+
+# ---- losses -----------------------------------------------------------------------------------------
+
+def softmax_cross_entropy(labels, logits):
+    z = np.asarray(logits, np.float64)
+    labels = np.asarray(labels)
+    rows = z.shape[0]
+    m = z.max(axis=1, keepdims=True)
+    log_sum = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
+    loss = np.mean(log_sum - z[np.arange(rows), labels])
+    grad = softmax(z)
+    grad[np.arange(rows), labels] -= 1.0
+    return loss, grad / rows
+
+
+BCE_EPSILON = 1e-7
+
+
+def binary_cross_entropy(target, output, from_logits):
+    t, o = np.asarray(target, np.float64), np.asarray(output, np.float64)
+    n = o.size
+    if from_logits:
+        loss = np.mean(np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o))))
+        return loss, (sigmoid(o) - t) / n
+    eps = BCE_EPSILON
+    p = np.clip(o, eps, 1 - eps)
+    loss = np.mean(-(t * np.log(p + eps) + (1 - t) * np.log(1 - p + eps)))
+    grad = -(t / (p + eps) - (1 - t) / (1 - p + eps)) / n
+    return loss, np.where((o < eps) | (o > 1 - eps), 0.0, grad)
+
+
+# ---- batch normalisation ----------------------------------------------------------------------------
+
+def batch_norm(x, gamma, beta, mean, var, epsilon):
+    x = np.asarray(x, np.float64)
+    g = 1.0 if gamma is None else np.asarray(gamma, np.float64)
+    b = 0.0 if beta is None else np.asarray(beta, np.float64)
+    return (x - mean) / np.sqrt(np.asarray(var, np.float64) + epsilon) * g + b
+
+
+def batch_statistics(x):
+    x2 = np.asarray(x, np.float64).reshape(-1, np.shape(x)[-1])
+    return x2.mean(axis=0), x2.var(axis=0)  # biased variance, as Keras normalises with
+
+
+def batch_norm_train(x, gamma, beta, epsilon):
+    mean, var = batch_statistics(x)
+    return batch_norm(x, gamma, beta, mean, var, epsilon)
+
+
+def batch_norm_grad(dy, x, gamma, epsilon):
+    dy = np.asarray(dy, np.float64).reshape(-1, np.shape(x)[-1])
+    x2 = np.asarray(x, np.float64).reshape(dy.shape)
+    m = x2.shape[0]
+    mean, var = batch_statistics(x2)
+    inv = 1.0 / np.sqrt(var + epsilon)
+    xhat = (x2 - mean) * inv
+    g = 1.0 if gamma is None else np.asarray(gamma, np.float64)
+    dbeta = dy.sum(axis=0)
+    dgamma = (dy * xhat).sum(axis=0)
+    dx = g * inv / m * (m * dy - dbeta - xhat * dgamma)
+    return dx.reshape(np.shape(x)), dgamma, dbeta
+
+
+# ---- optimizers (Keras 3 formulas) ------------------------------------------------------------------
+
+def sgd(param, grad, velocity, lr, momentum, nesterov):
+    p, g = np.asarray(param, np.float64), np.asarray(grad, np.float64)
+    if momentum == 0:
+        return p - lr * g, velocity
+    v = momentum * np.asarray(velocity, np.float64) - lr * g
+    return (p + momentum * v - lr * g if nesterov else p + v), v
+
+
+def adam(param, grad, m, v, step, lr, beta_1, beta_2, epsilon):
+    p, g = np.asarray(param, np.float64), np.asarray(grad, np.float64)
+    m = np.asarray(m, np.float64) + (g - m) * (1 - beta_1)
+    v = np.asarray(v, np.float64) + (g * g - v) * (1 - beta_2)
+    alpha = lr * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    return p - alpha * m / (np.sqrt(v) + epsilon), m, v
+
+
+def rmsprop(param, grad, velocity, momentum_buffer, average_grad, lr, rho, momentum, epsilon, centered):
+    p, g = np.asarray(param, np.float64), np.asarray(grad, np.float64)
+    velocity = rho * np.asarray(velocity, np.float64) + (1 - rho) * g * g
+    if centered:
+        average_grad = rho * np.asarray(average_grad, np.float64) + (1 - rho) * g
+        denominator = velocity - average_grad ** 2 + epsilon
+    else:
+        denominator = velocity + epsilon
+    increment = lr * g / np.sqrt(denominator)
+    if momentum > 0:
+        momentum_buffer = momentum * np.asarray(momentum_buffer, np.float64) + increment
+        return p - momentum_buffer, velocity, momentum_buffer, average_grad
+    return p - increment, velocity, momentum_buffer, average_grad
+
+
+# ---- finite differences -----------------------------------------------------------------------------
+
+def numeric_grad(f, x, dy, h=1e-6):
+    """d(Σ f(x)·dy)/dx by central differences in float64 (for tiny shapes)."""
+    x = np.array(x, np.float64)
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        up = np.sum(f(x) * dy)
+        flat[i] = old - h
+        down = np.sum(f(x) * dy)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * h)
+    return grad

@@ -1,0 +1,116 @@
+"""conv2d and conv2d_grad against the float64 reference on every backend: random shapes (odd sizes,
+N=1, C=1, kernels 1..7, strides 1..3, both paddings), plus shapes that exercise the GEMM blocking."""
+import numpy as np
+import pytest
+
+import gputrain
+from gputrain import _core
+import reference as ref
+from cases import assert_sums_close, normal, window_case
+from conftest import assert_close
+
+
+def _conv_case(rng):
+    n, h, w, c, (kh, kw), strides, padding = window_case(rng)
+    k = int(rng.choice([1, 2, 3, 8]))
+    x = normal(rng, (n, h, w, c))
+    kernel = normal(rng, (kh, kw, c, k))
+    bias = normal(rng, (k,))
+    return x, kernel, bias, strides, padding
+
+
+@pytest.mark.parametrize("case", range(16))
+def test_conv2d_forward_and_grad_random_shapes(device, rng, case):
+    x, kernel, bias, strides, padding = _conv_case(rng)
+    y = gputrain.ops.conv2d(x, kernel, bias, strides=strides, padding=padding, device=device)
+    assert_close(y, ref.conv2d(x, kernel, bias, strides, padding))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, strides=strides, padding=padding, device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, strides, padding)
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
+
+
+@pytest.mark.parametrize("shape,kernel_shape,strides,padding", [
+    ((2, 17, 19, 16), (3, 3, 16, 24), (1, 1), "same"),     # many GEMM row blocks
+    ((1, 9, 11, 40), (3, 3, 40, 33), (2, 1), "valid"),     # depth 360 > one packed K block
+    ((3, 8, 8, 37), (1, 1, 37, 70), (1, 1), "valid"),      # pointwise: the GEMM on x itself
+    ((2, 23, 21, 3), (7, 7, 3, 64), (2, 2), "same"),       # ResNet's first layer, small
+    ((1, 6, 6, 130), (2, 2, 130, 5), (2, 2), "same"),      # wide input channels, narrow output
+])
+def test_conv2d_medium_shapes(device, rng, shape, kernel_shape, strides, padding):
+    x, kernel = normal(rng, shape), normal(rng, kernel_shape, 0.2)
+    y = gputrain.ops.conv2d(x, kernel, strides=strides, padding=padding, device=device)
+    assert_close(y, ref.conv2d(x, kernel, None, strides, padding))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, strides=strides, padding=padding, device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, strides, padding)
+    # dkernel sums over every output pixel (up to 3·12·11 = 396 here) and dx over kh·kw·out ≤ 3136
+    # terms in float32: the relative error by norm grows like √(length)·2⁻²⁴, still far below 1e-5.
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
+
+
+def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
+    # The CPU lowers a bounded number of images at a time; a tiny budget forces one image per block.
+    x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))
+    dy = normal(rng, (3, 5, 4, 4))
+    previous = _core._set_cpu_conv_column_budget(1)
+    try:
+        y = gputrain.ops.conv2d(x, kernel, strides=(2, 2), padding="same", device="cpu")
+        dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, strides=2, padding="same", device="cpu")
+    finally:
+        _core._set_cpu_conv_column_budget(previous)
+    assert_close(y, ref.conv2d(x, kernel, None, (2, 2), "same"))
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, (2, 2), "same")
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
+
+
+def test_conv2d_integer_strides_and_tensors_stay_on_device(device, rng):
+    x, kernel, bias = normal(rng, (2, 7, 6, 3)), normal(rng, (3, 3, 3, 4)), normal(rng, (4,))
+    tx, tk, tb = (gputrain.tensor(a, device=device) for a in (x, kernel, bias))
+    y = gputrain.ops.conv2d(tx, tk, tb, strides=2, padding="SAME")
+    assert isinstance(y, gputrain.Tensor) and y.device == gputrain.tensor(x, device=device).device
+    assert_close(y.numpy(), ref.conv2d(x, kernel, bias, (2, 2), "same"))
+    dx, dk, db = gputrain.ops.conv2d_grad(gputrain.tensor(np.ones(y.shape, np.float32), device=device),
+                                          tx, tk, strides=2, padding="same")
+    assert all(isinstance(t, gputrain.Tensor) for t in (dx, dk, db))
+    assert_close(db.numpy(), np.full(4, y.shape[0] * y.shape[1] * y.shape[2], np.float64))
+
+
+def test_conv2d_errors_name_arguments_and_shapes():
+    x = np.zeros((1, 5, 5, 3), np.float32)
+    with pytest.raises(ValueError, match=r"kernel \(3, 3, 4, 2\) expects 4 input channels but x \(1, 5, 5, 3\) has 3"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 4, 2), np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"x: expected rank 4"):
+        gputrain.ops.conv2d(np.zeros((5, 5, 3), np.float32), np.zeros((3, 3, 3, 2), np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"bias: expected shape \(2,\)"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 3, 2), np.float32), np.zeros(3, np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"strides: expected positive integers, got \(0, 1\)"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 3, 2), np.float32), strides=(0, 1), device="cpu")
+    with pytest.raises(ValueError, match=r"padding: expected 'valid' or 'same', got 'full'"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 3, 2), np.float32), padding="full", device="cpu")
+    with pytest.raises(ValueError, match=r"x \(1, 5, 5, 3\) is smaller than the kernel window \(6, 1\)"):
+        gputrain.ops.conv2d(x, np.zeros((6, 1, 3, 2), np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"dy: expected shape \(1, 3, 3, 2\)"):
+        gputrain.ops.conv2d_grad(np.zeros((1, 5, 5, 2), np.float32), x, np.zeros((3, 3, 3, 2), np.float32),
+                                 device="cpu")
+    with pytest.raises(TypeError, match=r"kernel: expected float32, got float64"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 3, 2)), device="cpu")
+    with pytest.raises(TypeError, match=r"strides"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 3, 2), np.float32), strides=1.5, device="cpu")
+    with pytest.raises(ValueError, match=r"strides"):
+        gputrain.ops.conv2d(x, np.zeros((3, 3, 3, 2), np.float32), strides=(1, 1, 1), device="cpu")
+
+
+def test_conv2d_empty_batch(device):
+    y = gputrain.ops.conv2d(np.zeros((0, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32),
+                            device=device)
+    assert y.shape == (0, 3, 3, 4)
+    dx, dk, db = gputrain.ops.conv2d_grad(y, np.zeros((0, 5, 5, 2), np.float32),
+                                          np.ones((3, 3, 2, 4), np.float32), device=device)
+    assert dx.shape == (0, 5, 5, 2) and not dk.any() and not db.any()

@@ -1,0 +1,61 @@
+"""matmul (the GEMM core), dense and dense_grad against float64 references on every backend."""
+import numpy as np
+import pytest
+
+import gputrain
+from gputrain import _core
+import reference as ref
+from cases import assert_sums_close, normal
+from conftest import assert_close
+
+
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 300, 5), (6, 32, 32), (150, 513, 70), (33, 1, 65),
+                                   (129, 257, 131), (2, 1000, 3)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_sizes_around_the_tiles(device, rng, m, k, n, trans_a, trans_b):
+    a, b = normal(rng, (m, k)), normal(rng, (k, n))
+    got = gputrain.ops.matmul(np.ascontiguousarray(a.T) if trans_a else a,
+                              np.ascontiguousarray(b.T) if trans_b else b,
+                              transpose_a=trans_a, transpose_b=trans_b, device=device)
+    assert_close(got, a.astype(np.float64) @ b)
+
+
+def test_matmul_large_enough_for_every_gemm_block(device, rng):
+    # Past the CPU's packed panels (K > 256, M > 144 rows) and many GPU tiles of both sizes.
+    a, b = normal(rng, (300, 700)), normal(rng, (700, 260))
+    assert_close(gputrain.ops.matmul(a, b, device=device), a.astype(np.float64) @ b)
+
+
+def test_blocked_gemm_matches_the_plain_loop_kept_beside_it(rng):
+    a, b = normal(rng, (37, 290)), normal(rng, (290, 45))
+    exact = a.astype(np.float64) @ b
+    assert_close(_core._sgemm_reference(a, b), exact)
+    assert_close(gputrain.ops.matmul(a, b, device="cpu"), _core._sgemm_reference(a, b))
+
+
+@pytest.mark.parametrize("shape_in,units", [((1, 1), 1), ((5, 3), 7), ((32, 784), 128), ((4, 6, 9), 5),
+                                            ((65, 33), 129)])
+def test_dense_forward_and_grad(device, rng, shape_in, units):
+    x = normal(rng, shape_in)
+    kernel, bias = normal(rng, (shape_in[-1], units), 0.1), normal(rng, (units,))
+    y = gputrain.ops.dense(x, kernel, bias, device=device)
+    assert_close(y, ref.dense(x, kernel, bias))
+    assert_close(gputrain.ops.dense(x, kernel, device=device), ref.dense(x, kernel))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.dense_grad(dy, x, kernel, device=device)
+    rdx, rdk, rdb = ref.dense_grad(dy, x, kernel)
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+    assert_sums_close(db, rdb, np.abs(dy).reshape(-1, dy.shape[-1]).sum(axis=0))
+
+
+def test_dense_errors_name_arguments_and_shapes():
+    x = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"kernel \(5, 2\) expects 5 input features but x \(4, 3\) has 3"):
+        gputrain.ops.dense(x, np.zeros((5, 2), np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"bias: expected shape \(2,\)"):
+        gputrain.ops.dense(x, np.zeros((3, 2), np.float32), np.zeros((3,), np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"dy: expected shape \(4, 2\)"):
+        gputrain.ops.dense_grad(np.zeros((4, 3), np.float32), x, np.zeros((3, 2), np.float32), device="cpu")
+    with pytest.raises(ValueError, match=r"a \(4, 3\) and b \(4, 3\) do not chain"):
+        gputrain.ops.matmul(x, x, device="cpu")
