@@ -7,6 +7,8 @@ from ._version import __version__
 from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
 from ._backends import backend_reason, build_info, default_device, is_built
 from . import config, datasets, ops
+from . import callbacks, layers, losses, models, optimizers, utils
+from .models import Sequential
 from .memory import empty_cache, memory_stats, reset_peak_memory_stats
 from .tensor import Tensor, empty, from_dlpack, tensor, zeros
 
@@ -23,7 +25,8 @@ def is_built_with_rocm() -> bool:
 
 __all__ = [
     "__version__", "build_info", "default_device", "backend_reason", "is_built_with_cuda",
-    "is_built_with_rocm", "ops", "config", "datasets", "GPUError", "OutOfMemoryError", "DeviceUnavailableError",
+    "is_built_with_rocm", "ops", "config", "GPUError", "OutOfMemoryError", "DeviceUnavailableError",
     "Tensor", "tensor", "zeros", "empty", "from_dlpack", "memory_stats", "empty_cache",
-    "reset_peak_memory_stats",
+    "reset_peak_memory_stats", "Sequential", "layers", "models", "losses", "optimizers", "callbacks",
+    "utils", "datasets",
 ]

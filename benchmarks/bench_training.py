@@ -1,0 +1,149 @@
+"""Training benchmarks of GUIDE §6, gputrain and PyTorch side by side in one process on one device:
+
+  mnist_mlp   the TensorFlow quickstart (Flatten → Dense 128 relu → Dropout 0.2 → Dense 10, Adam,
+              batch 32) for --epochs epochs of the 60,000 MNIST images, whole fit() loops;
+  colab_cnn   one training step of the classic Colab CNN (150×150×3, 9,494,561 params, RMSprop,
+              binary cross-entropy) at batch 32 and 128, median of repeats.
+
+Prints one row per workload: gputrain time, peer time, ratio = peer / gputrain (above 1: we are faster).
+PyTorch runs eagerly with fp32 (TF32 off) on the same device; where it is not installed the peer
+columns say so. Usage: python benchmarks/bench_training.py --device cuda --data path/to/mnist
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import gputrain as gt
+
+
+def load_mnist(path):
+    (x, y), _ = gt.datasets.mnist.load_data(path=path)
+    return (x / 255.0).astype(np.float32), y.astype(np.int64)
+
+
+def gputrain_mnist(x, y, device, epochs):
+    gt.utils.set_random_seed(0)
+    model = gt.Sequential([gt.layers.Flatten(input_shape=(28, 28)), gt.layers.Dense(128, activation="relu"),
+                           gt.layers.Dropout(0.2), gt.layers.Dense(10)])
+    model.compile("adam", gt.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"], device=device)
+    start = time.perf_counter()
+    history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
+    return time.perf_counter() - start, history.history["accuracy"][-1]
+
+
+def torch_device(torch, device):
+    return torch.device("cuda" if device.startswith("cuda") else "cpu")
+
+
+def torch_mnist(torch, x, y, device, epochs):
+    dev = torch_device(torch, device)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
+                                torch.nn.Dropout(0.2), torch.nn.Linear(128, 10)).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    start = time.perf_counter()
+    correct = 0
+    for _ in range(epochs):
+        order = torch.randperm(len(xt))
+        correct = 0
+        for i in range(0, len(xt), 32):
+            rows = order[i:i + 32]
+            xb, yb = xt[rows].to(dev, non_blocking=True), yt[rows].to(dev, non_blocking=True)
+            opt.zero_grad(set_to_none=True)
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            loss.backward()
+            opt.step()
+            correct += (out.argmax(1) == yb).sum().item()  # Keras's accuracy metric syncs each step too
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, correct / len(xt)
+
+
+def colab_cnn_gputrain(device, batch):
+    model = gt.Sequential([
+        gt.layers.Conv2D(16, 3, activation="relu", input_shape=(150, 150, 3)), gt.layers.MaxPooling2D(2),
+        gt.layers.Conv2D(32, 3, activation="relu"), gt.layers.MaxPooling2D(2),
+        gt.layers.Conv2D(64, 3, activation="relu"), gt.layers.MaxPooling2D(2),
+        gt.layers.Flatten(), gt.layers.Dense(512, activation="relu"), gt.layers.Dense(1, activation="sigmoid")])
+    model.compile(gt.optimizers.RMSprop(1e-4), "binary_crossentropy", device=device)
+    rng = np.random.default_rng(0)
+    xb = gt.tensor(rng.random((batch, 150, 150, 3), dtype=np.float32), device=model.device)
+    yb = gt.tensor(rng.integers(0, 2, (batch, 1)).astype(np.float32), device=model.device)
+    return lambda: model._train_step(xb, yb)  # loss.numpy() inside syncs, as a fit step does
+
+
+def colab_cnn_torch(torch, device, batch):
+    dev = torch_device(torch, device)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(18496, 512), nn.ReLU(), nn.Linear(512, 1)).to(dev)
+    model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.RMSprop(model.parameters(), lr=1e-4, alpha=0.9, eps=1e-7)
+    loss_fn = nn.BCEWithLogitsLoss()
+    xb = torch.rand(batch, 3, 150, 150, device=dev).to(memory_format=torch.channels_last)
+    yb = torch.randint(0, 2, (batch, 1), device=dev).float()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss.item()
+    return step
+
+
+def median_seconds(step, repeats):
+    for _ in range(3):
+        step()  # warm-up: allocator, caches, kernel selection
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()  # each step ends in a host read of the loss, so the device work is finished
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row(name, ours, peer):
+    peer_text = f"{peer * 1e3:10.1f}" if peer else "   (none)"
+    ratio = f"{peer / ours:6.2f}" if peer else "     -"
+    print(f"{name:28} {ours * 1e3:12.1f} {peer_text:>12} {ratio:>7}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default=None, help="cpu, cuda or hip (default: gputrain's default)")
+    parser.add_argument("--data", required=True, help="folder with the four MNIST IDX .gz files")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--skip-cnn", action="store_true")
+    args = parser.parse_args()
+    device = gt._backends.resolve_device(args.device)
+    try:
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    except ImportError:
+        torch = None
+    print(f"device: {device}; peer: {'PyTorch ' + torch.__version__ + ' (fp32, TF32 off)' if torch else 'none installed'}")
+    print(f"{'workload':28} {'gputrain ms':>12} {'peer ms':>12} {'ratio':>7}")
+    x, y = load_mnist(args.data)
+    ours, ours_acc = gputrain_mnist(x, y, device, args.epochs)
+    peer = torch_mnist(torch, x, y, device, args.epochs)[0] if torch else None
+    row(f"mnist_mlp {args.epochs} epochs (acc {ours_acc:.3f})", ours, peer)
+    if not args.skip_cnn:
+        for batch in (32, 128):
+            ours = median_seconds(colab_cnn_gputrain(device, batch), args.repeats)
+            peer = median_seconds(colab_cnn_torch(torch, device, batch), args.repeats) if torch else None
+            row(f"colab_cnn step, batch {batch}", ours, peer)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,392 @@
+"""Keras-style layers. Each layer builds its parameters on a device (Glorot uniform kernels, zero biases),
+runs forward on gputrain Tensors keeping what its backward needs, and returns input gradients from
+backward while leaving parameter gradients in `grads`. Shapes exclude the batch dimension."""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import numpy as np
+
+from . import ops
+from . import initializers
+from .tensor import tensor as _tensor
+
+_name_counts: defaultdict[str, int] = defaultdict(int)
+ACTIVATIONS = (None, "linear", "relu", "sigmoid", "softmax")
+
+
+def _snake_case(name: str) -> str:
+    name = re.sub(r"(.)([A-Z][a-z0-9]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def clear_session() -> None:
+    """Restarts automatic names (dense, dense_1, ...) from the beginning, as Keras's clear_session does."""
+    _name_counts.clear()
+
+
+def unique_name(base: str) -> str:
+    """Keras's automatic names: dense, dense_1, dense_2, ..."""
+    count = _name_counts[base]
+    _name_counts[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    try:
+        a, b = value
+        return int(a), int(b)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}") from exc
+
+
+def _check_activation(activation):
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation: {activation!r} is not one of relu, sigmoid, softmax, linear, None")
+    return None if activation == "linear" else activation
+
+
+def _padded_extent(n: int, window: int, stride: int, padding: str) -> int:
+    if padding == "same":
+        return -(-n // stride)
+    return (n - window) // stride + 1 if n >= window else 0
+
+
+class Layer:
+    trainable = True
+
+    def __init__(self, name: str | None = None, input_shape=None):
+        self.name = name or unique_name(_snake_case(type(self).__name__))
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        self.params: dict = {}          # name -> Tensor, in Keras's weight order
+        self.trainable_names: tuple = ()
+        self.grads: dict = {}
+        self.output_shape = None
+        self.built = False
+
+    # ---- building ----
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def make_params(self, input_shape: tuple) -> dict:
+        """name -> NumPy initial value; layers with weights override."""
+        return {}
+
+    def build(self, input_shape: tuple, device: str) -> tuple:
+        self.input_shape = tuple(input_shape)
+        self.output_shape = tuple(self.compute_output_shape(self.input_shape))
+        if any(d is not None and d <= 0 for d in self.output_shape):
+            raise ValueError(f"{self.name}: input shape {self.input_shape} gives an empty output "
+                             f"{self.output_shape}")
+        self.params = {k: _tensor(v, device=device) for k, v in self.make_params(self.input_shape).items()}
+        self.built = True
+        return self.output_shape
+
+    def count_params(self) -> int:
+        return sum(t.size for t in self.params.values())
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    # ---- running ----
+    def forward(self, x, training: bool):
+        raise NotImplementedError(type(self).__name__)
+
+    def backward(self, dy):
+        raise NotImplementedError(type(self).__name__)
+
+
+class _Activated(Layer):
+    """A layer followed by an optional activation, fused in the layer's forward/backward."""
+
+    def __init__(self, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _check_activation(activation)
+
+    def activate(self, z):
+        self._z = z
+        if self.activation is None:
+            self._a = z
+        elif self.activation == "relu":
+            self._a = ops.relu(z)
+        elif self.activation == "sigmoid":
+            self._a = ops.sigmoid(z)
+        else:
+            self._a = ops.softmax(z)
+        return self._a
+
+    def activation_backward(self, dy, pre_activation: bool = False):
+        """pre_activation: dy is already the gradient of the activation's input (a loss fused with it)."""
+        if self.activation is None or pre_activation:
+            return dy
+        if self.activation == "relu":
+            return ops.relu_grad(dy, self._z)
+        if self.activation == "sigmoid":
+            return ops.sigmoid_grad(dy, self._a)
+        return ops.softmax_grad(dy, self._a)
+
+
+class Input(Layer):
+    """Declares the input shape (without the batch dimension); holds no weights."""
+
+    def __init__(self, shape, name: str | None = None):
+        super().__init__(name=name, input_shape=shape)
+
+    def forward(self, x, training):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def get_config(self):
+        return {"name": self.name, "shape": list(self.input_shape)}
+
+
+class Dense(_Activated):
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", input_shape=None, name=None):
+        super().__init__(activation=activation, name=name, input_shape=input_shape)
+        if not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"units: expected a positive int, got {units!r}")
+        self.units = int(units)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def make_params(self, input_shape):
+        params = {"kernel": self.kernel_initializer((input_shape[-1], self.units))}
+        if self.use_bias:
+            params["bias"] = self.bias_initializer((self.units,))
+        self.trainable_names = tuple(params)
+        return params
+
+    def forward(self, x, training):
+        self._x = x
+        return self.activate(ops.dense(x, self.params["kernel"], self.params.get("bias")))
+
+    def backward(self, dy, pre_activation: bool = False):
+        dz = self.activation_backward(dy, pre_activation)
+        dx, dkernel, dbias = ops.dense_grad(dz, self._x, self.params["kernel"])
+        self.grads = {"kernel": dkernel}
+        if self.use_bias:
+            self.grads["bias"] = dbias
+        return dx
+
+    def get_config(self):
+        return {"name": self.name, "units": self.units, "activation": self.activation, "use_bias": self.use_bias}
+
+
+class Conv2D(_Activated):
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", activation=None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 input_shape=None, name=None):
+        super().__init__(activation=activation, name=name, input_shape=input_shape)
+        if not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"filters: expected a positive int, got {filters!r}")
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = padding
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        h, w, _ = input_shape
+        return (_padded_extent(h, self.kernel_size[0], self.strides[0], self.padding),
+                _padded_extent(w, self.kernel_size[1], self.strides[1], self.padding), self.filters)
+
+    def make_params(self, input_shape):
+        params = {"kernel": self.kernel_initializer(self.kernel_size + (input_shape[-1], self.filters))}
+        if self.use_bias:
+            params["bias"] = self.bias_initializer((self.filters,))
+        self.trainable_names = tuple(params)
+        return params
+
+    def forward(self, x, training):
+        self._x = x
+        z = ops.conv2d(x, self.params["kernel"], self.params.get("bias"), strides=self.strides,
+                       padding=self.padding)
+        return self.activate(z)
+
+    def backward(self, dy, pre_activation: bool = False):
+        dz = self.activation_backward(dy, pre_activation)
+        dx, dkernel, dbias = ops.conv2d_grad(dz, self._x, self.params["kernel"], strides=self.strides,
+                                             padding=self.padding)
+        self.grads = {"kernel": dkernel}
+        if self.use_bias:
+            self.grads["bias"] = dbias
+        return dx
+
+    def get_config(self):
+        return {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
+                "use_bias": self.use_bias}
+
+
+class _Pooling2D(Layer):
+    forward_op = backward_op = None  # set by each subclass
+
+    def __init__(self, pool_size=2, strides=None, padding: str = "valid", name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+        self.pool_size = _pair(pool_size, "pool_size")
+        self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
+        self.padding = padding
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        h, w, c = input_shape
+        return (_padded_extent(h, self.pool_size[0], self.strides[0], self.padding),
+                _padded_extent(w, self.pool_size[1], self.strides[1], self.padding), c)
+
+    def forward(self, x, training):
+        self._x = x
+        return type(self).forward_op(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+
+    def backward(self, dy):
+        return type(self).backward_op(dy, self._x, pool_size=self.pool_size, strides=self.strides,
+                                      padding=self.padding)
+
+    def get_config(self):
+        return {"name": self.name, "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling2D):
+    forward_op = staticmethod(ops.max_pool2d)
+    backward_op = staticmethod(ops.max_pool2d_grad)
+
+
+class AveragePooling2D(_Pooling2D):
+    forward_op = staticmethod(ops.avg_pool2d)
+    backward_op = staticmethod(ops.avg_pool2d_grad)
+
+
+class GlobalAveragePooling2D(Layer):
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        return (input_shape[-1],)
+
+    def forward(self, x, training):
+        self._x = x
+        return ops.global_avg_pool2d(x)
+
+    def backward(self, dy):
+        return ops.global_avg_pool2d_grad(dy, self._x)
+
+
+class Flatten(Layer):
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training):
+        self._shape = x.shape
+        return x.reshape([x.shape[0], int(np.prod(x.shape[1:]))])
+
+    def backward(self, dy):
+        return dy.reshape(list(self._shape))
+
+
+class Dropout(Layer):
+    def __init__(self, rate: float, seed: int | None = None, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+
+    def forward(self, x, training):
+        self._mask = None
+        if not training or self.rate == 0.0:
+            return x
+        seed = int(initializers.generator().integers(0, 2**63)) if self.seed is None else self.seed
+        if self.seed is not None:
+            self.seed += 1  # a fixed seed gives a reproducible sequence of masks, not one mask forever
+        y, self._mask = ops.dropout(x, self.rate, seed)
+        return y
+
+    def backward(self, dy):
+        return dy if self._mask is None else ops.dropout_grad(dy, self._mask, self.rate)
+
+    def get_config(self):
+        return {"name": self.name, "rate": self.rate}
+
+
+class BatchNormalization(Layer):
+    """Over the last axis, Keras's defaults: momentum 0.99, epsilon 1e-3; moving statistics are
+    non-trainable weights."""
+
+    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def make_params(self, input_shape):
+        c = input_shape[-1]
+        self.trainable_names = ("gamma", "beta")
+        return {"gamma": np.ones(c, np.float32), "beta": np.zeros(c, np.float32),
+                "moving_mean": np.zeros(c, np.float32), "moving_variance": np.ones(c, np.float32)}
+
+    def forward(self, x, training):
+        p = self.params
+        y, self._mean, self._var = ops.batch_norm(x, p["gamma"], p["beta"], p["moving_mean"],
+                                                  p["moving_variance"], training=training,
+                                                  momentum=self.momentum, epsilon=self.epsilon)
+        self._x = x
+        return y
+
+    def backward(self, dy):
+        dx, dgamma, dbeta = ops.batch_norm_grad(dy, self._x, self.params["gamma"], self._mean, self._var,
+                                                epsilon=self.epsilon)
+        self.grads = {"gamma": dgamma, "beta": dbeta}
+        return dx
+
+    def get_config(self):
+        return {"name": self.name, "momentum": self.momentum, "epsilon": self.epsilon}
+
+
+class Activation(_Activated):
+    def __init__(self, activation, name=None, input_shape=None):
+        super().__init__(activation=activation, name=name, input_shape=input_shape)
+
+    def forward(self, x, training):
+        return self.activate(x)
+
+    def backward(self, dy, pre_activation: bool = False):
+        return self.activation_backward(dy, pre_activation)
+
+    def get_config(self):
+        return {"name": self.name, "activation": self.activation}
+
+
+class ReLU(Activation):
+    def __init__(self, name=None, input_shape=None):
+        super().__init__("relu", name=name, input_shape=input_shape)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+LAYERS = {cls.__name__: cls for cls in (Input, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
+                                         GlobalAveragePooling2D, Flatten, Dropout, BatchNormalization,
+                                         Activation, ReLU)}
+
+
+def from_config(class_name: str, config: dict) -> Layer:
+    if class_name not in LAYERS:
+        raise ValueError(f"layer class {class_name!r} is not a gputrain layer")
+    return LAYERS[class_name](**config)

@@ -1,0 +1,111 @@
+"""Losses in Keras's words. Each computes (mean loss, gradient) on the device through gputrain.ops.
+Where the model ends in the activation a probability loss expects (softmax for cross-entropy, sigmoid
+for binary cross-entropy), the loss is computed from the logits instead, exactly as Keras does: the
+same value, without the rounding of log(softmax)."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .tensor import tensor as _tensor
+
+_EPSILON = 1e-7  # Keras's clip for probabilities
+
+
+class Loss:
+    name = "loss"
+    fused_activation: str | None = None  # the output activation this loss can absorb
+
+    def __init__(self, from_logits: bool = False):
+        self.from_logits = bool(from_logits)
+
+    def labels(self, y: np.ndarray) -> np.ndarray:
+        """Host-side label conversion for a batch (dtype, shape checks)."""
+        return np.asarray(y, np.float32)
+
+    def on_logits(self, logits, labels):
+        raise NotImplementedError(type(self).__name__)
+
+    def on_probabilities(self, probs, labels):
+        raise NotImplementedError(type(self).__name__)
+
+    def compute(self, output, labels, logits=None):
+        """(loss Tensor of shape (), gradient, gradient_is_for_logits)."""
+        if self.from_logits:
+            loss, grad = self.on_logits(output, labels)
+            return loss, grad, False
+        if logits is not None:
+            loss, grad = self.on_logits(logits, labels)
+            return loss, grad, True
+        loss, grad = self.on_probabilities(output, labels)
+        return loss, grad, False
+
+    def get_config(self) -> dict:
+        return {"from_logits": self.from_logits}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    name = "sparse_categorical_crossentropy"
+    fused_activation = "softmax"
+
+    def labels(self, y):
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"y: sparse labels must have shape (batch,), got {y.shape}")
+        if y.dtype.kind not in "iu":
+            if not np.all(np.mod(y, 1) == 0):
+                raise ValueError("y: sparse labels must be integer class indices")
+        return y.astype(np.int32)
+
+    def on_logits(self, logits, labels):
+        return ops.softmax_cross_entropy(labels, logits)
+
+    def on_probabilities(self, probs, labels):
+        # No softmax to fuse with: -log(p[label]) on the host, as this path is rare and small.
+        p = probs.numpy().astype(np.float64)
+        y = labels.numpy()
+        n = len(y)
+        picked = np.clip(p[np.arange(n), y], _EPSILON, 1 - _EPSILON)
+        grad = np.zeros_like(p)
+        grad[np.arange(n), y] = -1.0 / (picked * n)
+        return (_tensor(np.float32(-np.log(picked).mean()), device=probs.device),
+                _tensor(grad.astype(np.float32), device=probs.device))
+
+
+class CategoricalCrossentropy(SparseCategoricalCrossentropy):
+    """One-hot labels; computed as the sparse loss on their class indices."""
+    name = "categorical_crossentropy"
+
+    def labels(self, y):
+        y = np.asarray(y)
+        if y.ndim != 2 or not np.all((y == 0) | (y == 1)) or not np.all(y.sum(axis=1) == 1):
+            raise ValueError(f"y: categorical labels must be one-hot rows, got shape {y.shape}")
+        return np.argmax(y, axis=1).astype(np.int32)
+
+
+class BinaryCrossentropy(Loss):
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+
+    def labels(self, y):
+        y = np.asarray(y, np.float32)
+        return y.reshape(len(y), -1)
+
+    def on_logits(self, logits, labels):
+        return ops.binary_cross_entropy(labels, logits, from_logits=True)
+
+    def on_probabilities(self, probs, labels):
+        return ops.binary_cross_entropy(labels, probs, from_logits=False)
+
+
+_BY_NAME = {cls.name: cls for cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy)}
+
+
+def get(identifier) -> Loss:
+    if isinstance(identifier, Loss):
+        return identifier
+    if identifier not in _BY_NAME:
+        raise ValueError(f"loss: {identifier!r} is not one of {', '.join(_BY_NAME)}")
+    return _BY_NAME[identifier]()

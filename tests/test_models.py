@@ -1,0 +1,232 @@
+"""The Keras-style API end to end on every backend: summary, training, evaluation, saving, callbacks,
+resuming after a kill."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import gputrain as gt
+from gputrain import layers
+
+COLAB_CNN_SUMMARY = """\
+Model: "sequential"
+_________________________________________________________________
+Layer (type)                 Output Shape              Param #   
+=================================================================
+conv2d (Conv2D)              (None, 148, 148, 16)      448       
+_________________________________________________________________
+max_pooling2d (MaxPooling2D) (None, 74, 74, 16)        0         
+_________________________________________________________________
+conv2d_1 (Conv2D)            (None, 72, 72, 32)        4640      
+_________________________________________________________________
+max_pooling2d_1 (MaxPooling2 (None, 36, 36, 32)        0         
+_________________________________________________________________
+conv2d_2 (Conv2D)            (None, 34, 34, 64)        18496     
+_________________________________________________________________
+max_pooling2d_2 (MaxPooling2 (None, 17, 17, 64)        0         
+_________________________________________________________________
+flatten (Flatten)            (None, 18496)             0         
+_________________________________________________________________
+dense (Dense)                (None, 512)               9470464   
+_________________________________________________________________
+dense_1 (Dense)              (None, 1)                 513       
+=================================================================
+Total params: 9,494,561
+Trainable params: 9,494,561
+Non-trainable params: 0
+_________________________________________________________________
+"""
+
+
+def colab_cnn():
+    return gt.Sequential([
+        layers.Conv2D(16, (3, 3), activation="relu", input_shape=(150, 150, 3)),
+        layers.MaxPooling2D(2, 2),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D(2, 2),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D(2, 2),
+        layers.Flatten(),
+        layers.Dense(512, activation="relu"),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+
+
+def quickstart_model():
+    return gt.Sequential([
+        layers.Flatten(input_shape=(28, 28)),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.2),
+        layers.Dense(10),
+    ])
+
+
+def test_colab_cnn_summary_matches_keras(capsys):
+    layers.clear_session()
+    model = colab_cnn()
+    model.build(device="cpu")
+    model.summary()
+    assert capsys.readouterr().out == COLAB_CNN_SUMMARY
+    assert model.count_params() == 9_494_561
+
+
+def test_colab_cnn_predicts_one_half_on_zeros(device):
+    model = colab_cnn()
+    model.build(device=device)
+    out = model.predict(np.zeros((2, 150, 150, 3), np.float32))
+    assert out.shape == (2, 1)
+    np.testing.assert_allclose(out, 0.5, rtol=0, atol=1e-7)
+
+
+def test_colab_cnn_loss_decreases_on_random_images(device):
+    gt.utils.set_random_seed(1)
+    rng = np.random.default_rng(2)
+    x = rng.random((8, 150, 150, 3), dtype=np.float32)
+    y = rng.integers(0, 2, 8).astype(np.float32)
+    model = colab_cnn()
+    model.compile(gt.optimizers.Adam(learning_rate=1e-4), "binary_crossentropy", ["accuracy"], device=device)
+    history = model.fit(x, y, batch_size=4, epochs=8, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 8 and all(np.isfinite(losses))
+    assert losses[-1] < losses[0] * 0.8, losses
+
+
+def test_quickstart_mnist_one_epoch(device):
+    from datafiles import shared_data
+    (x_train, y_train), (x_test, y_test) = gt.datasets.mnist.load_data(path=shared_data("mnist"))
+    x_train, x_test = x_train / 255.0, x_test / 255.0
+    gt.utils.set_random_seed(0)
+    model = quickstart_model()
+    model.compile(optimizer="adam", loss=gt.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"], device=device)
+    history = model.fit(x_train, y_train, epochs=1, verbose=0)
+    assert history.history["accuracy"][0] > 0.90
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    assert accuracy > 0.95 and loss < 0.2  # Keras reaches about 0.96 after one epoch
+
+
+def small_problem(n=96):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 0.5)  # three classes
+    return x, y
+
+
+def small_model():
+    return gt.Sequential([layers.Input((6,)), layers.Dense(16, activation="relu"), layers.Dense(3, activation="softmax")])
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+def test_fit_learns_with_each_optimizer(device, optimizer):
+    gt.utils.set_random_seed(3)
+    x, y = small_problem()
+    model = small_model()
+    opt = {"sgd": gt.optimizers.SGD(0.1, momentum=0.9), "adam": gt.optimizers.Adam(0.01),
+           "rmsprop": gt.optimizers.RMSprop(0.01)}[optimizer]
+    model.compile(opt, "sparse_categorical_crossentropy", ["accuracy"], device=device)
+    history = model.fit(x, y, batch_size=16, epochs=15, verbose=0, validation_split=0.25)
+    assert history.history["loss"][-1] < history.history["loss"][0] * 0.6
+    assert history.history["accuracy"][-1] > 0.8
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    probs = model.predict(x)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_save_and_load_model_round_trip(tmp_path, device):
+    gt.utils.set_random_seed(4)
+    x, y = small_problem()
+    model = small_model()
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"], device=device)
+    model.fit(x, y, epochs=2, verbose=0)
+    model.save(tmp_path / "m.safetensors")
+    loaded = gt.models.load_model(tmp_path / "m.safetensors", device=device)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    assert loaded.training_state["epoch"] == 1
+    # Both continue identically: the optimizer state came back too.
+    model.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    loaded.fit(x, y, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_save_weights_and_errors(tmp_path):
+    model = small_model()
+    model.compile("sgd", "sparse_categorical_crossentropy", device="cpu")
+    model.save_weights(tmp_path / "w.safetensors")
+    other = small_model()
+    other.build(device="cpu")
+    other.load_weights(tmp_path / "w.safetensors")
+    for a, b in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    wrong = gt.Sequential([layers.Input((6,)), layers.Dense(4)])
+    wrong.build(device="cpu")
+    with pytest.raises(ValueError, match="has shape"):
+        wrong.load_weights(tmp_path / "w.safetensors")
+    with pytest.raises(ValueError, match="compile the model first"):
+        small_model().fit(*small_problem())
+    with pytest.raises(ValueError, match=r"samples of shape \(6,\)"):
+        model.fit(np.zeros((4, 5), np.float32), np.zeros(4))
+    with pytest.raises(ValueError, match="loss"):
+        model.compile("adam", "hinge")
+
+
+def test_early_stopping_and_best_checkpoint(tmp_path):
+    x, y = small_problem()
+    model = small_model()
+    model.compile(gt.optimizers.SGD(1e-6), "sparse_categorical_crossentropy", device="cpu")  # barely learns
+    best = gt.callbacks.ModelCheckpoint(tmp_path / "best-{epoch:02d}.safetensors", save_best_only=True)
+    stop = gt.callbacks.EarlyStopping(monitor="loss", min_delta=0.5, patience=1)
+    history = model.fit(x, y, epochs=20, verbose=0, callbacks=[best, stop], validation_split=0.2)
+    assert len(history.history["loss"]) == 2 and stop.stopped_epoch == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best-01.safetensors", "best-02.safetensors"] or \
+        sorted(p.name for p in tmp_path.iterdir()) == ["best-01.safetensors"]
+
+
+RESUME_SCRIPT = textwrap.dedent("""
+    import os, sys, numpy as np, gputrain as gt
+    from gputrain import layers
+    gt.utils.set_random_seed(7)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((200, 6)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = gt.Sequential([layers.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(2)])
+    model.compile("adam", gt.losses.SparseCategoricalCrossentropy(from_logits=True), device="cpu")
+    kill_at = int(sys.argv[2])
+
+    class Kill(gt.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if model.optimizer.iterations == kill_at:
+                os._exit(9)  # as abrupt as the end of a notebook session
+
+    checkpoint = gt.callbacks.ModelCheckpoint(sys.argv[1], save_freq=4)
+    model.fit(x, y, batch_size=16, epochs=3, verbose=0, callbacks=[checkpoint, Kill()], resume=True)
+    np.save(sys.argv[3], np.concatenate([w.ravel() for w in model.get_weights()]))
+    print(model.optimizer.iterations, len(model.history.history["loss"]))
+""")
+
+
+def test_killed_training_resumes_from_its_checkpoint(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text(RESUME_SCRIPT)
+    ckpt = tmp_path / "ckpt" / "run.safetensors"
+
+    def run(kill_at, out):
+        return subprocess.run([sys.executable, str(script), str(ckpt), str(kill_at), str(out)],
+                              capture_output=True, text=True, timeout=300)
+
+    first = run(22, tmp_path / "unused.npy")  # 13 steps per epoch: killed in the second epoch
+    assert first.returncode == 9, first.stderr
+    assert ckpt.exists()
+    second = run(-1, tmp_path / "resumed.npy")
+    assert second.returncode == 0, second.stderr
+    assert "Resuming from" in second.stdout
+    assert second.stdout.split()[-2:] == ["39", "3"]  # 3 epochs x 13 steps, 3 epochs of history
+    ckpt.unlink()
+    straight = run(-1, tmp_path / "straight.npy")
+    assert straight.returncode == 0, straight.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "straight.npy"),
+                               rtol=1e-5, atol=1e-6)
