@@ -137,8 +137,11 @@ class EarlyStopping(Callback):
 
 
 def default_checkpoint_dir() -> Path:
-    """The platform's persistent folder (which survives the end of a notebook session) plus
-    gputrain-checkpoints, or ~/.gputrain/checkpoints where the platform has none."""
+    """GPUTRAIN_CHECKPOINT_DIR if set; else the platform's persistent folder (which survives the end of a
+    notebook session) plus gputrain-checkpoints, or ~/.gputrain/checkpoints where the platform has none."""
+    import os
     from .session import persistent_dir
+    if os.environ.get("GPUTRAIN_CHECKPOINT_DIR"):
+        return Path(os.environ["GPUTRAIN_CHECKPOINT_DIR"]).expanduser()
     base = persistent_dir()
     return (Path(base) / "gputrain-checkpoints") if base else Path.home() / ".gputrain" / "checkpoints"
