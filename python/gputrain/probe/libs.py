@@ -1,0 +1,91 @@
+"""Loads the vendor driver libraries with ctypes at run time, and runs each probing layer in a
+worker thread with a time limit, so that a missing, broken or hanging driver is recorded, never fatal.
+
+Test hooks (set only by the test suite): GPUTRAIN_PROBE_LIBCUDA, GPUTRAIN_PROBE_LIBNVML and
+GPUTRAIN_PROBE_LIBHIP name a file to load instead of the system's library. GPUTRAIN_PROBE_TIMEOUT
+(seconds, default 30) bounds one layer; a user may set it too.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+# The names the dynamic loader resolves first, then the usual places that are not always on its path
+# (ROCm under /opt/rocm, WSL2's driver under /usr/lib/wsl/lib).
+_CANDIDATES = {
+    "cuda": ("GPUTRAIN_PROBE_LIBCUDA", ("libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1")),
+    "nvml": ("GPUTRAIN_PROBE_LIBNVML", ("libnvidia-ml.so.1", "/usr/lib/wsl/lib/libnvidia-ml.so.1")),
+    "hip": ("GPUTRAIN_PROBE_LIBHIP", ("libamdhip64.so", "libamdhip64.so.6", "libamdhip64.so.5",
+                                      "/opt/rocm/lib/libamdhip64.so")),
+}
+
+DEFAULT_TIMEOUT = 30.0
+
+_lock = threading.Lock()
+_hung: dict[str, str] = {}  # layer name -> what did not return; never called again in this process
+
+
+def candidates(kind: str) -> tuple[str, ...]:
+    hook, names = _CANDIDATES[kind]
+    override = os.environ.get(hook)
+    return (override,) if override else names
+
+
+def load(kind: str) -> tuple[ctypes.CDLL | None, str, str | None]:
+    """(library, name loaded or tried, error). The error is the loader's own message."""
+    errors = []
+    for name in candidates(kind):
+        try:
+            return ctypes.CDLL(name, mode=os.RTLD_LOCAL | os.RTLD_NOW), name, None
+        except OSError as exc:
+            errors.append(str(exc))
+    return None, candidates(kind)[0], "; ".join(errors)
+
+
+def timeout() -> float:
+    try:
+        value = float(os.environ.get("GPUTRAIN_PROBE_TIMEOUT", DEFAULT_TIMEOUT))
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+class Progress:
+    """The call a layer is in, so that a time-out can say which call did not return."""
+
+    def __init__(self) -> None:
+        self.step = "start"
+
+
+class LayerTimeout(Exception):
+    pass
+
+
+def run_bounded(layer: str, fn, *args):
+    """fn(progress, *args) in a daemon thread. Raises LayerTimeout when it does not finish in time;
+    the thread is left behind (a C call cannot be interrupted) and the layer is not entered again."""
+    with _lock:
+        if layer in _hung:
+            raise LayerTimeout(_hung[layer])
+    progress = Progress()
+    outcome: dict = {}
+
+    def work():
+        try:
+            outcome["value"] = fn(progress, *args)
+        except BaseException as exc:  # handed to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work, name=f"gputrain-probe-{layer}", daemon=True)
+    thread.start()
+    limit = timeout()
+    thread.join(limit)
+    if thread.is_alive():
+        message = f"{progress.step} did not return within {limit:g} s"
+        with _lock:
+            _hung[layer] = message + " (earlier in this process)"
+        raise LayerTimeout(message)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
