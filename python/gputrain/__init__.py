@@ -6,7 +6,8 @@ load is reported by `gputrain.backend_reason()` instead of failing the import.
 from ._version import __version__
 from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
 from ._backends import backend_reason, build_info, default_device, is_built
-from . import ops
+from . import device_lib, ops
+from .probe.api import detect_platform, devices, doctor, is_gpu_available
 
 
 def is_built_with_cuda() -> bool:
@@ -22,4 +23,5 @@ def is_built_with_rocm() -> bool:
 __all__ = [
     "__version__", "build_info", "default_device", "backend_reason", "is_built_with_cuda",
     "is_built_with_rocm", "ops", "GPUError", "OutOfMemoryError", "DeviceUnavailableError",
+    "device_lib", "devices", "doctor", "detect_platform", "is_gpu_available",
 ]

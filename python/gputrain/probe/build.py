@@ -1,0 +1,27 @@
+"""What this gputrain build can do, as the probe needs it: whether a GPU backend was built, for which
+architectures and with which toolkit, and what the backend's own module reports once loaded. One small
+seam, so that tests can describe another build without rebuilding."""
+from __future__ import annotations
+
+from .. import _backends
+
+NAMES = {"cuda": "CUDA", "hip": "HIP (ROCm)"}
+# How a user rebuilds gputrain from source with an option set; pip passes -C options to CMake.
+REINSTALL = "pip install --force-reinstall --no-binary gputrain gputrain -Ccmake.define.{option}"
+
+
+def backend_info(backend: str) -> dict:
+    return _backends.build_info().get("backends", {}).get(backend, {})
+
+
+def is_built(backend: str) -> bool:
+    return _backends.is_built(backend)
+
+
+def module_status(backend: str) -> dict:
+    """The backend module's own view (loaded, reason, device_count, error), loading it if needed."""
+    return _backends.backend_status(backend)
+
+
+def reinstall_command(option: str) -> str:
+    return REINSTALL.format(option=option)
