@@ -62,9 +62,11 @@ def cuda_coverage(cc: tuple[int, int], targets) -> tuple[str | None, CudaTarget 
     device of X.y or newer."""
     if targets == ALL:
         return "sass", None
-    for t in targets:
-        if t.sass and t.major == cc[0] and (t.minor == cc[1] if t.variant == "a" else t.minor <= cc[1]):
-            return "sass", t
+    # Among several compatible cubins the runtime loads the closest one, as reported here.
+    runs = [t for t in targets
+            if t.sass and t.major == cc[0] and (t.minor == cc[1] if t.variant == "a" else t.minor <= cc[1])]
+    if runs:
+        return "sass", max(runs, key=lambda t: (t.minor, t.variant == "a"))
     best = None
     for t in targets:
         if t.ptx and not t.variant and (t.major, t.minor) <= cc:
