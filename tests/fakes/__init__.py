@@ -110,9 +110,11 @@ class FakeRoot:
         for name, value in {"vendor": f"0x{vendor:04x}", "device": f"0x{device:04x}", "class": f"0x{pci_class:06x}",
                             "numa_node": str(numa), "revision": f"0x{revision:02x}", **files}.items():
             (base / name).write_text(f"{value}\n")
+        link = base / "driver"
+        if link.is_symlink():
+            link.unlink()
         if driver:
-            target = self.mkdir(f"/sys/bus/pci/drivers/{driver}")
-            (base / "driver").symlink_to(target)
+            link.symlink_to(self.mkdir(f"/sys/bus/pci/drivers/{driver}"))
         return base
 
     def dev_node(self, p: str, mode: int = 0o666, gid: int = 0) -> Path:

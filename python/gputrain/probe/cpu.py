@@ -105,7 +105,7 @@ def probe() -> CpuInfo:
     status = files.key_values(files.read("/proc/self/status"), ":")
     affinity = parse_cpu_list(status.get("Cpus_allowed_list"))
     if affinity is None and not files.is_fake_root():
-        affinity = len(os.sched_getaffinity(0))
+        affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     meminfo = files.key_values(files.read("/proc/meminfo"), ":")
 
     def kib(key):

@@ -115,6 +115,12 @@ class Device:
         return table_html([self])
 
 
+def _label(vendor: str, name: str, arch: str | None = None) -> str:
+    """'the NVIDIA GPU Tesla T4', 'the AMD Radeon RX 6700 XT (gfx1031)': the vendor once, the arch once."""
+    text = f"the {name}" if name.startswith(vendor) else f"the {vendor} GPU {name}"
+    return text + (f" ({arch})" if arch and arch not in name else "")
+
+
 def _processes(held: list[tuple[int, int | None]]) -> list[GpuProcess]:
     return [GpuProcess(pid=pid, name=files.read_line(f"/proc/{pid}/comm"), memory=used) for pid, used in held]
 
@@ -156,7 +162,7 @@ def _nvidia(snap: Snapshot) -> list[Device]:
                      numa_node=pci.numa_node(d.pci_bus_id), uuid=d.uuid, **common)
         _live(dev, n)
         dev.notes.extend(d.errors + (n.errors if n else []))
-        found: list[Issue | None] = [issues.no_backend("cuda", f"the NVIDIA GPU {dev.name}")]
+        found: list[Issue | None] = [issues.no_backend("cuda", _label("NVIDIA", dev.name))]
         if built:
             found.append(issues.nvidia_driver(snap))
             if cc:
@@ -175,7 +181,7 @@ def _nvidia(snap: Snapshot) -> list[Device]:
                      memory_free=n.memory_free, pci_bus_id=n.pci_bus_id, numa_node=pci.numa_node(n.pci_bus_id),
                      uuid=n.uuid, clock_mhz=n.max_clock_mhz, **common)
         _live(dev, n)
-        out.append(_settle(dev, [issues.no_backend("cuda", f"the NVIDIA GPU {dev.name}"), _unreachable(snap)]))
+        out.append(_settle(dev, [issues.no_backend("cuda", _label("NVIDIA", dev.name)), _unreachable(snap)]))
     for g in snap.pci_gpus(pci.NVIDIA):
         if g.bus_id in claimed_bus:
             continue
@@ -216,7 +222,7 @@ def _amd(snap: Snapshot) -> list[Device]:
                      numa_node=g.numa_node, uuid=g.uuid, driver_version=snap.amd.driver_version,
                      toolkit_version=toolkit, utilization=g.utilization, temperature=g.temperature,
                      power_w=g.power_w, power_limit_w=g.power_limit_w, processes=_processes(g.processes))
-        found: list[Issue | None] = [issues.no_backend("hip", f"the AMD GPU {g.name} ({g.gfx})")]
+        found: list[Issue | None] = [issues.no_backend("hip", _label("AMD", g.name, g.gfx))]
         if built:
             found += [issues.amd_driver(snap, True), issues.amd_access(snap, g.render_node)]
             if index is None:

@@ -39,9 +39,9 @@ def no_gpu(snap: Snapshot, devices: list[Device]) -> list[Issue]:
 
 
 def driver_without_devices(snap: Snapshot, devices: list[Device]) -> list[Issue]:
-    """NVIDIA device nodes or a kernel module with no GPU listed anywhere (a container that has
-    /dev/nvidia0 but no library): the per-device checks never ran, so run the driver check here."""
-    if snap.nvidia_hardware and not any(d.backend == "cuda" for d in devices):
+    """NVIDIA device nodes, a kernel module or WSL2's /dev/dxg with no GPU listed anywhere (a container
+    that has /dev/nvidia0 but no library): the per-device checks never ran, so run the driver check here."""
+    if (snap.nvidia_hardware or snap.dxg) and not any(d.backend == "cuda" for d in devices):
         return [i for i in (issues.no_backend("cuda", "NVIDIA GPU hardware"), issues.nvidia_driver(snap)) if i]
     return []
 

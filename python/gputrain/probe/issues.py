@@ -61,8 +61,9 @@ def nvidia_driver(snap: Snapshot) -> Issue | None:
                      "Container Toolkit; in Kubernetes, request nvidia.com/gpu)")
     if cuda.load_error:
         if platform.name == "wsl" or snap.dxg:
+            gpu = "WSL2 has a GPU (/dev/dxg) but" if snap.dxg else "WSL2 has"
             return Issue("driver-missing", "error",
-                         f"WSL2 sees no NVIDIA driver: {cuda.library} was not found ({cuda.load_error})",
+                         f"{gpu} no NVIDIA driver: {cuda.library} was not found ({cuda.load_error})",
                          "install the NVIDIA Windows driver (it brings WSL2 support and "
                          "/usr/lib/wsl/lib/libcuda.so.1); do not install a Linux driver inside WSL; "
                          "then run `wsl --shutdown` in Windows and reopen the shell")
