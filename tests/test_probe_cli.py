@@ -5,6 +5,9 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+import gputrain
 from fakes import FakeRoot
 from fakes.fixtures import fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
 from fakes.machines import nvidia_t4
@@ -88,3 +91,18 @@ def test_module_in_a_container_without_gpu_access(tmp_path):
     (finding,) = [f for f in report["findings"] if f["id"] == "container-no-gpu"]
     assert finding["action"].startswith("start the container with the GPU: docker run --gpus all")
     assert [d["pci_bus_id"] for d in report["devices"][1:]] == ["0000:00:1e.0"]
+
+
+def test_real_gpu_when_required():
+    # On a GPU machine (GPUTRAIN_REQUIRE_GPU=1, as the op tests use it) the probe must find and accept
+    # the GPU through the real driver libraries; elsewhere there is nothing to check.
+    if os.environ.get("GPUTRAIN_REQUIRE_GPU") != "1":
+        pytest.skip("GPUTRAIN_REQUIRE_GPU is not 1: no real GPU to probe")
+    report = gputrain.doctor()
+    usable = [d for d in report.devices if d.is_gpu and d.usable]
+    assert usable, str(report)
+    d = usable[0]
+    assert d.arch and d.memory_total and d.pci_bus_id and d.uuid and d.driver_version, repr(d)
+    assert gputrain.is_gpu_available()
+    gpu = gputrain.device_lib.list_local_devices()[1]
+    assert gpu.name == "/device:GPU:0" and gpu.physical_device_desc.startswith(f"device: {d.index}, name: {d.name}")

@@ -21,8 +21,9 @@ def test_x86_cpu(scenario):
 
 
 def test_arm_cpu_features(scenario):
-    scenario.root.write("/proc/cpuinfo", "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp sve i8mm bf16\n"
-                                         "CPU part\t: 0xd40\n\nprocessor\t: 1\nFeatures\t: fp asimd asimddp sve i8mm bf16\n")
+    scenario.root.write("/proc/cpuinfo",
+                        "processor\t: 0\nFeatures\t: fp asimd evtstrm aes asimddp sve i8mm bf16\nCPU part\t: 0xd40\n"
+                        "\nprocessor\t: 1\nFeatures\t: fp asimd asimddp sve i8mm bf16\n")
     info = cpu.probe()
     assert info.logical_cpus == 2 and info.physical_cores is None
     assert info.simd == ["NEON", "DotProd", "I8MM", "BF16", "SVE"]

@@ -49,8 +49,8 @@ def test_cpu_only_machine(scenario, fake_build):
     assert (cpu.name, cpu.device_type, cpu.memory_limit, cpu.physical_device_desc) == (
         "/device:CPU:0", "CPU", 13290452 * 1024, "")
     assert cpu.incarnation != 0 and cpu.xla_global_id == -1
-    assert str(cpu) == (f'name: "/device:CPU:0"\ndevice_type: "CPU"\nmemory_limit: {13290452 * 1024}\nlocality {{\n}}\n'
-                        f"incarnation: {cpu.incarnation}\nxla_global_id: -1\n")
+    assert str(cpu) == (f'name: "/device:CPU:0"\ndevice_type: "CPU"\nmemory_limit: {13290452 * 1024}\n'
+                        f"locality {{\n}}\nincarnation: {cpu.incarnation}\nxla_global_id: -1\n")
 
 
 def test_t4_listed_with_tensorflows_description(scenario, fake_build):
@@ -92,5 +92,6 @@ def test_amd_description_adds_the_gfx_arch(scenario, fake_build):
 def test_gpus_numbered_cuda_first(scenario, fake_build):
     amd_card(scenario, target=100300)
     nvidia_t4(scenario)
-    names = [(d.name, d.physical_device_desc.split(",")[1].strip()) for d in gputrain.device_lib.list_local_devices()[1:]]
+    gpus = gputrain.device_lib.list_local_devices()[1:]
+    names = [(d.name, d.physical_device_desc.split(",")[1].strip()) for d in gpus]
     assert names == [("/device:GPU:0", "name: Tesla T4"), ("/device:GPU:1", "name: AMD GPU (gfx1030)")]

@@ -114,8 +114,8 @@ def test_backend_module_sees_no_device(scenario, fake_build):
 
 
 def test_device_hidden_by_cuda_visible_devices(scenario, fake_build, monkeypatch):
-    nvidia_t4(scenario, **{"cuda.map": "1", "nvml.count": 2,
-                           **t4(1, name="Tesla T4", pci="0000:00:05.0", uuid="GPU-11111111-2222-3333-4444-555555555555")})
+    second = t4(1, pci="0000:00:05.0", uuid="GPU-11111111-2222-3333-4444-555555555555")
+    nvidia_t4(scenario, **{"cuda.map": "1", "nvml.count": 2, **second})
     scenario.root.pci("0000:00:05.0", 0x10DE, 0x1EB8, driver="nvidia")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     visible, hidden = gpus()

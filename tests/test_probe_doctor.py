@@ -23,7 +23,8 @@ def ids(report):
 
 
 @pytest.mark.parametrize("platform_setup, action_start", [
-    (lambda s, mp: mp.setenv("COLAB_RELEASE_TAG", "r"), "Runtime → Change runtime type → Hardware accelerator: GPU"),
+    (lambda s, mp: mp.setenv("COLAB_RELEASE_TAG", "r"),
+     "Runtime → Change runtime type → Hardware accelerator: GPU"),
     (lambda s, mp: mp.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive"), "in the notebook's side panel: Settings → "
                                                                      "Accelerator → GPU"),
     (lambda s, mp: mp.setenv("PAPERSPACE_NOTEBOOK_ID", "n1"), "stop this notebook and start it again on a GPU"),
@@ -117,8 +118,8 @@ def test_driver_too_old(scenario, fake_build):
     f = report.findings[0]
     assert f.seen == ("the NVIDIA driver 470.256.02 supports CUDA up to 11.4, but this gputrain was built with CUDA "
                       "12.4.131, which needs driver 525.60.13 or newer")
-    assert f.action == ("update the NVIDIA driver to 525.60.13 or newer, or reinstall gputrain built with a CUDA 11.x "
-                        "toolkit")
+    assert f.action == ("update the NVIDIA driver to 525.60.13 or newer, or reinstall gputrain built with a "
+                        "CUDA 11.x toolkit")
 
 
 def test_driver_and_kernel_module_mismatch(scenario, fake_build):

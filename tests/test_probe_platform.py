@@ -158,3 +158,19 @@ def test_platform_serialises(scenario, monkeypatch):
     assert data["name"] == "kaggle" and data["session_limit"] == 12 * HOUR
     assert data["details"] == {"run_type": "Batch", "container": None}
     assert str(gputrain.detect_platform()) == "kaggle (run_type=Batch)"
+
+
+@pytest.mark.parametrize("setup, name", [
+    (lambda r, mp: mp.setenv("COLAB_BACKEND_VERSION", "1.0"), "colab"),
+    (lambda r, mp: r.mkdir("/var/colab"), "colab"),
+    (lambda r, mp: mp.setenv("SM_TRAINING_ENV", "{}"), "sagemaker"),
+    (lambda r, mp: mp.setenv("TRAINING_JOB_NAME", "job-1"), "sagemaker"),
+    (lambda r, mp: mp.setenv("SAGEMAKER_INTERNAL_IMAGE_URI", "x"), "sagemaker"),
+    (lambda r, mp: r.write("/sys/class/dmi/id/bios_vendor", "Amazon EC2\n"), "ec2"),
+    (lambda r, mp: r.write("/proc/1/cgroup", "0::/system.slice/containerd.service\n"), "docker"),
+    (lambda r, mp: r.write("/proc/1/cgroup", "0::/lxc.payload.ubuntu\n"), "docker"),
+    (lambda r, mp: mp.setenv("container", "oci"), "docker"),
+])
+def test_remaining_signals(scenario, monkeypatch, setup, name):
+    setup(scenario.root, monkeypatch)
+    assert gputrain.detect_platform().name == name

@@ -69,8 +69,10 @@ class FakeBuild:
 
     def __init__(self):
         self.backends = {
-            "cuda": {"built": True, "status": "built", "toolkit_version": "12.4.131", "architectures": "75,80-real,86-real"},
-            "hip": {"built": True, "status": "built", "toolkit_version": "6.1.40091", "architectures": "gfx1030,gfx1100"},
+            "cuda": {"built": True, "status": "built", "toolkit_version": "12.4.131",
+                     "architectures": "75,80-real,86-real"},
+            "hip": {"built": True, "status": "built", "toolkit_version": "6.1.40091",
+                    "architectures": "gfx1030,gfx1100"},
         }
         self.modules = {b: {"loaded": True, "reason": None, "device_count": 1, "error": None} for b in self.backends}
 

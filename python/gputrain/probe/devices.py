@@ -155,8 +155,9 @@ def _nvidia(snap: Snapshot) -> list[Device]:
         claimed_bus.add(d.pci_bus_id)
         cc = d.compute_capability
         dev = Device(backend="cuda", index=d.index, name=d.name or (n.name if n else None) or "NVIDIA GPU",
-                     arch=f"sm_{cc[0]}{cc[1]}" if cc else None, compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
-                     multiprocessors=d.multiprocessors, clock_mhz=d.clock_mhz or (n.max_clock_mhz if n else None),
+                     arch=f"sm_{cc[0]}{cc[1]}" if cc else None,
+                     compute_capability=f"{cc[0]}.{cc[1]}" if cc else None, multiprocessors=d.multiprocessors,
+                     clock_mhz=d.clock_mhz or (n.max_clock_mhz if n else None),
                      memory_total=d.memory_total or (n.memory_total if n else None),
                      memory_free=n.memory_free if n else None, pci_bus_id=d.pci_bus_id,
                      numa_node=pci.numa_node(d.pci_bus_id), uuid=d.uuid, **common)
@@ -185,7 +186,8 @@ def _nvidia(snap: Snapshot) -> list[Device]:
     for g in snap.pci_gpus(pci.NVIDIA):
         if g.bus_id in claimed_bus:
             continue
-        dev = Device(backend="cuda", index=None, name=g.name, pci_bus_id=g.bus_id, numa_node=g.numa_node, **common)
+        dev = Device(backend="cuda", index=None, name=g.name, pci_bus_id=g.bus_id, numa_node=g.numa_node,
+                     **common)
         out.append(_settle(dev, [issues.no_backend("cuda", f"an NVIDIA GPU ({g.bus_id})"),
                                  issues.pci_binding(g) or _unreachable(snap)]))
     return out
@@ -195,8 +197,10 @@ def _unreachable(snap: Snapshot) -> Issue:
     """Why a GPU that NVML or the PCI bus shows has no CUDA index here."""
     if snap.cuda.initialized:
         return issues.hidden_nvidia(snap) or Issue(
-            "devices-hidden", "warning", "the CUDA driver does not list this GPU although NVML or the PCI bus does",
-            "check CUDA_VISIBLE_DEVICES and `nvidia-smi`; MIG mode or a GPU in use by a VM hides a GPU from CUDA")
+            "devices-hidden", "warning",
+            "the CUDA driver does not list this GPU although NVML or the PCI bus does",
+            "check CUDA_VISIBLE_DEVICES and `nvidia-smi`; MIG mode or a GPU in use by a VM hides a GPU from "
+            "CUDA")
     return issues.nvidia_driver(snap)
 
 

@@ -29,7 +29,8 @@ class Finding:
 
 
 class Report:
-    def __init__(self, platform: Platform, devices: list[Device], findings_: list[Finding], default_device: str | None):
+    def __init__(self, platform: Platform, devices: list[Device], findings_: list[Finding],
+                 default_device: str | None):
         self.platform = platform
         self.devices = DeviceList(devices)
         self.findings = findings_

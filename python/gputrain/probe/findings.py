@@ -14,7 +14,8 @@ _ENABLE_GPU = {
              "so run the notebook again from the top",
     "kaggle": "in the notebook's side panel: Settings → Accelerator → GPU T4 x2 (or P100); the option needs a "
               "phone-verified account",
-    "paperspace": "stop this notebook and start it again on a GPU machine (Machine → a GPU type such as Free-GPU)",
+    "paperspace": "stop this notebook and start it again on a GPU machine (Machine → a GPU type such as "
+                  "Free-GPU)",
     "sagemaker": "switch this notebook or Studio space to a GPU instance type such as ml.g4dn.xlarge or "
                  "ml.g5.xlarge",
     "ec2": "launch a GPU instance type (g4dn, g5, g6, p4d, p5) with the NVIDIA driver installed (e.g. a Deep "
@@ -65,8 +66,8 @@ def memory_held(snap: Snapshot, devices: list[Device]) -> list[Issue]:
                                "restart this runtime"))
         elif low and not _own(snap, d):
             found.append(Issue("memory-held", "warning",
-                               f"{d.id} {d.name}: only {fmt.size(free)} of {fmt.size(d.memory_total)} is free, and "
-                               "the driver does not say which process holds the rest",
+                               f"{d.id} {d.name}: only {fmt.size(free)} of {fmt.size(d.memory_total)} is free, "
+                               "and the driver does not say which process holds the rest",
                                "run `nvidia-smi` (or `rocm-smi --showpids`) to find the process and stop it, or "
                                "restart this runtime"))
     return found
@@ -90,7 +91,8 @@ def preallocation(snap: Snapshot, devices: list[Device]) -> list[Issue]:
                            "TensorFlow is loaded in this process without TF_FORCE_GPU_ALLOW_GROWTH=true: it takes "
                            f"nearly all GPU memory the first time it touches the GPU{held_text}",
                            "set TF_FORCE_GPU_ALLOW_GROWTH=true before TensorFlow is imported (first cell: "
-                           "import os; os.environ['TF_FORCE_GPU_ALLOW_GROWTH'] = 'true'), then restart the kernel"))
+                           "import os; os.environ['TF_FORCE_GPU_ALLOW_GROWTH'] = 'true'), then restart the "
+                           "kernel"))
     if ("jax" in snap.frameworks and snap.env.get("XLA_PYTHON_CLIENT_PREALLOCATE", "").lower() != "false"
             and "XLA_PYTHON_CLIENT_MEM_FRACTION" not in snap.env
             and snap.env.get("XLA_PYTHON_CLIENT_ALLOCATOR") != "platform"):

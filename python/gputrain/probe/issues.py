@@ -259,7 +259,8 @@ def hip_arch(gfx: str, snap: Snapshot) -> Issue | None:
 def backend_module(backend: str, index: int) -> Issue | None:
     status = build.module_status(backend)
     if not status.get("loaded"):
-        return Issue("backend-load-failed", "error", status.get("reason") or f"gputrain's {backend} module did not load",
+        return Issue("backend-load-failed", "error",
+                     status.get("reason") or f"gputrain's {backend} module did not load",
                      "reinstall gputrain in this environment (pip install --force-reinstall gputrain); the "
                      "message names the library that is missing")
     count = status.get("device_count") or 0

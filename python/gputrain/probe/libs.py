@@ -10,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+from dataclasses import dataclass
+from typing import ClassVar
 
 # The names the dynamic loader resolves first, then the usual places that are not always on its path
 # (ROCm under /opt/rocm, WSL2's driver under /usr/lib/wsl/lib).
@@ -89,3 +91,66 @@ def run_bounded(layer: str, fn, *args):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+@dataclass
+class LayerReport:
+    """What one driver layer said: whether its library loaded, its init call's result, a time-out,
+    and why it gave no devices. Subclasses add what the layer reads."""
+    library: str
+    load_error: str | None = None
+    missing_symbol: str | None = None
+    init_code: int | None = None  # the init call's return code; None when it was never made
+    init_error: str | None = None
+    timed_out: str | None = None
+    count_error: str | None = None
+
+    INIT_CALL: ClassVar[str] = ""
+    NAME: ClassVar[str] = ""  # the layer, as a finding names it
+    WHAT: ClassVar[str] = ""  # what the library should have been
+
+    @property
+    def loaded(self) -> bool:
+        return self.load_error is None
+
+    @property
+    def initialized(self) -> bool:
+        return self.init_code == 0 and self.timed_out is None and self.missing_symbol is None
+
+    @property
+    def problem(self) -> str | None:
+        """One line saying why the layer gave no devices, or None."""
+        if self.load_error:
+            return f"{self.library} could not be loaded ({self.load_error})"
+        if self.missing_symbol:
+            return f"{self.library} has no {self.missing_symbol}: it is not {self.WHAT}"
+        if self.timed_out:
+            return f"{self.NAME} hung: {self.timed_out}"
+        if self.init_error:
+            return f"{self.INIT_CALL} failed: {self.init_error}"
+        return self.count_error
+
+
+def required(lib, report: LayerReport, name: str):
+    """A symbol the layer cannot do without; records it as missing (and raises AttributeError, which
+    probe_layer absorbs) when the library lacks it."""
+    fn = getattr(lib, name, None)
+    if fn is None:
+        report.missing_symbol = name
+        raise AttributeError(name)
+    return fn
+
+
+def probe_layer(kind: str, report_type, query) -> LayerReport:
+    """Load the layer's library and run query(progress, lib, report) under the time limit."""
+    lib, name, error = load(kind)
+    report = report_type(library=name, load_error=error)
+    if lib is None:
+        return report
+    try:
+        run_bounded(f"{kind}:{name}", query, lib, report)
+    except LayerTimeout as exc:
+        report.timed_out = str(exc)
+    except AttributeError:
+        pass  # a required symbol is missing; report.missing_symbol says which
+    return report

@@ -44,44 +44,20 @@ class CudaDevice:
 
 
 @dataclass
-class CudaDriver:
-    """What the driver API said. `init_code` is cuInit's CUresult (None when never called)."""
-    library: str
-    load_error: str | None = None
-    missing_symbol: str | None = None
-    init_code: int | None = None
-    init_error: str | None = None
-    timed_out: str | None = None
+class CudaDriver(libs.LayerReport):
+    """What the driver API said; `init_code` is cuInit's CUresult."""
     driver_version: int | None = None  # cuDriverGetVersion: 12020 means CUDA 12.2
-    count_error: str | None = None
     devices: list[CudaDevice] = field(default_factory=list)
 
-    @property
-    def loaded(self) -> bool:
-        return self.load_error is None
-
-    @property
-    def initialized(self) -> bool:
-        return self.init_code == CUDA_SUCCESS and self.timed_out is None and self.missing_symbol is None
+    INIT_CALL = "cuInit"
+    NAME = "the CUDA driver"
+    WHAT = "a CUDA driver library"
 
     @property
     def cuda_version(self) -> tuple[int, int] | None:
         if not self.driver_version:
             return None
         return self.driver_version // 1000, (self.driver_version % 1000) // 10
-
-    @property
-    def problem(self) -> str | None:
-        """One line saying why the driver API gave no devices, or None."""
-        if self.load_error:
-            return f"{self.library} could not be loaded ({self.load_error})"
-        if self.missing_symbol:
-            return f"{self.library} has no {self.missing_symbol}: it is not a CUDA driver library"
-        if self.timed_out:
-            return f"the CUDA driver hung: {self.timed_out}"
-        if self.init_error:
-            return f"cuInit failed: {self.init_error}"
-        return self.count_error
 
 
 def format_uuid(raw: bytes) -> str:
@@ -102,28 +78,21 @@ def _error_name(lib, code: int) -> str:
     return f"{name or 'CUresult'} ({code})"
 
 
-def _fn(lib, report: CudaDriver, name: str):
-    try:
-        return getattr(lib, name)
-    except AttributeError:
-        report.missing_symbol = name
-        raise
-
-
 def _query(progress: libs.Progress, lib, report: CudaDriver) -> None:
     progress.step = "cuInit"
-    code = _fn(lib, report, "cuInit")(0)
+    code = libs.required(lib, report, "cuInit")(0)
     report.init_code = code
     progress.step = "cuDriverGetVersion"
     version = ctypes.c_int(0)
-    if _fn(lib, report, "cuDriverGetVersion")(ctypes.byref(version)) == CUDA_SUCCESS and version.value > 0:
+    code_version = libs.required(lib, report, "cuDriverGetVersion")(ctypes.byref(version))
+    if code_version == CUDA_SUCCESS and version.value > 0:
         report.driver_version = version.value  # available even when cuInit fails
     if code != CUDA_SUCCESS:
         report.init_error = _error_name(lib, code)
         return
     progress.step = "cuDeviceGetCount"
     count = ctypes.c_int(0)
-    code = _fn(lib, report, "cuDeviceGetCount")(ctypes.byref(count))
+    code = libs.required(lib, report, "cuDeviceGetCount")(ctypes.byref(count))
     if code != CUDA_SUCCESS:
         report.count_error = f"cuDeviceGetCount failed: {_error_name(lib, code)}"
         return
@@ -176,14 +145,4 @@ def _device(progress: libs.Progress, lib, report: CudaDriver, index: int) -> Cud
 
 
 def probe() -> CudaDriver:
-    lib, name, error = libs.load("cuda")
-    report = CudaDriver(library=name, load_error=error)
-    if lib is None:
-        return report
-    try:
-        libs.run_bounded(f"cuda:{name}", _query, lib, report)
-    except libs.LayerTimeout as exc:
-        report.timed_out = str(exc)
-    except AttributeError:
-        pass  # report.missing_symbol says which
-    return report
+    return libs.probe_layer("cuda", CudaDriver, _query)

@@ -62,33 +62,14 @@ class NvmlDevice:
 
 
 @dataclass
-class Nvml:
-    library: str
-    load_error: str | None = None
-    missing_symbol: str | None = None
-    init_code: int | None = None
-    init_error: str | None = None
-    timed_out: str | None = None
+class Nvml(libs.LayerReport):
     driver_version: str | None = None  # '535.104.05'
     cuda_driver_version: int | None = None  # 12020
-    count_error: str | None = None
     devices: list[NvmlDevice] = field(default_factory=list)
 
-    @property
-    def initialized(self) -> bool:
-        return self.init_code == NVML_SUCCESS and not self.timed_out and not self.missing_symbol
-
-    @property
-    def problem(self) -> str | None:
-        if self.load_error:
-            return f"{self.library} could not be loaded ({self.load_error})"
-        if self.missing_symbol:
-            return f"{self.library} has no {self.missing_symbol}: it is not NVML"
-        if self.timed_out:
-            return f"NVML hung: {self.timed_out}"
-        if self.init_error:
-            return f"nvmlInit_v2 failed: {self.init_error}"
-        return self.count_error
+    INIT_CALL = "nvmlInit_v2"
+    NAME = "NVML"
+    WHAT = "NVML"
 
     def by_uuid(self, uuid: str | None) -> NvmlDevice | None:
         return next((d for d in self.devices if uuid and d.uuid == uuid), None)
@@ -108,17 +89,9 @@ def _error_name(lib, code: int) -> str:
     return f"{name or 'nvmlReturn'} ({code})"
 
 
-def _required(lib, report: Nvml, name: str):
-    fn = getattr(lib, name, None)
-    if fn is None:
-        report.missing_symbol = name
-        raise AttributeError(name)
-    return fn
-
-
 def _query(progress: libs.Progress, lib, report: Nvml) -> None:
     progress.step = "nvmlInit_v2"
-    code = _required(lib, report, "nvmlInit_v2")()
+    code = libs.required(lib, report, "nvmlInit_v2")()
     report.init_code = code
     if code != NVML_SUCCESS:
         report.init_error = _error_name(lib, code)
@@ -145,7 +118,7 @@ def _query_initialized(progress: libs.Progress, lib, report: Nvml) -> None:
         report.cuda_driver_version = version.value
     count = ctypes.c_uint(0)
     progress.step = "nvmlDeviceGetCount_v2"
-    code = _required(lib, report, "nvmlDeviceGetCount_v2")(ctypes.byref(count))
+    code = libs.required(lib, report, "nvmlDeviceGetCount_v2")(ctypes.byref(count))
     if code != NVML_SUCCESS:
         report.count_error = f"nvmlDeviceGetCount_v2 failed: {_error_name(lib, code)}"
         return
@@ -227,14 +200,4 @@ def _processes(lib, query: str, handle, errors: list[str]) -> list[tuple[int, in
 
 
 def probe() -> Nvml:
-    lib, name, error = libs.load("nvml")
-    report = Nvml(library=name, load_error=error)
-    if lib is None:
-        return report
-    try:
-        libs.run_bounded(f"nvml:{name}", _query, lib, report)
-    except libs.LayerTimeout as exc:
-        report.timed_out = str(exc)
-    except AttributeError:
-        pass  # report.missing_symbol says which
-    return report
+    return libs.probe_layer("nvml", Nvml, _query)
