@@ -128,7 +128,7 @@ def test_driver_and_kernel_module_mismatch(scenario, fake_build):
     report = gputrain.doctor()
     f = only(report, "driver-mismatch")
     assert f.seen == ("the NVIDIA driver library and the loaded kernel module differ in version (kernel module "
-                      "535.104.05, library None): cuInit failed with CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (803)")
+                      "535.104.05): cuInit failed with CUDA_ERROR_SYSTEM_DRIVER_MISMATCH (803)")
     assert f.action == "reboot, so that the kernel module of the newly installed driver is loaded"
     # NVML saw no device either, but the T4 on the PCI bus is listed, with the same reason.
     assert [d.id for d in report.devices] == ["cpu", "-"]
@@ -334,12 +334,28 @@ def test_bad_gputrain_device(scenario, fake_build, monkeypatch):
     nvidia_t4(scenario)
     report = gputrain.doctor()
     f = only(report, "bad-device-env")
-    assert f.seen == "GPUTRAIN_DEVICE='cuda:3' names a device that is not usable here"
+    assert f.seen == "GPUTRAIN_DEVICE='cuda:3': cuda:3: only 1 cuda device(s) present"
     assert f.action == "unset GPUTRAIN_DEVICE or set it to one of: cpu, cuda:0"
     assert report.default_device is None
     monkeypatch.setenv("GPUTRAIN_DEVICE", "tpu")
     f = only(gputrain.doctor(), "bad-device-env")
-    assert "is not a device name" in f.seen
+    assert f.seen.startswith("GPUTRAIN_DEVICE='tpu': device: 'tpu' is not a device name")
+    monkeypatch.setenv("GPUTRAIN_DEVICE", "cpu")
+    report = gputrain.doctor()
+    assert report.default_device == "cpu" and "bad-device-env" not in ids(report)
+
+
+def test_default_device_the_build_cannot_run_on(scenario, fake_build):
+    # The CUDA module counts the T4, so gputrain's ops pick cuda:0, but no kernel in the build runs on sm_75.
+    nvidia_t4(scenario)
+    fake_build.backends["cuda"]["architectures"] = "86-real"
+    report = gputrain.doctor()
+    assert report.default_device == "cuda:0" and not report.gpu_available
+    assert ids(report) == ["arch-not-compiled", "default-device-unusable"]
+    f = only(report, "default-device-unusable")
+    assert f.seen.startswith("gputrain's default device is cuda:0, which its backend reports, but this GPU is sm_75")
+    assert f.action == ("fix cuda:0 as said, or set GPUTRAIN_DEVICE=cpu before Python starts to train on the CPU "
+                        "meanwhile")
 
 
 def test_severity_order_and_report_forms(scenario, fake_build, monkeypatch):

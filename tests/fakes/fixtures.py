@@ -65,30 +65,54 @@ def scenario(tmp_path, monkeypatch, fake_libs) -> Scenario:
 
 
 class FakeBuild:
-    """Stands in for this gputrain's build record and its backend modules (probe/build.py)."""
+    """Stands in for this gputrain's build record and its backend modules, in gputrain._backends itself,
+    so the real default_device() and is_built() run on it. Unless a test sets modules[backend], a
+    module sees the devices the fake driver reports, as a real module sees what its driver does."""
 
     def __init__(self):
         self.backends = {
+            "cpu": {"built": True, "status": "built"},
             "cuda": {"built": True, "status": "built", "toolkit_version": "12.4.131",
                      "architectures": "75,80-real,86-real"},
             "hip": {"built": True, "status": "built", "toolkit_version": "6.1.40091",
                     "architectures": "gfx1030,gfx1100"},
         }
-        self.modules = {b: {"loaded": True, "reason": None, "device_count": 1, "error": None} for b in self.backends}
+        self.modules: dict[str, dict] = {}
 
     def without(self, backend: str, status: str) -> None:
         self.backends[backend] = {"built": False, "status": status}
 
-    def module_status(self, backend: str) -> dict:
-        return dict(self.modules[backend])
+    def build_info(self) -> dict:
+        return {"version": "0.0.0-test", "backends": {k: dict(v) for k, v in self.backends.items()}}
+
+    def backend_status(self, backend: str) -> dict:
+        from gputrain.probe import amd, nvidia, visible
+
+        if backend == "cpu":
+            return {"loaded": True, "reason": None, "device_count": 1, "devices": [{"index": 0, "name": "cpu"}]}
+        if not self.backends[backend]["built"]:
+            return {"loaded": False, "reason": f"this gputrain was built without {backend}", "device_count": 0}
+        if backend in self.modules:
+            return dict(self.modules[backend])
+        if backend == "cuda":
+            driver = nvidia.probe()
+            toolkit = int(self.backends["cuda"]["toolkit_version"].split(".")[0])
+            if driver.cuda_version and driver.cuda_version[0] < toolkit:  # as the CUDA runtime refuses it
+                return {"loaded": True, "device_count": 0, "error": "cudaErrorInsufficientDriver",
+                        "reason": "no NVIDIA driver is loaded on this machine (cudaErrorInsufficientDriver)"}
+            count = len(driver.devices)
+        else:
+            gpus = amd.probe().gpus
+            count = len(visible.amd_visible(dict(os.environ), [g.uuid for g in gpus])[0])
+        return {"loaded": True, "device_count": count, "error": None,
+                "reason": None if count else f"the fake {backend} module sees no device"}
 
 
 @pytest.fixture
 def fake_build(monkeypatch) -> FakeBuild:
-    from gputrain.probe import build
+    from gputrain import _backends
 
     fake = FakeBuild()
-    monkeypatch.setattr(build, "backend_info", lambda b: dict(fake.backends.get(b, {})))
-    monkeypatch.setattr(build, "is_built", lambda b: bool(fake.backends.get(b, {}).get("built")))
-    monkeypatch.setattr(build, "module_status", fake.module_status)
+    monkeypatch.setattr(_backends, "build_info", fake.build_info)
+    monkeypatch.setattr(_backends, "backend_status", fake.backend_status)
     return fake

@@ -6,9 +6,8 @@ import html
 import os
 from dataclasses import asdict, dataclass
 
-from .. import _core
+from . import build, findings, fmt
 from . import devices as _devices
-from . import findings, fmt
 from .devices import Device, DeviceList
 from .issues import SEVERITIES, Issue
 from .platform import Platform
@@ -79,33 +78,29 @@ class Report:
 
 
 def default_device(devices: list[Device]) -> tuple[str | None, Issue | None]:
-    """The device gputrain picks (GPUTRAIN_DEVICE, else the first usable of cuda, hip, cpu), judged on
-    the probe's devices so that report and findings agree."""
-    usable = {d.id for d in devices if d.usable}
-    requested = os.environ.get("GPUTRAIN_DEVICE")
-    if requested:
-        try:
-            name = _core.parse_device(requested)
-        except ValueError as exc:
-            return None, Issue("bad-device-env", "error", str(exc), "set GPUTRAIN_DEVICE to cpu, cuda:N or hip:N, "
-                               "or unset it")
-        if name in usable:
-            return name, None
-        return None, Issue("bad-device-env", "error",
-                           f"GPUTRAIN_DEVICE={requested!r} names a device that is not usable here",
-                           f"unset GPUTRAIN_DEVICE or set it to one of: {', '.join(sorted(usable))}")
-    for backend in ("cuda", "hip"):
-        first = sorted((d.index for d in devices if d.backend == backend and d.usable and d.index is not None))
-        if first:
-            return f"{backend}:{first[0]}", None
-    return "cpu", None
+    """The device gputrain's ops use when given none (GPUTRAIN_DEVICE, else the first GPU backend whose
+    module sees a device, else the CPU), with an Issue when that choice fails or lands on a device the
+    probe finds unusable (the module counts devices; it does not check the build's architectures)."""
+    usable = ", ".join(sorted(d.id for d in devices if d.usable))
+    name, error = build.default_device()
+    if error:
+        return None, Issue("bad-device-env", "error", f"GPUTRAIN_DEVICE={os.environ.get('GPUTRAIN_DEVICE')!r}: "
+                           f"{error}", f"unset GPUTRAIN_DEVICE or set it to one of: {usable}")
+    chosen = next((d for d in devices if d.id == name), None)
+    if chosen is not None and not chosen.usable:
+        return name, Issue("default-device-unusable", "error",
+                           f"gputrain's default device is {name}, which its backend reports, but "
+                           f"{chosen.issues[0].seen}",
+                           f"fix {name} as said, or set GPUTRAIN_DEVICE=cpu before Python starts to train on "
+                           "the CPU meanwhile")
+    return name, None
 
 
 def build_report(snap: Snapshot, devices: list[Device]) -> Report:
-    default, env_issue = default_device(devices)
-    found: list[Issue] = [env_issue] if env_issue else []
-    for d in devices:
-        found.extend(d.issues)
+    default, default_issue = default_device(devices)
+    found: list[Issue] = [i for d in devices for i in d.issues]
+    if default_issue:
+        found.append(default_issue)  # after the device's own issues, which it refers to
     found += findings.no_gpu(snap, devices) + findings.driver_without_devices(snap, devices)
     found += findings.memory_held(snap, devices) + findings.preallocation(snap, devices)
     found += findings.nvml_missing(snap, devices) + findings.session_limit(snap)

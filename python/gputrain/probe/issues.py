@@ -98,8 +98,9 @@ def nvidia_driver(snap: Snapshot) -> Issue | None:
                      "remove the toolkit's lib64/stubs directory from LD_LIBRARY_PATH; stubs only serve "
                      "linking")
     if code == nvidia.CUDA_ERROR_SYSTEM_DRIVER_MISMATCH:
-        versions = f" (kernel module {snap.nvidia_module}, library {snap.nvml.driver_version})" \
-            if snap.nvidia_module or snap.nvml.driver_version else ""
+        known = [f"kernel module {snap.nvidia_module}" if snap.nvidia_module else None,
+                 f"NVML library {snap.nvml.driver_version}" if snap.nvml.driver_version else None]
+        versions = f" ({', '.join(k for k in known if k)})" if any(known) else ""
         return Issue("driver-mismatch", "error",
                      f"the NVIDIA driver library and the loaded kernel module differ in version{versions}: "
                      f"cuInit failed with {cuda.init_error}",
