@@ -219,7 +219,7 @@ def test_amd_memory_held_by_another_process(scenario, fake_build):
     scenario.root.write("/sys/class/kfd/kfd/proc/5150/vram_41000", f"{14 << 30}\n")
     f = only(gputrain.doctor(), "memory-held")
     assert f.seen.startswith("hip:0 AMD GPU (gfx1030): 1 other process(es) hold 14.0 GiB of 16.0 GiB (pid 5150 "
-                             "(not in this container) 14.0 GiB)")
+                             "(not visible here) 14.0 GiB)")
 
 
 def test_tensorflow_preallocating_in_this_process(scenario, fake_build, monkeypatch):
@@ -371,6 +371,7 @@ def test_severity_order_and_report_forms(scenario, fake_build, monkeypatch):
     assert "  GPUs: 2 found, 1 usable by gputrain\n  gputrain will run on: cuda:0\n" in text
     for f in report.findings:
         assert f"[{f.severity}] {f.id}\n  seen: {f.seen}\n  fix:  {f.action}" in text
+    assert "not usable:" not in text  # the findings say why; the table does not repeat it
     assert repr(report) == text
     page = report._repr_html_()
     assert page.count("<li><b style=") == len(report.findings) and "<table>" in page

@@ -257,11 +257,12 @@ def table_rows(devices: list[Device]) -> list[list[str]]:
 TABLE_HEADER = ["device", "name", "details", "usable"]
 
 
-def table_text(devices: list[Device]) -> str:
+def table_text(devices: list[Device], reasons: bool = True) -> str:
+    """The table, then why each unusable device is so (left out where findings say it already)."""
     text = fmt.table(table_rows(devices), TABLE_HEADER)
-    reasons = [f"{d.id} {d.name}: {d.reason}" for d in devices if not d.usable]
+    why = [f"{d.id} {d.name}: {d.reason}" for d in devices if not d.usable] if reasons else []
     notes = [f"{d.id}: {n}" for d in devices for n in d.notes]
-    return "\n".join([text] + (["", "not usable:"] + [f"  {r}" for r in reasons] if reasons else [])
+    return "\n".join([text] + (["", "not usable:"] + [f"  {r}" for r in why] if why else [])
                      + (["", "notes:"] + [f"  {n}" for n in notes] if notes else []))
 
 

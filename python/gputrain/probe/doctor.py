@@ -59,7 +59,7 @@ class Report:
 
     def __str__(self) -> str:
         lines = ["gputrain doctor"] + [f"  {h}" for h in self._headline()]
-        lines += ["", str(self.devices), ""]
+        lines += ["", _devices.table_text(list(self.devices), reasons=False), ""]
         if not self.findings:
             lines.append("no findings")
         for f in self.findings:

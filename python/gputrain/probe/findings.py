@@ -57,7 +57,7 @@ def memory_held(snap: Snapshot, devices: list[Device]) -> list[Issue]:
         low = free is not None and free < d.memory_total // 4
         if others:
             held = sum(p.memory for p in others)
-            listing = ", ".join(f"pid {p.pid} ({p.name or 'not in this container'}) {fmt.size(p.memory)}"
+            listing = ", ".join(f"pid {p.pid} ({p.name or 'not visible here'}) {fmt.size(p.memory)}"
                                 for p in others)
             found.append(Issue("memory-held", "warning" if low or free is None else "info",
                                f"{d.id} {d.name}: {len(others)} other process(es) hold {fmt.size(held)} of "
