@@ -1,10 +1,6 @@
-"""Whether this process may open a device node (/dev/kfd, /dev/dri/renderD128, /dev/nvidia0) for
-reading and writing, and if not, which group would grant it.
-
-The process's identity comes from /proc/self/status and group names from /etc/group, both read through
-the probe's root so tests can describe a user who lacks a group. On the real root os.access is asked
-too, because an ACL (logind's uaccess on desktops) can grant what the mode bits do not.
-"""
+"""Whether this process may open a device node (/dev/kfd, /dev/dri/renderD128) for reading and
+writing, and if not, which group would grant it. Identity and group names are read through the probe's
+root (/proc/self/status, /etc/group), so tests can describe a user who lacks a group."""
 from __future__ import annotations
 
 import os
@@ -58,6 +54,8 @@ def check(p: str) -> NodeAccess:
     else:
         granted = st.st_mode & want == want
     if not granted and not files.is_fake_root():
+        # An ACL (logind's uaccess on desktops) can grant what the mode bits do not; os.access sees it.
+        # Under a test root it would judge the fake file with the test runner's own identity instead.
         granted = os.access(p, os.R_OK | os.W_OK)
     return NodeAccess(path=p, exists=True, ok=granted, group=group_name(st.st_gid),
                       mode=_stat.filemode(st.st_mode))

@@ -1,8 +1,6 @@
-"""AMD GPUs from the kernel's KFD topology (/sys/class/kfd/kfd/topology/nodes/*/properties: gfx target
-version, SIMDs, clocks, PCI location, render node) and the amdgpu sysfs files of each PCI device (VRAM
-total and used, busy percent, hwmon temperature and power), plus per-process VRAM from
-/sys/class/kfd/kfd/proc. Nothing here initializes the HIP runtime: libamdhip64 is only loaded, to
-record whether the ROCm runtime is installed."""
+"""AMD GPUs from the kernel's KFD topology (gfx target version, SIMDs, clock, PCI location, render
+node), the amdgpu sysfs files of each PCI device (VRAM, busy percent, hwmon) and per-process VRAM. The
+HIP runtime is never called: libamdhip64 is only loaded, to learn whether ROCm is installed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,8 +1,6 @@
-"""Reads the files the probe looks at (/sys, /proc, /dev, /etc, marker files) through one root.
-
-The root is `/` unless the test hook GPUTRAIN_PROBE_ROOT names a directory standing in for it, so a
-test can build a fake /sys and /proc tree. Every read here returns None instead of raising.
-"""
+"""Reads the files the probe looks at (/sys, /proc, /dev, /etc, marker files) through one root: `/`,
+or the directory the test hook GPUTRAIN_PROBE_ROOT names, which holds a fake tree. Every read here
+returns None instead of raising."""
 from __future__ import annotations
 
 import os

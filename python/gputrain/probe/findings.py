@@ -1,6 +1,6 @@
-"""The doctor's checks beyond a single device: no GPU at all, devices hidden, GPU memory held by other
-processes or by TensorFlow or JAX in this process, NVML missing, a bad GPUTRAIN_DEVICE, and the
-platform's session limit. Each returns Issues; per-device ones come from issues.py through devices."""
+"""The doctor's checks beyond a single device: no GPU at all, driver signs with no GPU listed, GPU
+memory held by other processes or preallocated by TensorFlow or JAX here, NVML missing, the session
+limit, and the GPUs that are ready. Per-device issues come from issues.py through devices.py."""
 from __future__ import annotations
 
 from . import fmt, issues

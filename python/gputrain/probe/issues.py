@@ -1,7 +1,6 @@
-"""The checks that decide whether gputrain can run on one GPU, each returning an Issue: what was
-seen and the one action that fixes it. A device's `reason` is its first Issue; the doctor lists all of
-them. Checks run in the order a user would fix things: backend built, driver, access, visibility,
-architecture, then the backend module itself."""
+"""The checks that decide whether gputrain can run on one GPU, each giving an Issue: what was seen and
+the one action that fixes it. They run in the order a user fixes things: backend built, driver, access,
+visibility, architecture, the backend module; a device's reason is its first Issue."""
 from __future__ import annotations
 
 from dataclasses import dataclass

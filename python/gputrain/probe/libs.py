@@ -1,10 +1,6 @@
-"""Loads the vendor driver libraries with ctypes at run time, and runs each probing layer in a
-worker thread with a time limit, so that a missing, broken or hanging driver is recorded, never fatal.
-
-Test hooks (set only by the test suite): GPUTRAIN_PROBE_LIBCUDA, GPUTRAIN_PROBE_LIBNVML and
-GPUTRAIN_PROBE_LIBHIP name a file to load instead of the system's library. GPUTRAIN_PROBE_TIMEOUT
-(seconds, default 30) bounds one layer; a user may set it too.
-"""
+"""Loads the vendor driver libraries with ctypes and runs each driver layer in a worker thread with
+a time limit, so a missing, broken or hanging driver is recorded, never fatal. Test hooks:
+GPUTRAIN_PROBE_LIBCUDA/LIBNVML/LIBHIP name the file to load; GPUTRAIN_PROBE_TIMEOUT bounds a layer."""
 from __future__ import annotations
 
 import ctypes
@@ -22,7 +18,7 @@ _CANDIDATES = {
                                       "/opt/rocm/lib/libamdhip64.so")),
 }
 
-DEFAULT_TIMEOUT = 30.0
+DEFAULT_TIMEOUT = 30.0  # seconds; cuInit on a multi-GPU machine without persistence mode takes several
 
 _lock = threading.Lock()
 _hung: dict[str, str] = {}  # layer name -> what did not return; never called again in this process

@@ -1,7 +1,6 @@
-"""Where this Python runs: Colab, Kaggle, Paperspace Gradient, SageMaker, a container, WSL2, EC2 or a
-plain machine; the platform's session limit, how long this session has run (the age of PID 1, which in
-these containers started with the session) and where files survive it. Offline signals only:
-environment variables, marker files, /sys and /proc."""
+"""Where this Python runs (Colab, Kaggle, Paperspace, SageMaker, a container, WSL2, EC2 or a plain
+machine), the platform's session limit, the session's age (that of PID 1, which started with it) and
+where files outlive it. Offline signals only: environment variables, marker files, /sys and /proc."""
 from __future__ import annotations
 
 import os
