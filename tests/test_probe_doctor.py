@@ -280,6 +280,21 @@ def test_container_with_device_nodes_but_no_library(scenario, fake_build):
     assert f.action.startswith("start the container with --gpus all")
 
 
+def test_device_nodes_alone_count_as_hardware(scenario, fake_build):
+    scenario.root.dev_node("/dev/nvidia0")
+    scenario.root.dev_node("/dev/kfd")
+    fake_build.without("cuda", "GPUTRAIN_CUDA=OFF")
+    fake_build.without("hip", "GPUTRAIN_HIP=OFF")
+    report = gputrain.doctor()
+    assert ids(report) == ["no-backend", "driver-missing", "no-backend", "driver-missing"]
+    nvidia_backend, nvidia_driver, amd_backend, amd_driver = report.findings
+    assert nvidia_backend.seen.startswith("NVIDIA GPU hardware is here, but this gputrain was built without CUDA")
+    assert nvidia_driver.seen.startswith("no NVIDIA driver is installed: ")
+    assert amd_backend.seen.startswith("AMD GPU hardware (/dev/kfd) is here, but this gputrain was built without HIP")
+    assert amd_driver.seen == ("/dev/kfd exists, but the KFD topology (/sys/class/kfd/kfd/topology/nodes) lists no "
+                               "GPU")
+
+
 def test_wsl_without_windows_driver(scenario, fake_build, monkeypatch):
     monkeypatch.setenv("WSL_DISTRO_NAME", "Ubuntu")
     scenario.root.dev_node("/dev/dxg")

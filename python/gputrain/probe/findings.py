@@ -40,11 +40,18 @@ def no_gpu(snap: Snapshot, devices: list[Device]) -> list[Issue]:
 
 
 def driver_without_devices(snap: Snapshot, devices: list[Device]) -> list[Issue]:
-    """NVIDIA device nodes, a kernel module or WSL2's /dev/dxg with no GPU listed anywhere (a container
-    that has /dev/nvidia0 but no library): the per-device checks never ran, so run the driver check here."""
+    """Driver signs with no GPU listed anywhere (a container that has /dev/nvidia0 but no library, WSL2's
+    /dev/dxg without a CUDA driver, /dev/kfd with an empty topology): the per-device checks never ran."""
+    found: list[Issue | None] = []
     if (snap.nvidia_hardware or snap.dxg) and not any(d.backend == "cuda" for d in devices):
-        return [i for i in (issues.no_backend("cuda", "NVIDIA GPU hardware"), issues.nvidia_driver(snap)) if i]
-    return []
+        found += [issues.no_backend("cuda", "NVIDIA GPU hardware"), issues.nvidia_driver(snap)]
+    if snap.amd_hardware and not any(d.backend == "hip" for d in devices):
+        found += [issues.no_backend("hip", "AMD GPU hardware (/dev/kfd)"),
+                  Issue("driver-missing", "error",
+                        "/dev/kfd exists, but the KFD topology (/sys/class/kfd/kfd/topology/nodes) lists no GPU",
+                        "check that the amdgpu driver supports this GPU for compute (`dmesg | grep kfd`); "
+                        "reinstall it with ROCm support (amdgpu-install --usecase=rocm) and reboot")]
+    return [i for i in found if i]
 
 
 def memory_held(snap: Snapshot, devices: list[Device]) -> list[Issue]:
