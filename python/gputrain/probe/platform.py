@@ -114,7 +114,8 @@ def session_elapsed() -> float | None:
     fields = stat.rsplit(")", 1)[1].split()  # the command name may hold spaces and parentheses
     try:
         start_ticks = int(fields[19])  # field 22 overall; fields[0] is field 3 (the state)
-        return max(float(uptime.split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK"), 0.0)
+        elapsed = float(uptime.split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+        return round(max(elapsed, 0.0), 2)  # /proc/uptime has hundredths of a second
     except (IndexError, ValueError, OSError):
         return None
 
