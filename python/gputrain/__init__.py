@@ -6,10 +6,11 @@ load is reported by `gputrain.backend_reason()` instead of failing the import.
 from ._version import __version__
 from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
 from ._backends import backend_reason, build_info, default_device, is_built
-from . import config, datasets, ops
+from . import config, datasets, device_lib, ops
 from . import callbacks, layers, losses, models, optimizers, utils
 from .models import Sequential
 from .memory import empty_cache, memory_stats, reset_peak_memory_stats
+from .probe.api import detect_platform, devices, doctor, is_gpu_available
 from .tensor import Tensor, empty, from_dlpack, tensor, zeros
 
 
@@ -28,5 +29,5 @@ __all__ = [
     "is_built_with_rocm", "ops", "config", "GPUError", "OutOfMemoryError", "DeviceUnavailableError",
     "Tensor", "tensor", "zeros", "empty", "from_dlpack", "memory_stats", "empty_cache",
     "reset_peak_memory_stats", "Sequential", "layers", "models", "losses", "optimizers", "callbacks",
-    "utils", "datasets",
+    "utils", "datasets", "device_lib", "devices", "doctor", "detect_platform", "is_gpu_available",
 ]

@@ -1,4 +1,5 @@
-"""The `gputrain` command line (also `python -m gputrain`)."""
+"""The `gputrain` command line (also `python -m gputrain`): `devices` (the device table, or --json),
+`doctor` (findings with the action that fixes each, or --json) and `build-info`."""
 from __future__ import annotations
 
 import argparse
@@ -8,24 +9,40 @@ import sys
 from . import _backends
 
 
-def _devices(args) -> int:
+def _backend_rows() -> list[dict]:
+    # What each backend module itself reports once loaded; kept beside the probe's devices because
+    # scripts read it (and it is the module's view, which decides whether ops can run).
     rows = []
     for backend in ("cpu",) + _backends.GPU_BACKENDS:
         status = _backends.backend_status(backend)
         rows.append({"backend": backend, "built": backend == "cpu" or _backends.is_built(backend),
                      **{k: status.get(k) for k in ("loaded", "device_count", "devices", "reason",
                                                    "runtime_version", "driver_version")}})
+    return rows
+
+
+def _devices(args) -> int:
+    from .probe import devices, doctor, snapshot
+
+    snap = snapshot.take()
+    found = devices.from_snapshot(snap)
+    default, _ = doctor.default_device(found)
     if args.json:
-        print(json.dumps({"default_device": _backends.default_device(), "backends": rows}, indent=2))
+        print(json.dumps({"platform": snap.platform.to_dict(), "default_device": default,
+                          "devices": [d.to_dict() for d in found], "backends": _backend_rows()}, indent=2))
         return 0
-    print(f"{'backend':8} {'built':6} {'devices':8} detail")
-    for row in rows:
-        if row["device_count"]:
-            detail = ", ".join(f"{row['backend']}:{d['index']} {d['name']}" for d in row["devices"])
-        else:
-            detail = row["reason"] or ""
-        print(f"{row['backend']:8} {'yes' if row['built'] else 'no':6} {row['device_count']:<8} {detail}")
-    print(f"default device: {_backends.default_device()}")
+    print(devices.table_text(found))
+    print(f"\nplatform: {snap.platform}; default device: {default or 'none (GPUTRAIN_DEVICE is not usable)'}")
+    if not any(d.is_gpu and d.usable for d in found):
+        print("no usable GPU: run `gputrain doctor` for why and what to do")
+    return 0
+
+
+def _doctor(args) -> int:
+    from .probe.api import doctor
+
+    report = doctor()
+    print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
     return 0
 
 
@@ -37,9 +54,12 @@ def _build_info(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gputrain", description="gputrain command line")
     commands = parser.add_subparsers(dest="command", required=True)
-    devices = commands.add_parser("devices", help="list the devices gputrain can use, and why not")
+    devices = commands.add_parser("devices", help="list the CPU and GPUs, and whether gputrain can use each")
     devices.add_argument("--json", action="store_true", help="print JSON instead of a table")
     devices.set_defaults(run=_devices)
+    doctor = commands.add_parser("doctor", help="find why a GPU is not used, with the action that fixes it")
+    doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
+    doctor.set_defaults(run=_doctor)
     info = commands.add_parser("build-info", help="print how this gputrain was built (JSON)")
     info.set_defaults(run=_build_info)
     args = parser.parse_args(argv)

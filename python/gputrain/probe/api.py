@@ -1,0 +1,36 @@
+"""The probe's public calls, re-exported by gputrain: devices(), doctor(), detect_platform(),
+is_gpu_available(). Each imports the probe on first use, keeping `import gputrain` cheap."""
+from __future__ import annotations
+
+
+def devices():
+    """The CPU, then every NVIDIA and AMD GPU found, as Device objects (a list that prints as a table)."""
+    from . import devices as _devices
+    from . import snapshot
+
+    return _devices.DeviceList(_devices.from_snapshot(snapshot.take()))
+
+
+def doctor():
+    """A Report of findings (severity, what was seen, the action that fixes it); prints as text and
+    shows as HTML in Jupyter; `.to_dict()` for JSON."""
+    from . import devices as _devices
+    from . import doctor as _doctor
+    from . import snapshot
+
+    snap = snapshot.take()
+    return _doctor.build_report(snap, _devices.from_snapshot(snap))
+
+
+def detect_platform():
+    """Where this runs (colab, kaggle, paperspace, sagemaker, ec2, docker, wsl, local), its session
+    limit and age, and where files outlive the session. Reads no network."""
+    from .platform import detect_platform as _detect
+
+    return _detect()
+
+
+def is_gpu_available() -> bool:
+    """True only if gputrain can run kernels on a GPU now: the backend is built and loads, the driver
+    sees the GPU, the build covers its architecture, and the backend itself reports the device."""
+    return any(d.is_gpu and d.usable for d in devices())
