@@ -12,12 +12,11 @@ columns say so. Usage: python benchmarks/bench_training.py --device cuda --data 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 
 import gputrain as gt
+from gputrain import bench
 
 
 def load_mnist(path):
@@ -25,45 +24,8 @@ def load_mnist(path):
     return (x / 255.0).astype(np.float32), y.astype(np.int64)
 
 
-def gputrain_mnist(x, y, device, epochs):
-    gt.utils.set_random_seed(0)
-    model = gt.Sequential([gt.layers.Flatten(input_shape=(28, 28)), gt.layers.Dense(128, activation="relu"),
-                           gt.layers.Dropout(0.2), gt.layers.Dense(10)])
-    model.compile("adam", gt.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"], device=device)
-    start = time.perf_counter()
-    history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
-    return time.perf_counter() - start, history.history["accuracy"][-1]
-
-
 def torch_device(torch, device):
     return torch.device("cuda" if device.startswith("cuda") else "cpu")
-
-
-def torch_mnist(torch, x, y, device, epochs):
-    dev = torch_device(torch, device)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                                torch.nn.Dropout(0.2), torch.nn.Linear(128, 10)).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    start = time.perf_counter()
-    correct = 0
-    for _ in range(epochs):
-        order = torch.randperm(len(xt))
-        correct = 0
-        for i in range(0, len(xt), 32):
-            rows = order[i:i + 32]
-            xb, yb = xt[rows].to(dev, non_blocking=True), yt[rows].to(dev, non_blocking=True)
-            opt.zero_grad(set_to_none=True)
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            loss.backward()
-            opt.step()
-            correct += (out.argmax(1) == yb).sum().item()  # Keras's accuracy metric syncs each step too
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - start, correct / len(xt)
 
 
 def colab_cnn_gputrain(device, batch):
@@ -100,15 +62,8 @@ def colab_cnn_torch(torch, device, batch):
     return step
 
 
-def median_seconds(step, repeats):
-    for _ in range(3):
-        step()  # warm-up: allocator, caches, kernel selection
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()  # each step ends in a host read of the loss, so the device work is finished
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def no_sync():
+    pass  # each training step ends in a host read of the loss: the device work is finished
 
 
 def row(name, ours, peer):
@@ -135,13 +90,13 @@ def main():
     print(f"device: {device}; peer: {'PyTorch ' + torch.__version__ + ' (fp32, TF32 off)' if torch else 'none installed'}")
     print(f"{'workload':28} {'gputrain ms':>12} {'peer ms':>12} {'ratio':>7}")
     x, y = load_mnist(args.data)
-    ours, ours_acc = gputrain_mnist(x, y, device, args.epochs)
-    peer = torch_mnist(torch, x, y, device, args.epochs)[0] if torch else None
+    ours, ours_acc = bench.mnist_gputrain(x, y, device, args.epochs)
+    peer = bench.mnist_torch(torch, x, y, torch_device(torch, device), args.epochs)[0] if torch else None
     row(f"mnist_mlp {args.epochs} epochs (acc {ours_acc:.3f})", ours, peer)
     if not args.skip_cnn:
         for batch in (32, 128):
-            ours = median_seconds(colab_cnn_gputrain(device, batch), args.repeats)
-            peer = median_seconds(colab_cnn_torch(torch, device, batch), args.repeats) if torch else None
+            ours = bench.median_seconds(colab_cnn_gputrain(device, batch), no_sync, args.repeats)
+            peer = bench.median_seconds(colab_cnn_torch(torch, device, batch), no_sync, args.repeats) if torch else None
             row(f"colab_cnn step, batch {batch}", ours, peer)
 
 

@@ -84,6 +84,13 @@ PYBIND11_MODULE(_core, m) {
   m.def("register_backend", &register_backend, py::arg("capsule"),
         "Register a GPU module's kernel table (called by gputrain's backend loader).");
   m.def("backend_status", &backend_status, py::arg("name"));
+  m.def("synchronize", [](const std::string& device) {
+    const gt::Device d = gt::parse_device(device);
+    if (d.type == gt::DeviceType::CPU) return;  // CPU ops finish before they return
+    const GtBackendTable& table = gt::backend_for(d);
+    py::gil_scoped_release release;
+    gt::check_status(table, table.synchronize(d.index), "synchronize");
+  }, py::arg("device"), "Wait until the device has finished all work gputrain gave it.");
 
   m.def("add", [](const py::object& a, const py::object& b, const std::string& device) {
     OpCall call(device, {a, b});

@@ -1,5 +1,6 @@
 """The `gputrain` command line (also `python -m gputrain`): `devices` (the device table, or --json),
-`doctor` (findings with the action that fixes each, or --json) and `build-info`."""
+`doctor` (findings with the action that fixes each, or --json), `train mnist` (the quickstart model on
+MNIST), `bench` (this machine's devices against PyTorch) and `build-info`."""
 from __future__ import annotations
 
 import argparse
@@ -46,6 +47,22 @@ def _doctor(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    from .quickstart import train_mnist
+
+    result = train_mnist(epochs=args.epochs, device=args.device, data=args.data, checkpoint=args.checkpoint,
+                         resume=args.resume)
+    return 0 if result["test_accuracy"] > 0 else 1
+
+
+def _bench(args) -> int:
+    from . import bench
+
+    rows = bench.run(devices=args.device, quick=args.quick, data=args.data)
+    print(json.dumps(rows, indent=2) if args.json else bench.table(rows))
+    return 0
+
+
 def _build_info(args) -> int:
     print(json.dumps(_backends.build_info(), indent=2))
     return 0
@@ -60,6 +77,23 @@ def main(argv: list[str] | None = None) -> int:
     doctor = commands.add_parser("doctor", help="find why a GPU is not used, with the action that fixes it")
     doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
     doctor.set_defaults(run=_doctor)
+    train = commands.add_parser("train", help="train a model: `gputrain train mnist`")
+    train.add_argument("job", choices=["mnist"], help="mnist: TensorFlow's quickstart model on MNIST")
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--device", default=None, help="cpu, cuda, cuda:1, hip ... (default: the best present)")
+    train.add_argument("--data", default=None,
+                       help="folder with the four MNIST IDX .gz files, or an .npz (default: download once)")
+    train.add_argument("--checkpoint", default=None,
+                       help="checkpoint file (default: the platform's persistent folder)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    train.set_defaults(run=_train)
+    bench = commands.add_parser("bench", help="time this machine's devices, beside PyTorch where installed")
+    bench.add_argument("--device", action="append", default=None,
+                       help="a device to time (repeatable; default: every usable device)")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats")
+    bench.add_argument("--data", default=None, help="MNIST folder for the epoch row (default: random images)")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    bench.set_defaults(run=_bench)
     info = commands.add_parser("build-info", help="print how this gputrain was built (JSON)")
     info.set_defaults(run=_build_info)
     args = parser.parse_args(argv)
