@@ -30,8 +30,9 @@ def _format_per_step(seconds: float) -> str:
 
 
 def _dynamic(stream) -> bool:
-    # Redraw in place where '\r' works: a terminal, or a Jupyter kernel's output area.
-    return (hasattr(stream, "isatty") and stream.isatty()) or "ipykernel" in sys.modules
+    # Redraw in place where '\r' works: a terminal, or a Jupyter kernel's output stream.
+    in_jupyter = type(stream).__module__.startswith("ipykernel")
+    return in_jupyter or (hasattr(stream, "isatty") and stream.isatty())
 
 
 class ProgressBar:
