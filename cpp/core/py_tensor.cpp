@@ -5,6 +5,8 @@
 
 #include <pybind11/stl.h>
 
+#include <type_traits>
+
 #include "core/dlpack.h"
 #include "core/errors.h"
 #include "core/registry.h"
@@ -121,38 +123,59 @@ void fill_dl_tensor(DLTensor& dl, ExportContext* ctx) {
   dl.byte_offset = 0;
 }
 
-py::capsule export_dlpack(const Tensor& t, bool versioned) {
+// The legacy and the versioned DLPack structs share every field we set except the version.
+template <class Managed>
+struct CapsuleName;
+template <>
+struct CapsuleName<DLManagedTensor> {
+  static constexpr const char* value = "dltensor";
+};
+template <>
+struct CapsuleName<DLManagedTensorVersioned> {
+  static constexpr const char* value = "dltensor_versioned";
+};
+
+template <class Managed>
+py::capsule export_managed(const Tensor& t) {
+  auto* managed = new Managed{};
+  if constexpr (std::is_same_v<Managed, DLManagedTensorVersioned>) managed->version = {1, 0};
   auto* ctx = new ExportContext{t, t.shape()};
-  if (versioned) {
-    auto* managed = new DLManagedTensorVersioned{};
-    managed->version = {1, 0};
-    managed->manager_ctx = ctx;
-    managed->deleter = [](DLManagedTensorVersioned* self) {
-      delete static_cast<ExportContext*>(self->manager_ctx);
-      delete self;
-    };
-    fill_dl_tensor(managed->dl_tensor, ctx);
-    return py::capsule(managed, "dltensor_versioned", [](PyObject* capsule) {
-      // Still named "dltensor_versioned": nobody consumed it, so the deleter is ours to call.
-      if (PyCapsule_IsValid(capsule, "dltensor_versioned")) {
-        auto* m = static_cast<DLManagedTensorVersioned*>(PyCapsule_GetPointer(capsule, "dltensor_versioned"));
-        m->deleter(m);
-      }
-    });
-  }
-  auto* managed = new DLManagedTensor{};
   managed->manager_ctx = ctx;
-  managed->deleter = [](DLManagedTensor* self) {
+  managed->deleter = [](Managed* self) {
     delete static_cast<ExportContext*>(self->manager_ctx);
     delete self;
   };
   fill_dl_tensor(managed->dl_tensor, ctx);
-  return py::capsule(managed, "dltensor", [](PyObject* capsule) {
-    if (PyCapsule_IsValid(capsule, "dltensor")) {
-      auto* m = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule, "dltensor"));
+  return py::capsule(managed, CapsuleName<Managed>::value, [](PyObject* capsule) {
+    // Still under its original name: nobody consumed it, so the deleter is ours to call.
+    constexpr const char* name = CapsuleName<Managed>::value;
+    if (PyCapsule_IsValid(capsule, name)) {
+      auto* m = static_cast<Managed*>(PyCapsule_GetPointer(capsule, name));
       m->deleter(m);
     }
   });
+}
+
+py::capsule export_dlpack(const Tensor& t, bool versioned) {
+  return versioned ? export_managed<DLManagedTensorVersioned>(t) : export_managed<DLManagedTensor>(t);
+}
+
+// __array_interface__ (CPU) and __cuda_array_interface__ (CUDA), version 3; AttributeError elsewhere
+// so that NumPy and CuPy fall back to their other protocols.
+py::dict array_interface(const Tensor& t, const char* protocol, DeviceType required) {
+  if (t.device().type != required)
+    throw py::attribute_error(std::string(protocol) + ": the tensor is on " + t.device().str() +
+                              (required == DeviceType::CPU ? "; copy it to the host with .numpy()" : ""));
+  const char* ts = typestr(t.dtype());
+  if (ts == nullptr) throw py::attribute_error(std::string(protocol) + ": no type string for bfloat16");
+  py::dict d;
+  d["shape"] = shape_tuple(t.shape());
+  d["typestr"] = ts;
+  d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), false);
+  d["strides"] = py::none();
+  d["version"] = 3;
+  if (required == DeviceType::CUDA) d["stream"] = 1;  // our work is ordered on the legacy default stream
+  return d;
 }
 
 Tensor import_dl_tensor(const DLTensor& dl, std::shared_ptr<void> owner) {
@@ -337,33 +360,11 @@ void bind_tensor(py::module_& m) {
            },
            py::kw_only(), arg("stream") = py::none(), arg("max_version") = py::none(),
            arg("dl_device") = py::none(), arg("copy") = py::none())
-      .def_property_readonly("__array_interface__", [](const Tensor& t) -> py::dict {
-        if (t.device().type != DeviceType::CPU)
-          throw py::attribute_error("__array_interface__: the tensor is on " + t.device().str() +
-                                    "; copy it to the host with .numpy()");
-        const char* ts = typestr(t.dtype());
-        if (ts == nullptr) throw py::attribute_error("__array_interface__: no type string for bfloat16");
-        py::dict d;
-        d["shape"] = shape_tuple(t.shape());
-        d["typestr"] = ts;
-        d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), false);
-        d["strides"] = py::none();
-        d["version"] = 3;
-        return d;
+      .def_property_readonly("__array_interface__", [](const Tensor& t) {
+        return array_interface(t, "__array_interface__", DeviceType::CPU);
       })
-      .def_property_readonly("__cuda_array_interface__", [](const Tensor& t) -> py::dict {
-        if (t.device().type != DeviceType::CUDA)
-          throw py::attribute_error("__cuda_array_interface__: the tensor is on " + t.device().str());
-        const char* ts = typestr(t.dtype());
-        if (ts == nullptr) throw py::attribute_error("__cuda_array_interface__: no type string for bfloat16");
-        py::dict d;
-        d["shape"] = shape_tuple(t.shape());
-        d["typestr"] = ts;
-        d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), false);
-        d["strides"] = py::none();
-        d["version"] = 3;
-        d["stream"] = 1;  // our work is ordered on the legacy default stream
-        return d;
+      .def_property_readonly("__cuda_array_interface__", [](const Tensor& t) {
+        return array_interface(t, "__cuda_array_interface__", DeviceType::CUDA);
       })
       .def("__array__",
            [](const Tensor& t, py::object dtype, py::object copy) -> py::object {
