@@ -29,9 +29,14 @@ void gemm(const Device& device, const char* what, bool trans_a, bool trans_b, in
     cpu::sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
     return;
   }
+  size_t floats = 0;
+  gpu_call(device, what, [&](const GtBackendTable& t) {
+    return t.sgemm_workspace(device.index, m, n, k, &floats);
+  });
+  Tensor ws = workspace(static_cast<int64_t>(floats), device);
   gpu_call(device, what, [&](const GtBackendTable& t) {
     return t.sgemm_f32(device.index, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias,
-                       nullptr);
+                       ws.data<float>(), nullptr);
   });
 }
 
