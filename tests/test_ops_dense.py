@@ -26,6 +26,12 @@ def test_matmul_large_enough_for_every_gemm_block(device, rng):
     assert_close(gputrain.ops.matmul(a, b, device=device), a.astype(np.float64) @ b)
 
 
+def test_matmul_with_many_output_tiles(device, rng):
+    # 12x12 tiles of 128: enough to fill a large GPU with the big tile configuration.
+    a, b = normal(rng, (1536, 48)), normal(rng, (48, 1536))
+    assert_close(gputrain.ops.matmul(a, b, device=device), a.astype(np.float64) @ b)
+
+
 def test_blocked_gemm_matches_the_plain_loop_kept_beside_it(rng):
     a, b = normal(rng, (37, 290)), normal(rng, (290, 45))
     exact = a.astype(np.float64) @ b
