@@ -67,6 +67,14 @@ def test_conv2d_many_output_pixels(device, rng):
     assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
 
 
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_conv2d_fused_activation(device, rng, activation):
+    x, kernel, bias = normal(rng, (2, 9, 10, 30)), normal(rng, (3, 3, 30, 12), 0.2), normal(rng, (12,))
+    y = gputrain.ops.conv2d(x, kernel, bias, strides=2, padding="same", device=device, activation=activation)
+    pre = ref.conv2d(x, kernel, bias, (2, 2), "same")
+    assert_close(y, ref.relu(pre) if activation == "relu" else ref.sigmoid(pre))
+
+
 def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
     # The CPU lowers a bounded number of images at a time; a tiny budget forces one image per block.
     x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))

@@ -65,3 +65,20 @@ def test_dense_errors_name_arguments_and_shapes():
         gputrain.ops.dense_grad(np.zeros((4, 3), np.float32), x, np.zeros((3, 2), np.float32), device="cpu")
     with pytest.raises(ValueError, match=r"a \(4, 3\) and b \(4, 3\) do not chain"):
         gputrain.ops.matmul(x, x, device="cpu")
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("shape_in,units", [((3, 5), 4), ((40, 600), 70), ((32, 784), 128)])
+def test_dense_fused_activation(device, rng, activation, shape_in, units):
+    # in = 600 > 256: the CPU GEMM applies the activation only after its last depth block.
+    x, kernel, bias = normal(rng, shape_in), normal(rng, (shape_in[-1], units), 0.1), normal(rng, (units,))
+    y = gputrain.ops.dense(x, kernel, bias, device=device, activation=activation)
+    pre = ref.dense(x, kernel, bias)
+    expected = {"relu": ref.relu, "sigmoid": ref.sigmoid, "linear": lambda v: v}[activation](pre)
+    assert_close(y, expected)
+
+
+def test_dense_rejects_unknown_activation():
+    with pytest.raises(ValueError, match=r"activation: expected None, 'linear', 'relu' or 'sigmoid', got 'tanh'"):
+        gputrain.ops.dense(np.zeros((2, 3), np.float32), np.zeros((3, 4), np.float32), device="cpu",
+                           activation="tanh")

@@ -8,11 +8,6 @@
 namespace gt::gpu {
 namespace {
 
-__device__ inline float sigmoid(float x) {
-  const float e = expf(-fabsf(x));  // never exponentiates a positive number
-  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
 __global__ void activation_forward_kernel(int kind, int64_t n, const float* __restrict__ x,
                                           float* __restrict__ y) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;

@@ -11,6 +11,7 @@
 #include "gpu/check.h"
 #include "gpu/gemm_tile.h"
 #include "gpu/kernels.h"
+#include "gpu/launch.h"
 
 namespace gt::gpu {
 namespace {
@@ -37,12 +38,14 @@ struct KernelB {
   __device__ float operator()(int64_t d, int64_t col) const { return w[d * k + col]; }
 };
 
+// Bias and activation fused into the store: y is written once, finished.
 struct StoreBias {
   float* y;
   int64_t k;
   const float* bias;
+  int activation;
   __device__ void operator()(int64_t row, int64_t col, int64_t, float v) const {
-    y[row * k + col] = v + (bias ? bias[col] : 0.0f);
+    y[row * k + col] = activate(activation, v + (bias ? bias[col] : 0.0f));
   }
 };
 
@@ -115,13 +118,13 @@ int plan_for(int device, int64_t m, int64_t n, int64_t k, bool allow_split, Gemm
 }  // namespace
 
 int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* w,
-                       const float* bias, float* y, void* stream) {
+                       const float* bias, int activation, float* y, void* stream) {
   const int64_t rows = g->n * g->oh * g->ow, depth = g->kh * g->kw * g->c;
   if (rows == 0 || k == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   GemmPlan plan;
   if (const int status = plan_for(device, rows, k, depth, false, &plan); status != GT_OK) return status;
-  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, KernelB{w, k}, StoreBias{y, k, bias},
+  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, KernelB{w, k}, StoreBias{y, k, bias, activation},
                      static_cast<cudaStream_t>(stream));
 }
 

@@ -7,6 +7,7 @@
 #include "gpu/column_reduce.h"
 #include "gpu/gemm_tile.h"
 #include "gpu/kernels.h"
+#include "gpu/launch.h"
 
 namespace gt::gpu {
 namespace {
@@ -29,15 +30,16 @@ struct MatrixB {
   __device__ float operator()(int64_t p, int64_t j) const { return kTransposed ? b[j * ld + p] : b[p * ld + j]; }
 };
 
-// C = acc (+ C) (+ bias), the GEMM's own epilogue.
+// C = act(acc (+ C) (+ bias)), the GEMM's own epilogue.
 struct StoreC {
   float* c;
   int64_t ldc;
   const float* bias;
   bool accumulate;
+  int activation;
   __device__ void operator()(int64_t i, int64_t j, int64_t, float v) const {
     float* out = c + i * ldc + j;
-    *out = v + (bias ? bias[j] : 0.0f) + (accumulate ? *out : 0.0f);
+    *out = activate(activation, v + (bias ? bias[j] : 0.0f) + (accumulate ? *out : 0.0f));
   }
 };
 
@@ -51,10 +53,10 @@ struct StoreSlice {
 template <bool kTa, bool kTb>
 int run_sgemm(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
               const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
-              float* workspace, cudaStream_t stream) {
+              int activation, float* workspace, cudaStream_t stream) {
   const MatrixA<kTa> la{a, lda};
   const MatrixB<kTb> lb{b, ldb};
-  const StoreC store{c, ldc, bias, accumulate};
+  const StoreC store{c, ldc, bias, accumulate, activation};
   if (plan.splits == 1) return launch_gemm(plan, m, n, k, la, lb, store, stream);
   const int status = launch_gemm(plan, m, n, k, la, lb, StoreSlice{workspace, m, n}, stream);
   if (status != GT_OK) return status;
@@ -103,7 +105,7 @@ int sgemm_workspace(int device, int64_t m, int64_t n, int64_t k, size_t* floats)
 
 int sgemm_f32(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float* a,
               int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int accumulate,
-              const float* bias, float* workspace, void* stream) {
+              const float* bias, int activation, float* workspace, void* stream) {
   if (m <= 0 || n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   DeviceLimits limits;
@@ -113,11 +115,11 @@ int sgemm_f32(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_
   auto s = static_cast<cudaStream_t>(stream);
   const bool acc = accumulate != 0;
   if (trans_a) {
-    return trans_b ? run_sgemm<true, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, workspace, s)
-                   : run_sgemm<true, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, workspace, s);
+    return trans_b ? run_sgemm<true, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s)
+                   : run_sgemm<true, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s);
   }
-  return trans_b ? run_sgemm<false, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, workspace, s)
-                 : run_sgemm<false, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, workspace, s);
+  return trans_b ? run_sgemm<false, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s)
+                 : run_sgemm<false, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s);
 }
 
 int column_sums_f32(int device, const float* a, int64_t rows, int64_t cols, float* sums, float* workspace,

@@ -22,13 +22,13 @@ int add_f32(int device, const float* a, const float* b, float* out, int64_t n, v
 int sgemm_workspace(int device, int64_t m, int64_t n, int64_t k, size_t* floats);
 int sgemm_f32(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float* a,
               int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int accumulate,
-              const float* bias, float* workspace, void* stream);
+              const float* bias, int activation, float* workspace, void* stream);
 int column_sums_f32(int device, const float* a, int64_t rows, int64_t cols, float* sums, float* workspace,
                     void* stream);
 
 // conv2d.cu
 int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* w,
-                       const float* bias, float* y, void* stream);
+                       const float* bias, int activation, float* y, void* stream);
 int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const float* dy, const float* w,
                              float* dx, void* stream);
 int conv2d_backward_filter_workspace(int device, const GtWindow2d* g, int64_t k, size_t* floats);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/op_params.h"
 #include "gpu/vendor.h"
 
 namespace gt::gpu {
@@ -15,6 +16,16 @@ constexpr int kThreads = 256;  // a multiple of every warp width
 inline unsigned grid_for(int64_t n, int threads = kThreads) {
   const int64_t blocks = (n + threads - 1) / threads;
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));
+}
+
+__device__ inline float sigmoid(float x) {
+  const float e = expf(-fabsf(x));  // never exponentiates a positive number
+  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+// The fused epilogue of dense and conv2d (kind: GtActivation).
+__device__ inline float activate(int kind, float v) {
+  return kind == GT_ACTIVATION_RELU ? (v > 0.0f ? v : 0.0f) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
 }
 
 struct SumOp {
