@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/fast_divmod.h"
 #include "core/nn_ops.h"
 #include "core/py_tensor.h"
 #include "cpu/conv2d.h"
@@ -109,6 +110,20 @@ void bind_nn_ops(py::module_& m) {
                          b.shape(1), c.mutable_data(), b.shape(1), false, nullptr);
     return c;
   }, arg("a"), arg("b"));
+
+  m.def("_fast_divmod", [](py::array_t<uint32_t, py::array::c_style | py::array::forcecast> numerators,
+                           uint32_t divisor) {
+    // Test hook: the GPU loaders' division by a constant, run on the host, as (quotients, remainders).
+    if (divisor == 0) throw ValueError("divisor: must be >= 1");
+    const FastDivmod fast(divisor);
+    py::array_t<uint32_t> q(numerators.size()), r(numerators.size());
+    for (py::ssize_t i = 0; i < numerators.size(); ++i) {
+      uint32_t rem = 0;
+      q.mutable_data()[i] = fast.divmod(numerators.data()[i], &rem);
+      r.mutable_data()[i] = rem;
+    }
+    return py::make_tuple(q, r);
+  }, arg("numerators"), arg("divisor"));
 
   m.def("_set_cpu_conv_column_budget", &cpu::set_conv2d_column_budget, arg("floats"),
         "Test hook: the CPU convolution's im2col block size in floats; returns the previous one.");
