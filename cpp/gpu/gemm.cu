@@ -2,6 +2,8 @@
 // deep products (a batch of 32 against an 18496×512 kernel has only a handful of output tiles), and
 // the column sums that give bias gradients (column_reduce.h). Row-major; op(A), op(B) by loaders.
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "gpu/check.h"
 #include "gpu/column_reduce.h"
@@ -74,6 +76,14 @@ struct Element {
 };
 
 }  // namespace
+
+bool use_simple_gemm_kernel() {
+  static const bool simple = [] {
+    const char* value = std::getenv("GPUTRAIN_GEMM_KERNEL");
+    return value != nullptr && std::strcmp(value, "simple") == 0;
+  }();
+  return simple;
+}
 
 GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_split) {
   GemmPlan plan;
