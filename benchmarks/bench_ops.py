@@ -202,7 +202,9 @@ def run_cpu(args):
     gflops, bandwidth = cpu_limits(timer)
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
                  platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
-    print(f"device: CPU {model}, {os.cpu_count()} logical cores, gputrain threads {gt._core.cpu_threads()}")
+    load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+    print(f"device: CPU {model}, {os.cpu_count()} logical cores, gputrain threads {gt._core.cpu_threads()}, "
+          f"load average at start {load} (other processes share these cores)")
     print(f"limits: fp32 {gflops:.1f} GFLOP/s (NumPy 2048^3 matmul), copy {bandwidth:.1f} GB/s (256 MiB np.copyto)")
     print(f"batch sizes divided by {args.cpu_batch_divisor} (CPU run); peers: NumPy {np.__version__}"
           + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))

@@ -183,8 +183,8 @@ def _splitmix64(z: int) -> int:
 
 def dropout_mask(size: int, rate: float, seed: int) -> np.ndarray:
     """The documented mask: keep index i when the top 24 bits of
-    splitmix64(seed ^ splitmix64(i)) are >= round(rate·2^24)."""
-    threshold = round(rate * (1 << 24))
+    splitmix64(seed ^ splitmix64(i)) are >= rate·2^24 rounded half away from zero."""
+    threshold = math.floor(rate * (1 << 24) + 0.5)
     return np.array([(_splitmix64(seed ^ _splitmix64(i)) >> 40) >= threshold for i in range(size)],
                     dtype=np.uint8)
 

@@ -53,6 +53,28 @@ def test_conv2d_medium_shapes(device, rng, shape, kernel_shape, strides, padding
     assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
 
 
+def test_conv2d_many_output_pixels(device, rng):
+    # 18,432 output pixels x 128 channels: the GPU's big tiles forward, and a deep (split-K) reduction
+    # over every pixel for the kernel gradient.
+    x, kernel = normal(rng, (2, 96, 96, 8)), normal(rng, (3, 3, 8, 128), 0.2)
+    y = gputrain.ops.conv2d(x, kernel, padding="same", device=device)
+    assert_close(y, ref.conv2d(x, kernel, None, (1, 1), "same"))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, padding="same", device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, (1, 1), "same")
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)  # sums of 18,432 products: float32 error ~ √n·2⁻²⁴ ≈ 1e-5 worst case, ~1e-6 typical
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid"])
+def test_conv2d_fused_activation(device, rng, activation):
+    x, kernel, bias = normal(rng, (2, 9, 10, 30)), normal(rng, (3, 3, 30, 12), 0.2), normal(rng, (12,))
+    y = gputrain.ops.conv2d(x, kernel, bias, strides=2, padding="same", device=device, activation=activation)
+    pre = ref.conv2d(x, kernel, bias, (2, 2), "same")
+    assert_close(y, ref.relu(pre) if activation == "relu" else ref.sigmoid(pre))
+
+
 def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
     # The CPU lowers a bounded number of images at a time; a tiny budget forces one image per block.
     x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))

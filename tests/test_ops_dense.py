@@ -26,6 +26,12 @@ def test_matmul_large_enough_for_every_gemm_block(device, rng):
     assert_close(gputrain.ops.matmul(a, b, device=device), a.astype(np.float64) @ b)
 
 
+def test_matmul_with_many_output_tiles(device, rng):
+    # 12x12 tiles of 128: enough to fill a large GPU with the big tile configuration.
+    a, b = normal(rng, (1536, 48)), normal(rng, (48, 1536))
+    assert_close(gputrain.ops.matmul(a, b, device=device), a.astype(np.float64) @ b)
+
+
 def test_blocked_gemm_matches_the_plain_loop_kept_beside_it(rng):
     a, b = normal(rng, (37, 290)), normal(rng, (290, 45))
     exact = a.astype(np.float64) @ b
@@ -59,3 +65,50 @@ def test_dense_errors_name_arguments_and_shapes():
         gputrain.ops.dense_grad(np.zeros((4, 3), np.float32), x, np.zeros((3, 2), np.float32), device="cpu")
     with pytest.raises(ValueError, match=r"a \(4, 3\) and b \(4, 3\) do not chain"):
         gputrain.ops.matmul(x, x, device="cpu")
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "linear"])
+@pytest.mark.parametrize("shape_in,units", [((3, 5), 4), ((40, 600), 70), ((32, 784), 128)])
+def test_dense_fused_activation(device, rng, activation, shape_in, units):
+    # in = 600 > 256: the CPU GEMM applies the activation only after its last depth block.
+    x, kernel, bias = normal(rng, shape_in), normal(rng, (shape_in[-1], units), 0.1), normal(rng, (units,))
+    y = gputrain.ops.dense(x, kernel, bias, device=device, activation=activation)
+    pre = ref.dense(x, kernel, bias)
+    expected = {"relu": ref.relu, "sigmoid": ref.sigmoid, "linear": lambda v: v}[activation](pre)
+    assert_close(y, expected)
+
+
+def test_dense_rejects_unknown_activation():
+    with pytest.raises(ValueError, match=r"activation: expected None, 'linear', 'relu' or 'sigmoid', got 'tanh'"):
+        gputrain.ops.dense(np.zeros((2, 3), np.float32), np.zeros((3, 4), np.float32), device="cpu",
+                           activation="tanh")
+
+
+def test_simple_gpu_gemm_kernel_agrees_with_the_pipelined_one(device):
+    # GPUTRAIN_GEMM_KERNEL=simple launches the reference main loop kept beside the pipelined one; both
+    # must match the float64 reference on GEMMs and convolutions with ragged edges.
+    if device == "cpu":
+        pytest.skip("the GEMM kernel choice applies to GPU devices only")
+    code = f"""
+import numpy as np, gputrain
+from conftest import rel_error
+import reference as ref
+rng = np.random.default_rng(7)
+a, b = rng.standard_normal((130, 300)).astype(np.float32), rng.standard_normal((300, 67)).astype(np.float32)
+errors = [rel_error(gputrain.ops.matmul(a, b, device="{device}"), a.astype(np.float64) @ b)]
+x, k = rng.standard_normal((2, 11, 9, 5)).astype(np.float32), rng.standard_normal((3, 3, 5, 7)).astype(np.float32)
+errors.append(rel_error(gputrain.ops.conv2d(x, k, strides=2, padding="same", device="{device}"),
+                        ref.conv2d(x, k, None, (2, 2), "same")))
+dy = rng.standard_normal((2, 6, 5, 7)).astype(np.float32)
+got = gputrain.ops.conv2d_grad(dy, x, k, strides=2, padding="same", device="{device}")
+errors += [rel_error(g, r) for g, r in zip(got[:2], ref.conv2d_grad(dy, x, k, (2, 2), "same")[:2])]
+print(max(errors))
+"""
+    import os
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=here,
+                            env={**os.environ, "GPUTRAIN_GEMM_KERNEL": "simple", "PYTHONPATH": here})
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.strip()) < 1e-5, result.stdout

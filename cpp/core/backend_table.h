@@ -45,17 +45,21 @@ struct GtBackendTable {
   // Workspaces are device memory that dispatch allocates with the size stated beside each entry.
   int (*add_f32)(int device, const float* a, const float* b, float* out, int64_t n, void* stream);
 
-  // Row-major C[m,n] = op(A)·op(B) (+ C if accumulate) (+ bias[n]); see cpp/cpu/gemm.h.
+  // Row-major C[m,n] = act(op(A)·op(B) (+ C if accumulate) (+ bias[n])), act a GtActivation (NONE for
+  // a plain product); see cpp/cpu/gemm.h. The workspace
+  // (floats from sgemm_workspace; may be 0) holds split-K partial products of short, deep GEMMs.
+  int (*sgemm_workspace)(int device, int64_t m, int64_t n, int64_t k, size_t* floats);
   int (*sgemm_f32)(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                    int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int accumulate,
-                   const float* bias, void* stream);
+                   const float* bias, int activation, float* workspace, void* stream);
   // sums[j] = Σ_i a[i,j]; workspace: GT_ROW_SPLITS·cols floats.
   int (*column_sums_f32)(int device, const float* a, int64_t rows, int64_t cols, float* sums,
                          float* workspace, void* stream);
 
-  // Convolution, NHWC input, HWIO kernel, k output channels; see cpp/cpu/conv2d.h.
+  // Convolution, NHWC input, HWIO kernel, k output channels; see cpp/cpu/conv2d.h. The forward fuses
+  // bias and activation (a GtActivation) into its store.
   int (*conv2d_forward_f32)(int device, const GtWindow2d* g, int64_t k, const float* x, const float* w,
-                            const float* bias, float* y, void* stream);
+                            const float* bias, int activation, float* y, void* stream);
   int (*conv2d_backward_data_f32)(int device, const GtWindow2d* g, int64_t k, const float* dy,
                                   const float* w, float* dx, void* stream);
   // Floats of workspace that conv2d_backward_filter_f32 needs for this shape (its split-K partials).

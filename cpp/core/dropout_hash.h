@@ -19,7 +19,8 @@ GT_HOST_DEVICE inline uint64_t splitmix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// Keep element `index` when its 24-bit uniform draw u (in [0, 2^24)) is >= threshold = rate·2^24:
+// Keep element `index` when its 24-bit uniform draw u (in [0, 2^24)) is >= threshold = rate·2^24
+// (rounded half away from zero by dispatch):
 // P(keep) = 1 − threshold / 2^24.
 GT_HOST_DEVICE inline bool dropout_keep(uint64_t seed, uint64_t index, uint32_t threshold) {
   const uint64_t h = splitmix64(seed ^ splitmix64(index));

@@ -23,15 +23,20 @@ void fill_zero(const Tensor& t) {
 
 void gemm(const Device& device, const char* what, bool trans_a, bool trans_b, int64_t m, int64_t n,
           int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-          bool accumulate, const float* bias) {
+          bool accumulate, const float* bias, GtActivation activation = GT_ACTIVATION_NONE) {
   if (m == 0 || n == 0) return;
   if (on_cpu(device)) {
-    cpu::sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias);
+    cpu::sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, activation);
     return;
   }
+  size_t floats = 0;
+  gpu_call(device, what, [&](const GtBackendTable& t) {
+    return t.sgemm_workspace(device.index, m, n, k, &floats);
+  });
+  Tensor ws = workspace(static_cast<int64_t>(floats), device);
   gpu_call(device, what, [&](const GtBackendTable& t) {
     return t.sgemm_f32(device.index, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias,
-                       nullptr);
+                       activation, ws.data<float>(), nullptr);
   });
 }
 
@@ -74,6 +79,12 @@ void check_dense_kernel(const Tensor& x, const Tensor& kernel) {
                      std::to_string(x.dim(x.ndim() - 1)));
 }
 
+void check_activation(GtActivation activation) {
+  if (activation != GT_ACTIVATION_NONE && activation != GT_ACTIVATION_RELU &&
+      activation != GT_ACTIVATION_SIGMOID)
+    throw ValueError("activation: unknown kind " + std::to_string(static_cast<int>(activation)));
+}
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
@@ -94,8 +105,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   return c;
 }
 
-Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias) {
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, GtActivation activation) {
   const Device& device = x.device();
+  check_activation(activation);
   check_float_on("x", x, device);
   check_float_on("kernel", kernel, device);
   check_dense_kernel(x, kernel);
@@ -108,7 +120,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias) {
   shape.back() = out;
   Tensor y = Tensor::empty(shape, DType::Float32, device);
   gemm(device, "dense", false, false, m, out, in, x.data<float>(), in, kernel.data<float>(), out,
-       y.data<float>(), out, false, bias.defined() ? bias.data<float>() : nullptr);
+       y.data<float>(), out, false, bias.defined() ? bias.data<float>() : nullptr, activation);
   return y;
 }
 
@@ -142,8 +154,9 @@ DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel) {
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
-              const std::string& padding) {
+              const std::string& padding, GtActivation activation) {
   const Device& device = x.device();
+  check_activation(activation);
   check_float_on("x", x, device);
   check_float_on("kernel", kernel, device);
   check_conv_kernel(x, kernel);
@@ -158,10 +171,10 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair st
   if (y.numel() == 0) return y;
   const float* b = bias.defined() ? bias.data<float>() : nullptr;
   if (on_cpu(device)) {
-    cpu::conv2d_forward(g, k, x.data<float>(), kernel.data<float>(), b, y.data<float>());
+    cpu::conv2d_forward(g, k, x.data<float>(), kernel.data<float>(), b, activation, y.data<float>());
   } else {
     gpu_call(device, "conv2d", [&](const GtBackendTable& t) {
-      return t.conv2d_forward_f32(device.index, &g, k, x.data<float>(), kernel.data<float>(), b,
+      return t.conv2d_forward_f32(device.index, &g, k, x.data<float>(), kernel.data<float>(), b, activation,
                                   y.data<float>(), nullptr);
     });
   }

@@ -21,15 +21,17 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 struct DenseGrads {
   Tensor dx, dkernel, dbias;
 };
-// x (..., in) · kernel (in, out) + bias (out,) (bias may be undefined).
-Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias);
+// activation(x (..., in) · kernel (in, out) + bias (out,)) (bias may be undefined), in one pass.
+Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias,
+             GtActivation activation = GT_ACTIVATION_NONE);
 DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel);
 
 struct Conv2dGrads {
   Tensor dx, dkernel, dbias;
 };
+// activation(conv(x, kernel) + bias), bias and activation fused into the convolution's store.
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
-              const std::string& padding);
+              const std::string& padding, GtActivation activation = GT_ACTIVATION_NONE);
 Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
                         const std::string& padding);
 

@@ -14,6 +14,7 @@ const char* activation_name(GtActivation kind) {
   switch (kind) {
     case GT_ACTIVATION_RELU: return "relu";
     case GT_ACTIVATION_SIGMOID: return "sigmoid";
+    default: break;
   }
   throw ValueError("activation: unknown kind " + std::to_string(static_cast<int>(kind)));
 }

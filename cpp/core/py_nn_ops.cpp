@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/fast_divmod.h"
 #include "core/nn_ops.h"
 #include "core/py_tensor.h"
 #include "cpu/conv2d.h"
@@ -21,6 +22,18 @@ Pair pair_arg(const std::vector<int64_t>& v, const char* name) {
     throw ValueError(std::string(name) + ": expected 2 integers (height, width), got " +
                      std::to_string(v.size()));
   return {v[0], v[1]};
+}
+
+// None/"linear" (no activation), "relu" or "sigmoid": the fused epilogue of dense and conv2d.
+GtActivation activation_arg(const py::object& name) {
+  if (name.is_none()) return GT_ACTIVATION_NONE;
+  if (!py::isinstance<py::str>(name))
+    throw TypeError("activation: expected None, 'linear', 'relu' or 'sigmoid'");
+  const std::string s = name.cast<std::string>();
+  if (s == "linear") return GT_ACTIVATION_NONE;
+  if (s == "relu") return GT_ACTIVATION_RELU;
+  if (s == "sigmoid") return GT_ACTIVATION_SIGMOID;
+  throw ValueError("activation: expected None, 'linear', 'relu' or 'sigmoid', got '" + s + "'");
 }
 
 GtPoolKind pool_kind(const std::string& kind) {
@@ -98,18 +111,35 @@ void bind_nn_ops(py::module_& m) {
     return c;
   }, arg("a"), arg("b"));
 
+  m.def("_fast_divmod", [](py::array_t<uint32_t, py::array::c_style | py::array::forcecast> numerators,
+                           uint32_t divisor) {
+    // Test hook: the GPU loaders' division by a constant, run on the host, as (quotients, remainders).
+    if (divisor == 0) throw ValueError("divisor: must be >= 1");
+    const FastDivmod fast(divisor);
+    py::array_t<uint32_t> q(numerators.size()), r(numerators.size());
+    for (py::ssize_t i = 0; i < numerators.size(); ++i) {
+      uint32_t rem = 0;
+      q.mutable_data()[i] = fast.divmod(numerators.data()[i], &rem);
+      r.mutable_data()[i] = rem;
+    }
+    return py::make_tuple(q, r);
+  }, arg("numerators"), arg("divisor"));
+
   m.def("_set_cpu_conv_column_budget", &cpu::set_conv2d_column_budget, arg("floats"),
         "Test hook: the CPU convolution's im2col block size in floats; returns the previous one.");
 
-  m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device) {
+  m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device,
+                    py::object activation) {
     OpCall call(device, {x, kernel, bias});
     Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
            tb = call.optional_arg(bias, "bias", f32);
+    const GtActivation act = activation_arg(activation);
     py::gil_scoped_release release;
-    Tensor y = ops::dense(tx, tk, tb);
+    Tensor y = ops::dense(tx, tk, tb, act);
     py::gil_scoped_acquire gil;
     return call.result(y);
-  }, arg("x"), arg("kernel"), arg("bias") = py::none(), arg("device") = "cpu");
+  }, arg("x"), arg("kernel"), arg("bias") = py::none(), arg("device") = "cpu",
+     arg("activation") = py::none());
 
   m.def("dense_grad", [](py::object dy, py::object x, py::object kernel, const std::string& device) {
     OpCall call(device, {dy, x, kernel});
@@ -121,16 +151,18 @@ void bind_nn_ops(py::module_& m) {
   }, arg("dy"), arg("x"), arg("kernel"), arg("device") = "cpu");
 
   m.def("conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
-                     const std::string& padding, const std::string& device) {
+                     const std::string& padding, const std::string& device, py::object activation) {
     OpCall call(device, {x, kernel, bias});
     Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
            tb = call.optional_arg(bias, "bias", f32);
     const Pair s = pair_arg(strides, "strides");
+    const GtActivation act = activation_arg(activation);
     py::gil_scoped_release release;
-    Tensor y = ops::conv2d(tx, tk, tb, s, padding);
+    Tensor y = ops::conv2d(tx, tk, tb, s, padding, act);
     py::gil_scoped_acquire gil;
     return call.result(y);
-  }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("device") = "cpu");
+  }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("device") = "cpu",
+     arg("activation") = py::none());
 
   m.def("conv2d_grad", [](py::object dy, py::object x, py::object kernel, std::vector<int64_t> strides,
                           const std::string& padding, const std::string& device) {

@@ -85,10 +85,10 @@ void col2im_gather(const GtWindow2d& g, const float* dcols, int64_t n0, int64_t 
 int64_t set_conv2d_column_budget(int64_t floats) { return column_budget.exchange(floats); }
 
 void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float* w, const float* bias,
-                    float* y) {
+                    GtActivation activation, float* y) {
   const int64_t kk = columns(g), pixels = g.oh * g.ow;
   if (is_pointwise(g)) {
-    sgemm(false, false, g.n * pixels, k, kk, x, kk, w, k, y, k, false, bias);
+    sgemm(false, false, g.n * pixels, k, kk, x, kk, w, k, y, k, false, bias, activation);
     return;
   }
   const int64_t block = images_per_block(g);
@@ -96,7 +96,8 @@ void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float*
   for (int64_t n0 = 0; n0 < g.n; n0 += block) {
     const int64_t nb = std::min(block, g.n - n0);
     im2col(g, x, n0, nb, cols.data());
-    sgemm(false, false, nb * pixels, k, kk, cols.data(), kk, w, k, y + n0 * pixels * k, k, false, bias);
+    sgemm(false, false, nb * pixels, k, kk, cols.data(), kk, w, k, y + n0 * pixels * k, k, false, bias,
+          activation);
   }
 }
 

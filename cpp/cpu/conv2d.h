@@ -8,9 +8,9 @@
 
 namespace gt::cpu {
 
-// y = conv(x, w) + bias (bias may be null).
+// y = activation(conv(x, w) + bias) (bias may be null).
 void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float* w, const float* bias,
-                    float* y);
+                    GtActivation activation, float* y);
 // dx from dy and the kernel.
 void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const float* w, float* dx);
 // dw (overwritten) from x and dy; dbias (may be null) = sums of dy over every output pixel.

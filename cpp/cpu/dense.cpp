@@ -14,8 +14,8 @@
 namespace gt::cpu {
 
 void dense_forward(int64_t m, int64_t in, int64_t out, const float* x, const float* kernel,
-                   const float* bias, float* y) {
-  sgemm(false, false, m, out, in, x, in, kernel, out, y, out, false, bias);
+                   const float* bias, GtActivation activation, float* y) {
+  sgemm(false, false, m, out, in, x, in, kernel, out, y, out, false, bias, activation);
 }
 
 void dense_backward(int64_t m, int64_t in, int64_t out, const float* dy, const float* x,

@@ -3,10 +3,12 @@
 #pragma once
 #include <cstdint>
 
+#include "core/op_params.h"
+
 namespace gt::cpu {
 
 void dense_forward(int64_t m, int64_t in, int64_t out, const float* x, const float* kernel,
-                   const float* bias, float* y);
+                   const float* bias, GtActivation activation, float* y);
 // Any of dx, dkernel, dbias may be null when that gradient is not wanted.
 void dense_backward(int64_t m, int64_t in, int64_t out, const float* dy, const float* x,
                     const float* kernel, float* dx, float* dkernel, float* dbias);

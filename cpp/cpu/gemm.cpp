@@ -6,6 +6,7 @@
 #include "cpu/gemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -99,10 +100,23 @@ void pack_b_sliver(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_
   }
 }
 
+inline float activate(GtActivation activation, float v) {
+  switch (activation) {
+    case GT_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
+    case GT_ACTIVATION_SIGMOID: {
+      const float e = std::exp(-std::fabs(v));
+      return v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    }
+    default: return v;
+  }
+}
+
 // acc = Σ_p a[p]·b[p] over one sliver pair, then C (rows × cols of it valid) is written:
-// C = acc + base, where base is C itself unless `overwrite`, plus bias when given.
+// C = acc + base, where base is C itself unless `overwrite`, plus bias when given; after the last
+// depth block the activation is applied while the tile is still in cache.
 void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
-                  int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias) {
+                  int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias,
+                  GtActivation activation) {
   vfloat acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vfloat{};
   for (int64_t p = 0; p < kc; ++p) {
@@ -114,7 +128,7 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
       acc[i][1] += a * b1;
     }
   }
-  if (rows == kMR && cols == kNR) {  // full tile: whole vectors straight to C
+  if (rows == kMR && cols == kNR && activation == GT_ACTIVATION_NONE) {  // whole vectors straight to C
     vfloat bias0{}, bias1{};
     if (bias) {
       bias0 = *reinterpret_cast<const vfloat*>(bias);
@@ -136,7 +150,7 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j) {
       float& out = c[i * ldc + j];
-      out = (overwrite ? 0.0f : out) + tile[i][j] + (bias ? bias[j] : 0.0f);
+      out = activate(activation, (overwrite ? 0.0f : out) + tile[i][j] + (bias ? bias[j] : 0.0f));
     }
 }
 
@@ -147,7 +161,7 @@ namespace {
 // One thread's GEMM: the three blocking loops around the micro-kernel, with its own packing buffers.
 void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                   int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate,
-                  const float* bias) {
+                  const float* bias, GtActivation activation) {
   const int64_t nc_max = std::min(n, kNC), kc_max = std::min(k, kKC), mc_max = std::min(m, kMC);
   Buffer packed_b = aligned_buffer(round_up(nc_max, kNR) * kc_max);
   Buffer packed_a = aligned_buffer(round_up(mc_max, kMR) * kc_max);
@@ -159,6 +173,7 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
     for (int64_t pc = 0; pc < k; pc += kKC) {
       const int64_t kc = std::min(kKC, k - pc);
       const bool first = pc == 0;
+      const GtActivation act = pc + kc >= k ? activation : GT_ACTIVATION_NONE;
       for (int64_t jr = 0; jr < n_jr; ++jr)
         pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
                       bp + jr * kNR * kc);
@@ -172,7 +187,7 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
             const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
             micro_kernel(kc, ap + ir * kMR * kc, bp + jr * kNR * kc, c + row * ldc + col, ldc,
                          std::min<int64_t>(kMR, m - row), std::min<int64_t>(kNR, n - col),
-                         first && !accumulate, first && bias ? bias + col : nullptr);
+                         first && !accumulate, first && bias ? bias + col : nullptr, act);
           }
       }
     }
@@ -182,12 +197,13 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias) {
+           const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
+           GtActivation activation) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // an empty sum: only the base and the bias remain
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j)
-        c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+        c[i * ldc + j] = activate(activation, (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f));
     return;
   }
   // Threads split C into independent bands (columns when C is wider than tall, else rows), each
@@ -210,16 +226,16 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const fl
     if (lo >= hi) continue;
     if (split_columns)
       sgemm_serial(trans_a, trans_b, m, hi - lo, k, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, c + lo,
-                   ldc, accumulate, bias ? bias + lo : nullptr);
+                   ldc, accumulate, bias ? bias + lo : nullptr, activation);
     else
       sgemm_serial(trans_a, trans_b, hi - lo, n, k, trans_a ? a + lo : a + lo * lda, lda, b, ldb,
-                   c + lo * ldc, ldc, accumulate, bias);
+                   c + lo * ldc, ldc, accumulate, bias, activation);
   }
 }
 
 void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
                      int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate,
-                     const float* bias) {
+                     const float* bias, GtActivation activation) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0.0;
@@ -227,7 +243,7 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
         sum += static_cast<double>(trans_a ? a[p * lda + i] : a[i * lda + p]) *
                static_cast<double>(trans_b ? b[j * ldb + p] : b[p * ldb + j]);
       float& out = c[i * ldc + j];
-      out = static_cast<float>((accumulate ? out : 0.0) + sum + (bias ? bias[j] : 0.0f));
+      out = activate(activation, static_cast<float>((accumulate ? out : 0.0) + sum + (bias ? bias[j] : 0.0f)));
     }
 }
 

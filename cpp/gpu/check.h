@@ -8,6 +8,8 @@ namespace gt::gpu {
 
 // Records the failure, clears the runtime's last error, and maps it to a GtStatus.
 int fail(cudaError_t err, const char* call, const char* file, int line);
+// Records a launcher's own refusal (a size past a launch limit) and returns GT_ERR_GPU.
+int fail_message(const char* message, const char* file, int line);
 
 }  // namespace gt::gpu
 
@@ -19,3 +21,9 @@ int fail(cudaError_t err, const char* call, const char* file, int line);
 
 // After every kernel launch: launch-configuration errors surface here, not at the next sync.
 #define GT_GPU_CHECK_LAUNCH(kernel_name) GT_GPU_CHECK(cudaGetLastError())
+
+// A launcher's precondition (dispatch has checked the arguments; this guards hardware limits).
+#define GT_GPU_REQUIRE(condition, message)                                                   \
+  do {                                                                                       \
+    if (!(condition)) return ::gt::gpu::fail_message(message, __FILE__, __LINE__);           \
+  } while (0)

@@ -1,5 +1,6 @@
 // The runtime half of the backend table (devices, memory, copies) and error recording. Shared by CUDA
 // and HIP through gpu/vendor.h; the kernels' entries are defined beside their kernels.
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
@@ -105,7 +106,37 @@ const GtBackendTable table = {
     fill_zero,
     synchronize,
     add_f32,
+    sgemm_workspace,
+    sgemm_f32,
+    column_sums_f32,
+    conv2d_forward_f32,
+    conv2d_backward_data_f32,
+    conv2d_backward_filter_workspace,
+    conv2d_backward_filter_f32,
+    pool2d_forward_f32,
+    max_pool2d_backward_f32,
+    avg_pool2d_backward_f32,
+    global_avg_pool2d_forward_f32,
+    global_avg_pool2d_backward_f32,
+    activation_forward_f32,
+    activation_backward_f32,
+    softmax_forward_f32,
+    softmax_backward_f32,
+    dropout_forward_f32,
+    dropout_backward_f32,
+    softmax_cross_entropy_f32,
+    binary_cross_entropy_f32,
+    batch_norm_statistics_f32,
+    batch_norm_forward_f32,
+    batch_norm_update_moving_f32,
+    batch_norm_backward_f32,
+    sgd_update_f32,
+    adam_update_f32,
+    rmsprop_update_f32,
 };
+// Every entry above is set: a table entry left null by a missing initializer would crash on first use.
+static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, rmsprop_update_f32) + sizeof(void*),
+              "the table initializer must end with the struct's last entry");
 }  // namespace
 
 int fail(cudaError_t err, const char* call, const char* file, int line) {
@@ -116,6 +147,18 @@ int fail(cudaError_t err, const char* call, const char* file, int line) {
   if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) return GT_ERR_NO_DEVICE;
   if (err == cudaErrorMemoryAllocation) return GT_ERR_OUT_OF_MEMORY;
   return GT_ERR_GPU;
+}
+
+int fail_message(const char* message, const char* file, int line) {
+  const char* base = std::strrchr(file, '/');
+  std::snprintf(last_message, sizeof last_message, "%s:%d: %s", base ? base + 1 : file, line, message);
+  return GT_ERR_GPU;
+}
+
+int device_limits(int device, DeviceLimits* limits) {
+  GT_GPU_CHECK(cudaDeviceGetAttribute(&limits->sm_count, cudaDevAttrMultiProcessorCount, device));
+  GT_GPU_CHECK(cudaDeviceGetAttribute(&limits->warp_size, cudaDevAttrWarpSize, device));
+  return GT_OK;
 }
 
 }  // namespace gt::gpu

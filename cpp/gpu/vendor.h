@@ -6,6 +6,9 @@
 #include <hip/hip_runtime.h>
 
 #define GT_GPU_BACKEND "hip"
+#define cudaDevAttrMultiProcessorCount hipDeviceAttributeMultiprocessorCount
+#define cudaDevAttrWarpSize hipDeviceAttributeWarpSize
+#define cudaDeviceGetAttribute hipDeviceGetAttribute
 #define cudaDeviceProp hipDeviceProp_t
 #define cudaDeviceSynchronize hipDeviceSynchronize
 #define cudaDriverGetVersion hipDriverGetVersion
@@ -32,8 +35,19 @@
 #define cudaStream_t hipStream_t
 #define cudaSuccess hipSuccess
 
+// Lane exchange across `width` lanes (a power of two up to the wavefront size). HIP's shuffles take no
+// mask: every lane of the wavefront (32 or 64 wide) takes part.
+__device__ inline float gt_shfl_xor(float value, int lane_mask, int width) {
+  return __shfl_xor(value, lane_mask, width);
+}
+
 #else
 #include <cuda_runtime.h>
 
 #define GT_GPU_BACKEND "cuda"
+
+// Lane exchange across `width` lanes; callers keep whole warps converged, so the full mask holds.
+__device__ inline float gt_shfl_xor(float value, int lane_mask, int width) {
+  return __shfl_xor_sync(0xffffffffu, value, lane_mask, width);
+}
 #endif

@@ -92,10 +92,13 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, device: s
     return _core.matmul(a, b, bool(transpose_a), bool(transpose_b), _device(device, a, b))
 
 
-def dense(x, kernel, bias=None, device: str | None = None):
-    """x (..., in) @ kernel (in, out) + bias (out,): Keras's Dense without activation."""
+def dense(x, kernel, bias=None, device: str | None = None, activation: str | None = None):
+    """activation(x (..., in) @ kernel (in, out) + bias (out,)): Keras's Dense. activation None (or
+    "linear"), "relu" or "sigmoid" is applied in the same pass that writes y. The gradient of a fused
+    activation comes from its output: relu_grad(dy, y) (y > 0 exactly where the input was) or
+    sigmoid_grad(dy, y), then dense_grad."""
     x, kernel, bias = _as_array(x, "x"), _as_array(kernel, "kernel"), _optional(bias, "bias")
-    return _core.dense(x, kernel, bias, _device(device, x, kernel, bias))
+    return _core.dense(x, kernel, bias, _device(device, x, kernel, bias), activation)
 
 
 def dense_grad(dy, x, kernel, device: str | None = None):
@@ -104,11 +107,13 @@ def dense_grad(dy, x, kernel, device: str | None = None):
     return _core.dense_grad(dy, x, kernel, _device(device, dy, x, kernel))
 
 
-def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", device: str | None = None):
-    """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in, out), plus bias (out,)."""
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", device: str | None = None,
+           activation: str | None = None):
+    """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in, out), plus bias (out,), then
+    activation (None/"linear", "relu", "sigmoid") fused into the same pass, as in dense."""
     x, kernel, bias = _as_array(x, "x"), _as_array(kernel, "kernel"), _optional(bias, "bias")
     return _core.conv2d(x, kernel, bias, _pair(strides, "strides"), _padding(padding),
-                        _device(device, x, kernel, bias))
+                        _device(device, x, kernel, bias), activation)
 
 
 def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: str | None = None):

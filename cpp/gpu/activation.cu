@@ -1,0 +1,106 @@
+// Activations on the GPU. Element-wise ones are grid-stride loops (coalesced, any n in one launch);
+// softmax gives each row one block whose width is a multiple of the device's warp size (queried at run
+// time), with block reductions for the row maximum, the sum of exponentials and, backward, Σ dy·y.
+#include "gpu/check.h"
+#include "gpu/kernels.h"
+#include "gpu/launch.h"
+
+namespace gt::gpu {
+namespace {
+
+__global__ void activation_forward_kernel(int kind, int64_t n, const float* __restrict__ x,
+                                          float* __restrict__ y) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    y[i] = kind == GT_ACTIVATION_RELU ? (x[i] > 0.0f ? x[i] : 0.0f) : sigmoid(x[i]);
+}
+
+// relu: xy is the forward input; sigmoid: the forward output.
+__global__ void activation_backward_kernel(int kind, int64_t n, const float* __restrict__ dy,
+                                           const float* __restrict__ xy, float* __restrict__ dx) {
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    dx[i] = kind == GT_ACTIVATION_RELU ? (xy[i] > 0.0f ? dy[i] : 0.0f) : dy[i] * xy[i] * (1.0f - xy[i]);
+}
+
+__global__ void softmax_forward_kernel(int64_t cols, const float* __restrict__ x, float* __restrict__ y) {
+  const float* in = x + static_cast<int64_t>(blockIdx.x) * cols;
+  float* out = y + static_cast<int64_t>(blockIdx.x) * cols;
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) m = fmaxf(m, in[j]);
+  m = block_reduce(m, MaxOp{}, -INFINITY);
+  float sum = 0.0f;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    const float e = expf(in[j] - m);
+    out[j] = e;
+    sum += e;
+  }
+  const float inv = 1.0f / block_reduce(sum, SumOp{}, 0.0f);
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) out[j] *= inv;  // each thread its own cells
+}
+
+__global__ void softmax_backward_kernel(int64_t cols, const float* __restrict__ dy, const float* __restrict__ y,
+                                        float* __restrict__ dx) {
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * cols;
+  float dot = 0.0f;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dot += dy[base + j] * y[base + j];
+  dot = block_reduce(dot, SumOp{}, 0.0f);
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dx[base + j] = y[base + j] * (dy[base + j] - dot);
+}
+
+// Threads per row: the row's width rounded up to whole warps, at most kThreads.
+int row_threads(int device, int64_t cols, int* threads) {
+  DeviceLimits limits;
+  const int status = device_limits(device, &limits);
+  if (status != GT_OK) return status;
+  const int64_t warps = (cols + limits.warp_size - 1) / limits.warp_size;
+  const int64_t wanted = warps * limits.warp_size;
+  *threads = static_cast<int>(wanted < kThreads ? wanted : (kThreads / limits.warp_size) * limits.warp_size);
+  return GT_OK;
+}
+
+}  // namespace
+
+int activation_forward_f32(int device, int kind, int64_t n, const float* x, float* y, void* stream) {
+  if (n <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  activation_forward_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(kind, n, x, y);
+  GT_GPU_CHECK_LAUNCH(activation_forward_kernel);
+  return GT_OK;
+}
+
+int activation_backward_f32(int device, int kind, int64_t n, const float* dy, const float* xy, float* dx,
+                            void* stream) {
+  if (n <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  activation_backward_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(kind, n, dy,
+                                                                                             xy, dx);
+  GT_GPU_CHECK_LAUNCH(activation_backward_kernel);
+  return GT_OK;
+}
+
+int softmax_forward_f32(int device, int64_t rows, int64_t cols, const float* x, float* y, void* stream) {
+  if (rows <= 0 || cols <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_REQUIRE(rows < (int64_t(1) << 31), "softmax: too many rows for one launch");
+  int threads = 0;
+  if (const int status = row_threads(device, cols, &threads); status != GT_OK) return status;
+  softmax_forward_kernel<<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(cols, x, y);
+  GT_GPU_CHECK_LAUNCH(softmax_forward_kernel);
+  return GT_OK;
+}
+
+int softmax_backward_f32(int device, int64_t rows, int64_t cols, const float* dy, const float* y,
+                         float* dx, void* stream) {
+  if (rows <= 0 || cols <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_REQUIRE(rows < (int64_t(1) << 31), "softmax_grad: too many rows for one launch");
+  int threads = 0;
+  if (const int status = row_threads(device, cols, &threads); status != GT_OK) return status;
+  softmax_backward_kernel<<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(
+      cols, dy, y, dx);
+  GT_GPU_CHECK_LAUNCH(softmax_backward_kernel);
+  return GT_OK;
+}
+
+}  // namespace gt::gpu

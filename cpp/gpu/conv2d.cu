@@ -1,0 +1,281 @@
+// 2-D convolution on the GPU as implicit GEMM: the three passes are GEMMs whose operands are read
+// straight from the NHWC images through index arithmetic (no im2col buffer), on the shared tile kernel.
+//   forward:         y[(n,oh,ow), k]   = Σ_(r,s,c) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · w[(r,s,c), k]
+//   backward data:   dx[(n,ih,iw), c]  = Σ_(r,s,k) dy[n, (ih+pt−r)/sh, (iw+pl−s)/sw, k] · w[r,s,c,k]
+//   backward filter: dw[(r,s,c), k]    = Σ_(n,oh,ow) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · dy[(n,oh,ow), k]
+// Out-of-image taps (padding) and, for backward data, taps that fall between strided outputs read
+// as zeros. Backward filter sums over every output pixel, so it splits that depth across blocks
+// (split-K) into a workspace and reduces the slices in a fixed order. Each view exists twice: with
+// 64-bit indices (the simple version, any size) and 32-bit with FastDivmod (used when indices fit).
+#include <algorithm>
+
+#include "core/fast_divmod.h"
+#include "gpu/check.h"
+#include "gpu/gemm_tile.h"
+#include "gpu/kernels.h"
+#include "gpu/launch.h"
+
+namespace gt::gpu {
+namespace {
+
+// x viewed as the im2col matrix: row = output pixel (n, oh, ow), depth = tap (r, s, c); c is the
+// fastest index of both the depth and NHWC memory, so depth neighbours are memory neighbours.
+struct ForwardA {
+  const float* x;
+  GtWindow2d g;
+  static constexpr bool kDepthContiguous = true;
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t c = d % g.c, tap = d / g.c, s = tap % g.kw, r = tap / g.kw;
+    const int64_t ow = row % g.ow, t = row / g.ow, oh = t % g.oh, n = t / g.oh;
+    const int64_t ih = oh * g.stride_h - g.pad_top + r, iw = ow * g.stride_w - g.pad_left + s;
+    return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * g.c + c] : 0.0f;
+  }
+};
+
+// The HWIO kernel as a (kh·kw·c, k) row-major matrix: exactly its memory.
+struct KernelB {
+  const float* w;
+  int64_t k;
+  static constexpr bool kColumnsContiguous = true;
+  __device__ float operator()(int64_t d, int64_t col) const { return w[d * k + col]; }
+};
+
+// Bias and activation fused into the store: y is written once, finished.
+struct StoreBias {
+  float* y;
+  int64_t k;
+  const float* bias;
+  int activation;
+  __device__ void operator()(int64_t row, int64_t col, int64_t, float v) const {
+    y[row * k + col] = activate(activation, v + (bias ? bias[col] : 0.0f));
+  }
+};
+
+// dy seen from an input pixel: row = input pixel (n, ih, iw), depth = (r, s, k). Tap (r, s) of the
+// window at output (oh, ow) covers ih = oh·sh − pt + r, so oh = (ih + pt − r)/sh when that divides.
+// With stride s, only 1 in sh·sw taps is real: those MACs are wasted on zeros (fine for ResNet's
+// few strided layers; a stride-decomposed kernel would avoid them).
+struct BackwardDataA {
+  const float* dy;
+  GtWindow2d g;
+  int64_t k;
+  static constexpr bool kDepthContiguous = true;
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t kk = d % k, tap = d / k, s = tap % g.kw, r = tap / g.kw;
+    const int64_t iw = row % g.w, t = row / g.w, ih = t % g.h, n = t / g.h;
+    const int64_t th = ih + g.pad_top - r, tw = iw + g.pad_left - s;
+    if (th < 0 || tw < 0 || th % g.stride_h != 0 || tw % g.stride_w != 0) return 0.0f;
+    const int64_t oh = th / g.stride_h, ow = tw / g.stride_w;
+    if (oh >= g.oh || ow >= g.ow) return 0.0f;
+    return dy[((n * g.oh + oh) * g.ow + ow) * k + kk];
+  }
+};
+
+// w[r, s, c, kk] at depth (r, s, kk) and column c: neighbours along depth (kk) are adjacent.
+struct BackwardDataB {
+  const float* w;
+  GtWindow2d g;
+  int64_t k;
+  static constexpr bool kColumnsContiguous = false;
+  __device__ float operator()(int64_t d, int64_t c) const {
+    const int64_t kk = d % k, tap = d / k;
+    return w[(tap * g.c + c) * k + kk];
+  }
+};
+
+struct StorePlain {
+  float* out;
+  int64_t cols;
+  __device__ void operator()(int64_t row, int64_t col, int64_t, float v) const { out[row * cols + col] = v; }
+};
+
+// The transposed im2col matrix: row = tap (r, s, c), depth = output pixel (n, oh, ow). Rows (c
+// fastest) are memory neighbours, depth steps are not.
+struct BackwardFilterA {
+  const float* x;
+  GtWindow2d g;
+  static constexpr bool kDepthContiguous = false;
+  __device__ float operator()(int64_t row, int64_t p) const {
+    const int64_t c = row % g.c, tap = row / g.c, s = tap % g.kw, r = tap / g.kw;
+    const int64_t ow = p % g.ow, t = p / g.ow, oh = t % g.oh, n = t / g.oh;
+    const int64_t ih = oh * g.stride_h - g.pad_top + r, iw = ow * g.stride_w - g.pad_left + s;
+    return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * g.c + c] : 0.0f;
+  }
+};
+
+struct StoreSlice {
+  float* ws;
+  int64_t m, n;
+  __device__ void operator()(int64_t i, int64_t j, int64_t z, float v) const { ws[(z * m + i) * n + j] = v; }
+};
+
+// ---- 32-bit loaders ---------------------------------------------------------------------------
+// The same three views with 32-bit indices and divisions by FastDivmod (multiply-high + shift): the
+// loaders above spend several 64-bit divisions per element, each ~70 instructions, more than the
+// 64-FMA-per-element work they feed. Used whenever every index of the launch is below 2^31
+// (fits_32_bits), i.e. all tensors under 8 GiB; the 64-bit loaders stay for larger ones.
+
+struct Geometry32 {
+  int h, w, c, kh, kw, sh, sw, pt, pl, oh, ow;
+  FastDivmod div_c, div_kw, div_ow, div_oh, div_w, div_h, div_sh, div_sw;
+  explicit Geometry32(const GtWindow2d& g)
+      : h(int(g.h)), w(int(g.w)), c(int(g.c)), kh(int(g.kh)), kw(int(g.kw)), sh(int(g.stride_h)),
+        sw(int(g.stride_w)), pt(int(g.pad_top)), pl(int(g.pad_left)), oh(int(g.oh)), ow(int(g.ow)),
+        div_c(uint32_t(g.c)), div_kw(uint32_t(g.kw)), div_ow(uint32_t(g.ow)), div_oh(uint32_t(g.oh)),
+        div_w(uint32_t(g.w)), div_h(uint32_t(g.h)), div_sh(uint32_t(g.stride_h)),
+        div_sw(uint32_t(g.stride_w)) {}
+};
+
+bool fits_32_bits(const GtWindow2d& g, int64_t k) {
+  const int64_t limit = int64_t(1) << 31;
+  const int64_t x = g.n * g.h * g.w * g.c, y = g.n * g.oh * g.ow * k, w = g.kh * g.kw * g.c * k;
+  const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
+  const int64_t taps = g.kh * g.kw * std::max(g.c, k);
+  // Padded coordinates (oh·sh + r, ih + pt) stay below h + kh·sh + pt; bound them too.
+  const int64_t coordinate = std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
+  return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
+         coordinate < limit && k < limit;
+}
+
+// Pixel (n, a, b) of a row index over an (n, a_extent, b_extent) grid.
+__device__ inline void split_pixel(uint32_t row, const FastDivmod& div_b, const FastDivmod& div_a,
+                                   uint32_t* n, uint32_t* a, uint32_t* b) {
+  const uint32_t t = div_b.divmod(row, b);
+  *n = div_a.divmod(t, a);
+}
+
+struct ForwardA32 {
+  const float* x;
+  Geometry32 g;
+  static constexpr bool kDepthContiguous = true;
+  __device__ float operator()(int64_t row, int64_t d) const {
+    uint32_t c, s, n, oh, ow;
+    const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(d), &c), &s);
+    split_pixel(uint32_t(row), g.div_ow, g.div_oh, &n, &oh, &ow);
+    const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
+    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
+    return x[((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c];
+  }
+};
+
+struct BackwardDataA32 {
+  const float* dy;
+  Geometry32 g;
+  FastDivmod div_k;
+  static constexpr bool kDepthContiguous = true;
+  __device__ float operator()(int64_t row, int64_t d) const {
+    uint32_t kk, s, n, ih, iw;
+    const uint32_t r = g.div_kw.divmod(div_k.divmod(uint32_t(d), &kk), &s);
+    split_pixel(uint32_t(row), g.div_w, g.div_h, &n, &ih, &iw);
+    const int th = int(ih) + g.pt - int(r), tw = int(iw) + g.pl - int(s);
+    if (th < 0 || tw < 0) return 0.0f;
+    uint32_t rh, rw;
+    const uint32_t oh = g.div_sh.divmod(uint32_t(th), &rh), ow = g.div_sw.divmod(uint32_t(tw), &rw);
+    if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return 0.0f;
+    return dy[((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk];
+  }
+};
+
+struct BackwardDataB32 {
+  const float* w;
+  uint32_t c;
+  FastDivmod div_k;
+  static constexpr bool kColumnsContiguous = false;
+  __device__ float operator()(int64_t d, int64_t col) const {
+    uint32_t kk;
+    const uint32_t tap = div_k.divmod(uint32_t(d), &kk);
+    return w[(tap * c + uint32_t(col)) * div_k.divisor + kk];
+  }
+};
+
+struct BackwardFilterA32 {
+  const float* x;
+  Geometry32 g;
+  static constexpr bool kDepthContiguous = false;
+  __device__ float operator()(int64_t row, int64_t p) const {
+    uint32_t c, s, n, oh, ow;
+    const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(row), &c), &s);
+    split_pixel(uint32_t(p), g.div_ow, g.div_oh, &n, &oh, &ow);
+    const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
+    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
+    return x[((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c];
+  }
+};
+
+template <class ALoad>
+int backward_filter(const GemmPlan& plan, int64_t rows, int64_t k, int64_t depth, ALoad la, const float* dy,
+                    float* dw, float* workspace, cudaStream_t s) {
+  const KernelB lb{dy, k};  // dy as a (pixels, k) row-major matrix
+  if (plan.splits == 1) return launch_gemm(plan, rows, k, depth, la, lb, StorePlain{dw, k}, s);
+  const int status = launch_gemm(plan, rows, k, depth, la, lb, StoreSlice{workspace, rows, k}, s);
+  if (status != GT_OK) return status;
+  const int64_t blocks = std::min<int64_t>((rows * k + 255) / 256, 4096);
+  split_k_reduce_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(workspace, rows, k, plan.splits,
+                                                                      StorePlain{dw, k});
+  GT_GPU_CHECK_LAUNCH(split_k_reduce_kernel);
+  return GT_OK;
+}
+
+int plan_for(int device, int64_t m, int64_t n, int64_t k, bool allow_split, GemmPlan* plan) {
+  DeviceLimits limits;
+  const int status = device_limits(device, &limits);
+  if (status != GT_OK) return status;
+  *plan = plan_gemm(limits.sm_count, m, n, k, allow_split);
+  return GT_OK;
+}
+
+}  // namespace
+
+int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* w,
+                       const float* bias, int activation, float* y, void* stream) {
+  const int64_t rows = g->n * g->oh * g->ow, depth = g->kh * g->kw * g->c;
+  if (rows == 0 || k == 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GemmPlan plan;
+  if (const int status = plan_for(device, rows, k, depth, false, &plan); status != GT_OK) return status;
+  const StoreBias store{y, k, bias, activation};
+  auto s = static_cast<cudaStream_t>(stream);
+  if (fits_32_bits(*g, k)) return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g)}, KernelB{w, k}, store, s);
+  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, KernelB{w, k}, store, s);
+}
+
+int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const float* dy, const float* w,
+                             float* dx, void* stream) {
+  const int64_t rows = g->n * g->h * g->w, depth = g->kh * g->kw * k;
+  if (rows == 0 || g->c == 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GemmPlan plan;
+  if (const int status = plan_for(device, rows, g->c, depth, false, &plan); status != GT_OK) return status;
+  auto s = static_cast<cudaStream_t>(stream);
+  if (fits_32_bits(*g, k)) {
+    const FastDivmod div_k(static_cast<uint32_t>(k));
+    return launch_gemm(plan, rows, g->c, depth, BackwardDataA32{dy, Geometry32(*g), div_k},
+                       BackwardDataB32{w, static_cast<uint32_t>(g->c), div_k}, StorePlain{dx, g->c}, s);
+  }
+  return launch_gemm(plan, rows, g->c, depth, BackwardDataA{dy, *g, k}, BackwardDataB{w, *g, k},
+                     StorePlain{dx, g->c}, s);
+}
+
+int conv2d_backward_filter_workspace(int device, const GtWindow2d* g, int64_t k, size_t* floats) {
+  GemmPlan plan;
+  if (const int status = plan_for(device, g->kh * g->kw * g->c, k, g->n * g->oh * g->ow, true, &plan);
+      status != GT_OK)
+    return status;
+  *floats = plan.workspace_floats;
+  return GT_OK;
+}
+
+int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const float* x,
+                               const float* dy, float* dw, float* workspace, void* stream) {
+  const int64_t rows = g->kh * g->kw * g->c, depth = g->n * g->oh * g->ow;
+  if (rows == 0 || k == 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GemmPlan plan;
+  if (const int status = plan_for(device, rows, k, depth, true, &plan); status != GT_OK) return status;
+  auto s = static_cast<cudaStream_t>(stream);
+  if (fits_32_bits(*g, k))
+    return backward_filter(plan, rows, k, depth, BackwardFilterA32{x, Geometry32(*g)}, dy, dw, workspace, s);
+  return backward_filter(plan, rows, k, depth, BackwardFilterA{x, *g}, dy, dw, workspace, s);
+}
+
+}  // namespace gt::gpu

@@ -1,0 +1,142 @@
+// Dense matrix multiply on the GPU through the shared tile kernel (gemm_tile.h), split-K for short,
+// deep products (a batch of 32 against an 18496×512 kernel has only a handful of output tiles), and
+// the column sums that give bias gradients (column_reduce.h). Row-major; op(A), op(B) by loaders.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "gpu/check.h"
+#include "gpu/column_reduce.h"
+#include "gpu/gemm_tile.h"
+#include "gpu/kernels.h"
+#include "gpu/launch.h"
+
+namespace gt::gpu {
+namespace {
+
+// Row-major matrix, optionally transposed. op(A)(i, p): A[i·ld + p], or A[p·ld + i] when transposed;
+// the neighbour along depth is adjacent in memory only when not transposed.
+template <bool kTransposed>
+struct MatrixA {
+  const float* a;
+  int64_t ld;
+  static constexpr bool kDepthContiguous = !kTransposed;
+  __device__ float operator()(int64_t i, int64_t p) const { return kTransposed ? a[p * ld + i] : a[i * ld + p]; }
+};
+
+template <bool kTransposed>
+struct MatrixB {
+  const float* b;
+  int64_t ld;
+  static constexpr bool kColumnsContiguous = !kTransposed;
+  __device__ float operator()(int64_t p, int64_t j) const { return kTransposed ? b[j * ld + p] : b[p * ld + j]; }
+};
+
+// C = act(acc (+ C) (+ bias)), the GEMM's own epilogue.
+struct StoreC {
+  float* c;
+  int64_t ldc;
+  const float* bias;
+  bool accumulate;
+  int activation;
+  __device__ void operator()(int64_t i, int64_t j, int64_t, float v) const {
+    float* out = c + i * ldc + j;
+    *out = activate(activation, v + (bias ? bias[j] : 0.0f) + (accumulate ? *out : 0.0f));
+  }
+};
+
+// One split-K slice of the product, to be summed by split_k_reduce_kernel.
+struct StoreSlice {
+  float* ws;
+  int64_t m, n;
+  __device__ void operator()(int64_t i, int64_t j, int64_t z, float v) const { ws[(z * m + i) * n + j] = v; }
+};
+
+template <bool kTa, bool kTb>
+int run_sgemm(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+              const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
+              int activation, float* workspace, cudaStream_t stream) {
+  const MatrixA<kTa> la{a, lda};
+  const MatrixB<kTb> lb{b, ldb};
+  const StoreC store{c, ldc, bias, accumulate, activation};
+  if (plan.splits == 1) return launch_gemm(plan, m, n, k, la, lb, store, stream);
+  const int status = launch_gemm(plan, m, n, k, la, lb, StoreSlice{workspace, m, n}, stream);
+  if (status != GT_OK) return status;
+  const int64_t blocks = std::min<int64_t>((m * n + 255) / 256, 4096);
+  split_k_reduce_kernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(workspace, m, n, plan.splits, store);
+  GT_GPU_CHECK_LAUNCH(split_k_reduce_kernel);
+  return GT_OK;
+}
+
+// The matrix itself, element by element, for the column sums.
+struct Element {
+  const float* a;
+  int64_t cols;
+  __device__ float operator()(int64_t r, int64_t c) const { return a[r * cols + c]; }
+};
+
+}  // namespace
+
+bool use_simple_gemm_kernel() {
+  static const bool simple = [] {
+    const char* value = std::getenv("GPUTRAIN_GEMM_KERNEL");
+    return value != nullptr && std::strcmp(value, "simple") == 0;
+  }();
+  return simple;
+}
+
+GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_split) {
+  GemmPlan plan;
+  const int64_t big_tiles = ((m + BigTile::BM - 1) / BigTile::BM) * ((n + BigTile::BN - 1) / BigTile::BN);
+  const int64_t small_tiles =
+      ((m + SmallTile::BM - 1) / SmallTile::BM) * ((n + SmallTile::BN - 1) / SmallTile::BN);
+  plan.big = big_tiles >= sm_count;  // enough big tiles to occupy every multiprocessor once
+  plan.k_per_split = (k + BigTile::BK - 1) / BigTile::BK * BigTile::BK;
+  if (!plan.big && allow_split && small_tiles < sm_count && k >= 512) {
+    // Too few tiles for the device: cut the depth into slices (each at least 256 deep, at most 64
+    // of them) until there are about two blocks per multiprocessor.
+    const int64_t want = (2 * sm_count + small_tiles - 1) / small_tiles;
+    const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({want, k / 256, 64}));
+    plan.k_per_split = ((k + splits - 1) / splits + SmallTile::BK - 1) / SmallTile::BK * SmallTile::BK;
+    plan.splits = (k + plan.k_per_split - 1) / plan.k_per_split;
+    if (plan.splits > 1) plan.workspace_floats = static_cast<size_t>(plan.splits * m * n);
+  }
+  if (plan.k_per_split == 0) plan.k_per_split = BigTile::BK;  // k = 0: one empty slice
+  return plan;
+}
+
+int sgemm_workspace(int device, int64_t m, int64_t n, int64_t k, size_t* floats) {
+  DeviceLimits limits;
+  const int status = device_limits(device, &limits);
+  if (status != GT_OK) return status;
+  *floats = plan_gemm(limits.sm_count, m, n, k, true).workspace_floats;
+  return GT_OK;
+}
+
+int sgemm_f32(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float* a,
+              int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, int accumulate,
+              const float* bias, int activation, float* workspace, void* stream) {
+  if (m <= 0 || n <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  DeviceLimits limits;
+  const int status = device_limits(device, &limits);
+  if (status != GT_OK) return status;
+  const GemmPlan plan = plan_gemm(limits.sm_count, m, n, k, true);
+  auto s = static_cast<cudaStream_t>(stream);
+  const bool acc = accumulate != 0;
+  if (trans_a) {
+    return trans_b ? run_sgemm<true, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s)
+                   : run_sgemm<true, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s);
+  }
+  return trans_b ? run_sgemm<false, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s)
+                 : run_sgemm<false, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s);
+}
+
+int column_sums_f32(int device, const float* a, int64_t rows, int64_t cols, float* sums, float* workspace,
+                    void* stream) {
+  if (cols <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  return column_reduce(Element{a, cols}, rows, cols, 1.0f, sums, workspace, static_cast<cudaStream_t>(stream));
+}
+
+}  // namespace gt::gpu

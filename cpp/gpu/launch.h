@@ -1,0 +1,65 @@
+// Shared by the kernel files: grid sizing for grid-stride loops, and block reductions that work for any
+// warp width (warpSize is 32 on NVIDIA and RDNA, 64 on CDNA): shuffles name their width explicitly and
+// the per-warp partials go through shared memory sized for the smallest warp.
+#pragma once
+#include <cstdint>
+
+#include "core/op_params.h"
+#include "gpu/vendor.h"
+
+namespace gt::gpu {
+
+constexpr int kThreads = 256;  // a multiple of every warp width
+
+// Blocks for a grid-stride loop over n items: enough to fill any device, capped so that huge n
+// reuse threads instead of exceeding grid limits.
+inline unsigned grid_for(int64_t n, int threads = kThreads) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));
+}
+
+__device__ inline float sigmoid(float x) {
+  const float e = expf(-fabsf(x));  // never exponentiates a positive number
+  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+// The fused epilogue of dense and conv2d (kind: GtActivation).
+__device__ inline float activate(int kind, float v) {
+  return kind == GT_ACTIVATION_RELU ? (v > 0.0f ? v : 0.0f) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
+}
+
+struct SumOp {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct MaxOp {
+  __device__ float operator()(float a, float b) const { return a > b ? a : b; }
+};
+
+template <class Op>
+__device__ inline float warp_reduce(float v, Op op) {
+  for (int offset = warpSize / 2; offset > 0; offset >>= 1) v = op(v, gt_shfl_xor(v, offset, warpSize));
+  return v;
+}
+
+// Every thread of the block gets op over all threads' v. blockDim.x must be a multiple of warpSize
+// (whole warps take part in the shuffles) and at most 1024. Contains __syncthreads: call it from all
+// threads of the block.
+template <class Op>
+__device__ inline float block_reduce(float v, Op op, float identity) {
+  __shared__ float partial[32];  // 1024 threads / a 32-wide warp at most
+  const int lane = static_cast<int>(threadIdx.x) % warpSize, warp = static_cast<int>(threadIdx.x) / warpSize;
+  const int warps = static_cast<int>(blockDim.x) / warpSize;
+  v = warp_reduce(v, op);
+  __syncthreads();  // a previous call may still be reading `partial`
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < warps ? partial[lane] : identity;
+    v = warp_reduce(v, op);
+    if (lane == 0) partial[0] = v;
+  }
+  __syncthreads();
+  return partial[0];
+}
+
+}  // namespace gt::gpu

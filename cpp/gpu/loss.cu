@@ -1,0 +1,99 @@
+// Losses on the GPU, each a mean with its gradient. Per-row (softmax cross-entropy) or per-block
+// (binary cross-entropy) partial losses go to a workspace, and one block adds them in a fixed order:
+// the loss is deterministic, with no atomics.
+#include "gpu/check.h"
+#include "gpu/kernels.h"
+#include "gpu/launch.h"
+
+namespace gt::gpu {
+namespace {
+
+constexpr float kBceEpsilon = 1e-7f;  // Keras's backend epsilon (cpp/cpu/loss.h)
+
+// One block per row: logsumexp, the row's loss into row_loss, and dlogits = (softmax − onehot)/rows.
+__global__ void softmax_cross_entropy_kernel(int64_t rows, int64_t classes, const float* __restrict__ logits,
+                                             const int32_t* __restrict__ labels, float* __restrict__ dlogits,
+                                             float* __restrict__ row_loss) {
+  const int64_t base = static_cast<int64_t>(blockIdx.x) * classes;
+  const float* z = logits + base;
+  float m = -INFINITY;
+  for (int64_t j = threadIdx.x; j < classes; j += blockDim.x) m = fmaxf(m, z[j]);
+  m = block_reduce(m, MaxOp{}, -INFINITY);
+  float sum = 0.0f;
+  for (int64_t j = threadIdx.x; j < classes; j += blockDim.x) sum += expf(z[j] - m);
+  sum = block_reduce(sum, SumOp{}, 0.0f);
+  const int32_t label = labels[blockIdx.x];
+  const float inv_rows = 1.0f / static_cast<float>(rows);
+  for (int64_t j = threadIdx.x; j < classes; j += blockDim.x)
+    dlogits[base + j] = (expf(z[j] - m) / sum - (j == label ? 1.0f : 0.0f)) * inv_rows;
+  if (threadIdx.x == 0) row_loss[blockIdx.x] = logf(sum) + m - z[label];
+}
+
+// One block: loss = scale · Σ partial[i], summed by strided threads then a block reduction.
+__global__ void mean_kernel(const float* __restrict__ partial, int64_t count, float scale,
+                            float* __restrict__ loss) {
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < count; i += blockDim.x) sum += partial[i];
+  sum = block_reduce(sum, SumOp{}, 0.0f);
+  if (threadIdx.x == 0) *loss = sum * scale;
+}
+
+__global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__ input,
+                                            const float* __restrict__ target, int from_logits,
+                                            float* __restrict__ dinput, float* __restrict__ block_loss) {
+  const float inv_n = 1.0f / static_cast<float>(n);
+  const float eps = kBceEpsilon;
+  float sum = 0.0f;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const float t = target[i];
+    if (from_logits) {
+      const float z = input[i];
+      const float e = expf(-fabsf(z));
+      sum += fmaxf(z, 0.0f) - z * t + log1pf(e);
+      dinput[i] = ((z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e)) - t) * inv_n;
+    } else {
+      const float p = input[i];
+      const float pc = fminf(fmaxf(p, eps), 1.0f - eps);
+      sum += -(t * logf(pc + eps) + (1.0f - t) * logf(1.0f - pc + eps));
+      const bool clipped = p < eps || p > 1.0f - eps;  // Keras's clip passes no gradient there
+      dinput[i] = clipped ? 0.0f : -(t / (pc + eps) - (1.0f - t) / (1.0f - pc + eps)) * inv_n;
+    }
+  }
+  sum = block_reduce(sum, SumOp{}, 0.0f);
+  if (threadIdx.x == 0) block_loss[blockIdx.x] = sum;
+}
+
+}  // namespace
+
+int softmax_cross_entropy_f32(int device, int64_t rows, int64_t classes, const float* logits,
+                              const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                              void* stream) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  auto s = static_cast<cudaStream_t>(stream);
+  GT_GPU_REQUIRE(rows < (int64_t(1) << 31), "softmax_cross_entropy: too many rows for one launch");
+  if (rows > 0) {
+    softmax_cross_entropy_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(rows, classes, logits, labels,
+                                                                                  dlogits, workspace);
+    GT_GPU_CHECK_LAUNCH(softmax_cross_entropy_kernel);
+  }
+  mean_kernel<<<1, kThreads, 0, s>>>(workspace, rows, rows > 0 ? 1.0f / static_cast<float>(rows) : 0.0f, loss);
+  GT_GPU_CHECK_LAUNCH(mean_kernel);
+  return GT_OK;
+}
+
+int binary_cross_entropy_f32(int device, int64_t n, const float* input, const float* target,
+                             int from_logits, float* loss, float* dinput, float* workspace, void* stream) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  auto s = static_cast<cudaStream_t>(stream);
+  const unsigned blocks = n > 0 ? (grid_for(n) < GT_REDUCE_BLOCKS ? grid_for(n) : GT_REDUCE_BLOCKS) : 0;
+  if (blocks > 0) {
+    binary_cross_entropy_kernel<<<blocks, kThreads, 0, s>>>(n, input, target, from_logits, dinput, workspace);
+    GT_GPU_CHECK_LAUNCH(binary_cross_entropy_kernel);
+  }
+  mean_kernel<<<1, kThreads, 0, s>>>(workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : 0.0f, loss);
+  GT_GPU_CHECK_LAUNCH(mean_kernel);
+  return GT_OK;
+}
+
+}  // namespace gt::gpu
