@@ -20,22 +20,22 @@ function(gputrain_find_nvcc out)
   set(${out} "${GPUTRAIN_NVCC}" PARENT_SCOPE)
 endfunction()
 
-# Architectures when the user gives none: this machine's GPU if one is visible, else a list that the
-# toolkit supports, with PTX for the newest so future GPUs can JIT.
+# Architectures when the user gives none: this machine's GPU if one is visible, else machine code for one
+# architecture of each generation the toolkit supports (an 8.0 binary also runs on 8.6 and 8.9 cards)
+# plus PTX of the newest, which the driver compiles for any later GPU. Fewer targets keep a build on a
+# small machine within minutes; a build on the GPU's own machine gets `native`.
 function(gputrain_default_cuda_architectures nvcc_version out)
   execute_process(COMMAND nvidia-smi -L RESULT_VARIABLE rc OUTPUT_VARIABLE gpus ERROR_QUIET)
   if(rc EQUAL 0 AND gpus MATCHES "GPU [0-9]")
     set(${out} native PARENT_SCOPE)
   elseif(nvcc_version VERSION_GREATER_EQUAL 13.0)
-    set(${out} "75-real;80-real;86-real;89-real;90-real;100-real;120" PARENT_SCOPE)
-  elseif(nvcc_version VERSION_GREATER_EQUAL 12.8)
-    set(${out} "50-real;60-real;70-real;75-real;80-real;86-real;89-real;90-real;100-real;120" PARENT_SCOPE)
+    set(${out} "75-real;80-real;90-real;90-virtual" PARENT_SCOPE)
   elseif(nvcc_version VERSION_GREATER_EQUAL 12.0)
-    set(${out} "50-real;60-real;70-real;75-real;80-real;86-real;89-real;90" PARENT_SCOPE)
+    set(${out} "50-real;60-real;70-real;75-real;80-real;90-real;90-virtual" PARENT_SCOPE)
   elseif(nvcc_version VERSION_GREATER_EQUAL 11.8)
-    set(${out} "37-real;50-real;60-real;70-real;75-real;80-real;86-real;89-real;90" PARENT_SCOPE)
+    set(${out} "37-real;50-real;60-real;70-real;75-real;80-real;90-real;90-virtual" PARENT_SCOPE)
   else()
-    set(${out} "37-real;50-real;60-real;70-real;75-real;80-real;86" PARENT_SCOPE)
+    set(${out} "37-real;50-real;60-real;70-real;75-real;80-real;80-virtual" PARENT_SCOPE)
   endif()
 endfunction()
 
