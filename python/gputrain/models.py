@@ -224,7 +224,10 @@ class Sequential:
 
         steps = math.ceil(len(x) / batch_size)
         start_step = 0
-        if resume and self._resume(checkpoints[0]):
+        resumed = resume and self._resume(checkpoints[0])
+        if not resumed:
+            self.training_state["seed"] = None  # a fresh fit shuffles afresh
+        if resumed:
             initial_epoch, start_step = self.training_state["epoch"], self.training_state["step"]
             history.history = {k: list(v) for k, v in self.training_state["history"].items()}
             history.epoch = list(range(len(next(iter(history.history.values()), []))))
@@ -239,7 +242,7 @@ class Sequential:
         for c in callbacks + [history]:
             c.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            self.training_state["epoch"] = epoch
+            self.training_state["epoch"], self.training_state["step"] = epoch, start_step
             for c in callbacks:
                 c.on_epoch_begin(epoch)
             if verbose:
