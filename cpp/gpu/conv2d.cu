@@ -1,5 +1,5 @@
 // 2-D convolution on the GPU as implicit GEMM: the three passes are GEMMs whose operands are read
-// straight from the NHWC images through index arithmetic (no im2col buffer), on the shared tile kernel.
+// straight from the NHWC images by index arithmetic (no im2col buffer), on the shared tile kernel.
 //   forward:         y[(n,oh,ow), k]   = Σ_(r,s,c) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · w[(r,s,c), k]
 //   backward data:   dx[(n,ih,iw), c]  = Σ_(r,s,k) dy[n, (ih+pt−r)/sh, (iw+pl−s)/sw, k] · w[r,s,c,k]
 //   backward filter: dw[(r,s,c), k]    = Σ_(n,oh,ow) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · dy[(n,oh,ow), k]
@@ -119,10 +119,24 @@ struct Geometry32 {
   int h, w, c, kh, kw, sh, sw, pt, pl, oh, ow;
   FastDivmod div_c, div_kw, div_ow, div_oh, div_w, div_h, div_sh, div_sw;
   explicit Geometry32(const GtWindow2d& g)
-      : h(int(g.h)), w(int(g.w)), c(int(g.c)), kh(int(g.kh)), kw(int(g.kw)), sh(int(g.stride_h)),
-        sw(int(g.stride_w)), pt(int(g.pad_top)), pl(int(g.pad_left)), oh(int(g.oh)), ow(int(g.ow)),
-        div_c(uint32_t(g.c)), div_kw(uint32_t(g.kw)), div_ow(uint32_t(g.ow)), div_oh(uint32_t(g.oh)),
-        div_w(uint32_t(g.w)), div_h(uint32_t(g.h)), div_sh(uint32_t(g.stride_h)),
+      : h(int(g.h)),
+        w(int(g.w)),
+        c(int(g.c)),
+        kh(int(g.kh)),
+        kw(int(g.kw)),
+        sh(int(g.stride_h)),
+        sw(int(g.stride_w)),
+        pt(int(g.pad_top)),
+        pl(int(g.pad_left)),
+        oh(int(g.oh)),
+        ow(int(g.ow)),
+        div_c(uint32_t(g.c)),
+        div_kw(uint32_t(g.kw)),
+        div_ow(uint32_t(g.ow)),
+        div_oh(uint32_t(g.oh)),
+        div_w(uint32_t(g.w)),
+        div_h(uint32_t(g.h)),
+        div_sh(uint32_t(g.stride_h)),
         div_sw(uint32_t(g.stride_w)) {}
 };
 
@@ -132,7 +146,8 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
   const int64_t taps = g.kh * g.kw * std::max(g.c, k);
   // Padded coordinates (oh·sh + r, ih + pt) stay below h + kh·sh + pt; bound them too.
-  const int64_t coordinate = std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
+  const int64_t coordinate =
+      std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
   return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
          coordinate < limit && k < limit;
 }
@@ -210,8 +225,8 @@ int backward_filter(const GemmPlan& plan, int64_t rows, int64_t k, int64_t depth
   const int status = launch_gemm(plan, rows, k, depth, la, lb, StoreSlice{workspace, rows, k}, s);
   if (status != GT_OK) return status;
   const int64_t blocks = std::min<int64_t>((rows * k + 255) / 256, 4096);
-  split_k_reduce_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(workspace, rows, k, plan.splits,
-                                                                      StorePlain{dw, k});
+  GT_LAUNCH(split_k_reduce_kernel, static_cast<unsigned>(blocks), 256, s)
+  (workspace, rows, k, plan.splits, StorePlain{dw, k});
   GT_GPU_CHECK_LAUNCH(split_k_reduce_kernel);
   return GT_OK;
 }
@@ -235,7 +250,8 @@ int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* 
   if (const int status = plan_for(device, rows, k, depth, false, &plan); status != GT_OK) return status;
   const StoreBias store{y, k, bias, activation};
   auto s = static_cast<cudaStream_t>(stream);
-  if (fits_32_bits(*g, k)) return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g)}, KernelB{w, k}, store, s);
+  if (fits_32_bits(*g, k))
+    return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g)}, KernelB{w, k}, store, s);
   return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, KernelB{w, k}, store, s);
 }
 
@@ -265,8 +281,8 @@ int conv2d_backward_filter_workspace(int device, const GtWindow2d* g, int64_t k,
   return GT_OK;
 }
 
-int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const float* x,
-                               const float* dy, float* dw, float* workspace, void* stream) {
+int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* dy,
+                               float* dw, float* workspace, void* stream) {
   const int64_t rows = g->kh * g->kw * g->c, depth = g->n * g->oh * g->ow;
   if (rows == 0 || k == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));

@@ -86,7 +86,8 @@ gemm_tile_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad loa
     for (int d = 0; d < BK; ++d) {
       float a[TM], b[TN];
 #pragma unroll
-      for (int i = 0; i < TM; ++i) a[i] = as[d][ty + i * Tile::kThreadsM];  // ≤ 2 addresses per warp: broadcast
+      for (int i = 0; i < TM; ++i)
+        a[i] = as[d][ty + i * Tile::kThreadsM];  // ≤ 2 addresses per warp: broadcast
 #pragma unroll
       for (int j = 0; j < TN; ++j) b[j] = bs[d][tx + j * Tile::kThreadsN];  // consecutive: no conflict
 #pragma unroll
@@ -235,8 +236,8 @@ bool use_simple_gemm_kernel();
 // workspace a caller allocates always matches the launch.
 struct GemmPlan {
   bool big = true;
-  int64_t splits = 1;        // slices of the depth, each written to its own workspace slice
-  int64_t k_per_split = 0;   // a multiple of BK
+  int64_t splits = 1;           // slices of the depth, each written to its own workspace slice
+  int64_t k_per_split = 0;      // a multiple of BK
   size_t workspace_floats = 0;  // splits·m·n when splits > 1
 };
 // allow_split: the caller provides a workspace and reduces the slices (sgemm, backward filter).
@@ -251,12 +252,12 @@ int launch_gemm_tile(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, ALoa
   const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(col_tiles),
                   static_cast<unsigned>(plan.splits));
   if (use_simple_gemm_kernel()) {
-    gemm_tile_kernel<Tile><<<grid, Tile::kThreads, 0, stream>>>(m, n, k, plan.k_per_split, load_a, load_b,
-                                                                store);
+    GT_LAUNCH(gemm_tile_kernel<Tile>, grid, Tile::kThreads, stream)
+    (m, n, k, plan.k_per_split, load_a, load_b, store);
     GT_GPU_CHECK_LAUNCH(gemm_tile_kernel);
   } else {
-    gemm_tile_pipelined_kernel<Tile><<<grid, Tile::kThreads, 0, stream>>>(m, n, k, plan.k_per_split, load_a,
-                                                                          load_b, store);
+    GT_LAUNCH(gemm_tile_pipelined_kernel<Tile>, grid, Tile::kThreads, stream)
+    (m, n, k, plan.k_per_split, load_a, load_b, store);
     GT_GPU_CHECK_LAUNCH(gemm_tile_pipelined_kernel);
   }
   return GT_OK;
