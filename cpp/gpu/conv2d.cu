@@ -24,6 +24,7 @@ struct ForwardA {
   const float* x;
   GtWindow2d g;
   static constexpr bool kDepthContiguous = true;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t d) const {
     const int64_t c = d % g.c, tap = d / g.c, s = tap % g.kw, r = tap / g.kw;
     const int64_t ow = row % g.ow, t = row / g.ow, oh = t % g.oh, n = t / g.oh;
@@ -36,9 +37,14 @@ struct ForwardA {
 struct KernelB {
   const float* w;
   int64_t k;
+  bool vector_ok;  // k is a multiple of 4 and w 16-byte aligned
   static constexpr bool kColumnsContiguous = true;
+  static constexpr bool kVector = true;
   __device__ float operator()(int64_t d, int64_t col) const { return w[d * k + col]; }
+  __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + d * k + col); }
 };
+
+KernelB kernel_b(const float* w, int64_t k) { return KernelB{w, k, k % 4 == 0 && aligned_16(w)}; }
 
 // Bias and activation fused into the store: y is written once, finished.
 struct StoreBias {
@@ -60,6 +66,7 @@ struct BackwardDataA {
   GtWindow2d g;
   int64_t k;
   static constexpr bool kDepthContiguous = true;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t d) const {
     const int64_t kk = d % k, tap = d / k, s = tap % g.kw, r = tap / g.kw;
     const int64_t iw = row % g.w, t = row / g.w, ih = t % g.h, n = t / g.h;
@@ -77,6 +84,7 @@ struct BackwardDataB {
   GtWindow2d g;
   int64_t k;
   static constexpr bool kColumnsContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t d, int64_t c) const {
     const int64_t kk = d % k, tap = d / k;
     return w[(tap * g.c + c) * k + kk];
@@ -95,6 +103,7 @@ struct BackwardFilterA {
   const float* x;
   GtWindow2d g;
   static constexpr bool kDepthContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t p) const {
     const int64_t c = row % g.c, tap = row / g.c, s = tap % g.kw, r = tap / g.kw;
     const int64_t ow = p % g.ow, t = p / g.ow, oh = t % g.oh, n = t / g.oh;
@@ -162,14 +171,26 @@ __device__ inline void split_pixel(uint32_t row, const FastDivmod& div_b, const 
 struct ForwardA32 {
   const float* x;
   Geometry32 g;
+  bool vector_ok;  // c is a multiple of 4 and x 16-byte aligned: 4 depth steps from a multiple of 4
+                   // are 4 channels of one tap, adjacent and aligned in memory
   static constexpr bool kDepthContiguous = true;
-  __device__ float operator()(int64_t row, int64_t d) const {
+  static constexpr bool kVector = true;
+  // Index of x for (row, d), or -1 for a padding tap.
+  __device__ int64_t index(int64_t row, int64_t d) const {
     uint32_t c, s, n, oh, ow;
     const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(d), &c), &s);
     split_pixel(uint32_t(row), g.div_ow, g.div_oh, &n, &oh, &ow);
     const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
-    return x[((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c];
+    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+    return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
+  }
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? 0.0f : x[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(x + i);
   }
 };
 
@@ -177,17 +198,28 @@ struct BackwardDataA32 {
   const float* dy;
   Geometry32 g;
   FastDivmod div_k;
+  bool vector_ok;  // k is a multiple of 4 and dy 16-byte aligned (4 output channels of one tap)
   static constexpr bool kDepthContiguous = true;
-  __device__ float operator()(int64_t row, int64_t d) const {
+  static constexpr bool kVector = true;
+  // Index of dy for (row, d), or -1 where the tap falls on no output.
+  __device__ int64_t index(int64_t row, int64_t d) const {
     uint32_t kk, s, n, ih, iw;
     const uint32_t r = g.div_kw.divmod(div_k.divmod(uint32_t(d), &kk), &s);
     split_pixel(uint32_t(row), g.div_w, g.div_h, &n, &ih, &iw);
     const int th = int(ih) + g.pt - int(r), tw = int(iw) + g.pl - int(s);
-    if (th < 0 || tw < 0) return 0.0f;
+    if (th < 0 || tw < 0) return -1;
     uint32_t rh, rw;
     const uint32_t oh = g.div_sh.divmod(uint32_t(th), &rh), ow = g.div_sw.divmod(uint32_t(tw), &rw);
-    if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return 0.0f;
-    return dy[((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk];
+    if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return -1;
+    return ((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk;
+  }
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? 0.0f : dy[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(dy + i);
   }
 };
 
@@ -196,6 +228,7 @@ struct BackwardDataB32 {
   uint32_t c;
   FastDivmod div_k;
   static constexpr bool kColumnsContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t d, int64_t col) const {
     uint32_t kk;
     const uint32_t tap = div_k.divmod(uint32_t(d), &kk);
@@ -207,6 +240,7 @@ struct BackwardFilterA32 {
   const float* x;
   Geometry32 g;
   static constexpr bool kDepthContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t p) const {
     uint32_t c, s, n, oh, ow;
     const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(row), &c), &s);
@@ -220,7 +254,7 @@ struct BackwardFilterA32 {
 template <class ALoad>
 int backward_filter(const GemmPlan& plan, int64_t rows, int64_t k, int64_t depth, ALoad la, const float* dy,
                     float* dw, float* workspace, cudaStream_t s) {
-  const KernelB lb{dy, k};  // dy as a (pixels, k) row-major matrix
+  const KernelB lb = kernel_b(dy, k);  // dy as a (pixels, k) row-major matrix
   if (plan.splits == 1) return launch_gemm(plan, rows, k, depth, la, lb, StorePlain{dw, k}, s);
   const int status = launch_gemm(plan, rows, k, depth, la, lb, StoreSlice{workspace, rows, k}, s);
   if (status != GT_OK) return status;
@@ -251,8 +285,9 @@ int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* 
   const StoreBias store{y, k, bias, activation};
   auto s = static_cast<cudaStream_t>(stream);
   if (fits_32_bits(*g, k))
-    return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g)}, KernelB{w, k}, store, s);
-  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, KernelB{w, k}, store, s);
+    return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g), g->c % 4 == 0 && aligned_16(x)},
+                       kernel_b(w, k), store, s);
+  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, kernel_b(w, k), store, s);
 }
 
 int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const float* dy, const float* w,
@@ -265,7 +300,8 @@ int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const f
   auto s = static_cast<cudaStream_t>(stream);
   if (fits_32_bits(*g, k)) {
     const FastDivmod div_k(static_cast<uint32_t>(k));
-    return launch_gemm(plan, rows, g->c, depth, BackwardDataA32{dy, Geometry32(*g), div_k},
+    return launch_gemm(plan, rows, g->c, depth,
+                       BackwardDataA32{dy, Geometry32(*g), div_k, k % 4 == 0 && aligned_16(dy)},
                        BackwardDataB32{w, static_cast<uint32_t>(g->c), div_k}, StorePlain{dx, g->c}, s);
   }
   return launch_gemm(plan, rows, g->c, depth, BackwardDataA{dy, *g, k}, BackwardDataB{w, *g, k},

@@ -146,6 +146,11 @@ void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* context) {
       }
 }
 
+void check_aligned(const void* p, int bytes) {
+  if (reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) != 0)
+    fail("misaligned " + std::to_string(bytes) + "-byte access");
+}
+
 void sync_threads() {
   fibers[current].state = State::AtBarrier;
   swapcontext(&fibers[current].context, &scheduler);

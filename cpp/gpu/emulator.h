@@ -29,6 +29,7 @@ struct uint3 {
 struct float4 {
   float x, y, z, w;
 };
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 
 // The running fiber's coordinates (the emulator is single-threaded while a kernel runs).
 extern uint3 threadIdx, blockIdx;
@@ -79,6 +80,8 @@ namespace gt::emu {
 // Runs body() once per thread of every block of the grid; returns after the last block.
 void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* context);
 void sync_threads();
+// Records a launch failure when p is not aligned to `bytes` (a GPU faults on a misaligned vector access).
+void check_aligned(const void* p, int bytes);
 float shuffle_xor(float value, int lane_mask, int width);
 
 template <class F>

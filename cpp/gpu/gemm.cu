@@ -20,20 +20,26 @@ template <bool kTransposed>
 struct MatrixA {
   const float* a;
   int64_t ld;
+  bool vector_ok;  // rows start 16-byte aligned: a is, and ld is a multiple of 4
   static constexpr bool kDepthContiguous = !kTransposed;
+  static constexpr bool kVector = !kTransposed;
   __device__ float operator()(int64_t i, int64_t p) const {
     return kTransposed ? a[p * ld + i] : a[i * ld + p];
   }
+  __device__ float4 load4(int64_t i, int64_t p) const { return load_float4(a + i * ld + p); }
 };
 
 template <bool kTransposed>
 struct MatrixB {
   const float* b;
   int64_t ld;
+  bool vector_ok;
   static constexpr bool kColumnsContiguous = !kTransposed;
+  static constexpr bool kVector = !kTransposed;
   __device__ float operator()(int64_t p, int64_t j) const {
     return kTransposed ? b[j * ld + p] : b[p * ld + j];
   }
+  __device__ float4 load4(int64_t p, int64_t j) const { return load_float4(b + p * ld + j); }
 };
 
 // C = act(acc (+ C) (+ bias)), the GEMM's own epilogue.
@@ -60,8 +66,8 @@ template <bool kTa, bool kTb>
 int run_sgemm(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
               const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
               int activation, float* workspace, cudaStream_t stream) {
-  const MatrixA<kTa> la{a, lda};
-  const MatrixB<kTb> lb{b, ldb};
+  const MatrixA<kTa> la{a, lda, lda % 4 == 0 && aligned_16(a)};
+  const MatrixB<kTb> lb{b, ldb, ldb % 4 == 0 && aligned_16(b)};
   const StoreC store{c, ldc, bias, accumulate, activation};
   if (plan.splits == 1) return launch_gemm(plan, m, n, k, la, lb, store, stream);
   const int status = launch_gemm(plan, m, n, k, la, lb, StoreSlice{workspace, m, n}, stream);
