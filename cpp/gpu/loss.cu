@@ -55,9 +55,9 @@ __global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__
     } else {
       const float p = input[i];
       const float pc = fminf(fmaxf(p, eps), 1.0f - eps);
-      sum += -(t * logf(pc + eps) + (1.0f - t) * logf(1.0f - pc + eps));
+      sum += -(t * logf(pc) + (1.0f - t) * logf(1.0f - pc));
       const bool clipped = p < eps || p > 1.0f - eps;  // Keras's clip passes no gradient there
-      dinput[i] = clipped ? 0.0f : -(t / (pc + eps) - (1.0f - t) / (1.0f - pc + eps)) * inv_n;
+      dinput[i] = clipped ? 0.0f : -(t / pc - (1.0f - t) / (1.0f - pc)) * inv_n;
     }
   }
   sum = block_reduce(sum, SumOp{}, 0.0f);
