@@ -75,6 +75,21 @@ def test_conv2d_fused_activation(device, rng, activation):
     assert_close(y, ref.relu(pre) if activation == "relu" else ref.sigmoid(pre))
 
 
+@pytest.mark.parametrize("kernel_size,strides,padding", [((1, 1), (2, 2), "valid"), ((2, 1), (3, 2), "same"),
+                                                         ((3, 3), (2, 3), "same"), ((5, 4), (3, 3), "valid")])
+def test_conv2d_grad_strided_including_taps_that_skip_pixels(device, rng, kernel_size, strides, padding):
+    # A stride larger than the kernel leaves input pixels that no window touches (their dx is 0); the
+    # GPU computes dx per class of pixel position mod stride, some of which then have no tap at all.
+    x = normal(rng, (2, 10, 11, 4))
+    kernel = normal(rng, kernel_size + (4, 8))
+    y = gputrain.ops.conv2d(x, kernel, strides=strides, padding=padding, device=device)
+    dy = normal(rng, y.shape)
+    dx, dk, _ = gputrain.ops.conv2d_grad(dy, x, kernel, strides=strides, padding=padding, device=device)
+    rdx, rdk, _ = ref.conv2d_grad(dy, x, kernel, strides, padding)
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+
+
 def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
     # The CPU lowers a bounded number of images at a time; a tiny budget forces one image per block.
     x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))

@@ -251,6 +251,97 @@ struct BackwardFilterA32 {
   }
 };
 
+// ---- strided backward data ---------------------------------------------------------------------
+// With stride s > 1 only one tap in s² of the plain backward-data GEMM meets an output: the rest are
+// multiplies by zero. Split the input pixels into the s_h·s_w classes of (ih + pt) mod s_h and
+// (iw + pl) mod s_w: within class (ph, pw) the taps that meet an output are exactly r ≡ ph, s ≡ pw,
+// and tap (ph + s_h·tr, pw + s_w·ts) of pixel (ih0 + s_h·u, iw0 + s_w·v) reads output
+// (u + base_h − tr, v + base_w − ts). One dense GEMM per class, no wasted depth.
+struct StrideClass {
+  int ph, pw;                  // residues of (ih + pt) and (iw + pl)
+  int ih0, iw0;                // first input row / column of the class
+  int base_h, base_w;          // (ih0 + pt − ph)/s_h and (iw0 + pl − pw)/s_w, exact and >= 0
+  int hc, wc, taps_h, taps_w;  // pixels and taps of the class along each axis
+};
+
+StrideClass stride_class(const GtWindow2d& g, int ph, int pw) {
+  StrideClass k{};
+  k.ph = ph;
+  k.pw = pw;
+  const auto first = [](int64_t residue, int64_t pad, int64_t stride) {
+    return static_cast<int>(((residue - pad) % stride + stride) % stride);
+  };
+  k.ih0 = first(ph, g.pad_top, g.stride_h);
+  k.iw0 = first(pw, g.pad_left, g.stride_w);
+  k.base_h = static_cast<int>((k.ih0 + g.pad_top - ph) / g.stride_h);
+  k.base_w = static_cast<int>((k.iw0 + g.pad_left - pw) / g.stride_w);
+  k.hc = k.ih0 < g.h ? static_cast<int>((g.h - k.ih0 + g.stride_h - 1) / g.stride_h) : 0;
+  k.wc = k.iw0 < g.w ? static_cast<int>((g.w - k.iw0 + g.stride_w - 1) / g.stride_w) : 0;
+  k.taps_h = ph < g.kh ? static_cast<int>((g.kh - ph + g.stride_h - 1) / g.stride_h) : 0;
+  k.taps_w = pw < g.kw ? static_cast<int>((g.kw - pw + g.stride_w - 1) / g.stride_w) : 0;
+  return k;
+}
+
+// Row = pixel (n, u, v) of the class, depth = (tr, ts, kk) with kk fastest.
+struct StridedDataA {
+  const float* dy;
+  StrideClass k;
+  int oh, ow;
+  FastDivmod div_wc, div_hc, div_taps_w, div_k;
+  bool vector_ok;  // k % 4 == 0 and dy 16-byte aligned: 4 output channels of one tap
+  static constexpr bool kDepthContiguous = true;
+  static constexpr bool kVector = true;
+  __device__ int64_t index(int64_t row, int64_t d) const {
+    uint32_t kk, ts, n, u, v;
+    const uint32_t tr = div_taps_w.divmod(div_k.divmod(uint32_t(d), &kk), &ts);
+    split_pixel(uint32_t(row), div_wc, div_hc, &n, &u, &v);
+    const int y = int(u) + k.base_h - int(tr), x = int(v) + k.base_w - int(ts);
+    if (y < 0 || y >= oh || x < 0 || x >= ow) return -1;
+    return ((n * uint32_t(oh) + uint32_t(y)) * uint32_t(ow) + uint32_t(x)) * div_k.divisor + kk;
+  }
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? 0.0f : dy[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(dy + i);
+  }
+};
+
+// w[ph + s_h·tr, pw + s_w·ts, c, kk] at depth (tr, ts, kk) and column c.
+struct StridedDataB {
+  const float* w;
+  StrideClass k;
+  int kw, c, sh, sw;
+  FastDivmod div_taps_w, div_k;
+  static constexpr bool kColumnsContiguous = false;
+  static constexpr bool kVector = false;
+  __device__ float operator()(int64_t d, int64_t col) const {
+    uint32_t kk, ts;
+    const uint32_t tr = div_taps_w.divmod(div_k.divmod(uint32_t(d), &kk), &ts);
+    const uint32_t r = uint32_t(k.ph + sh * int(tr)), s = uint32_t(k.pw + sw * int(ts));
+    return w[((r * uint32_t(kw) + s) * uint32_t(c) + uint32_t(col)) * div_k.divisor + kk];
+  }
+};
+
+// dx of the class's pixel (n, u, v), channel col.
+struct StoreStridedDx {
+  float* dx;
+  StrideClass k;
+  int h, w, c, sh, sw;
+  FastDivmod div_wc, div_hc;
+  __device__ void operator()(int64_t row, int64_t col, int64_t, float value) const {
+    uint32_t n, u, v;
+    split_pixel(uint32_t(row), div_wc, div_hc, &n, &u, &v);
+    const uint32_t ih = uint32_t(k.ih0 + sh * int(u)), iw = uint32_t(k.iw0 + sw * int(v));
+    dx[((n * uint32_t(h) + ih) * uint32_t(w) + iw) * uint32_t(c) + uint32_t(col)] = value;
+  }
+};
+
+int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, const float* w,
+                          float* dx, cudaStream_t s);
+
 template <class ALoad>
 int backward_filter(const GemmPlan& plan, int64_t rows, int64_t k, int64_t depth, ALoad la, const float* dy,
                     float* dw, float* workspace, cudaStream_t s) {
@@ -270,6 +361,31 @@ int plan_for(int device, int64_t m, int64_t n, int64_t k, bool allow_split, Gemm
   const int status = device_limits(device, &limits);
   if (status != GT_OK) return status;
   *plan = plan_gemm(limits.sm_count, m, n, k, allow_split);
+  return GT_OK;
+}
+
+int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, const float* w,
+                          float* dx, cudaStream_t s) {
+  const FastDivmod div_k(static_cast<uint32_t>(k));
+  for (int ph = 0; ph < g.stride_h; ++ph)
+    for (int pw = 0; pw < g.stride_w; ++pw) {
+      const StrideClass cls = stride_class(g, ph, pw);
+      const int64_t rows = g.n * cls.hc * cls.wc;
+      if (rows == 0) continue;  // no input pixel in this class
+      // A class whose taps all fall outside the kernel (stride > kernel) gets depth 0: zeros.
+      const int64_t depth = int64_t(cls.taps_h) * cls.taps_w * k;
+      GemmPlan plan;
+      if (const int status = plan_for(device, rows, g.c, depth, false, &plan); status != GT_OK) return status;
+      const FastDivmod div_wc(uint32_t(cls.wc)), div_hc(uint32_t(cls.hc));
+      const FastDivmod div_taps_w(uint32_t(cls.taps_w > 0 ? cls.taps_w : 1));
+      const StridedDataA la{
+          dy, cls, int(g.oh), int(g.ow), div_wc, div_hc, div_taps_w, div_k, k % 4 == 0 && aligned_16(dy)};
+      const StridedDataB lb{w, cls, int(g.kw), int(g.c), int(g.stride_h), int(g.stride_w), div_taps_w, div_k};
+      const StoreStridedDx store{
+          dx, cls, int(g.h), int(g.w), int(g.c), int(g.stride_h), int(g.stride_w), div_wc, div_hc};
+      if (const int status = launch_gemm(plan, rows, g.c, depth, la, lb, store, s); status != GT_OK)
+        return status;
+    }
   return GT_OK;
 }
 
@@ -298,6 +414,8 @@ int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const f
   GemmPlan plan;
   if (const int status = plan_for(device, rows, g->c, depth, false, &plan); status != GT_OK) return status;
   auto s = static_cast<cudaStream_t>(stream);
+  if ((g->stride_h > 1 || g->stride_w > 1) && fits_32_bits(*g, k))
+    return backward_data_strided(device, *g, k, dy, w, dx, s);
   if (fits_32_bits(*g, k)) {
     const FastDivmod div_k(static_cast<uint32_t>(k));
     return launch_gemm(plan, rows, g->c, depth,
