@@ -6,7 +6,9 @@
 // Out-of-image taps (padding) and, for backward data, taps that fall between strided outputs read
 // as zeros. Backward filter sums over every output pixel, so it splits that depth across blocks
 // (split-K) into a workspace and reduces the slices in a fixed order. Each view exists twice: with
-// 64-bit indices (the simple version, any size) and 32-bit with FastDivmod (used when indices fit).
+// 64-bit indices (the simple version, any size) and 32-bit with FastDivmod (used when indices fit);
+// strided backward data is further split by pixel position mod stride (backward_data_strided) so
+// that no multiply-add is spent on taps that meet no output.
 #include <algorithm>
 
 #include "core/fast_divmod.h"
