@@ -61,9 +61,13 @@ class CpuTimer:
         self.repeats, self.budget_s = repeats, budget_s
 
     def __call__(self, fn):
-        """Median seconds of fn(i) over i = 0, 1, ... after one warm-up call; stops early after the
-        time budget (at least 3 timed calls)."""
-        fn(1)
+        """Median seconds of fn(i) over i = 0, 1, ... after a pause and three warm-up calls; stops early
+        after the time budget (at least 3 timed calls). The pause lets the previous library's idle
+        worker threads (OpenBLAS's and OpenMP's spin before sleeping) go to sleep: on a machine with
+        few cores a spinning thread of one library steals the core the other one's thread needs."""
+        time.sleep(0.3)
+        for i in range(3):
+            fn(i)
         times, start = [], time.perf_counter()
         for i in range(self.repeats):
             t0 = time.perf_counter()

@@ -12,6 +12,15 @@ from gputrain import _backends
 
 ALL_DEVICES = ("cpu", "cuda:0", "hip:0")
 
+if os.environ.get("GPUTRAIN_TEST_GPU_EMULATOR") == "1":
+    # Development and CI tool: the "cuda:0" cases run the GPU kernels under the CPU emulator (a build
+    # with GPUTRAIN_GPU_EMULATOR=ON), registered in place of the real CUDA backend.
+    from gputrain import _core, _gpuemu
+    _core.register_backend(_gpuemu.backend_table())
+    _backends._loaded["cuda"] = True
+    # Those tests check how the real backends are detected, which the emulator stands in for.
+    collect_ignore = ["test_backends.py"]
+
 
 def _require_gpu() -> bool:
     return os.environ.get("GPUTRAIN_REQUIRE_GPU") == "1"

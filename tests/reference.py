@@ -212,10 +212,10 @@ def binary_cross_entropy(target, output, from_logits):
     if from_logits:
         loss = np.mean(np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o))))
         return loss, (sigmoid(o) - t) / n
-    eps = BCE_EPSILON
+    eps = BCE_EPSILON  # Keras 3: clip to [eps, 1 - eps], no epsilon inside the logs
     p = np.clip(o, eps, 1 - eps)
-    loss = np.mean(-(t * np.log(p + eps) + (1 - t) * np.log(1 - p + eps)))
-    grad = -(t / (p + eps) - (1 - t) / (1 - p + eps)) / n
+    loss = np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p)))
+    grad = -(t / p - (1 - t) / (1 - p)) / n
     return loss, np.where((o < eps) | (o > 1 - eps), 0.0, grad)
 
 

@@ -61,3 +61,13 @@ def test_losses_return_tensors_for_tensors(device, rng):
 def test_binary_cross_entropy_shape_mismatch_names_both():
     with pytest.raises(ValueError, match=r"target \(3,\) and logits \(4,\)"):
         gputrain.ops.binary_cross_entropy(np.zeros(3, np.float32), np.zeros(4, np.float32), True, device="cpu")
+
+
+def test_binary_cross_entropy_near_the_clip_bound_is_keras_3(device):
+    # Keras 3 clips p to [1e-7, 1 − 1e-7] and takes log(p) itself; Keras 2 added 1e-7 inside the log
+    # (−log(3e-7) = 15.02 here instead of −log(2e-7) = 15.42).
+    p = np.array([2e-7], np.float32)
+    loss, grad = gputrain.ops.binary_cross_entropy(np.ones(1, np.float32), p, device=device)
+    expected = -np.log(np.float64(p[0]))
+    assert abs(float(loss) - expected) < 1e-5 * expected
+    assert abs(float(grad[0]) + 1.0 / np.float64(p[0])) < 1e-5 / np.float64(p[0])

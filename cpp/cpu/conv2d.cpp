@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include "cpu/dense.h"
 #include "cpu/gemm.h"
@@ -18,6 +18,19 @@ namespace {
 std::atomic<int64_t> column_budget{int64_t(8) << 20};
 
 int64_t columns(const GtWindow2d& g) { return g.kh * g.kw * g.c; }
+
+// The calling thread's im2col buffer, grown on demand and kept: a fresh zero-filled vector per call
+// (4.7 MB for the first layer of the Colab CNN at batch 2) cost more in page faults and zeroing than
+// the GEMM. Bounded by the column budget (one image at least).
+float* column_buffer(int64_t floats) {
+  thread_local std::unique_ptr<float[]> buffer;
+  thread_local int64_t capacity = 0;
+  if (floats > capacity) {
+    buffer.reset(new float[static_cast<size_t>(floats)]);
+    capacity = floats;
+  }
+  return buffer.get();
+}
 
 bool is_pointwise(const GtWindow2d& g) {
   return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
@@ -38,15 +51,28 @@ void im2col(const GtWindow2d& g, const float* x, int64_t n0, int64_t nb, float* 
     const int64_t n = n0 + r / g.oh, oh = r % g.oh;
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       float* row = cols + (r * g.ow + ow) * kk;
+      const int64_t iw0 = ow * g.stride_w - g.pad_left;
+      const bool columns_inside = iw0 >= 0 && iw0 + g.kw <= g.w;
       for (int64_t i = 0; i < g.kh; ++i) {
         const int64_t ih = oh * g.stride_h - g.pad_top + i;
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t iw = ow * g.stride_w - g.pad_left + j;
-          float* dst = row + (i * g.kw + j) * g.c;
-          if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w)
-            std::memset(dst, 0, sizeof(float) * g.c);
-          else
-            std::memcpy(dst, x + ((n * g.h + ih) * g.w + iw) * g.c, sizeof(float) * g.c);
+        float* dst = row + i * g.kw * g.c;
+        if (ih < 0 || ih >= g.h) {
+          std::fill(dst, dst + g.kw * g.c, 0.0f);
+        } else if (columns_inside) {
+          // The kw taps of one kernel row are kw·c consecutive floats of x (NHWC): one copy, as a
+          // plain loop because for the few channels of a first layer (c = 3: 36 bytes) a memcpy call
+          // per tap cost more than the GEMM.
+          const float* src = x + ((n * g.h + ih) * g.w + iw0) * g.c;
+          for (int64_t q = 0; q < g.kw * g.c; ++q) dst[q] = src[q];
+        } else {
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t iw = iw0 + j;
+            float* tap = dst + j * g.c;
+            if (iw < 0 || iw >= g.w)
+              std::fill(tap, tap + g.c, 0.0f);
+            else
+              std::copy(x + ((n * g.h + ih) * g.w + iw) * g.c, x + ((n * g.h + ih) * g.w + iw + 1) * g.c, tap);
+          }
         }
       }
     }
@@ -92,11 +118,11 @@ void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float*
     return;
   }
   const int64_t block = images_per_block(g);
-  std::vector<float> cols(static_cast<size_t>(block * pixels * kk));
+  float* cols = column_buffer(block * pixels * kk);
   for (int64_t n0 = 0; n0 < g.n; n0 += block) {
     const int64_t nb = std::min(block, g.n - n0);
-    im2col(g, x, n0, nb, cols.data());
-    sgemm(false, false, nb * pixels, k, kk, cols.data(), kk, w, k, y + n0 * pixels * k, k, false, bias,
+    im2col(g, x, n0, nb, cols);
+    sgemm(false, false, nb * pixels, k, kk, cols, kk, w, k, y + n0 * pixels * k, k, false, bias,
           activation);
   }
 }
@@ -108,12 +134,11 @@ void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const
     return;
   }
   const int64_t block = images_per_block(g);
-  std::vector<float> dcols(static_cast<size_t>(block * pixels * kk));
+  float* dcols = column_buffer(block * pixels * kk);
   for (int64_t n0 = 0; n0 < g.n; n0 += block) {
     const int64_t nb = std::min(block, g.n - n0);
-    sgemm(false, true, nb * pixels, kk, k, dy + n0 * pixels * k, k, w, k, dcols.data(), kk, false,
-          nullptr);
-    col2im_gather(g, dcols.data(), n0, nb, dx);
+    sgemm(false, true, nb * pixels, kk, k, dy + n0 * pixels * k, k, w, k, dcols, kk, false, nullptr);
+    col2im_gather(g, dcols, n0, nb, dx);
   }
 }
 
@@ -130,12 +155,11 @@ void conv2d_backward_filter(const GtWindow2d& g, int64_t k, const float* x, cons
     return;
   }
   const int64_t block = images_per_block(g);
-  std::vector<float> cols(static_cast<size_t>(block * pixels * kk));
+  float* cols = column_buffer(block * pixels * kk);
   for (int64_t n0 = 0; n0 < g.n; n0 += block) {
     const int64_t nb = std::min(block, g.n - n0);
-    im2col(g, x, n0, nb, cols.data());
-    sgemm(true, false, kk, k, nb * pixels, cols.data(), kk, dy + n0 * pixels * k, k, dw, k, n0 > 0,
-          nullptr);
+    im2col(g, x, n0, nb, cols);
+    sgemm(true, false, kk, k, nb * pixels, cols, kk, dy + n0 * pixels * k, k, dw, k, n0 > 0, nullptr);
   }
 }
 

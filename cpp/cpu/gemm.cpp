@@ -35,6 +35,7 @@ constexpr int kNR = 2 * kVec;
 constexpr int64_t kKC = 256;
 constexpr int64_t kMC = 144;
 constexpr int64_t kNC = 4096;
+constexpr int64_t kInPlaceBRows = 48;  // at most this many rows of C: B is read unpacked
 
 struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
@@ -114,14 +115,14 @@ inline float activate(GtActivation activation, float v) {
 // acc = Σ_p a[p]·b[p] over one sliver pair, then C (rows × cols of it valid) is written:
 // C = acc + base, where base is C itself unless `overwrite`, plus bias when given; after the last
 // depth block the activation is applied while the tile is still in cache.
-void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, float* c,
-                  int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias,
+void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, int64_t b_stride,
+                  float* c, int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias,
                   GtActivation activation) {
   vfloat acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vfloat{};
   for (int64_t p = 0; p < kc; ++p) {
-    const vfloat b0 = *reinterpret_cast<const vfloat*>(bp + p * kNR);
-    const vfloat b1 = *reinterpret_cast<const vfloat*>(bp + p * kNR + kVec);
+    const vfloat b0 = *reinterpret_cast<const vfloat*>(bp + p * b_stride);
+    const vfloat b1 = *reinterpret_cast<const vfloat*>(bp + p * b_stride + kVec);
     for (int i = 0; i < kMR; ++i) {
       const float a = ap[p * kMR + i];
       acc[i][0] += a * b0;
@@ -167,6 +168,10 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
   Buffer packed_a = aligned_buffer(round_up(mc_max, kMR) * kc_max);
   float* bp = packed_b.get();
   float* ap = packed_a.get();
+  // With few rows each element of B is used only m times, so packing it (a read and a write of all of
+  // B) costs as much as the multiply: full-width slivers of a plain B are then read in place (their
+  // rows are contiguous; unaligned vector loads), only the ragged last sliver is packed.
+  const bool b_in_place = !trans_b && m <= kInPlaceBRows;
   for (int64_t jc = 0; jc < n; jc += kNC) {
     const int64_t nc = std::min(kNC, n - jc);
     const int64_t n_jr = (nc + kNR - 1) / kNR;
@@ -174,21 +179,26 @@ void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, c
       const int64_t kc = std::min(kKC, k - pc);
       const bool first = pc == 0;
       const GtActivation act = pc + kc >= k ? activation : GT_ACTIVATION_NONE;
+      auto in_place = [&](int64_t jr) { return b_in_place && nc - jr * kNR >= kNR; };
       for (int64_t jr = 0; jr < n_jr; ++jr)
-        pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
-                      bp + jr * kNR * kc);
+        if (!in_place(jr))
+          pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
+                        bp + jr * kNR * kc);
       for (int64_t ic = 0; ic < m; ic += kMC) {
         const int64_t mc = std::min(kMC, m - ic);
         const int64_t n_ir = (mc + kMR - 1) / kMR;
         pack_a_slivers(trans_a, a, lda, ic, mc, pc, kc, 0, n_ir, ap);
         // B-sliver-major: consecutive micro-tiles reuse one B sliver from L1.
-        for (int64_t jr = 0; jr < n_jr; ++jr)
+        for (int64_t jr = 0; jr < n_jr; ++jr) {
+          const bool direct = in_place(jr);
+          const float* sliver = direct ? b + pc * ldb + jc + jr * kNR : bp + jr * kNR * kc;
           for (int64_t ir = 0; ir < n_ir; ++ir) {
             const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
-            micro_kernel(kc, ap + ir * kMR * kc, bp + jr * kNR * kc, c + row * ldc + col, ldc,
+            micro_kernel(kc, ap + ir * kMR * kc, sliver, direct ? ldb : kNR, c + row * ldc + col, ldc,
                          std::min<int64_t>(kMR, m - row), std::min<int64_t>(kNR, n - col),
                          first && !accumulate, first && bias ? bias + col : nullptr, act);
           }
+        }
       }
     }
   }

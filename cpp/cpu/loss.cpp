@@ -47,9 +47,9 @@ void binary_cross_entropy(int64_t n, const float* input, const float* target, bo
     } else {
       const float p = input[i];
       const float pc = p < eps ? eps : (p > 1.0f - eps ? 1.0f - eps : p);
-      total += -(t * std::log(pc + eps) + (1.0f - t) * std::log(1.0f - pc + eps));
+      total += -(t * std::log(pc) + (1.0f - t) * std::log(1.0f - pc));
       const bool clipped = p < eps || p > 1.0f - eps;
-      dinput[i] = clipped ? 0.0f : -(t / (pc + eps) - (1.0f - t) / (1.0f - pc + eps)) * inv_n;
+      dinput[i] = clipped ? 0.0f : -(t / pc - (1.0f - t) / (1.0f - pc)) * inv_n;
     }
   }
   *loss = n > 0 ? static_cast<float>(total / static_cast<double>(n)) : 0.0f;

@@ -9,10 +9,10 @@ namespace gt::cpu {
 void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
                            float* loss, float* dlogits);
 
-// Binary cross-entropy, mean over all n elements (Keras). From logits z:
-// max(z,0) − z·t + log(1 + e^−|z|), gradient (σ(z) − t)/n. From probabilities p (Keras clips p to
-// [ε, 1−ε], ε = 1e-7, and adds ε inside the logs): −(t·log(p+ε) + (1−t)·log(1−p+ε)), gradient zero
-// where p was clipped.
+// Binary cross-entropy, mean over all n elements (Keras 3). From logits z:
+// max(z,0) − z·t + log(1 + e^−|z|), gradient (σ(z) − t)/n. From probabilities p, clipped to
+// [ε, 1−ε] with ε = 1e-7 as Keras does: −(t·log p + (1−t)·log(1−p)), gradient zero where p was
+// clipped (the clip passes no gradient there).
 void binary_cross_entropy(int64_t n, const float* input, const float* target, bool from_logits,
                           float* loss, float* dinput);
 

@@ -39,8 +39,8 @@ __global__ void softmax_forward_kernel(int64_t cols, const float* __restrict__ x
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) out[j] *= inv;  // each thread its own cells
 }
 
-__global__ void softmax_backward_kernel(int64_t cols, const float* __restrict__ dy, const float* __restrict__ y,
-                                        float* __restrict__ dx) {
+__global__ void softmax_backward_kernel(int64_t cols, const float* __restrict__ dy,
+                                        const float* __restrict__ y, float* __restrict__ dx) {
   const int64_t base = static_cast<int64_t>(blockIdx.x) * cols;
   float dot = 0.0f;
   for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) dot += dy[base + j] * y[base + j];
@@ -64,7 +64,8 @@ int row_threads(int device, int64_t cols, int* threads) {
 int activation_forward_f32(int device, int kind, int64_t n, const float* x, float* y, void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  activation_forward_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(kind, n, x, y);
+  GT_LAUNCH(activation_forward_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (kind, n, x, y);
   GT_GPU_CHECK_LAUNCH(activation_forward_kernel);
   return GT_OK;
 }
@@ -73,8 +74,8 @@ int activation_backward_f32(int device, int kind, int64_t n, const float* dy, co
                             void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  activation_backward_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(kind, n, dy,
-                                                                                             xy, dx);
+  GT_LAUNCH(activation_backward_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (kind, n, dy, xy, dx);
   GT_GPU_CHECK_LAUNCH(activation_backward_kernel);
   return GT_OK;
 }
@@ -85,20 +86,21 @@ int softmax_forward_f32(int device, int64_t rows, int64_t cols, const float* x, 
   GT_GPU_REQUIRE(rows < (int64_t(1) << 31), "softmax: too many rows for one launch");
   int threads = 0;
   if (const int status = row_threads(device, cols, &threads); status != GT_OK) return status;
-  softmax_forward_kernel<<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(cols, x, y);
+  GT_LAUNCH(softmax_forward_kernel, static_cast<unsigned>(rows), threads, static_cast<cudaStream_t>(stream))
+  (cols, x, y);
   GT_GPU_CHECK_LAUNCH(softmax_forward_kernel);
   return GT_OK;
 }
 
-int softmax_backward_f32(int device, int64_t rows, int64_t cols, const float* dy, const float* y,
-                         float* dx, void* stream) {
+int softmax_backward_f32(int device, int64_t rows, int64_t cols, const float* dy, const float* y, float* dx,
+                         void* stream) {
   if (rows <= 0 || cols <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   GT_GPU_REQUIRE(rows < (int64_t(1) << 31), "softmax_grad: too many rows for one launch");
   int threads = 0;
   if (const int status = row_threads(device, cols, &threads); status != GT_OK) return status;
-  softmax_backward_kernel<<<static_cast<unsigned>(rows), threads, 0, static_cast<cudaStream_t>(stream)>>>(
-      cols, dy, y, dx);
+  GT_LAUNCH(softmax_backward_kernel, static_cast<unsigned>(rows), threads, static_cast<cudaStream_t>(stream))
+  (cols, dy, y, dx);
   GT_GPU_CHECK_LAUNCH(softmax_backward_kernel);
   return GT_OK;
 }

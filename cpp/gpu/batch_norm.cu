@@ -51,7 +51,8 @@ __global__ void batch_norm_forward_kernel(int64_t m, int64_t c, const float* __r
 }
 
 __global__ void batch_norm_update_moving_kernel(int64_t c, const float* __restrict__ mean,
-                                                const float* __restrict__ var, float* __restrict__ moving_mean,
+                                                const float* __restrict__ var,
+                                                float* __restrict__ moving_mean,
                                                 float* __restrict__ moving_var, float momentum) {
   const int64_t j = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (j >= c) return;
@@ -89,12 +90,12 @@ int batch_norm_statistics_f32(int device, int64_t m, int64_t c, const float* x, 
 }
 
 int batch_norm_forward_f32(int device, int64_t m, int64_t c, const float* x, const float* mean,
-                           const float* var, const float* gamma, const float* beta, float epsilon,
-                           float* y, void* stream) {
+                           const float* var, const float* gamma, const float* beta, float epsilon, float* y,
+                           void* stream) {
   if (m * c <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  batch_norm_forward_kernel<<<grid_for(m * c), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      m, c, x, mean, var, gamma, beta, epsilon, y);
+  GT_LAUNCH(batch_norm_forward_kernel, grid_for(m * c), kThreads, static_cast<cudaStream_t>(stream))
+  (m, c, x, mean, var, gamma, beta, epsilon, y);
   GT_GPU_CHECK_LAUNCH(batch_norm_forward_kernel);
   return GT_OK;
 }
@@ -103,15 +104,15 @@ int batch_norm_update_moving_f32(int device, int64_t c, const float* mean, const
                                  float* moving_mean, float* moving_var, float momentum, void* stream) {
   if (c <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  batch_norm_update_moving_kernel<<<grid_for(c), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      c, mean, var, moving_mean, moving_var, momentum);
+  GT_LAUNCH(batch_norm_update_moving_kernel, grid_for(c), kThreads, static_cast<cudaStream_t>(stream))
+  (c, mean, var, moving_mean, moving_var, momentum);
   GT_GPU_CHECK_LAUNCH(batch_norm_update_moving_kernel);
   return GT_OK;
 }
 
 int batch_norm_backward_f32(int device, int64_t m, int64_t c, const float* dy, const float* x,
-                            const float* mean, const float* var, const float* gamma, float epsilon,
-                            float* dx, float* dgamma, float* dbeta, float* workspace, void* stream) {
+                            const float* mean, const float* var, const float* gamma, float epsilon, float* dx,
+                            float* dgamma, float* dbeta, float* workspace, void* stream) {
   if (c <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   auto s = static_cast<cudaStream_t>(stream);
@@ -122,8 +123,8 @@ int batch_norm_backward_f32(int device, int64_t m, int64_t c, const float* dy, c
                          workspace + GT_ROW_SPLITS * c, s);
   if (status != GT_OK) return status;
   if (m == 0) return GT_OK;
-  batch_norm_backward_kernel<<<grid_for(m * c), kThreads, 0, s>>>(m, c, dy, x, mean, var, gamma, epsilon,
-                                                                  dgamma, dbeta, dx);
+  GT_LAUNCH(batch_norm_backward_kernel, grid_for(m * c), kThreads, s)
+  (m, c, dy, x, mean, var, gamma, epsilon, dgamma, dbeta, dx);
   GT_GPU_CHECK_LAUNCH(batch_norm_backward_kernel);
   return GT_OK;
 }

@@ -50,11 +50,12 @@ int column_reduce(F f, int64_t rows, int64_t cols, float scale, float* out, floa
   const int64_t rows_per_band = std::max<int64_t>(1, (rows + bands - 1) / bands);
   const int64_t col_blocks = (cols + 31) / 32;
   GT_GPU_REQUIRE(col_blocks < (int64_t(1) << 31), "column reduction: too many columns");
-  column_reduce_band_kernel<<<dim3(static_cast<unsigned>(col_blocks), static_cast<unsigned>(bands)),
-                              dim3(32, 8), 0, stream>>>(f, rows, cols, rows_per_band, workspace);
+  GT_LAUNCH(column_reduce_band_kernel, dim3(static_cast<unsigned>(col_blocks), static_cast<unsigned>(bands)),
+            dim3(32, 8), stream)
+  (f, rows, cols, rows_per_band, workspace);
   GT_GPU_CHECK_LAUNCH(column_reduce_band_kernel);
-  column_reduce_finish_kernel<F><<<static_cast<unsigned>((cols + 255) / 256), 256, 0, stream>>>(
-      workspace, bands, cols, scale, out);
+  GT_LAUNCH(column_reduce_finish_kernel<F>, static_cast<unsigned>((cols + 255) / 256), 256, stream)
+  (workspace, bands, cols, scale, out);
   GT_GPU_CHECK_LAUNCH(column_reduce_finish_kernel);
   return GT_OK;
 }

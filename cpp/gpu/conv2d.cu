@@ -1,12 +1,14 @@
 // 2-D convolution on the GPU as implicit GEMM: the three passes are GEMMs whose operands are read
-// straight from the NHWC images through index arithmetic (no im2col buffer), on the shared tile kernel.
+// straight from the NHWC images by index arithmetic (no im2col buffer), on the shared tile kernel.
 //   forward:         y[(n,oh,ow), k]   = Σ_(r,s,c) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · w[(r,s,c), k]
 //   backward data:   dx[(n,ih,iw), c]  = Σ_(r,s,k) dy[n, (ih+pt−r)/sh, (iw+pl−s)/sw, k] · w[r,s,c,k]
 //   backward filter: dw[(r,s,c), k]    = Σ_(n,oh,ow) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · dy[(n,oh,ow), k]
 // Out-of-image taps (padding) and, for backward data, taps that fall between strided outputs read
 // as zeros. Backward filter sums over every output pixel, so it splits that depth across blocks
 // (split-K) into a workspace and reduces the slices in a fixed order. Each view exists twice: with
-// 64-bit indices (the simple version, any size) and 32-bit with FastDivmod (used when indices fit).
+// 64-bit indices (the simple version, any size) and 32-bit with FastDivmod (used when indices fit);
+// strided backward data is further split by pixel position mod stride (backward_data_strided) so
+// that no multiply-add is spent on taps that meet no output.
 #include <algorithm>
 
 #include "core/fast_divmod.h"
@@ -24,6 +26,7 @@ struct ForwardA {
   const float* x;
   GtWindow2d g;
   static constexpr bool kDepthContiguous = true;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t d) const {
     const int64_t c = d % g.c, tap = d / g.c, s = tap % g.kw, r = tap / g.kw;
     const int64_t ow = row % g.ow, t = row / g.ow, oh = t % g.oh, n = t / g.oh;
@@ -36,9 +39,14 @@ struct ForwardA {
 struct KernelB {
   const float* w;
   int64_t k;
+  bool vector_ok;  // k is a multiple of 4 and w 16-byte aligned
   static constexpr bool kColumnsContiguous = true;
+  static constexpr bool kVector = true;
   __device__ float operator()(int64_t d, int64_t col) const { return w[d * k + col]; }
+  __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + d * k + col); }
 };
+
+KernelB kernel_b(const float* w, int64_t k) { return KernelB{w, k, k % 4 == 0 && aligned_16(w)}; }
 
 // Bias and activation fused into the store: y is written once, finished.
 struct StoreBias {
@@ -60,6 +68,7 @@ struct BackwardDataA {
   GtWindow2d g;
   int64_t k;
   static constexpr bool kDepthContiguous = true;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t d) const {
     const int64_t kk = d % k, tap = d / k, s = tap % g.kw, r = tap / g.kw;
     const int64_t iw = row % g.w, t = row / g.w, ih = t % g.h, n = t / g.h;
@@ -77,6 +86,7 @@ struct BackwardDataB {
   GtWindow2d g;
   int64_t k;
   static constexpr bool kColumnsContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t d, int64_t c) const {
     const int64_t kk = d % k, tap = d / k;
     return w[(tap * g.c + c) * k + kk];
@@ -95,6 +105,7 @@ struct BackwardFilterA {
   const float* x;
   GtWindow2d g;
   static constexpr bool kDepthContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t p) const {
     const int64_t c = row % g.c, tap = row / g.c, s = tap % g.kw, r = tap / g.kw;
     const int64_t ow = p % g.ow, t = p / g.ow, oh = t % g.oh, n = t / g.oh;
@@ -119,10 +130,24 @@ struct Geometry32 {
   int h, w, c, kh, kw, sh, sw, pt, pl, oh, ow;
   FastDivmod div_c, div_kw, div_ow, div_oh, div_w, div_h, div_sh, div_sw;
   explicit Geometry32(const GtWindow2d& g)
-      : h(int(g.h)), w(int(g.w)), c(int(g.c)), kh(int(g.kh)), kw(int(g.kw)), sh(int(g.stride_h)),
-        sw(int(g.stride_w)), pt(int(g.pad_top)), pl(int(g.pad_left)), oh(int(g.oh)), ow(int(g.ow)),
-        div_c(uint32_t(g.c)), div_kw(uint32_t(g.kw)), div_ow(uint32_t(g.ow)), div_oh(uint32_t(g.oh)),
-        div_w(uint32_t(g.w)), div_h(uint32_t(g.h)), div_sh(uint32_t(g.stride_h)),
+      : h(int(g.h)),
+        w(int(g.w)),
+        c(int(g.c)),
+        kh(int(g.kh)),
+        kw(int(g.kw)),
+        sh(int(g.stride_h)),
+        sw(int(g.stride_w)),
+        pt(int(g.pad_top)),
+        pl(int(g.pad_left)),
+        oh(int(g.oh)),
+        ow(int(g.ow)),
+        div_c(uint32_t(g.c)),
+        div_kw(uint32_t(g.kw)),
+        div_ow(uint32_t(g.ow)),
+        div_oh(uint32_t(g.oh)),
+        div_w(uint32_t(g.w)),
+        div_h(uint32_t(g.h)),
+        div_sh(uint32_t(g.stride_h)),
         div_sw(uint32_t(g.stride_w)) {}
 };
 
@@ -132,7 +157,8 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
   const int64_t taps = g.kh * g.kw * std::max(g.c, k);
   // Padded coordinates (oh·sh + r, ih + pt) stay below h + kh·sh + pt; bound them too.
-  const int64_t coordinate = std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
+  const int64_t coordinate =
+      std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
   return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
          coordinate < limit && k < limit;
 }
@@ -147,14 +173,26 @@ __device__ inline void split_pixel(uint32_t row, const FastDivmod& div_b, const 
 struct ForwardA32 {
   const float* x;
   Geometry32 g;
+  bool vector_ok;  // c is a multiple of 4 and x 16-byte aligned: 4 depth steps from a multiple of 4
+                   // are 4 channels of one tap, adjacent and aligned in memory
   static constexpr bool kDepthContiguous = true;
-  __device__ float operator()(int64_t row, int64_t d) const {
+  static constexpr bool kVector = true;
+  // Index of x for (row, d), or -1 for a padding tap.
+  __device__ int64_t index(int64_t row, int64_t d) const {
     uint32_t c, s, n, oh, ow;
     const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(d), &c), &s);
     split_pixel(uint32_t(row), g.div_ow, g.div_oh, &n, &oh, &ow);
     const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
-    return x[((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c];
+    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+    return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
+  }
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? 0.0f : x[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(x + i);
   }
 };
 
@@ -162,17 +200,28 @@ struct BackwardDataA32 {
   const float* dy;
   Geometry32 g;
   FastDivmod div_k;
+  bool vector_ok;  // k is a multiple of 4 and dy 16-byte aligned (4 output channels of one tap)
   static constexpr bool kDepthContiguous = true;
-  __device__ float operator()(int64_t row, int64_t d) const {
+  static constexpr bool kVector = true;
+  // Index of dy for (row, d), or -1 where the tap falls on no output.
+  __device__ int64_t index(int64_t row, int64_t d) const {
     uint32_t kk, s, n, ih, iw;
     const uint32_t r = g.div_kw.divmod(div_k.divmod(uint32_t(d), &kk), &s);
     split_pixel(uint32_t(row), g.div_w, g.div_h, &n, &ih, &iw);
     const int th = int(ih) + g.pt - int(r), tw = int(iw) + g.pl - int(s);
-    if (th < 0 || tw < 0) return 0.0f;
+    if (th < 0 || tw < 0) return -1;
     uint32_t rh, rw;
     const uint32_t oh = g.div_sh.divmod(uint32_t(th), &rh), ow = g.div_sw.divmod(uint32_t(tw), &rw);
-    if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return 0.0f;
-    return dy[((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk];
+    if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return -1;
+    return ((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk;
+  }
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? 0.0f : dy[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(dy + i);
   }
 };
 
@@ -181,6 +230,7 @@ struct BackwardDataB32 {
   uint32_t c;
   FastDivmod div_k;
   static constexpr bool kColumnsContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t d, int64_t col) const {
     uint32_t kk;
     const uint32_t tap = div_k.divmod(uint32_t(d), &kk);
@@ -192,6 +242,7 @@ struct BackwardFilterA32 {
   const float* x;
   Geometry32 g;
   static constexpr bool kDepthContiguous = false;
+  static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t p) const {
     uint32_t c, s, n, oh, ow;
     const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(row), &c), &s);
@@ -202,16 +253,107 @@ struct BackwardFilterA32 {
   }
 };
 
+// ---- strided backward data ---------------------------------------------------------------------
+// With stride s > 1 only one tap in s² of the plain backward-data GEMM meets an output: the rest are
+// multiplies by zero. Split the input pixels into the s_h·s_w classes of (ih + pt) mod s_h and
+// (iw + pl) mod s_w: within class (ph, pw) the taps that meet an output are exactly r ≡ ph, s ≡ pw,
+// and tap (ph + s_h·tr, pw + s_w·ts) of pixel (ih0 + s_h·u, iw0 + s_w·v) reads output
+// (u + base_h − tr, v + base_w − ts). One dense GEMM per class, no wasted depth.
+struct StrideClass {
+  int ph, pw;                  // residues of (ih + pt) and (iw + pl)
+  int ih0, iw0;                // first input row / column of the class
+  int base_h, base_w;          // (ih0 + pt − ph)/s_h and (iw0 + pl − pw)/s_w, exact and >= 0
+  int hc, wc, taps_h, taps_w;  // pixels and taps of the class along each axis
+};
+
+StrideClass stride_class(const GtWindow2d& g, int ph, int pw) {
+  StrideClass k{};
+  k.ph = ph;
+  k.pw = pw;
+  const auto first = [](int64_t residue, int64_t pad, int64_t stride) {
+    return static_cast<int>(((residue - pad) % stride + stride) % stride);
+  };
+  k.ih0 = first(ph, g.pad_top, g.stride_h);
+  k.iw0 = first(pw, g.pad_left, g.stride_w);
+  k.base_h = static_cast<int>((k.ih0 + g.pad_top - ph) / g.stride_h);
+  k.base_w = static_cast<int>((k.iw0 + g.pad_left - pw) / g.stride_w);
+  k.hc = k.ih0 < g.h ? static_cast<int>((g.h - k.ih0 + g.stride_h - 1) / g.stride_h) : 0;
+  k.wc = k.iw0 < g.w ? static_cast<int>((g.w - k.iw0 + g.stride_w - 1) / g.stride_w) : 0;
+  k.taps_h = ph < g.kh ? static_cast<int>((g.kh - ph + g.stride_h - 1) / g.stride_h) : 0;
+  k.taps_w = pw < g.kw ? static_cast<int>((g.kw - pw + g.stride_w - 1) / g.stride_w) : 0;
+  return k;
+}
+
+// Row = pixel (n, u, v) of the class, depth = (tr, ts, kk) with kk fastest.
+struct StridedDataA {
+  const float* dy;
+  StrideClass k;
+  int oh, ow;
+  FastDivmod div_wc, div_hc, div_taps_w, div_k;
+  bool vector_ok;  // k % 4 == 0 and dy 16-byte aligned: 4 output channels of one tap
+  static constexpr bool kDepthContiguous = true;
+  static constexpr bool kVector = true;
+  __device__ int64_t index(int64_t row, int64_t d) const {
+    uint32_t kk, ts, n, u, v;
+    const uint32_t tr = div_taps_w.divmod(div_k.divmod(uint32_t(d), &kk), &ts);
+    split_pixel(uint32_t(row), div_wc, div_hc, &n, &u, &v);
+    const int y = int(u) + k.base_h - int(tr), x = int(v) + k.base_w - int(ts);
+    if (y < 0 || y >= oh || x < 0 || x >= ow) return -1;
+    return ((n * uint32_t(oh) + uint32_t(y)) * uint32_t(ow) + uint32_t(x)) * div_k.divisor + kk;
+  }
+  __device__ float operator()(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? 0.0f : dy[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t d) const {
+    const int64_t i = index(row, d);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(dy + i);
+  }
+};
+
+// w[ph + s_h·tr, pw + s_w·ts, c, kk] at depth (tr, ts, kk) and column c.
+struct StridedDataB {
+  const float* w;
+  StrideClass k;
+  int kw, c, sh, sw;
+  FastDivmod div_taps_w, div_k;
+  static constexpr bool kColumnsContiguous = false;
+  static constexpr bool kVector = false;
+  __device__ float operator()(int64_t d, int64_t col) const {
+    uint32_t kk, ts;
+    const uint32_t tr = div_taps_w.divmod(div_k.divmod(uint32_t(d), &kk), &ts);
+    const uint32_t r = uint32_t(k.ph + sh * int(tr)), s = uint32_t(k.pw + sw * int(ts));
+    return w[((r * uint32_t(kw) + s) * uint32_t(c) + uint32_t(col)) * div_k.divisor + kk];
+  }
+};
+
+// dx of the class's pixel (n, u, v), channel col.
+struct StoreStridedDx {
+  float* dx;
+  StrideClass k;
+  int h, w, c, sh, sw;
+  FastDivmod div_wc, div_hc;
+  __device__ void operator()(int64_t row, int64_t col, int64_t, float value) const {
+    uint32_t n, u, v;
+    split_pixel(uint32_t(row), div_wc, div_hc, &n, &u, &v);
+    const uint32_t ih = uint32_t(k.ih0 + sh * int(u)), iw = uint32_t(k.iw0 + sw * int(v));
+    dx[((n * uint32_t(h) + ih) * uint32_t(w) + iw) * uint32_t(c) + uint32_t(col)] = value;
+  }
+};
+
+int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, const float* w,
+                          float* dx, cudaStream_t s);
+
 template <class ALoad>
 int backward_filter(const GemmPlan& plan, int64_t rows, int64_t k, int64_t depth, ALoad la, const float* dy,
                     float* dw, float* workspace, cudaStream_t s) {
-  const KernelB lb{dy, k};  // dy as a (pixels, k) row-major matrix
+  const KernelB lb = kernel_b(dy, k);  // dy as a (pixels, k) row-major matrix
   if (plan.splits == 1) return launch_gemm(plan, rows, k, depth, la, lb, StorePlain{dw, k}, s);
   const int status = launch_gemm(plan, rows, k, depth, la, lb, StoreSlice{workspace, rows, k}, s);
   if (status != GT_OK) return status;
   const int64_t blocks = std::min<int64_t>((rows * k + 255) / 256, 4096);
-  split_k_reduce_kernel<<<static_cast<unsigned>(blocks), 256, 0, s>>>(workspace, rows, k, plan.splits,
-                                                                      StorePlain{dw, k});
+  GT_LAUNCH(split_k_reduce_kernel, static_cast<unsigned>(blocks), 256, s)
+  (workspace, rows, k, plan.splits, StorePlain{dw, k});
   GT_GPU_CHECK_LAUNCH(split_k_reduce_kernel);
   return GT_OK;
 }
@@ -221,6 +363,31 @@ int plan_for(int device, int64_t m, int64_t n, int64_t k, bool allow_split, Gemm
   const int status = device_limits(device, &limits);
   if (status != GT_OK) return status;
   *plan = plan_gemm(limits.sm_count, m, n, k, allow_split);
+  return GT_OK;
+}
+
+int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, const float* w,
+                          float* dx, cudaStream_t s) {
+  const FastDivmod div_k(static_cast<uint32_t>(k));
+  for (int ph = 0; ph < g.stride_h; ++ph)
+    for (int pw = 0; pw < g.stride_w; ++pw) {
+      const StrideClass cls = stride_class(g, ph, pw);
+      const int64_t rows = g.n * cls.hc * cls.wc;
+      if (rows == 0) continue;  // no input pixel in this class
+      // A class whose taps all fall outside the kernel (stride > kernel) gets depth 0: zeros.
+      const int64_t depth = int64_t(cls.taps_h) * cls.taps_w * k;
+      GemmPlan plan;
+      if (const int status = plan_for(device, rows, g.c, depth, false, &plan); status != GT_OK) return status;
+      const FastDivmod div_wc(uint32_t(cls.wc)), div_hc(uint32_t(cls.hc));
+      const FastDivmod div_taps_w(uint32_t(cls.taps_w > 0 ? cls.taps_w : 1));
+      const StridedDataA la{
+          dy, cls, int(g.oh), int(g.ow), div_wc, div_hc, div_taps_w, div_k, k % 4 == 0 && aligned_16(dy)};
+      const StridedDataB lb{w, cls, int(g.kw), int(g.c), int(g.stride_h), int(g.stride_w), div_taps_w, div_k};
+      const StoreStridedDx store{
+          dx, cls, int(g.h), int(g.w), int(g.c), int(g.stride_h), int(g.stride_w), div_wc, div_hc};
+      if (const int status = launch_gemm(plan, rows, g.c, depth, la, lb, store, s); status != GT_OK)
+        return status;
+    }
   return GT_OK;
 }
 
@@ -235,8 +402,10 @@ int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* 
   if (const int status = plan_for(device, rows, k, depth, false, &plan); status != GT_OK) return status;
   const StoreBias store{y, k, bias, activation};
   auto s = static_cast<cudaStream_t>(stream);
-  if (fits_32_bits(*g, k)) return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g)}, KernelB{w, k}, store, s);
-  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, KernelB{w, k}, store, s);
+  if (fits_32_bits(*g, k))
+    return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g), g->c % 4 == 0 && aligned_16(x)},
+                       kernel_b(w, k), store, s);
+  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, kernel_b(w, k), store, s);
 }
 
 int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const float* dy, const float* w,
@@ -247,9 +416,12 @@ int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const f
   GemmPlan plan;
   if (const int status = plan_for(device, rows, g->c, depth, false, &plan); status != GT_OK) return status;
   auto s = static_cast<cudaStream_t>(stream);
+  if ((g->stride_h > 1 || g->stride_w > 1) && fits_32_bits(*g, k))
+    return backward_data_strided(device, *g, k, dy, w, dx, s);
   if (fits_32_bits(*g, k)) {
     const FastDivmod div_k(static_cast<uint32_t>(k));
-    return launch_gemm(plan, rows, g->c, depth, BackwardDataA32{dy, Geometry32(*g), div_k},
+    return launch_gemm(plan, rows, g->c, depth,
+                       BackwardDataA32{dy, Geometry32(*g), div_k, k % 4 == 0 && aligned_16(dy)},
                        BackwardDataB32{w, static_cast<uint32_t>(g->c), div_k}, StorePlain{dx, g->c}, s);
   }
   return launch_gemm(plan, rows, g->c, depth, BackwardDataA{dy, *g, k}, BackwardDataB{w, *g, k},
@@ -265,8 +437,8 @@ int conv2d_backward_filter_workspace(int device, const GtWindow2d* g, int64_t k,
   return GT_OK;
 }
 
-int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const float* x,
-                               const float* dy, float* dw, float* workspace, void* stream) {
+int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* dy,
+                               float* dw, float* workspace, void* stream) {
   const int64_t rows = g->kh * g->kw * g->c, depth = g->n * g->oh * g->ow;
   if (rows == 0 || k == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));

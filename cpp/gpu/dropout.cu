@@ -29,21 +29,22 @@ __global__ void dropout_backward_kernel(int64_t n, const float* __restrict__ dy,
 
 }  // namespace
 
-int dropout_forward_f32(int device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
-                        float scale, float* y, uint8_t* mask, void* stream) {
+int dropout_forward_f32(int device, int64_t n, const float* x, uint64_t seed, uint32_t threshold, float scale,
+                        float* y, uint8_t* mask, void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  dropout_forward_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, x, seed, threshold,
-                                                                                         scale, y, mask);
+  GT_LAUNCH(dropout_forward_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (n, x, seed, threshold, scale, y, mask);
   GT_GPU_CHECK_LAUNCH(dropout_forward_kernel);
   return GT_OK;
 }
 
-int dropout_backward_f32(int device, int64_t n, const float* dy, const uint8_t* mask, float scale,
-                         float* dx, void* stream) {
+int dropout_backward_f32(int device, int64_t n, const float* dy, const uint8_t* mask, float scale, float* dx,
+                         void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  dropout_backward_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, dy, mask, scale, dx);
+  GT_LAUNCH(dropout_backward_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (n, dy, mask, scale, dx);
   GT_GPU_CHECK_LAUNCH(dropout_backward_kernel);
   return GT_OK;
 }

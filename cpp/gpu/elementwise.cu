@@ -20,7 +20,7 @@ int add_f32(int device, const float* a, const float* b, float* out, int64_t n, v
   constexpr int threads = 256;
   const int64_t wanted = (n + threads - 1) / threads;
   const unsigned blocks = static_cast<unsigned>(wanted < 65535 ? wanted : 65535);
-  add_f32_kernel<<<blocks, threads, 0, static_cast<cudaStream_t>(stream)>>>(a, b, out, n);
+  GT_LAUNCH(add_f32_kernel, blocks, threads, static_cast<cudaStream_t>(stream))(a, b, out, n);
   GT_GPU_CHECK_LAUNCH(add_f32_kernel);
   return GT_OK;
 }

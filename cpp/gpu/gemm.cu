@@ -20,16 +20,26 @@ template <bool kTransposed>
 struct MatrixA {
   const float* a;
   int64_t ld;
+  bool vector_ok;  // rows start 16-byte aligned: a is, and ld is a multiple of 4
   static constexpr bool kDepthContiguous = !kTransposed;
-  __device__ float operator()(int64_t i, int64_t p) const { return kTransposed ? a[p * ld + i] : a[i * ld + p]; }
+  static constexpr bool kVector = !kTransposed;
+  __device__ float operator()(int64_t i, int64_t p) const {
+    return kTransposed ? a[p * ld + i] : a[i * ld + p];
+  }
+  __device__ float4 load4(int64_t i, int64_t p) const { return load_float4(a + i * ld + p); }
 };
 
 template <bool kTransposed>
 struct MatrixB {
   const float* b;
   int64_t ld;
+  bool vector_ok;
   static constexpr bool kColumnsContiguous = !kTransposed;
-  __device__ float operator()(int64_t p, int64_t j) const { return kTransposed ? b[j * ld + p] : b[p * ld + j]; }
+  static constexpr bool kVector = !kTransposed;
+  __device__ float operator()(int64_t p, int64_t j) const {
+    return kTransposed ? b[j * ld + p] : b[p * ld + j];
+  }
+  __device__ float4 load4(int64_t p, int64_t j) const { return load_float4(b + p * ld + j); }
 };
 
 // C = act(acc (+ C) (+ bias)), the GEMM's own epilogue.
@@ -56,14 +66,15 @@ template <bool kTa, bool kTb>
 int run_sgemm(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
               const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
               int activation, float* workspace, cudaStream_t stream) {
-  const MatrixA<kTa> la{a, lda};
-  const MatrixB<kTb> lb{b, ldb};
+  const MatrixA<kTa> la{a, lda, lda % 4 == 0 && aligned_16(a)};
+  const MatrixB<kTb> lb{b, ldb, ldb % 4 == 0 && aligned_16(b)};
   const StoreC store{c, ldc, bias, accumulate, activation};
   if (plan.splits == 1) return launch_gemm(plan, m, n, k, la, lb, store, stream);
   const int status = launch_gemm(plan, m, n, k, la, lb, StoreSlice{workspace, m, n}, stream);
   if (status != GT_OK) return status;
   const int64_t blocks = std::min<int64_t>((m * n + 255) / 256, 4096);
-  split_k_reduce_kernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(workspace, m, n, plan.splits, store);
+  GT_LAUNCH(split_k_reduce_kernel, static_cast<unsigned>(blocks), 256, stream)
+  (workspace, m, n, plan.splits, store);
   GT_GPU_CHECK_LAUNCH(split_k_reduce_kernel);
   return GT_OK;
 }
@@ -125,18 +136,23 @@ int sgemm_f32(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_
   auto s = static_cast<cudaStream_t>(stream);
   const bool acc = accumulate != 0;
   if (trans_a) {
-    return trans_b ? run_sgemm<true, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s)
-                   : run_sgemm<true, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s);
+    return trans_b ? run_sgemm<true, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation,
+                                           workspace, s)
+                   : run_sgemm<true, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation,
+                                            workspace, s);
   }
-  return trans_b ? run_sgemm<false, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s)
-                 : run_sgemm<false, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation, workspace, s);
+  return trans_b ? run_sgemm<false, true>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation,
+                                          workspace, s)
+                 : run_sgemm<false, false>(plan, m, n, k, a, lda, b, ldb, c, ldc, acc, bias, activation,
+                                           workspace, s);
 }
 
 int column_sums_f32(int device, const float* a, int64_t rows, int64_t cols, float* sums, float* workspace,
                     void* stream) {
   if (cols <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  return column_reduce(Element{a, cols}, rows, cols, 1.0f, sums, workspace, static_cast<cudaStream_t>(stream));
+  return column_reduce(Element{a, cols}, rows, cols, 1.0f, sums, workspace,
+                       static_cast<cudaStream_t>(stream));
 }
 
 }  // namespace gt::gpu

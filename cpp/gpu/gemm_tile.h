@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "gpu/check.h"
+#include "gpu/launch.h"
 #include "gpu/vendor.h"
 
 namespace gt::gpu {
@@ -29,6 +30,8 @@ struct TileShape {
   static_assert(BM % TM == 0 && BN % TN == 0, "register blocks must tile the block");
   static_assert((BM * BK) % kThreads == 0 && (BN * BK) % kThreads == 0, "tile loads must split evenly");
   static_assert(TM % 4 == 0 && TN % 4 == 0, "the pipelined kernel reads register blocks as float4s");
+  static_assert(kLoadsA % 4 == 0 && kLoadsB % 4 == 0 && BK % 4 == 0 && BN % 4 == 0,
+                "vector loads come in 4s");
 };
 
 // 256 threads each; the big tile for GEMMs with enough tiles to fill the device, the small one for
@@ -39,13 +42,16 @@ using SmallTile = TileShape<64, 64, 16, 4, 4>;
 // Grid: x = row tiles (up to 2^31 − 1, for convolutions with millions of output pixels), y = column
 // tiles, z = split-K slices of `k_per_split` depth each (a multiple of BK).
 //
+// Loaders also declare kVector: whether they offer load4 (4 consecutive values as a float4, see the
+// pipelined kernel) with a run-time vector_ok.
+//
 // ALoad::kDepthContiguous says whether A(row, k) and A(row, k+1) are neighbours in memory: the tile
 // load then walks depth fastest across threads (coalesced), else rows fastest. BLoad::kColumnsContiguous
 // does the same for B(k, col) along columns.
 template <class Tile, class ALoad, class BLoad, class Store>
 __global__ void __launch_bounds__(Tile::kThreads)
-gemm_tile_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad load_a, BLoad load_b,
-                 Store store) {
+    gemm_tile_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad load_a, BLoad load_b,
+                     Store store) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   __shared__ float as[BK][BM + Tile::kPad];
   __shared__ float bs[BK][BN + Tile::kPad];
@@ -86,7 +92,8 @@ gemm_tile_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad loa
     for (int d = 0; d < BK; ++d) {
       float a[TM], b[TN];
 #pragma unroll
-      for (int i = 0; i < TM; ++i) a[i] = as[d][ty + i * Tile::kThreadsM];  // ≤ 2 addresses per warp: broadcast
+      for (int i = 0; i < TM; ++i)
+        a[i] = as[d][ty + i * Tile::kThreadsM];  // ≤ 2 addresses per warp: broadcast
 #pragma unroll
       for (int j = 0; j < TN; ++j) b[j] = bs[d][tx + j * Tile::kThreadsN];  // consecutive: no conflict
 #pragma unroll
@@ -117,8 +124,8 @@ gemm_tile_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad loa
 // 4·kThreadsN consecutive columns of C.
 template <class Tile, class ALoad, class BLoad, class Store>
 __global__ void __launch_bounds__(Tile::kThreads)
-gemm_tile_pipelined_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad load_a,
-                           BLoad load_b, Store store) {
+    gemm_tile_pipelined_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad load_a,
+                               BLoad load_b, Store store) {
   constexpr int BM = Tile::BM, BN = Tile::BN, BK = Tile::BK, TM = Tile::TM, TN = Tile::TN;
   constexpr int kRowStride = 4 * Tile::kThreadsM, kColStride = 4 * Tile::kThreadsN;
   __shared__ __align__(16) float as[2][BK][BM + Tile::kPadVector];
@@ -142,34 +149,111 @@ gemm_tile_pipelined_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split,
     *c = BLoad::kColumnsContiguous ? e % BN : e / BK;
     *d = BLoad::kColumnsContiguous ? e / BN : e % BK;
   };
+  // Vector loaders (kVector) hand over 4 depth-consecutive A values or 4 column-consecutive B values
+  // as one float4 when their memory is 16-byte aligned (vector_ok, decided per launch): each thread
+  // then stages groups of 4 (group e: row e / (BK/4), depths 4·(e mod BK/4).. for A; depth
+  // e / (BN/4), columns 4·(e mod BN/4).. for B), a quarter of the loads and of the index arithmetic.
+  // Groups at a ragged edge, or without alignment, are loaded element by element.
+  auto a_group = [&](int it, int* r, int* d) {
+    const int e = tid + it * Tile::kThreads;
+    *r = e / (BK / 4);
+    *d = (e % (BK / 4)) * 4;
+  };
+  auto b_group = [&](int it, int* c, int* d) {
+    const int e = tid + it * Tile::kThreads;
+    *c = (e % (BN / 4)) * 4;
+    *d = e / (BN / 4);
+  };
   auto load_stage = [&](int64_t k0) {  // global → registers; zeros past the matrix or the slice
+    if constexpr (ALoad::kVector) {
+      static_assert(ALoad::kDepthContiguous, "vector A loads run along the depth");
 #pragma unroll
-    for (int it = 0; it < Tile::kLoadsA; ++it) {
-      int r, d;
-      a_cell(it, &r, &d);
-      const int64_t gr = row0 + r, gk = k0 + d;
-      stage_a[it] = (gr < m && gk < k_end) ? load_a(gr, gk) : 0.0f;
+      for (int it = 0; it < Tile::kLoadsA / 4; ++it) {
+        int r, d;
+        a_group(it, &r, &d);
+        const int64_t gr = row0 + r, gk = k0 + d;
+        if (load_a.vector_ok && gr < m && gk + 3 < k_end) {
+          const float4 v = load_a.load4(gr, gk);
+          stage_a[4 * it] = v.x;
+          stage_a[4 * it + 1] = v.y;
+          stage_a[4 * it + 2] = v.z;
+          stage_a[4 * it + 3] = v.w;
+        } else {
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            stage_a[4 * it + q] = (gr < m && gk + q < k_end) ? load_a(gr, gk + q) : 0.0f;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int it = 0; it < Tile::kLoadsA; ++it) {
+        int r, d;
+        a_cell(it, &r, &d);
+        const int64_t gr = row0 + r, gk = k0 + d;
+        stage_a[it] = (gr < m && gk < k_end) ? load_a(gr, gk) : 0.0f;
+      }
     }
+    if constexpr (BLoad::kVector) {
+      static_assert(BLoad::kColumnsContiguous, "vector B loads run along the columns");
 #pragma unroll
-    for (int it = 0; it < Tile::kLoadsB; ++it) {
-      int c, d;
-      b_cell(it, &c, &d);
-      const int64_t gc = col0 + c, gk = k0 + d;
-      stage_b[it] = (gc < n && gk < k_end) ? load_b(gk, gc) : 0.0f;
+      for (int it = 0; it < Tile::kLoadsB / 4; ++it) {
+        int c, d;
+        b_group(it, &c, &d);
+        const int64_t gc = col0 + c, gk = k0 + d;
+        if (load_b.vector_ok && gk < k_end && gc + 3 < n) {
+          const float4 v = load_b.load4(gk, gc);
+          stage_b[4 * it] = v.x;
+          stage_b[4 * it + 1] = v.y;
+          stage_b[4 * it + 2] = v.z;
+          stage_b[4 * it + 3] = v.w;
+        } else {
+#pragma unroll
+          for (int q = 0; q < 4; ++q)
+            stage_b[4 * it + q] = (gk < k_end && gc + q < n) ? load_b(gk, gc + q) : 0.0f;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int it = 0; it < Tile::kLoadsB; ++it) {
+        int c, d;
+        b_cell(it, &c, &d);
+        const int64_t gc = col0 + c, gk = k0 + d;
+        stage_b[it] = (gc < n && gk < k_end) ? load_b(gk, gc) : 0.0f;
+      }
     }
   };
   auto store_stage = [&](int buf) {  // registers → shared buffer `buf`
+    if constexpr (ALoad::kVector) {
 #pragma unroll
-    for (int it = 0; it < Tile::kLoadsA; ++it) {
-      int r, d;
-      a_cell(it, &r, &d);
-      as[buf][d][r] = stage_a[it];
+      for (int it = 0; it < Tile::kLoadsA / 4; ++it) {
+        int r, d;
+        a_group(it, &r, &d);
+#pragma unroll
+        for (int q = 0; q < 4; ++q) as[buf][d + q][r] = stage_a[4 * it + q];
+      }
+    } else {
+#pragma unroll
+      for (int it = 0; it < Tile::kLoadsA; ++it) {
+        int r, d;
+        a_cell(it, &r, &d);
+        as[buf][d][r] = stage_a[it];
+      }
     }
+    if constexpr (BLoad::kVector) {
 #pragma unroll
-    for (int it = 0; it < Tile::kLoadsB; ++it) {
-      int c, d;
-      b_cell(it, &c, &d);
-      bs[buf][d][c] = stage_b[it];
+      for (int it = 0; it < Tile::kLoadsB / 4; ++it) {
+        int c, d;
+        b_group(it, &c, &d);
+        store_float4(&bs[buf][d][c], make_float4(stage_b[4 * it], stage_b[4 * it + 1], stage_b[4 * it + 2],
+                                                 stage_b[4 * it + 3]));
+      }
+    } else {
+#pragma unroll
+      for (int it = 0; it < Tile::kLoadsB; ++it) {
+        int c, d;
+        b_cell(it, &c, &d);
+        bs[buf][d][c] = stage_b[it];
+      }
     }
   };
 
@@ -193,7 +277,7 @@ gemm_tile_pipelined_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split,
       float a[TM], b[TN];
 #pragma unroll
       for (int g = 0; g < TM / 4; ++g) {
-        const float4 v = *reinterpret_cast<const float4*>(&as[buf][d][g * kRowStride + 4 * ty]);
+        const float4 v = load_float4(&as[buf][d][g * kRowStride + 4 * ty]);
         a[4 * g] = v.x;
         a[4 * g + 1] = v.y;
         a[4 * g + 2] = v.z;
@@ -201,7 +285,7 @@ gemm_tile_pipelined_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split,
       }
 #pragma unroll
       for (int g = 0; g < TN / 4; ++g) {
-        const float4 v = *reinterpret_cast<const float4*>(&bs[buf][d][g * kColStride + 4 * tx]);
+        const float4 v = load_float4(&bs[buf][d][g * kColStride + 4 * tx]);
         b[4 * g] = v.x;
         b[4 * g + 1] = v.y;
         b[4 * g + 2] = v.z;
@@ -235,8 +319,8 @@ bool use_simple_gemm_kernel();
 // workspace a caller allocates always matches the launch.
 struct GemmPlan {
   bool big = true;
-  int64_t splits = 1;        // slices of the depth, each written to its own workspace slice
-  int64_t k_per_split = 0;   // a multiple of BK
+  int64_t splits = 1;           // slices of the depth, each written to its own workspace slice
+  int64_t k_per_split = 0;      // a multiple of BK
   size_t workspace_floats = 0;  // splits·m·n when splits > 1
 };
 // allow_split: the caller provides a workspace and reduces the slices (sgemm, backward filter).
@@ -251,12 +335,12 @@ int launch_gemm_tile(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, ALoa
   const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(col_tiles),
                   static_cast<unsigned>(plan.splits));
   if (use_simple_gemm_kernel()) {
-    gemm_tile_kernel<Tile><<<grid, Tile::kThreads, 0, stream>>>(m, n, k, plan.k_per_split, load_a, load_b,
-                                                                store);
+    GT_LAUNCH(gemm_tile_kernel<Tile>, grid, Tile::kThreads, stream)
+    (m, n, k, plan.k_per_split, load_a, load_b, store);
     GT_GPU_CHECK_LAUNCH(gemm_tile_kernel);
   } else {
-    gemm_tile_pipelined_kernel<Tile><<<grid, Tile::kThreads, 0, stream>>>(m, n, k, plan.k_per_split, load_a,
-                                                                          load_b, store);
+    GT_LAUNCH(gemm_tile_pipelined_kernel<Tile>, grid, Tile::kThreads, stream)
+    (m, n, k, plan.k_per_split, load_a, load_b, store);
     GT_GPU_CHECK_LAUNCH(gemm_tile_pipelined_kernel);
   }
   return GT_OK;

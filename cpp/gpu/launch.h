@@ -28,6 +28,21 @@ __device__ inline float activate(int kind, float v) {
   return kind == GT_ACTIVATION_RELU ? (v > 0.0f ? v : 0.0f) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
 }
 
+// 16-byte loads and stores; p must be 16-byte aligned (the emulator checks it, a GPU would fault).
+__device__ inline float4 load_float4(const float* p) {
+#if defined(GT_GPU_EMULATION)
+  ::gt::emu::check_aligned(p, 16);
+#endif
+  return *reinterpret_cast<const float4*>(p);
+}
+__device__ inline void store_float4(float* p, float4 v) {
+#if defined(GT_GPU_EMULATION)
+  ::gt::emu::check_aligned(p, 16);
+#endif
+  *reinterpret_cast<float4*>(p) = v;
+}
+__host__ __device__ inline bool aligned_16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 struct SumOp {
   __device__ float operator()(float a, float b) const { return a + b; }
 };

@@ -55,9 +55,9 @@ __global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__
     } else {
       const float p = input[i];
       const float pc = fminf(fmaxf(p, eps), 1.0f - eps);
-      sum += -(t * logf(pc + eps) + (1.0f - t) * logf(1.0f - pc + eps));
+      sum += -(t * logf(pc) + (1.0f - t) * logf(1.0f - pc));
       const bool clipped = p < eps || p > 1.0f - eps;  // Keras's clip passes no gradient there
-      dinput[i] = clipped ? 0.0f : -(t / (pc + eps) - (1.0f - t) / (1.0f - pc + eps)) * inv_n;
+      dinput[i] = clipped ? 0.0f : -(t / pc - (1.0f - t) / (1.0f - pc)) * inv_n;
     }
   }
   sum = block_reduce(sum, SumOp{}, 0.0f);
@@ -73,25 +73,28 @@ int softmax_cross_entropy_f32(int device, int64_t rows, int64_t classes, const f
   auto s = static_cast<cudaStream_t>(stream);
   GT_GPU_REQUIRE(rows < (int64_t(1) << 31), "softmax_cross_entropy: too many rows for one launch");
   if (rows > 0) {
-    softmax_cross_entropy_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(rows, classes, logits, labels,
-                                                                                  dlogits, workspace);
+    GT_LAUNCH(softmax_cross_entropy_kernel, static_cast<unsigned>(rows), kThreads, s)
+    (rows, classes, logits, labels, dlogits, workspace);
     GT_GPU_CHECK_LAUNCH(softmax_cross_entropy_kernel);
   }
-  mean_kernel<<<1, kThreads, 0, s>>>(workspace, rows, rows > 0 ? 1.0f / static_cast<float>(rows) : 0.0f, loss);
+  GT_LAUNCH(mean_kernel, 1, kThreads, s)
+  (workspace, rows, rows > 0 ? 1.0f / static_cast<float>(rows) : 0.0f, loss);
   GT_GPU_CHECK_LAUNCH(mean_kernel);
   return GT_OK;
 }
 
-int binary_cross_entropy_f32(int device, int64_t n, const float* input, const float* target,
-                             int from_logits, float* loss, float* dinput, float* workspace, void* stream) {
+int binary_cross_entropy_f32(int device, int64_t n, const float* input, const float* target, int from_logits,
+                             float* loss, float* dinput, float* workspace, void* stream) {
   GT_GPU_CHECK(cudaSetDevice(device));
   auto s = static_cast<cudaStream_t>(stream);
   const unsigned blocks = n > 0 ? (grid_for(n) < GT_REDUCE_BLOCKS ? grid_for(n) : GT_REDUCE_BLOCKS) : 0;
   if (blocks > 0) {
-    binary_cross_entropy_kernel<<<blocks, kThreads, 0, s>>>(n, input, target, from_logits, dinput, workspace);
+    GT_LAUNCH(binary_cross_entropy_kernel, blocks, kThreads, s)
+    (n, input, target, from_logits, dinput, workspace);
     GT_GPU_CHECK_LAUNCH(binary_cross_entropy_kernel);
   }
-  mean_kernel<<<1, kThreads, 0, s>>>(workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : 0.0f, loss);
+  GT_LAUNCH(mean_kernel, 1, kThreads, s)
+  (workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : 0.0f, loss);
   GT_GPU_CHECK_LAUNCH(mean_kernel);
   return GT_OK;
 }

@@ -65,8 +65,8 @@ int sgd_update_f32(int device, int64_t n, float* param, const float* grad, float
                    GtSgdParams params, void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  sgd_update_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, param, grad, velocity,
-                                                                                    params);
+  GT_LAUNCH(sgd_update_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (n, param, grad, velocity, params);
   GT_GPU_CHECK_LAUNCH(sgd_update_kernel);
   return GT_OK;
 }
@@ -75,8 +75,8 @@ int adam_update_f32(int device, int64_t n, float* param, const float* grad, floa
                     GtAdamParams params, void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  adam_update_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(n, param, grad, m, v,
-                                                                                     params);
+  GT_LAUNCH(adam_update_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (n, param, grad, m, v, params);
   GT_GPU_CHECK_LAUNCH(adam_update_kernel);
   return GT_OK;
 }
@@ -85,8 +85,8 @@ int rmsprop_update_f32(int device, int64_t n, float* param, const float* grad, f
                        float* momentum_buffer, float* average_grad, GtRmspropParams params, void* stream) {
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  rmsprop_update_kernel<<<grid_for(n), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      n, param, grad, velocity, momentum_buffer, average_grad, params);
+  GT_LAUNCH(rmsprop_update_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (n, param, grad, velocity, momentum_buffer, average_grad, params);
   GT_GPU_CHECK_LAUNCH(rmsprop_update_kernel);
   return GT_OK;
 }

@@ -18,8 +18,8 @@ __device__ inline void window_span(int64_t o, int64_t stride, int64_t pad, int64
 }
 
 // Outputs [begin, end) whose windows cover input index i along one axis.
-__device__ inline void covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size,
-                                        int64_t outputs, int64_t* begin, int64_t* end) {
+__device__ inline void covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int64_t outputs,
+                                        int64_t* begin, int64_t* end) {
   const int64_t t = i + pad;
   *begin = t - size + 1 <= 0 ? 0 : (t - size + 1 + stride - 1) / stride;
   const int64_t last = t / stride + 1;
@@ -120,8 +120,8 @@ __global__ void avg_pool2d_backward_kernel(GtWindow2d g, const float* __restrict
 
 // One thread per (n, c): threads of a warp take consecutive channels, so each of the hw steps reads
 // a contiguous run.
-__global__ void global_avg_pool2d_forward_kernel(int64_t n, int64_t hw, int64_t c, const float* __restrict__ x,
-                                                 float* __restrict__ y) {
+__global__ void global_avg_pool2d_forward_kernel(int64_t n, int64_t hw, int64_t c,
+                                                 const float* __restrict__ x, float* __restrict__ y) {
   const int64_t total = n * c;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t o = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; o < total; o += step) {
@@ -132,8 +132,8 @@ __global__ void global_avg_pool2d_forward_kernel(int64_t n, int64_t hw, int64_t 
   }
 }
 
-__global__ void global_avg_pool2d_backward_kernel(int64_t n, int64_t hw, int64_t c, const float* __restrict__ dy,
-                                                  float* __restrict__ dx) {
+__global__ void global_avg_pool2d_backward_kernel(int64_t n, int64_t hw, int64_t c,
+                                                  const float* __restrict__ dy, float* __restrict__ dx) {
   const int64_t total = n * hw * c;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const float inv = 1.0f / static_cast<float>(hw);
@@ -147,7 +147,8 @@ int pool2d_forward_f32(int device, const GtWindow2d* g, int kind, const float* x
   const int64_t total = g->n * g->oh * g->ow * g->c;
   if (total == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  pool2d_forward_kernel<<<grid_for(total), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(*g, kind, x, y);
+  GT_LAUNCH(pool2d_forward_kernel, grid_for(total), kThreads, static_cast<cudaStream_t>(stream))
+  (*g, kind, x, y);
   GT_GPU_CHECK_LAUNCH(pool2d_forward_kernel);
   return GT_OK;
 }
@@ -159,10 +160,10 @@ int max_pool2d_backward_f32(int device, const GtWindow2d* g, const float* x, con
   GT_GPU_CHECK(cudaSetDevice(device));
   auto s = static_cast<cudaStream_t>(stream);
   if (outputs > 0) {
-    max_pool2d_argmax_kernel<<<grid_for(outputs), kThreads, 0, s>>>(*g, x, argmax_workspace);
+    GT_LAUNCH(max_pool2d_argmax_kernel, grid_for(outputs), kThreads, s)(*g, x, argmax_workspace);
     GT_GPU_CHECK_LAUNCH(max_pool2d_argmax_kernel);
   }
-  max_pool2d_backward_kernel<<<grid_for(inputs), kThreads, 0, s>>>(*g, dy, argmax_workspace, dx);
+  GT_LAUNCH(max_pool2d_backward_kernel, grid_for(inputs), kThreads, s)(*g, dy, argmax_workspace, dx);
   GT_GPU_CHECK_LAUNCH(max_pool2d_backward_kernel);
   return GT_OK;
 }
@@ -171,7 +172,8 @@ int avg_pool2d_backward_f32(int device, const GtWindow2d* g, const float* dy, fl
   const int64_t inputs = g->n * g->h * g->w * g->c;
   if (inputs == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  avg_pool2d_backward_kernel<<<grid_for(inputs), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(*g, dy, dx);
+  GT_LAUNCH(avg_pool2d_backward_kernel, grid_for(inputs), kThreads, static_cast<cudaStream_t>(stream))
+  (*g, dy, dx);
   GT_GPU_CHECK_LAUNCH(avg_pool2d_backward_kernel);
   return GT_OK;
 }
@@ -180,18 +182,19 @@ int global_avg_pool2d_forward_f32(int device, int64_t n, int64_t hw, int64_t c, 
                                   void* stream) {
   if (n * c == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  global_avg_pool2d_forward_kernel<<<grid_for(n * c), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      n, hw, c, x, y);
+  GT_LAUNCH(global_avg_pool2d_forward_kernel, grid_for(n * c), kThreads, static_cast<cudaStream_t>(stream))
+  (n, hw, c, x, y);
   GT_GPU_CHECK_LAUNCH(global_avg_pool2d_forward_kernel);
   return GT_OK;
 }
 
-int global_avg_pool2d_backward_f32(int device, int64_t n, int64_t hw, int64_t c, const float* dy,
-                                   float* dx, void* stream) {
+int global_avg_pool2d_backward_f32(int device, int64_t n, int64_t hw, int64_t c, const float* dy, float* dx,
+                                   void* stream) {
   if (n * hw * c == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  global_avg_pool2d_backward_kernel<<<grid_for(n * hw * c), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
-      n, hw, c, dy, dx);
+  GT_LAUNCH(global_avg_pool2d_backward_kernel, grid_for(n * hw * c), kThreads,
+            static_cast<cudaStream_t>(stream))
+  (n, hw, c, dy, dx);
   GT_GPU_CHECK_LAUNCH(global_avg_pool2d_backward_kernel);
   return GT_OK;
 }

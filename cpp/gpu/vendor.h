@@ -1,8 +1,19 @@
 // The one header that includes a GPU vendor's runtime. Kernels are written in CUDA C++; under hipcc the
 // few runtime names we use are mapped to HIP's, so cpp/gpu/*.cu compile unchanged for AMD GPUs.
+// A kernel launch is written GT_LAUNCH(kernel, grid, block, stream)(arguments...), which is
+// kernel<<<grid, block, 0, stream>>>(arguments...) under nvcc and hipcc, and a call into the CPU
+// emulator (gpu/emulator.h) when the same sources are compiled as plain C++ to test the kernels
+// on a machine without a GPU.
 #pragma once
 
-#if defined(__HIPCC__) || defined(__HIP__)
+#if defined(GT_GPU_EMULATION)
+#include "gpu/emulator.h"
+
+#define GT_GPU_BACKEND "cuda"
+#define GT_LAUNCH(kernel, grid, block, stream) \
+  ::gt::emu::launcher(dim3(grid), dim3(block), [&](auto... gt_args_) { kernel(gt_args_...); })
+
+#elif defined(__HIPCC__) || defined(__HIP__)
 #include <hip/hip_runtime.h>
 
 #define GT_GPU_BACKEND "hip"
@@ -40,6 +51,7 @@
 __device__ inline float gt_shfl_xor(float value, int lane_mask, int width) {
   return __shfl_xor(value, lane_mask, width);
 }
+#define GT_LAUNCH(kernel, grid, block, stream) kernel<<<grid, block, 0, stream>>>
 
 #else
 #include <cuda_runtime.h>
@@ -50,4 +62,5 @@ __device__ inline float gt_shfl_xor(float value, int lane_mask, int width) {
 __device__ inline float gt_shfl_xor(float value, int lane_mask, int width) {
   return __shfl_xor_sync(0xffffffffu, value, lane_mask, width);
 }
+#define GT_LAUNCH(kernel, grid, block, stream) kernel<<<grid, block, 0, stream>>>
 #endif

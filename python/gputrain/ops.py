@@ -231,7 +231,8 @@ def softmax_cross_entropy(labels, logits, device: str | None = None):
 
 def binary_cross_entropy(target, output, from_logits: bool = False, device: str | None = None):
     """(loss, doutput): Keras's binary cross-entropy, mean over all elements; `output` is logits when
-    from_logits, else probabilities (clipped to [1e-7, 1 − 1e-7] as Keras does)."""
+    from_logits, else probabilities, clipped to [1e-7, 1 − 1e-7] as Keras 3 does (no epsilon inside
+    the logs; the gradient is zero where the clip acted)."""
     target, output = _as_array(target, "target"), _as_array(output, "output")
     loss, grad = _core.binary_cross_entropy(target, output, bool(from_logits),
                                             _device(device, target, output))

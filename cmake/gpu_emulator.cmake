@@ -1,0 +1,24 @@
+# Optional test tool: the GPU kernels of cpp/gpu compiled as plain C++ against gpu/emulator.h into the
+# module _gpuemu, whose table the tests register as the "cuda" backend (GPUTRAIN_TEST_GPU_EMULATOR=1)
+# to run every GPU kernel on a machine without a GPU. Off by default; not a backend users get.
+gputrain_bool_option(GPUTRAIN_GPU_EMULATOR OFF "Build gputrain._gpuemu, the CPU emulation of the GPU kernels (tests only)")
+if(NOT GPUTRAIN_GPU_EMULATOR)
+  return()
+endif()
+
+set(_emu_sources "${CMAKE_CURRENT_SOURCE_DIR}/cpp/gpu/emulator.cpp")
+foreach(src IN LISTS GPUTRAIN_GPU_SOURCES)
+  # A .cpp that includes the .cu: the .cu files keep their CUDA language for the real backends.
+  get_filename_component(name "${src}" NAME_WE)
+  set(wrapper "${CMAKE_CURRENT_BINARY_DIR}/gpu_emulated/${name}.cpp")
+  file(WRITE "${wrapper}.in" "#include \"${src}\"\n")
+  configure_file("${wrapper}.in" "${wrapper}" COPYONLY)
+  list(APPEND _emu_sources "${wrapper}")
+endforeach()
+
+pybind11_add_module(_gpuemu cpp/gpu/module.cpp ${_emu_sources})
+target_include_directories(_gpuemu PRIVATE cpp)
+target_compile_definitions(_gpuemu PRIVATE GT_GPU_MODULE_NAME=_gpuemu GT_GPU_EMULATION=1)
+target_compile_options(_gpuemu PRIVATE -O1)  # the emulator is for correctness; quick to build
+install(TARGETS _gpuemu LIBRARY DESTINATION gputrain)
+message(STATUS "gputrain GPU emulator: built (gputrain._gpuemu, for tests)")

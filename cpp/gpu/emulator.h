@@ -1,0 +1,109 @@
+// A CPU emulator of the small part of CUDA that cpp/gpu uses, so the GPU kernels can run, unchanged,
+// on a machine without a GPU (a development and CI tool: building with GPUTRAIN_GPU_EMULATOR=ON makes
+// the module gputrain._gpuemu; tests run with GPUTRAIN_TEST_GPU_EMULATOR=1 register it as the "cuda"
+// backend). Each block runs its threads as fibers on one OS thread; __syncthreads and warp shuffles are
+// scheduling points, so barriers, shared memory and warp exchanges of any width (GT_EMU_WARP_SIZE,
+// default 32) behave as on a GPU, blocks one after another (GT_EMU_SM_COUNT sets the multiprocessor
+// count the launchers plan for, default 8). It checks indices, tiling and synchronisation, not speed,
+// and not what only hardware shows (memory-model races across blocks, alignment faults, timing).
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#define __global__
+#define __device__
+#define __host__
+#define __shared__ static  // blocks run one at a time, so one instance per kernel is the block's
+#define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
+
+struct dim3 {
+  unsigned x, y, z;
+  dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+struct uint3 {
+  unsigned x, y, z;
+};
+struct float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+
+// The running fiber's coordinates (the emulator is single-threaded while a kernel runs).
+extern uint3 threadIdx, blockIdx;
+extern dim3 blockDim, gridDim;
+extern int warpSize;
+
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
+
+// ---- the runtime API subset ----
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidValue = 1,
+  cudaErrorInsufficientDriver = 35,
+  cudaErrorNoDevice = 100,
+  cudaErrorLaunchFailure = 719,
+};
+enum cudaMemcpyKind {
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+};
+enum cudaDeviceAttr { cudaDevAttrWarpSize = 10, cudaDevAttrMultiProcessorCount = 16 };
+struct cudaDeviceProp {
+  char name[256];
+};
+using cudaStream_t = void*;
+
+cudaError_t cudaGetLastError();
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDeviceCount(int* count);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device);
+cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device);
+cudaError_t cudaRuntimeGetVersion(int* version);
+cudaError_t cudaDriverGetVersion(int* version);
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes);
+cudaError_t cudaMalloc(void** ptr, size_t nbytes);
+cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t nbytes, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyPeer(void* dst, int dst_device, const void* src, int src_device, size_t nbytes);
+cudaError_t cudaMemset(void* ptr, int value, size_t nbytes);
+cudaError_t cudaDeviceSynchronize();
+const char* cudaGetErrorName(cudaError_t err);
+const char* cudaGetErrorString(cudaError_t err);
+
+namespace gt::emu {
+
+// Runs body() once per thread of every block of the grid; returns after the last block.
+void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* context);
+void sync_threads();
+// Records a launch failure when p is not aligned to `bytes` (a GPU faults on a misaligned vector access).
+void check_aligned(const void* p, int bytes);
+float shuffle_xor(float value, int lane_mask, int width);
+
+template <class F>
+struct Launcher {
+  dim3 grid, block;
+  F kernel;
+  template <class... Args>
+  void operator()(Args... args) {
+    auto call = [&]() { kernel(args...); };
+    run_grid(grid, block, [](void* c) { (*static_cast<decltype(call)*>(c))(); }, &call);
+  }
+};
+
+template <class F>
+Launcher<F> launcher(dim3 grid, dim3 block, F kernel) {
+  return Launcher<F>{grid, block, kernel};
+}
+
+}  // namespace gt::emu
+
+inline void __syncthreads() { ::gt::emu::sync_threads(); }
+
+inline float gt_shfl_xor(float value, int lane_mask, int width) {
+  return ::gt::emu::shuffle_xor(value, lane_mask, width);
+}
