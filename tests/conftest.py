@@ -11,8 +11,9 @@ import gputrain
 from gputrain import _backends
 
 ALL_DEVICES = ("cpu", "cuda:0", "hip:0")
+EMULATED_GPU = os.environ.get("GPUTRAIN_TEST_GPU_EMULATOR") == "1"
 
-if os.environ.get("GPUTRAIN_TEST_GPU_EMULATOR") == "1":
+if EMULATED_GPU:
     # Development and CI tool: the "cuda:0" cases run the GPU kernels under the CPU emulator (a build
     # with GPUTRAIN_GPU_EMULATOR=ON), registered in place of the real CUDA backend.
     from gputrain import _core, _gpuemu
@@ -20,6 +21,13 @@ if os.environ.get("GPUTRAIN_TEST_GPU_EMULATOR") == "1":
     _backends._loaded["cuda"] = True
     # Those tests check how the real backends are detected, which the emulator stands in for.
     collect_ignore = ["test_backends.py"]
+
+
+def skip_whole_trainings_under_emulator(device: str) -> None:
+    """Whole training runs (thousands of steps) take hours under the CPU emulator, which exists to check
+    kernels; they run on the CPU here and on real GPUs."""
+    if EMULATED_GPU and device.startswith("cuda"):
+        pytest.skip("a whole training run is too slow under the CPU emulator of the GPU kernels")
 
 
 def _require_gpu() -> bool:

@@ -10,6 +10,7 @@ import pytest
 
 import gputrain as gt
 from gputrain import layers
+from conftest import skip_whole_trainings_under_emulator
 
 COLAB_CNN_SUMMARY = """\
 Model: "sequential"
@@ -82,6 +83,7 @@ def test_colab_cnn_predicts_one_half_on_zeros(device):
 
 
 def test_colab_cnn_loss_decreases_on_random_images(device):
+    skip_whole_trainings_under_emulator(device)
     gt.utils.set_random_seed(1)
     rng = np.random.default_rng(2)
     x = rng.random((8, 150, 150, 3), dtype=np.float32)
@@ -95,6 +97,7 @@ def test_colab_cnn_loss_decreases_on_random_images(device):
 
 
 def test_quickstart_mnist_one_epoch(device):
+    skip_whole_trainings_under_emulator(device)
     from datafiles import shared_data
     (x_train, y_train), (x_test, y_test) = gt.datasets.mnist.load_data(path=shared_data("mnist"))
     x_train, x_test = x_train / 255.0, x_test / 255.0
