@@ -8,7 +8,7 @@ import time
 
 @functools.lru_cache(maxsize=1)
 def _platform():
-    from . import detect_platform  # the device probe's platform detection
+    from .probe.api import detect_platform
     return detect_platform(), time.monotonic()
 
 
