@@ -18,7 +18,7 @@ enum GtStatus {
 };
 
 // Bump when a field is added, removed or changes meaning; _core refuses a table of another version.
-#define GT_BACKEND_ABI_VERSION 2
+#define GT_BACKEND_ABI_VERSION 3
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 struct GtBackendTable {
@@ -125,6 +125,15 @@ struct GtBackendTable {
   int (*rmsprop_update_f32)(int device, int64_t n, float* param, const float* grad, float* velocity,
                             float* momentum_buffer, float* average_grad, GtRmspropParams params,
                             void* stream);
+
+  // Training-loop helpers (ABI 3): uint8 images to float32 on the device, and accuracy counts added
+  // into counter[0] in device memory (argmax against int32 labels; output > threshold against
+  // target > 0.5).
+  int (*cast_u8_f32)(int device, int64_t n, const uint8_t* src, float* out, void* stream);
+  int (*count_argmax_hits_f32)(int device, int64_t rows, int64_t classes, const float* output,
+                               const int32_t* labels, float* counter, void* stream);
+  int (*count_threshold_hits_f32)(int device, int64_t n, const float* output, const float* target,
+                                  float threshold, float* counter, void* stream);
 };
 
 }  // extern "C"

@@ -1,56 +1,20 @@
 // Dispatch of the GEMM-based ops: matmul, dense and conv2d with their gradients.
-#include <algorithm>
-#include <cstring>
-
+#include "core/kernel_calls.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
-#include "cpu/conv2d.h"
-#include "cpu/dense.h"
-#include "cpu/gemm.h"
 
 namespace gt::ops {
 namespace {
 
-void fill_zero(const Tensor& t) {
-  if (t.nbytes() == 0) return;
-  if (on_cpu(t.device())) {
-    std::memset(t.raw(), 0, t.nbytes());
-  } else {
-    gpu_call(t.device(), "fill_zero",
-             [&](const GtBackendTable& tb) { return tb.fill_zero(t.device().index, t.raw(), t.nbytes()); });
-  }
-}
+void fill_zero(const Tensor& t) { kernels::fill_zero(t.device(), t.raw(), t.nbytes()); }
 
+// A GEMM with its workspace allocated for this call.
 void gemm(const Device& device, const char* what, bool trans_a, bool trans_b, int64_t m, int64_t n,
           int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
-          bool accumulate, const float* bias, GtActivation activation = GT_ACTIVATION_NONE) {
-  if (m == 0 || n == 0) return;
-  if (on_cpu(device)) {
-    cpu::sgemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias, activation);
-    return;
-  }
-  size_t floats = 0;
-  gpu_call(device, what, [&](const GtBackendTable& t) {
-    return t.sgemm_workspace(device.index, m, n, k, &floats);
-  });
-  Tensor ws = workspace(static_cast<int64_t>(floats), device);
-  gpu_call(device, what, [&](const GtBackendTable& t) {
-    return t.sgemm_f32(device.index, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias,
-                       activation, ws.data<float>(), nullptr);
-  });
-}
-
-void column_sums(const Device& device, const char* what, const float* a, int64_t rows, int64_t cols,
-                 float* sums) {
-  if (cols == 0) return;
-  if (on_cpu(device)) {
-    cpu::column_sums(a, rows, cols, sums);
-    return;
-  }
-  Tensor ws = workspace(GT_ROW_SPLITS * cols, device);
-  gpu_call(device, what, [&](const GtBackendTable& t) {
-    return t.column_sums_f32(device.index, a, rows, cols, sums, ws.data<float>(), nullptr);
-  });
+          const float* bias, GtActivation activation = GT_ACTIVATION_NONE) {
+  Tensor ws = workspace(static_cast<int64_t>(kernels::gemm_workspace(device, m, n, k)), device);
+  kernels::gemm(device, what, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, false, bias, activation,
+                ws.data<float>());
 }
 
 // The (kh, kw, in, out) kernel of a convolution over x, checked against x's channels.
@@ -101,7 +65,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
                      " do not chain: inner extents " + std::to_string(k) + " and " + std::to_string(kb));
   Tensor c = Tensor::empty({m, n}, DType::Float32, device);
   gemm(device, "matmul", trans_a, trans_b, m, n, k, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
-       c.data<float>(), n, false, nullptr);
+       c.data<float>(), n, nullptr);
   return c;
 }
 
@@ -120,7 +84,7 @@ Tensor dense(const Tensor& x, const Tensor& kernel, const Tensor& bias, GtActiva
   shape.back() = out;
   Tensor y = Tensor::empty(shape, DType::Float32, device);
   gemm(device, "dense", false, false, m, out, in, x.data<float>(), in, kernel.data<float>(), out,
-       y.data<float>(), out, false, bias.defined() ? bias.data<float>() : nullptr, activation);
+       y.data<float>(), out, bias.defined() ? bias.data<float>() : nullptr, activation);
   return y;
 }
 
@@ -146,10 +110,11 @@ DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel) {
     return g;
   }
   gemm(device, "dense_grad", false, true, m, in, out, dy.data<float>(), out, kernel.data<float>(), out,
-       g.dx.data<float>(), in, false, nullptr);
+       g.dx.data<float>(), in, nullptr);
   gemm(device, "dense_grad", true, false, in, out, m, x.data<float>(), in, dy.data<float>(), out,
-       g.dkernel.data<float>(), out, false, nullptr);
-  column_sums(device, "dense_grad", dy.data<float>(), m, out, g.dbias.data<float>());
+       g.dkernel.data<float>(), out, nullptr);
+  Tensor ws = workspace(static_cast<int64_t>(kernels::column_sums_workspace(device, out)), device);
+  kernels::column_sums(device, "dense_grad", dy.data<float>(), m, out, g.dbias.data<float>(), ws.data<float>());
   return g;
 }
 
@@ -169,15 +134,8 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair st
   }
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, k}, DType::Float32, device);
   if (y.numel() == 0) return y;
-  const float* b = bias.defined() ? bias.data<float>() : nullptr;
-  if (on_cpu(device)) {
-    cpu::conv2d_forward(g, k, x.data<float>(), kernel.data<float>(), b, activation, y.data<float>());
-  } else {
-    gpu_call(device, "conv2d", [&](const GtBackendTable& t) {
-      return t.conv2d_forward_f32(device.index, &g, k, x.data<float>(), kernel.data<float>(), b, activation,
-                                  y.data<float>(), nullptr);
-    });
-  }
+  kernels::conv2d_forward(device, g, k, x.data<float>(), kernel.data<float>(),
+                          bias.defined() ? bias.data<float>() : nullptr, activation, y.data<float>());
   return y;
 }
 
@@ -204,26 +162,10 @@ Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel,
     fill_zero(r.dbias);
     return r;
   }
-  if (on_cpu(device)) {
-    cpu::conv2d_backward_data(g, k, dy.data<float>(), kernel.data<float>(), r.dx.data<float>());
-    cpu::conv2d_backward_filter(g, k, x.data<float>(), dy.data<float>(), r.dkernel.data<float>(),
-                                r.dbias.data<float>());
-    return r;
-  }
-  gpu_call(device, "conv2d_grad", [&](const GtBackendTable& t) {
-    return t.conv2d_backward_data_f32(device.index, &g, k, dy.data<float>(), kernel.data<float>(),
-                                      r.dx.data<float>(), nullptr);
-  });
-  size_t floats = 0;
-  gpu_call(device, "conv2d_grad", [&](const GtBackendTable& t) {
-    return t.conv2d_backward_filter_workspace(device.index, &g, k, &floats);
-  });
-  Tensor ws = workspace(static_cast<int64_t>(floats), device);
-  gpu_call(device, "conv2d_grad", [&](const GtBackendTable& t) {
-    return t.conv2d_backward_filter_f32(device.index, &g, k, x.data<float>(), dy.data<float>(),
-                                        r.dkernel.data<float>(), ws.data<float>(), nullptr);
-  });
-  column_sums(device, "conv2d_grad", dy.data<float>(), g.n * g.oh * g.ow, k, r.dbias.data<float>());
+  kernels::conv2d_backward_data(device, g, k, dy.data<float>(), kernel.data<float>(), r.dx.data<float>());
+  Tensor ws = workspace(static_cast<int64_t>(kernels::conv2d_backward_filter_workspace(device, g, k)), device);
+  kernels::conv2d_backward_filter(device, g, k, x.data<float>(), dy.data<float>(), r.dkernel.data<float>(),
+                                  r.dbias.data<float>(), ws.data<float>());
   return r;
 }
 

@@ -76,6 +76,8 @@ struct BatchNormGrads {
 BatchNormGrads batch_norm_grad(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                const Tensor& mean, const Tensor& var, double epsilon);
 
+// Adam's per-step constants for the 1-based step number (the bias corrections folded into alpha).
+GtAdamParams adam_params(int64_t step, double lr, double beta_1, double beta_2, double epsilon);
 // In place on param and the state tensors.
 void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity, double lr,
                 double momentum, bool nesterov);

@@ -1,11 +1,9 @@
 // Dispatch of the element- and row-wise ops: activations, softmax, dropout and the losses.
 #include <cmath>
 
+#include "core/kernel_calls.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
-#include "cpu/activation.h"
-#include "cpu/dropout.h"
-#include "cpu/loss.h"
 
 namespace gt::ops {
 namespace {
@@ -40,15 +38,7 @@ Tensor activation(const Tensor& x, GtActivation kind) {
   check_float_on("x", x, device);
   Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
   if (y.numel() == 0) return y;
-  if (on_cpu(device)) {
-    (kind == GT_ACTIVATION_RELU ? cpu::relu_forward : cpu::sigmoid_forward)(x.numel(), x.data<float>(),
-                                                                            y.data<float>());
-  } else {
-    gpu_call(device, name, [&](const GtBackendTable& t) {
-      return t.activation_forward_f32(device.index, kind, x.numel(), x.data<float>(), y.data<float>(),
-                                      nullptr);
-    });
-  }
+  kernels::activation_forward(device, kind, x.numel(), x.data<float>(), y.data<float>());
   return y;
 }
 
@@ -61,15 +51,7 @@ Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind) {
   check_same_shape("dy", dy, xy_name, xy);
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
-  if (on_cpu(device)) {
-    (kind == GT_ACTIVATION_RELU ? cpu::relu_backward : cpu::sigmoid_backward)(
-        dy.numel(), dy.data<float>(), xy.data<float>(), dx.data<float>());
-  } else {
-    gpu_call(device, name, [&](const GtBackendTable& t) {
-      return t.activation_backward_f32(device.index, kind, dy.numel(), dy.data<float>(),
-                                       xy.data<float>(), dx.data<float>(), nullptr);
-    });
-  }
+  kernels::activation_backward(device, kind, dy.numel(), dy.data<float>(), xy.data<float>(), dx.data<float>());
   return dx;
 }
 
@@ -80,13 +62,7 @@ Tensor softmax(const Tensor& x) {
   last_axis("x", x, &rows, &cols);
   Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
   if (y.numel() == 0) return y;
-  if (on_cpu(device)) {
-    cpu::softmax_forward(rows, cols, x.data<float>(), y.data<float>());
-  } else {
-    gpu_call(device, "softmax", [&](const GtBackendTable& t) {
-      return t.softmax_forward_f32(device.index, rows, cols, x.data<float>(), y.data<float>(), nullptr);
-    });
-  }
+  kernels::softmax_forward(device, rows, cols, x.data<float>(), y.data<float>());
   return y;
 }
 
@@ -99,14 +75,7 @@ Tensor softmax_grad(const Tensor& dy, const Tensor& y) {
   last_axis("y", y, &rows, &cols);
   Tensor dx = Tensor::empty(y.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
-  if (on_cpu(device)) {
-    cpu::softmax_backward(rows, cols, dy.data<float>(), y.data<float>(), dx.data<float>());
-  } else {
-    gpu_call(device, "softmax_grad", [&](const GtBackendTable& t) {
-      return t.softmax_backward_f32(device.index, rows, cols, dy.data<float>(), y.data<float>(),
-                                    dx.data<float>(), nullptr);
-    });
-  }
+  kernels::softmax_backward(device, rows, cols, dy.data<float>(), y.data<float>(), dx.data<float>());
   return dx;
 }
 
@@ -119,15 +88,8 @@ DropoutResult dropout(const Tensor& x, double rate, uint64_t seed) {
   DropoutResult r{Tensor::empty(x.shape(), DType::Float32, device),
                   Tensor::empty(x.shape(), DType::UInt8, device)};
   if (x.numel() == 0) return r;
-  if (on_cpu(device)) {
-    cpu::dropout_forward(x.numel(), x.data<float>(), seed, threshold, scale, r.y.data<float>(),
-                         r.mask.data<uint8_t>());
-  } else {
-    gpu_call(device, "dropout", [&](const GtBackendTable& t) {
-      return t.dropout_forward_f32(device.index, x.numel(), x.data<float>(), seed, threshold, scale,
-                                   r.y.data<float>(), r.mask.data<uint8_t>(), nullptr);
-    });
-  }
+  kernels::dropout_forward(device, x.numel(), x.data<float>(), seed, threshold, scale, r.y.data<float>(),
+                           r.mask.data<uint8_t>());
   return r;
 }
 
@@ -141,14 +103,7 @@ Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate) {
   const auto scale = static_cast<float>(1.0 / (1.0 - rate));
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
-  if (on_cpu(device)) {
-    cpu::dropout_backward(dy.numel(), dy.data<float>(), mask.data<uint8_t>(), scale, dx.data<float>());
-  } else {
-    gpu_call(device, "dropout_grad", [&](const GtBackendTable& t) {
-      return t.dropout_backward_f32(device.index, dy.numel(), dy.data<float>(), mask.data<uint8_t>(),
-                                    scale, dx.data<float>(), nullptr);
-    });
-  }
+  kernels::dropout_backward(device, dy.numel(), dy.data<float>(), mask.data<uint8_t>(), scale, dx.data<float>());
   return dx;
 }
 
@@ -175,17 +130,9 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   }
   LossResult r{Tensor::empty({}, DType::Float32, device),
                Tensor::empty(logits.shape(), DType::Float32, device)};
-  if (on_cpu(device)) {
-    cpu::softmax_cross_entropy(rows, classes, logits.data<float>(), labels.data<int32_t>(),
-                               r.loss.data<float>(), r.grad.data<float>());
-  } else {
-    Tensor ws = workspace(rows, device);
-    gpu_call(device, "softmax_cross_entropy", [&](const GtBackendTable& t) {
-      return t.softmax_cross_entropy_f32(device.index, rows, classes, logits.data<float>(),
-                                         labels.data<int32_t>(), r.loss.data<float>(),
-                                         r.grad.data<float>(), ws.data<float>(), nullptr);
-    });
-  }
+  Tensor ws = workspace(static_cast<int64_t>(kernels::softmax_cross_entropy_workspace(device, rows)), device);
+  kernels::softmax_cross_entropy(device, rows, classes, logits.data<float>(), labels.data<int32_t>(),
+                                 r.loss.data<float>(), r.grad.data<float>(), ws.data<float>());
   return r;
 }
 
@@ -197,17 +144,9 @@ LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool 
   check_same_shape("target", target, input_name, input);
   LossResult r{Tensor::empty({}, DType::Float32, device),
                Tensor::empty(input.shape(), DType::Float32, device)};
-  if (on_cpu(device)) {
-    cpu::binary_cross_entropy(input.numel(), input.data<float>(), target.data<float>(), from_logits,
-                              r.loss.data<float>(), r.grad.data<float>());
-  } else {
-    Tensor ws = workspace(GT_REDUCE_BLOCKS, device);
-    gpu_call(device, "binary_cross_entropy", [&](const GtBackendTable& t) {
-      return t.binary_cross_entropy_f32(device.index, input.numel(), input.data<float>(),
-                                        target.data<float>(), from_logits, r.loss.data<float>(),
-                                        r.grad.data<float>(), ws.data<float>(), nullptr);
-    });
-  }
+  Tensor ws = workspace(static_cast<int64_t>(kernels::binary_cross_entropy_workspace(device)), device);
+  kernels::binary_cross_entropy(device, input.numel(), input.data<float>(), target.data<float>(), from_logits,
+                                r.loss.data<float>(), r.grad.data<float>(), ws.data<float>());
   return r;
 }
 

@@ -1,7 +1,7 @@
 // Dispatch of max/average pooling (windowed and global) and their gradients.
+#include "core/kernel_calls.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
-#include "cpu/pool2d.h"
 
 namespace gt::ops {
 namespace {
@@ -24,13 +24,7 @@ Tensor pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, co
   const GtWindow2d g = pool_geometry(x, pool_size, strides, padding);
   Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, DType::Float32, device);
   if (y.numel() == 0) return y;
-  if (on_cpu(device)) {
-    cpu::pool2d_forward(g, kind, x.data<float>(), y.data<float>());
-  } else {
-    gpu_call(device, kind == GT_POOL_MAX ? "max_pool2d" : "avg_pool2d", [&](const GtBackendTable& t) {
-      return t.pool2d_forward_f32(device.index, &g, kind, x.data<float>(), y.data<float>(), nullptr);
-    });
-  }
+  kernels::pool2d_forward(device, g, kind, x.data<float>(), y.data<float>());
   return y;
 }
 
@@ -47,24 +41,12 @@ Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool
                      shape_str(x.shape()) + "), got " + shape_str(dy.shape()));
   Tensor dx = Tensor::empty(x.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
-  const char* what = kind == GT_POOL_MAX ? "max_pool2d_grad" : "avg_pool2d_grad";
   if (kind == GT_POOL_MAX) {
     Tensor argmax = Tensor::empty(y_shape, DType::Int32, device);
-    if (on_cpu(device)) {
-      cpu::max_pool2d_argmax(g, x.data<float>(), argmax.data<int32_t>());
-      cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
-    } else {
-      gpu_call(device, what, [&](const GtBackendTable& t) {
-        return t.max_pool2d_backward_f32(device.index, &g, x.data<float>(), dy.data<float>(),
-                                         argmax.data<int32_t>(), dx.data<float>(), nullptr);
-      });
-    }
-  } else if (on_cpu(device)) {
-    cpu::avg_pool2d_backward(g, dy.data<float>(), dx.data<float>());
+    kernels::max_pool2d_backward(device, g, x.data<float>(), dy.data<float>(), argmax.data<int32_t>(),
+                                 dx.data<float>());
   } else {
-    gpu_call(device, what, [&](const GtBackendTable& t) {
-      return t.avg_pool2d_backward_f32(device.index, &g, dy.data<float>(), dx.data<float>(), nullptr);
-    });
+    kernels::avg_pool2d_backward(device, g, dy.data<float>(), dx.data<float>());
   }
   return dx;
 }
@@ -80,14 +62,7 @@ Tensor global_avg_pool2d(const Tensor& x) {
   const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
   Tensor y = Tensor::empty({n, c}, DType::Float32, device);
   if (y.numel() == 0) return y;
-  if (on_cpu(device)) {
-    cpu::global_avg_pool2d_forward(n, hw, c, x.data<float>(), y.data<float>());
-  } else {
-    gpu_call(device, "global_avg_pool2d", [&](const GtBackendTable& t) {
-      return t.global_avg_pool2d_forward_f32(device.index, n, hw, c, x.data<float>(), y.data<float>(),
-                                             nullptr);
-    });
-  }
+  kernels::global_avg_pool2d_forward(device, n, hw, c, x.data<float>(), y.data<float>());
   return y;
 }
 
@@ -104,14 +79,7 @@ Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x) {
                      shape_str(x.shape()) + "), got " + shape_str(dy.shape()));
   Tensor dx = Tensor::empty(x.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
-  if (on_cpu(device)) {
-    cpu::global_avg_pool2d_backward(n, hw, c, dy.data<float>(), dx.data<float>());
-  } else {
-    gpu_call(device, "global_avg_pool2d_grad", [&](const GtBackendTable& t) {
-      return t.global_avg_pool2d_backward_f32(device.index, n, hw, c, dy.data<float>(),
-                                              dx.data<float>(), nullptr);
-    });
-  }
+  kernels::global_avg_pool2d_backward(device, n, hw, c, dy.data<float>(), dx.data<float>());
   return dx;
 }
 

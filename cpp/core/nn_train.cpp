@@ -1,10 +1,9 @@
 // Dispatch of batch normalisation and the optimizer updates (the ops that modify their arguments).
 #include <cmath>
 
+#include "core/kernel_calls.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
-#include "cpu/batch_norm.h"
-#include "cpu/optimizer.h"
 
 namespace gt::ops {
 namespace {
@@ -36,6 +35,12 @@ void check_state(const char* name, const Tensor& state, const Tensor& param) {
 
 }  // namespace
 
+GtAdamParams adam_params(int64_t step, double lr, double beta_1, double beta_2, double epsilon) {
+  const double t = static_cast<double>(step);
+  return GtAdamParams{static_cast<float>(lr * std::sqrt(1.0 - std::pow(beta_2, t)) / (1.0 - std::pow(beta_1, t))),
+                      static_cast<float>(beta_1), static_cast<float>(beta_2), static_cast<float>(epsilon)};
+}
+
 BatchNormResult batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                            const Tensor& moving_mean, const Tensor& moving_var, bool training,
                            double momentum, double epsilon) {
@@ -66,35 +71,17 @@ BatchNormResult batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& b
     r.mean = Tensor::empty({c}, DType::Float32, device);
     r.var = Tensor::empty({c}, DType::Float32, device);
   }
-  if (on_cpu(device)) {
-    if (training) cpu::batch_norm_statistics(m, c, x.data<float>(), r.mean.data<float>(), r.var.data<float>());
-    cpu::batch_norm_forward(m, c, x.data<float>(), r.mean.data<float>(), r.var.data<float>(),
-                            ptr_or_null(gamma), ptr_or_null(beta), eps, r.y.data<float>());
-    if (training && moving_mean.defined())
-      cpu::batch_norm_update_moving(c, r.mean.data<float>(), r.var.data<float>(),
-                                    moving_mean.data<float>(), moving_var.data<float>(),
-                                    static_cast<float>(momentum));
-    return r;
-  }
   if (training) {
-    Tensor ws = workspace(GT_ROW_SPLITS * c, device);
-    gpu_call(device, "batch_norm", [&](const GtBackendTable& t) {
-      return t.batch_norm_statistics_f32(device.index, m, c, x.data<float>(), r.mean.data<float>(),
-                                         r.var.data<float>(), ws.data<float>(), nullptr);
-    });
+    Tensor ws = workspace(static_cast<int64_t>(kernels::batch_norm_statistics_workspace(device, c)), device);
+    kernels::batch_norm_statistics(device, m, c, x.data<float>(), r.mean.data<float>(), r.var.data<float>(),
+                                   ws.data<float>());
   }
-  if (m > 0)
-    gpu_call(device, "batch_norm", [&](const GtBackendTable& t) {
-      return t.batch_norm_forward_f32(device.index, m, c, x.data<float>(), r.mean.data<float>(),
-                                      r.var.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), eps,
-                                      r.y.data<float>(), nullptr);
-    });
+  kernels::batch_norm_forward(device, m, c, x.data<float>(), r.mean.data<float>(), r.var.data<float>(),
+                              ptr_or_null(gamma), ptr_or_null(beta), eps, r.y.data<float>());
   if (training && moving_mean.defined())
-    gpu_call(device, "batch_norm", [&](const GtBackendTable& t) {
-      return t.batch_norm_update_moving_f32(device.index, c, r.mean.data<float>(), r.var.data<float>(),
-                                            moving_mean.data<float>(), moving_var.data<float>(),
-                                            static_cast<float>(momentum), nullptr);
-    });
+    kernels::batch_norm_update_moving(device, c, r.mean.data<float>(), r.var.data<float>(),
+                                      moving_mean.data<float>(), moving_var.data<float>(),
+                                      static_cast<float>(momentum));
   return r;
 }
 
@@ -115,19 +102,10 @@ BatchNormGrads batch_norm_grad(const Tensor& dy, const Tensor& x, const Tensor& 
   const auto eps = static_cast<float>(epsilon);
   BatchNormGrads g{Tensor::empty(x.shape(), DType::Float32, device),
                    Tensor::empty({c}, DType::Float32, device), Tensor::empty({c}, DType::Float32, device)};
-  if (on_cpu(device)) {
-    cpu::batch_norm_backward(m, c, dy.data<float>(), x.data<float>(), mean.data<float>(),
-                             var.data<float>(), ptr_or_null(gamma), eps, g.dx.data<float>(),
-                             g.dgamma.data<float>(), g.dbeta.data<float>());
-    return g;
-  }
-  Tensor ws = workspace(2 * GT_ROW_SPLITS * c, device);
-  gpu_call(device, "batch_norm_grad", [&](const GtBackendTable& t) {
-    return t.batch_norm_backward_f32(device.index, m, c, dy.data<float>(), x.data<float>(),
-                                     mean.data<float>(), var.data<float>(), ptr_or_null(gamma), eps,
-                                     g.dx.data<float>(), g.dgamma.data<float>(), g.dbeta.data<float>(),
-                                     ws.data<float>(), nullptr);
-  });
+  Tensor ws = workspace(static_cast<int64_t>(kernels::batch_norm_backward_workspace(device, c)), device);
+  kernels::batch_norm_backward(device, m, c, dy.data<float>(), x.data<float>(), mean.data<float>(),
+                               var.data<float>(), ptr_or_null(gamma), eps, g.dx.data<float>(),
+                               g.dgamma.data<float>(), g.dbeta.data<float>(), ws.data<float>());
   return g;
 }
 
@@ -142,18 +120,9 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
     if (!velocity.defined()) throw ValueError("velocity: required when momentum > 0");
     check_state("velocity", velocity, param);
   }
-  if (param.numel() == 0) return;
-  float* v = momentum > 0.0 ? velocity.data<float>() : nullptr;
-  if (on_cpu(device)) {
-    cpu::sgd_update(param.numel(), param.data<float>(), grad.data<float>(), v, static_cast<float>(lr),
-                    static_cast<float>(momentum), nesterov);
-    return;
-  }
   const GtSgdParams p{static_cast<float>(lr), static_cast<float>(momentum), nesterov ? 1 : 0};
-  gpu_call(device, "sgd_update", [&](const GtBackendTable& t) {
-    return t.sgd_update_f32(device.index, param.numel(), param.data<float>(), grad.data<float>(), v, p,
-                            nullptr);
-  });
+  kernels::sgd_update(device, param.numel(), param.data<float>(), grad.data<float>(),
+                      momentum > 0.0 ? velocity.data<float>() : nullptr, p);
 }
 
 void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const Tensor& v, int64_t step,
@@ -168,19 +137,8 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const
   check_range("beta_2", beta_2, 0.0, 1.0, true);
   check_range("epsilon", epsilon, 0.0, INFINITY, true);
   if (step < 1) throw ValueError("step: expected the 1-based number of this update, got " + std::to_string(step));
-  const double t = static_cast<double>(step);
-  const GtAdamParams p{static_cast<float>(lr * std::sqrt(1.0 - std::pow(beta_2, t)) / (1.0 - std::pow(beta_1, t))),
-                       static_cast<float>(beta_1), static_cast<float>(beta_2), static_cast<float>(epsilon)};
-  if (param.numel() == 0) return;
-  if (on_cpu(device)) {
-    cpu::adam_update(param.numel(), param.data<float>(), grad.data<float>(), m.data<float>(),
-                     v.data<float>(), p.alpha, p.beta_1, p.beta_2, p.epsilon);
-    return;
-  }
-  gpu_call(device, "adam_update", [&](const GtBackendTable& tb) {
-    return tb.adam_update_f32(device.index, param.numel(), param.data<float>(), grad.data<float>(),
-                              m.data<float>(), v.data<float>(), p, nullptr);
-  });
+  kernels::adam_update(device, param.numel(), param.data<float>(), grad.data<float>(), m.data<float>(),
+                       v.data<float>(), adam_params(step, lr, beta_1, beta_2, epsilon));
 }
 
 void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
@@ -202,21 +160,11 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& veloc
     if (!average_grad.defined()) throw ValueError("average_grad: required when centered is True");
     check_state("average_grad", average_grad, param);
   }
-  if (param.numel() == 0) return;
-  float* mb = momentum > 0.0 ? momentum_buffer.data<float>() : nullptr;
-  float* ag = centered ? average_grad.data<float>() : nullptr;
-  if (on_cpu(device)) {
-    cpu::rmsprop_update(param.numel(), param.data<float>(), grad.data<float>(), velocity.data<float>(), mb,
-                        ag, static_cast<float>(lr), static_cast<float>(rho), static_cast<float>(momentum),
-                        static_cast<float>(epsilon), centered);
-    return;
-  }
   const GtRmspropParams p{static_cast<float>(lr), static_cast<float>(rho), static_cast<float>(momentum),
                           static_cast<float>(epsilon), centered ? 1 : 0};
-  gpu_call(device, "rmsprop_update", [&](const GtBackendTable& t) {
-    return t.rmsprop_update_f32(device.index, param.numel(), param.data<float>(), grad.data<float>(),
-                                velocity.data<float>(), mb, ag, p, nullptr);
-  });
+  kernels::rmsprop_update(device, param.numel(), param.data<float>(), grad.data<float>(), velocity.data<float>(),
+                          momentum > 0.0 ? momentum_buffer.data<float>() : nullptr,
+                          centered ? average_grad.data<float>() : nullptr, p);
 }
 
 }  // namespace gt::ops

@@ -1,9 +1,11 @@
-// Element-wise CPU kernels on contiguous float32 buffers.
+// Element-wise CPU kernels on contiguous buffers.
 #pragma once
 #include <cstdint>
 
 namespace gt::cpu {
 
 void add_f32(const float* a, const float* b, float* out, int64_t n);
+// out[i] = float(src[i]): uint8 images to float32, unscaled as Keras does.
+void cast_u8_f32(const uint8_t* src, float* out, int64_t n);
 
 }  // namespace gt::cpu

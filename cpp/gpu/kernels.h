@@ -17,6 +17,7 @@ struct DeviceLimits {
 int device_limits(int device, DeviceLimits* limits);
 
 int add_f32(int device, const float* a, const float* b, float* out, int64_t n, void* stream);
+int cast_u8_f32(int device, int64_t n, const uint8_t* src, float* out, void* stream);
 
 // gemm.cu
 int sgemm_workspace(int device, int64_t m, int64_t n, int64_t k, size_t* floats);
@@ -85,5 +86,11 @@ int adam_update_f32(int device, int64_t n, float* param, const float* grad, floa
                     GtAdamParams params, void* stream);
 int rmsprop_update_f32(int device, int64_t n, float* param, const float* grad, float* velocity,
                        float* momentum_buffer, float* average_grad, GtRmspropParams params, void* stream);
+
+// metrics.cu
+int count_argmax_hits_f32(int device, int64_t rows, int64_t classes, const float* output,
+                          const int32_t* labels, float* counter, void* stream);
+int count_threshold_hits_f32(int device, int64_t n, const float* output, const float* target,
+                             float threshold, float* counter, void* stream);
 
 }  // namespace gt::gpu

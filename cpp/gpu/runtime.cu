@@ -133,9 +133,12 @@ const GtBackendTable table = {
     sgd_update_f32,
     adam_update_f32,
     rmsprop_update_f32,
+    cast_u8_f32,
+    count_argmax_hits_f32,
+    count_threshold_hits_f32,
 };
 // Every entry above is set: a table entry left null by a missing initializer would crash on first use.
-static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, rmsprop_update_f32) + sizeof(void*),
+static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, count_threshold_hits_f32) + sizeof(void*),
               "the table initializer must end with the struct's last entry");
 }  // namespace
 

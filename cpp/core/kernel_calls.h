@@ -1,0 +1,102 @@
+// Device-neutral kernel calls: each runs the CPU kernel or the device's GPU table entry on raw pointers,
+// with no argument checks and no allocation. Both users check and allocate before calling: the op
+// dispatch (nn_*.cpp) per call, and the training plan (train_plan.cpp) once at build time, so its steps
+// launch a fixed list of kernels on fixed buffers. Workspaces are passed in; the *_workspace functions
+// give their size in floats (0 on the CPU). A GPU failure raises the table's error naming the op.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/op_params.h"
+
+namespace gt::kernels {
+
+// ---- GEMM family ----
+size_t gemm_workspace(const Device& device, int64_t m, int64_t n, int64_t k);
+// Row-major C[m,n] = act(op(A)·op(B) (+ C) (+ bias)), see cpp/cpu/gemm.h.
+void gemm(const Device& device, const char* what, bool trans_a, bool trans_b, int64_t m, int64_t n,
+          int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+          bool accumulate, const float* bias, GtActivation activation, float* workspace);
+size_t column_sums_workspace(const Device& device, int64_t cols);
+void column_sums(const Device& device, const char* what, const float* a, int64_t rows, int64_t cols,
+                 float* sums, float* workspace);
+
+// ---- convolution ----
+void conv2d_forward(const Device& device, const GtWindow2d& g, int64_t k, const float* x, const float* w,
+                    const float* bias, GtActivation activation, float* y);
+void conv2d_backward_data(const Device& device, const GtWindow2d& g, int64_t k, const float* dy,
+                          const float* w, float* dx);
+// The filter gradient and the bias gradient (column sums of dy) together.
+size_t conv2d_backward_filter_workspace(const Device& device, const GtWindow2d& g, int64_t k);
+void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k, const float* x,
+                            const float* dy, float* dw, float* dbias, float* workspace);
+
+// ---- pooling ----
+void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y);
+// argmax: one int32 per output element, scratch for the window maxima.
+void max_pool2d_backward(const Device& device, const GtWindow2d& g, const float* x, const float* dy,
+                         int32_t* argmax, float* dx);
+void avg_pool2d_backward(const Device& device, const GtWindow2d& g, const float* dy, float* dx);
+void global_avg_pool2d_forward(const Device& device, int64_t n, int64_t hw, int64_t c, const float* x,
+                               float* y);
+void global_avg_pool2d_backward(const Device& device, int64_t n, int64_t hw, int64_t c, const float* dy,
+                                float* dx);
+
+// ---- element- and row-wise ----
+void activation_forward(const Device& device, GtActivation kind, int64_t n, const float* x, float* y);
+// relu: xy is the forward input (or output: both are positive at the same places); sigmoid: the output.
+void activation_backward(const Device& device, GtActivation kind, int64_t n, const float* dy,
+                         const float* xy, float* dx);
+void softmax_forward(const Device& device, int64_t rows, int64_t cols, const float* x, float* y);
+void softmax_backward(const Device& device, int64_t rows, int64_t cols, const float* dy, const float* y,
+                      float* dx);
+void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
+                     float scale, float* y, uint8_t* mask);
+void dropout_backward(const Device& device, int64_t n, const float* dy, const uint8_t* mask, float scale,
+                      float* dx);
+// dst[i] = float(src[i]): uint8 images to float32 on the device they were copied to.
+void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst);
+
+// ---- losses and metrics ----
+size_t softmax_cross_entropy_workspace(const Device& device, int64_t rows);
+// Labels must already be known to lie in [0, classes).
+void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, const float* logits,
+                           const int32_t* labels, float* loss, float* dlogits, float* workspace);
+size_t binary_cross_entropy_workspace(const Device& device);
+void binary_cross_entropy(const Device& device, int64_t n, const float* input, const float* target,
+                          bool from_logits, float* loss, float* dinput, float* workspace);
+// counter[0] += number of rows whose first maximal column is their label.
+void count_argmax_hits(const Device& device, int64_t rows, int64_t classes, const float* output,
+                       const int32_t* labels, float* counter);
+// counter[0] += number of i with (output[i] > threshold) == (target[i] > 0.5).
+void count_threshold_hits(const Device& device, int64_t n, const float* output, const float* target,
+                          float threshold, float* counter);
+// acc[i] += x[i] (running sums that stay on the device).
+void accumulate(const Device& device, int64_t n, const float* x, float* acc);
+
+// ---- batch normalisation ----
+size_t batch_norm_statistics_workspace(const Device& device, int64_t c);
+void batch_norm_statistics(const Device& device, int64_t m, int64_t c, const float* x, float* mean,
+                           float* var, float* workspace);
+void batch_norm_forward(const Device& device, int64_t m, int64_t c, const float* x, const float* mean,
+                        const float* var, const float* gamma, const float* beta, float epsilon, float* y);
+void batch_norm_update_moving(const Device& device, int64_t c, const float* mean, const float* var,
+                              float* moving_mean, float* moving_var, float momentum);
+size_t batch_norm_backward_workspace(const Device& device, int64_t c);
+void batch_norm_backward(const Device& device, int64_t m, int64_t c, const float* dy, const float* x,
+                         const float* mean, const float* var, const float* gamma, float epsilon, float* dx,
+                         float* dgamma, float* dbeta, float* workspace);
+
+// ---- optimizer updates, in place ----
+void sgd_update(const Device& device, int64_t n, float* param, const float* grad, float* velocity,
+                const GtSgdParams& p);
+void adam_update(const Device& device, int64_t n, float* param, const float* grad, float* m, float* v,
+                 const GtAdamParams& p);
+void rmsprop_update(const Device& device, int64_t n, float* param, const float* grad, float* velocity,
+                    float* momentum_buffer, float* average_grad, const GtRmspropParams& p);
+
+// Fills nbytes at ptr with zero bytes.
+void fill_zero(const Device& device, void* ptr, size_t nbytes);
+
+}  // namespace gt::kernels

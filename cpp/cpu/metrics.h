@@ -1,0 +1,16 @@
+// Accuracy counts that add into a running counter, so a training loop can keep its metrics where the
+// model runs and read them only when it reports.
+#pragma once
+#include <cstdint>
+
+namespace gt::cpu {
+
+// counter[0] += number of rows whose first maximal column equals labels[row] (Keras's sparse accuracy;
+// the first maximum, as NumPy's argmax, decides ties).
+void count_argmax_hits(int64_t rows, int64_t classes, const float* output, const int32_t* labels,
+                       float* counter);
+// counter[0] += number of i with (output[i] > threshold) == (target[i] > 0.5) (binary accuracy).
+void count_threshold_hits(int64_t n, const float* output, const float* target, float threshold,
+                          float* counter);
+
+}  // namespace gt::cpu
