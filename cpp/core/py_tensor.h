@@ -39,5 +39,7 @@ void bind_tensor(py::module_& m);
 void bind_memory(py::module_& m);
 // The neural-network ops: convolution, pooling, dense, activations, losses, optimizers (py_nn_ops.cpp).
 void bind_nn_ops(py::module_& m);
+// The compiled training step of Sequential.fit (py_train_plan.cpp).
+void bind_train_plan(py::module_& m);
 
 }  // namespace gt::py_bridge
