@@ -8,8 +8,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import ops
-from . import initializers
+from . import initializers, ops
+from . import plan as _plan
 from .tensor import tensor as _tensor
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
@@ -144,6 +144,9 @@ class Input(Layer):
     def get_config(self):
         return {"name": self.name, "shape": list(self.input_shape)}
 
+    def add_to_plan(self, plan):
+        pass
+
 
 class Dense(_Activated):
     def __init__(self, units: int, activation=None, use_bias: bool = True,
@@ -180,6 +183,9 @@ class Dense(_Activated):
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation, "use_bias": self.use_bias}
+
+    def add_to_plan(self, plan):
+        plan.add_dense(self.params["kernel"], self.params.get("bias"), self.activation)
 
 
 class Conv2D(_Activated):
@@ -233,9 +239,14 @@ class Conv2D(_Activated):
                 "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
                 "use_bias": self.use_bias}
 
+    def add_to_plan(self, plan):
+        plan.add_conv2d(self.params["kernel"], self.params.get("bias"), list(self.strides), self.padding,
+                        self.activation)
+
 
 class _Pooling2D(Layer):
     forward_op = backward_op = None  # set by each subclass
+    plan_kind = None  # "max" or "avg"
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -264,15 +275,20 @@ class _Pooling2D(Layer):
         return {"name": self.name, "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding}
 
+    def add_to_plan(self, plan):
+        plan.add_pool2d(self.plan_kind, list(self.pool_size), list(self.strides), self.padding)
+
 
 class MaxPooling2D(_Pooling2D):
     forward_op = staticmethod(ops.max_pool2d)
     backward_op = staticmethod(ops.max_pool2d_grad)
+    plan_kind = "max"
 
 
 class AveragePooling2D(_Pooling2D):
     forward_op = staticmethod(ops.avg_pool2d)
     backward_op = staticmethod(ops.avg_pool2d_grad)
+    plan_kind = "avg"
 
 
 class GlobalAveragePooling2D(Layer):
@@ -288,6 +304,9 @@ class GlobalAveragePooling2D(Layer):
     def backward(self, dy):
         return ops.global_avg_pool2d_grad(dy, self._x)
 
+    def add_to_plan(self, plan):
+        plan.add_global_avg_pool2d()
+
 
 class Flatten(Layer):
     def compute_output_shape(self, input_shape):
@@ -299,6 +318,9 @@ class Flatten(Layer):
 
     def backward(self, dy):
         return dy.reshape(list(self._shape))
+
+    def add_to_plan(self, plan):
+        plan.add_flatten()
 
 
 class Dropout(Layer):
@@ -321,6 +343,9 @@ class Dropout(Layer):
 
     def backward(self, dy):
         return dy if self._mask is None else ops.dropout_grad(dy, self._mask, self.rate)
+
+    def add_to_plan(self, plan):
+        plan.add_dropout(self.rate, _plan.dropout_seed(self))
 
     def get_config(self):
         return {"name": self.name, "rate": self.rate}
@@ -355,6 +380,11 @@ class BatchNormalization(Layer):
         self.grads = {"gamma": dgamma, "beta": dbeta}
         return dx
 
+    def add_to_plan(self, plan):
+        p = self.params
+        plan.add_batch_norm(p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], self.momentum,
+                            self.epsilon)
+
     def get_config(self):
         return {"name": self.name, "momentum": self.momentum, "epsilon": self.epsilon}
 
@@ -368,6 +398,9 @@ class Activation(_Activated):
 
     def backward(self, dy, pre_activation: bool = False):
         return self.activation_backward(dy, pre_activation)
+
+    def add_to_plan(self, plan):
+        plan.add_activation(self.activation)
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation}

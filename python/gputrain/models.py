@@ -13,6 +13,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import initializers, layers as layers_module, losses, optimizers, safetensors_io, session
+from . import plan as plan_module
 from ._backends import resolve_device
 from .feed import BatchFeed
 from .progress import ProgressBar
@@ -33,6 +34,10 @@ SESSION_MARGIN_S = 15 * 60  # save and warn when the platform's session has less
 
 
 class Sequential:
+    # fit trains through compiled plans where they cover the model; False trains op by op from Python
+    # (the reference the plan is tested against, and the fallback for what plans do not cover).
+    _use_plans = True
+
     def __init__(self, layers=None, name: str | None = None):
         self.name = name or layers_module.unique_name("sequential")
         self._layers: list = []
@@ -44,6 +49,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self.training_state = {"epoch": 0, "step": 0, "seed": None, "history": {}}
+        self._plans: dict = {}  # batch size -> compiled training step over the current tensors
         for layer in layers or []:
             self.add(layer)
 
@@ -127,6 +133,7 @@ class Sequential:
                 raise ValueError(f"set_weights: {layer.name}/{name} has shape {layer.params[name].shape}, "
                                  f"got {value.shape}")
             layer.params[name] = _tensor(value, device=self.device)
+        self._plans = {}
 
     # ---- training ----
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, device: str | None = None) -> None:
@@ -144,6 +151,7 @@ class Sequential:
                              f"choose another device")
         self.device = resolve_device(device or self.device)
         self.build()
+        self._plans = {}
 
     def _fused_logits(self):
         last = self.layers[-1]
@@ -180,6 +188,14 @@ class Sequential:
         correct = self._correct(output, yb) if self.metrics else 0
         return float(loss.numpy()), correct
 
+    def _plan_step(self, xb, yb, count):
+        """One step through the compiled plan for this batch size (built on first use)."""
+        plan = self._plans.get(count)
+        if plan is None:
+            plan = self._plans[count] = plan_module.build(self, count, _key)
+        self.optimizer.iterations += 1
+        plan.step(xb, yb, self.optimizer.iterations, self.optimizer.learning_rate)
+
     def _check_xy(self, x, y):
         x = np.asarray(x)
         if x.shape[1:] != tuple(self.input_shape):
@@ -194,7 +210,7 @@ class Sequential:
     def _logs(self, loss_sum, correct, seen, prefix=""):
         logs = {f"{prefix}loss": loss_sum / max(seen, 1)}
         if self.metrics:
-            logs[f"{prefix}accuracy"] = correct / max(seen, 1)
+            logs[f"{prefix}accuracy"] = correct / max(seen * plan_module.units_per_sample(self), 1)
         return logs
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose: int = 1,
@@ -238,6 +254,12 @@ class Sequential:
         seed = self.training_state["seed"]
         self.history = history
         self.stop_training = False
+        compiled = self._use_plans and plan_module.supported(self)
+        if compiled and isinstance(self.loss, losses.SparseCategoricalCrossentropy):
+            labels = plan_module.SparseLabelCheck(self.loss, self.output_shape[-1])
+        else:
+            labels = self.loss.labels
+        plan_metrics = plan_module.EpochMetrics(self._plans, plan_module.units_per_sample(self))
         warned_session = False
         for c in callbacks + [history]:
             c.on_train_begin()
@@ -251,16 +273,24 @@ class Sequential:
             bar = ProgressBar(steps, verbose=verbose)
             loss_sum = correct = seen = 0
             step = start_step
-            feed = BatchFeed(x, y, order, batch_size, self.device, self.loss.labels, start_step=start_step)
+            logs = {}
+            plan_metrics.start()
+            feed = BatchFeed(x, y, order, batch_size, self.device, labels, start_step=start_step,
+                             keep_uint8=compiled)
             try:
                 for xb, yb, count, waited in feed:
-                    loss_value, batch_correct = self._train_step(xb, yb)
-                    loss_sum += loss_value * count
-                    correct += batch_correct
                     seen += count
                     step += 1
+                    if compiled:
+                        self._plan_step(xb, yb, count)
+                        if bar.due(step) or step == steps:  # reading the sums waits for the device
+                            logs = plan_metrics.read(seen, bool(self.metrics))
+                    else:
+                        loss_value, batch_correct = self._train_step(xb, yb)
+                        loss_sum += loss_value * count
+                        correct += batch_correct
+                        logs = self._logs(loss_sum, correct, seen)
                     self.training_state["step"] = step
-                    logs = self._logs(loss_sum, correct, seen)
                     bar.update(step, logs, data_wait=waited)
                     for c in callbacks:
                         c.on_train_batch_end(step - 1, logs)
@@ -271,7 +301,7 @@ class Sequential:
             finally:
                 feed.close()
             start_step = 0
-            logs = self._logs(loss_sum, correct, seen)
+            logs = plan_metrics.read(seen, bool(self.metrics)) if compiled else self._logs(loss_sum, correct, seen)
             if validation_data is not None:
                 values = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
                 values = values if isinstance(values, list) else [values]
@@ -398,6 +428,7 @@ class Sequential:
                     raise ValueError(f"{path}: {key} has shape {tensors[key].shape}, the model expects "
                                      f"{layer.params[name].shape}")
                 layer.params[name] = _tensor(tensors[key], device=self.device)
+        self._plans = {}  # they held the replaced tensors
 
     def _restore(self, tensors: dict, info: dict, optimizer_state: bool) -> None:
         self._set_weight_tensors(tensors, "checkpoint")
@@ -412,6 +443,7 @@ class Sequential:
                 if key.startswith("optimizer/"):
                     param_key, slot = key[len("optimizer/"):].rsplit("/", 1)
                     self.optimizer.slots.setdefault(param_key, {})[slot] = _tensor(value, device=self.device)
+            self._plans = {}
 
 
 def load_model(path, device: str | None = None) -> Sequential:

@@ -66,15 +66,22 @@ class ProgressBar:
     def _data_share(self, elapsed: float) -> str:
         return f" - data wait: {100 * self.data_wait / elapsed:.0f}%" if elapsed > 0 else ""
 
+    def due(self, current: int) -> bool:
+        """Whether update(current, ...) will redraw, so a caller reads values that cost a device
+        synchronisation only then. Redrawing every step would cost more than a fast step: at most 20
+        times a second, and only the final state where the output cannot be redrawn in place."""
+        if self.verbose != 1:
+            return False
+        if current >= self.target:
+            return True
+        return self.dynamic and self.clock() - self._last_draw >= 0.05
+
     def update(self, current: int, values: dict, data_wait: float = 0.0) -> None:
         self.data_wait += data_wait
-        if self.verbose != 1:
+        if not self.due(current):
             return
         now = self.clock()
         final = current >= self.target
-        # Redrawing every step would cost more than a fast step: at most 20 times a second.
-        if not final and (not self.dynamic or now - self._last_draw < 0.05):
-            return
         self._last_draw = now
         elapsed = now - self.start
         line = self._bar(current)

@@ -1,0 +1,116 @@
+"""Sequential.fit's compiled training step: the model's layers, loss and optimizer turned into a
+`_core._TrainPlan` per batch size, whose buffers are allocated once and whose step runs every kernel
+(uint8 conversion, forward, loss, accuracy, backward, optimizer) in C++ with no Python between them.
+Loss and accuracy are summed on the device and read only when the progress bar or the epoch's end
+needs them. Configurations the plan does not cover (a categorical cross-entropy on probabilities that
+no softmax produced) train op by op instead."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _core, initializers, losses, optimizers
+
+
+def _loss_mode(model) -> tuple[str, bool] | None:
+    """(plan loss name, fuse the last activation) or None where the plan cannot compute the loss."""
+    loss, last = model.loss, model.layers[-1]
+    activation = getattr(last, "activation", None)
+    if isinstance(loss, losses.BinaryCrossentropy):
+        if loss.from_logits:
+            return "binary_logits", False
+        return "binary_probabilities", activation == "sigmoid"
+    if isinstance(loss, losses.SparseCategoricalCrossentropy):
+        if loss.from_logits:
+            return "sparse_categorical", False
+        if activation == "softmax" and len(model.output_shape) == 1:
+            return "sparse_categorical", True
+    return None
+
+
+def supported(model) -> bool:
+    return (_loss_mode(model) is not None and
+            isinstance(model.optimizer, (optimizers.SGD, optimizers.Adam, optimizers.RMSprop)) and
+            all(hasattr(layer, "add_to_plan") for layer in model.layers))
+
+
+def build(model, batch: int, key) -> "_core._TrainPlan":
+    """A plan for `batch` rows over the model's current parameters and optimizer slots (`key(i, name)`
+    names the slots of layer i's parameter `name`, as the optimizer stores them)."""
+    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape))
+    for layer in model.layers:
+        layer.add_to_plan(plan)
+    loss_name, fuse = _loss_mode(model)
+    plan.set_loss(loss_name, fuse)
+    opt = model.optimizer
+    slots = [opt.slots_for(key(i, name), layer.params[name])
+             for i, layer in enumerate(model.layers) for name in layer.trainable_names]
+
+    def state(slot):
+        return [s[slot] for s in slots]
+
+    if isinstance(opt, optimizers.Adam):
+        plan.set_adam(opt.beta_1, opt.beta_2, opt.epsilon, state("m"), state("v"))
+    elif isinstance(opt, optimizers.SGD):
+        plan.set_sgd(opt.momentum, opt.nesterov, state("velocity"))
+    else:
+        plan.set_rmsprop(opt.rho, opt.momentum, opt.epsilon, opt.centered, state("velocity"), state("momentum"),
+                         state("average_gradient"))
+    return plan
+
+
+def dropout_seed(layer) -> int:
+    """The base of a Dropout layer's per-step mask seeds: its own seed, else one from gputrain's
+    generator (so set_random_seed makes training reproducible)."""
+    if layer.seed is not None:
+        return int(layer.seed)
+    return int(initializers.generator().integers(0, 2**63))
+
+
+class SparseLabelCheck:
+    """The feed's label conversion for a plan: the loss's own, then each label checked against the
+    number of classes on the host, where the batch is, since the loss kernel indexes with them."""
+
+    def __init__(self, loss, classes: int):
+        self.loss, self.classes = loss, classes
+
+    def __call__(self, y):
+        labels = self.loss.labels(y)
+        bad = (labels < 0) | (labels >= self.classes)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"y: label {labels[i]} at index {i} of the batch is outside [0, {self.classes}) "
+                             f"for the model's {self.classes} outputs")
+        return labels
+
+
+class EpochMetrics:
+    """The running loss and accuracy of an epoch trained by plans (`plans`: batch size -> plan, filled
+    as batches of new sizes arrive): each plan sums its steps' mean losses and correct counts on the
+    device; read() combines them, weighting each plan by its batch."""
+
+    def __init__(self, plans: dict, units_per_sample: int):
+        self.plans, self.units = plans, units_per_sample
+
+    def start(self) -> None:
+        for plan in self.plans.values():
+            plan.reset_metrics()
+
+    def read(self, seen: int, with_accuracy: bool) -> dict:
+        loss_sum = hits = 0.0
+        for plan in self.plans.values():
+            plan_loss, plan_hits = plan.metrics()
+            loss_sum += plan_loss * plan.batch
+            hits += plan_hits
+        logs = {"loss": loss_sum / max(seen, 1)}
+        if with_accuracy:
+            logs["accuracy"] = hits / max(seen * self.units, 1)
+        return logs
+
+
+def units_per_sample(model) -> int:
+    """How many predictions a sample's accuracy counts: one class, or every binary output."""
+    if isinstance(model.loss, losses.BinaryCrossentropy):
+        return int(math.prod(model.output_shape))
+    return 1
