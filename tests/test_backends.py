@@ -110,3 +110,31 @@ def test_cli_devices_json():
     for backend in ("cuda", "hip"):
         assert rows[backend]["built"] == _backends.is_built(backend)
         assert rows[backend]["device_count"] > 0 or rows[backend]["reason"]
+
+
+def test_default_device_passes_over_a_gpu_whose_kernels_do_not_run(monkeypatch):
+    # A listed device whose architecture this build lacks fails its first kernel launch: the default
+    # device must fall back, and say why, rather than fail later inside fit.
+    monkeypatch.delenv("GPUTRAIN_DEVICE", raising=False)
+    monkeypatch.setattr(_backends, "is_usable", lambda backend: backend == "cuda")
+    monkeypatch.setattr(_backends, "_kernel_checks", {})
+    monkeypatch.setattr(_backends, "_warned", set())
+
+    def no_kernel_image(a, b, device):
+        raise gputrain._core.GPUError("add: cudaErrorNoKernelImageForDevice (no kernel image is available)")
+
+    monkeypatch.setattr(_backends._core, "add", no_kernel_image)
+    with pytest.warns(RuntimeWarning, match=r"cuda:0 is present but gputrain's kernels do not run on it "
+                                            r"\(GPUError: add: cudaErrorNoKernelImageForDevice"):
+        assert _backends.default_device() == "cpu"
+    assert not _backends.kernels_run("cuda")
+    assert "no kernel image" in _backends.kernel_reason("cuda")
+
+
+def test_default_device_uses_a_gpu_whose_kernels_run(monkeypatch):
+    monkeypatch.delenv("GPUTRAIN_DEVICE", raising=False)
+    monkeypatch.setattr(_backends, "is_usable", lambda backend: backend == "hip")
+    monkeypatch.setattr(_backends, "_kernel_checks", {})
+    monkeypatch.setattr(_backends._core, "add", lambda a, b, device: a + b)
+    assert _backends.default_device() == "hip:0"
+    assert _backends.kernel_reason("hip") is None

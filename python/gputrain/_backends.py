@@ -11,7 +11,10 @@ import importlib
 import json
 import os
 import threading
+import warnings
 from pathlib import Path
+
+import numpy as np
 
 from . import _core
 
@@ -22,6 +25,8 @@ _lock = threading.Lock()
 _loaded: dict[str, bool] = {}
 _reasons: dict[str, str] = {}
 _build_info: dict | None = None
+_kernel_checks: dict[str, str | None] = {}  # backend -> None (kernels run) or why they do not
+_warned: set[str] = set()
 
 
 def build_info() -> dict:
@@ -91,14 +96,45 @@ def is_usable(backend: str) -> bool:
     return backend_status(backend)["device_count"] > 0
 
 
+def kernels_run(backend: str) -> bool:
+    """Whether a kernel launched on the backend's first device runs and computes (once per process): a
+    device the driver lists can still lack code in this build (an architecture it was not compiled for,
+    with no PTX to JIT). A failure is recorded as the backend's kernel_reason()."""
+    with _lock:
+        if backend in _kernel_checks:
+            return _kernel_checks[backend] is None
+    try:
+        ones = np.ones(4, np.float32)
+        ok = np.array_equal(_core.add(ones, ones, device=f"{backend}:0"), ones + ones)
+        reason = None if ok else "a test kernel computed a wrong result"
+    except Exception as exc:  # the launch's error is the reason; never raised from here
+        reason = f"{type(exc).__name__}: {exc}"
+    with _lock:
+        _kernel_checks[backend] = reason
+    return reason is None
+
+
+def kernel_reason(backend: str) -> str | None:
+    return _kernel_checks.get(backend)
+
+
 def default_device() -> str:
-    """GPUTRAIN_DEVICE if set (it must be usable), else the first usable of cuda, hip, cpu."""
+    """GPUTRAIN_DEVICE if set (it must be usable), else the first of cuda, hip whose device runs our
+    kernels, else cpu. A GPU that is present but cannot run them is passed over with a warning that
+    says why, once per process."""
     requested = os.environ.get("GPUTRAIN_DEVICE")
     if requested:
         return resolve_device(requested)
     for backend in GPU_BACKENDS:
-        if is_usable(backend):
+        if not is_usable(backend):
+            continue
+        if kernels_run(backend):
             return f"{backend}:0"
+        if backend not in _warned:
+            _warned.add(backend)
+            warnings.warn(f"{backend}:0 is present but gputrain's kernels do not run on it "
+                          f"({kernel_reason(backend)}); using the next device. Run `gputrain doctor` "
+                          f"for what to do.", RuntimeWarning, stacklevel=2)
     return "cpu"
 
 
