@@ -3,7 +3,8 @@
   mnist_mlp   the TensorFlow quickstart (Flatten → Dense 128 relu → Dropout 0.2 → Dense 10, Adam,
               batch 32) for --epochs epochs of the 60,000 MNIST images, whole fit() loops;
   colab_cnn   one training step of the classic Colab CNN (150×150×3, 9,494,561 params, RMSprop,
-              binary cross-entropy) at batch 32 and 128, median of repeats.
+              binary cross-entropy) at batch 32 and 128, median of repeats: gputrain's compiled step
+              as fit runs it, PyTorch's eager step, each followed by a wait for the device.
 
 Prints one row per workload: gputrain time, peer time, ratio = peer / gputrain (above 1: we are faster).
 PyTorch runs eagerly with fp32 (TF32 off) on the same device; where it is not installed the peer
@@ -16,7 +17,7 @@ import argparse
 import numpy as np
 
 import gputrain as gt
-from gputrain import bench
+from gputrain import bench, models, plan as plan_module
 
 
 def load_mnist(path):
@@ -29,6 +30,7 @@ def torch_device(torch, device):
 
 
 def colab_cnn_gputrain(device, batch):
+    """(step, sync): one compiled training step as fit runs it, and a wait for the device."""
     model = gt.Sequential([
         gt.layers.Conv2D(16, 3, activation="relu", input_shape=(150, 150, 3)), gt.layers.MaxPooling2D(2),
         gt.layers.Conv2D(32, 3, activation="relu"), gt.layers.MaxPooling2D(2),
@@ -38,7 +40,10 @@ def colab_cnn_gputrain(device, batch):
     rng = np.random.default_rng(0)
     xb = gt.tensor(rng.random((batch, 150, 150, 3), dtype=np.float32), device=model.device)
     yb = gt.tensor(rng.integers(0, 2, (batch, 1)).astype(np.float32), device=model.device)
-    return lambda: model._train_step(xb, yb)  # loss.numpy() inside syncs, as a fit step does
+    plan = plan_module.build(model, batch, models._key)
+    iteration = iter(range(1, 1 << 30))
+    step = lambda: plan.step(xb, yb, next(iteration), model.optimizer.learning_rate)  # noqa: E731
+    return step, lambda: gt._core.synchronize(model.device)
 
 
 def colab_cnn_torch(torch, device, batch):
@@ -58,12 +63,11 @@ def colab_cnn_torch(torch, device, batch):
         loss = loss_fn(model(xb), yb)
         loss.backward()
         opt.step()
-        return loss.item()
-    return step
 
-
-def no_sync():
-    pass  # each training step ends in a host read of the loss: the device work is finished
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+    return step, sync
 
 
 def row(name, ours, peer):
@@ -95,8 +99,8 @@ def main():
     row(f"mnist_mlp {args.epochs} epochs (acc {ours_acc:.3f})", ours, peer)
     if not args.skip_cnn:
         for batch in (32, 128):
-            ours = bench.median_seconds(colab_cnn_gputrain(device, batch), no_sync, args.repeats)
-            peer = bench.median_seconds(colab_cnn_torch(torch, device, batch), no_sync, args.repeats) if torch else None
+            ours = bench.median_seconds(*colab_cnn_gputrain(device, batch), args.repeats)
+            peer = bench.median_seconds(*colab_cnn_torch(torch, device, batch), args.repeats) if torch else None
             row(f"colab_cnn step, batch {batch}", ours, peer)
 
 

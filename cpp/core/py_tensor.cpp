@@ -291,7 +291,7 @@ Tensor OpCall::arg(const py::handle& obj, const char* name, DType dtype) {
   }
   if (!py::isinstance<py::array>(obj))
     throw TypeError(std::string(name) + ": expected a NumPy array or gputrain.Tensor, got " +
-                    std::string(py::str(obj.get_type().attr("__name__"))));
+                    std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   auto array = py::reinterpret_borrow<py::array>(obj);
   const std::string given = py::str(array.dtype());
   if (given != dtype_name(dtype))
