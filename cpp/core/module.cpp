@@ -78,6 +78,7 @@ PYBIND11_MODULE(_core, m) {
   gt::py_bridge::bind_tensor(m);
   gt::py_bridge::bind_memory(m);
   gt::py_bridge::bind_nn_ops(m);
+  gt::py_bridge::bind_staging(m);
 
   m.def("parse_device", [](const std::string& name) { return gt::parse_device(name).str(); },
         py::arg("name"), "Canonical form of a device name; ValueError if it is not one.");
