@@ -165,6 +165,10 @@ class Sequential:
         return int(np.sum(np.argmax(out, axis=-1) == y))
 
     def _train_step(self, xb, yb):
+        # Branch `transfer`, to reconcile with the device-side conversion being written on main: the
+        # feed now hands uint8 images over as they are, so convert them here the old way (on the host).
+        if xb.dtype == "uint8":
+            xb = _tensor(xb.numpy().astype(np.float32), device=xb.device)
         output = self._forward(xb, training=True)
         loss, grad, for_logits = self.loss.compute(output, yb, self._fused_logits())
         layers = self.layers
