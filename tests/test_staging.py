@@ -2,6 +2,8 @@
 slots of page-locked and device memory, in the order and with the dtypes given; misuse and bad input
 raise clear errors. Under the CPU emulator of the GPU (GPUTRAIN_TEST_GPU_EMULATOR=1) asynchronous
 copies run only when something waits for them, so a missing wait shows here as stale data."""
+import time
+
 import numpy as np
 import pytest
 
@@ -105,6 +107,24 @@ def test_a_batch_needs_its_copy_waited_for_under_the_emulator(rng):
     ring.acquire(batch)
     check_batch(batch, *second, "cuda:0")
     ring.release(batch)
+
+
+def test_copied_says_when_a_copy_has_finished_without_waiting(device, rng):
+    ring = make_ring(device, 4, 2, (3,))
+    x, y = random_rows(rng, 4, (3,), "float32"), random_rows(rng, 4, (), "int32")
+    batch = ring.stage(x, y)
+    answers = [ring.copied(batch)]
+    deadline = time.monotonic() + 10.0
+    while not answers[-1] and time.monotonic() < deadline:
+        answers.append(ring.copied(batch))
+    assert answers[-1], "the copy never finished"
+    if EMULATED_GPU and device.startswith("cuda"):
+        assert answers == [False, True]  # the emulator answers "not ready" once, then runs the copy
+    ring.acquire(batch)
+    check_batch(batch, x, y, device)
+    ring.release(batch)
+    with pytest.raises(RuntimeError, match="copied: the batch is not staged"):
+        ring.copied(batch)
 
 
 @pytest.mark.parametrize("depth", [1, 2])

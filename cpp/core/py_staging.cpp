@@ -16,7 +16,7 @@ namespace {
 Tensor host_rows(const py::handle& obj, const char* name) {
   if (!py::isinstance<py::array>(obj))
     throw TypeError(std::string(name) + ": expected a NumPy array, got " +
-                    std::string(py::str(obj.get_type().attr("__name__"))));
+                    std::string(py::str(py::type::handle_of(obj).attr("__name__"))));
   return from_numpy(py::reinterpret_borrow<py::array>(obj), name, Device{}, false);
 }
 
@@ -64,6 +64,8 @@ void bind_staging(py::module_& m) {
            "Before kernels use the batch (on their thread): they will wait for its copy.")
       .def("release", &StagingRing::release, arg("batch"),
            "After the step using the batch was launched: its slot may be refilled.")
+      .def("copied", &StagingRing::copied, arg("batch"),
+           "True once the batch's copy to the device has finished; never waits.")
       .def_property_readonly("device", [](const StagingRing& r) { return r.device().str(); })
       .def_property_readonly("depth", &StagingRing::depth)
       .def_property_readonly("max_rows", &StagingRing::max_rows);

@@ -163,6 +163,15 @@ void StagingRing::acquire(const StagedBatch& batch) {
   if (slot->pinned) slot->pinned->reads_done().make_wait(GT_STREAM_COMPUTE);
 }
 
+bool StagingRing::copied(const StagedBatch& batch) {
+  Slot* slot = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slot = &staged_slot(batch, "copied");
+  }
+  return !slot->pinned || slot->pinned->reads_done().done();
+}
+
 void StagingRing::release(const StagedBatch& batch) {
   std::lock_guard<std::mutex> lock(mutex_);
   Slot& slot = staged_slot(batch, "release");

@@ -55,6 +55,8 @@ class StagingRing {
   void acquire(const StagedBatch& batch);
   // The step that used the batch has been launched: its slot may be refilled once the device is done.
   void release(const StagedBatch& batch);
+  // True once the batch's copy to the device has finished (on the CPU: always); never waits.
+  bool copied(const StagedBatch& batch);
 
   const Device& device() const { return device_; }
   int64_t max_rows() const { return max_rows_; }
