@@ -25,17 +25,21 @@ GpuEvent::~GpuEvent() {
 
 void GpuEvent::record(GtStreamKind stream) {
   check_status(*table_, table_->event_record(device_, event_, stream), "event_record");
+  recorded_ = true;
 }
 
 void GpuEvent::make_wait(GtStreamKind stream) const {
+  if (!recorded_) return;
   check_status(*table_, table_->stream_wait_event(device_, stream, event_), "stream_wait_event");
 }
 
 void GpuEvent::synchronize() const {
+  if (!recorded_) return;
   check_status(*table_, table_->event_synchronize(device_, event_), "event_synchronize");
 }
 
 bool GpuEvent::done() const {
+  if (!recorded_) return true;
   int done = 0;
   check_status(*table_, table_->event_query(device_, event_, &done), "event_query");
   return done != 0;

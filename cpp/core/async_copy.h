@@ -3,6 +3,7 @@
 // page-locked host memory, the only kind a GPU copies from without the host waiting. Used by the
 // staging ring (core/staging.h) and by Tensor::to(device, non_blocking=true).
 #pragma once
+#include <atomic>
 #include <cstddef>
 
 #include "core/backend_table.h"
@@ -30,6 +31,9 @@ class GpuEvent {
   const GtBackendTable* table_;
   int device_;
   void* event_ = nullptr;
+  // Waits on an event never recorded are skipped here rather than left to the runtime (CUDA documents
+  // them as complete; HIP's behaviour has varied between releases).
+  std::atomic<bool> recorded_{false};
 };
 
 // Enqueues a copy of nbytes from page-locked host memory to device memory on the GPU's copy stream and
