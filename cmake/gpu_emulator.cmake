@@ -6,7 +6,8 @@ if(NOT GPUTRAIN_GPU_EMULATOR)
   return()
 endif()
 
-set(_emu_sources "${CMAKE_CURRENT_SOURCE_DIR}/cpp/gpu/emulator.cpp")
+set(_emu_sources "${CMAKE_CURRENT_SOURCE_DIR}/cpp/gpu/emulator.cpp"
+                 "${CMAKE_CURRENT_SOURCE_DIR}/cpp/gpu/emulator_streams.cpp")
 foreach(src IN LISTS GPUTRAIN_GPU_SOURCES)
   # A .cpp that includes the .cu: the .cu files keep their CUDA language for the real backends.
   get_filename_component(name "${src}" NAME_WE)

@@ -29,7 +29,8 @@ def test_devices_table(scenario, fake_build, capsys):
     assert out[2].startswith("cuda:0  Tesla T4") and "sm_75, 40 SMs, 14.8 GiB (14.4 GiB free)" in out[2]
     assert out[2].endswith("no")
     assert out[4] == "not usable:" and out[5].startswith("  cuda:0 Tesla T4: this GPU is sm_75")
-    assert out[-2] == "platform: local; default device: cuda:0"  # the module sees it; the build cannot run on it
+    # The backend lists the GPU, but no kernel of this build runs on it: the default passes it over.
+    assert out[-2] == "platform: local; default device: cpu"
     assert out[-1] == "no usable GPU: run `gputrain doctor` for why and what to do"
 
 

@@ -360,10 +360,21 @@ def test_bad_gputrain_device(scenario, fake_build, monkeypatch):
     assert report.default_device == "cpu" and "bad-device-env" not in ids(report)
 
 
-def test_default_device_the_build_cannot_run_on(scenario, fake_build):
-    # The CUDA module counts the T4, so gputrain's ops pick cuda:0, but no kernel in the build runs on sm_75.
+def test_default_device_passes_over_a_gpu_the_build_cannot_run_on(scenario, fake_build):
+    # The CUDA module counts the T4, but no kernel in the build runs on sm_75: the default device is the
+    # CPU, and the finding says how to get the GPU.
     nvidia_t4(scenario)
     fake_build.backends["cuda"]["architectures"] = "86-real"
+    report = gputrain.doctor()
+    assert report.default_device == "cpu" and not report.gpu_available
+    assert ids(report) == ["arch-not-compiled"]
+
+
+def test_chosen_device_the_build_cannot_run_on(scenario, fake_build, monkeypatch):
+    # GPUTRAIN_DEVICE insists on the T4 the build has no kernels for.
+    nvidia_t4(scenario)
+    fake_build.backends["cuda"]["architectures"] = "86-real"
+    monkeypatch.setenv("GPUTRAIN_DEVICE", "cuda:0")
     report = gputrain.doctor()
     assert report.default_device == "cuda:0" and not report.gpu_available
     assert ids(report) == ["arch-not-compiled", "default-device-unusable"]

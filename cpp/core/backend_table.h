@@ -21,6 +21,16 @@ enum GtStatus {
 #define GT_BACKEND_ABI_VERSION 3
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
+// Which of a device's two streams an event or a wait applies to. Kernels and synchronous copies run on
+// the compute stream (the legacy default stream, the `stream` argument null); asynchronous host-to-device
+// copies run on the copy stream, created non-blocking so that it does not serialise with the compute
+// stream (a blocking stream would, and no copy would overlap a kernel). Work on the two is ordered only
+// through events: event_record on one, stream_wait_event on the other.
+enum GtStreamKind {
+  GT_STREAM_COMPUTE = 0,
+  GT_STREAM_COPY = 1,
+};
+
 struct GtBackendTable {
   uint32_t abi_version;
   uint32_t struct_size;
@@ -126,7 +136,33 @@ struct GtBackendTable {
                             float* momentum_buffer, float* average_grad, GtRmspropParams params,
                             void* stream);
 
-  // Training-loop helpers (ABI 3): uint8 images to float32 on the device, and accuracy counts added
+  // ---- version 3: page-locked host memory, events and the copy stream ----
+  // Page-locked (pinned) host memory, usable by every device of the backend; only such memory lets
+  // copy_to_device_async return before the copy is done. Taken with `device` current, so no context
+  // is created on another device. host_free_pinned waits for nothing: the caller must know that no
+  // copy still reads the memory (event_synchronize on the copy's event).
+  int (*host_alloc_pinned)(int device, size_t nbytes, void** ptr);
+  int (*host_free_pinned)(int device, void* ptr);
+  // Events mark a point in a stream (timing disabled: they only order work). An event that was never
+  // recorded counts as complete. event_destroy may be called while the event is pending.
+  int (*event_create)(int device, void** event);
+  int (*event_destroy)(int device, void* event);
+  // Marks the point after all work enqueued so far on `stream_kind` (a GtStreamKind).
+  int (*event_record)(int device, void* event, int stream_kind);
+  // Work enqueued on `stream_kind` after this call starts only once `event` is complete; the host does
+  // not wait.
+  int (*stream_wait_event)(int device, int stream_kind, void* event);
+  // The host waits until `event` is complete.
+  int (*event_synchronize)(int device, void* event);
+  // *done = 1 when `event` is complete, else 0; never waits.
+  int (*event_query)(int device, void* event, int* done);
+  // Enqueues a host-to-device copy on the device's copy stream and returns; `src` must be pinned (from
+  // host_alloc_pinned) for the copy to be asynchronous, and must not change until an event recorded on
+  // the copy stream after it is complete. Nothing on the compute stream waits for it unless told to.
+  int (*copy_to_device_async)(int device, void* dst, const void* src, size_t nbytes);
+
+  // ---- version 3: training-loop helpers ----
+  // uint8 images to float32 on the device, and accuracy counts added
   // into counter[0] in device memory (argmax against int32 labels; output > threshold against
   // target > 0.5).
   int (*cast_u8_f32)(int device, int64_t n, const uint8_t* src, float* out, void* stream);

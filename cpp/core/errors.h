@@ -11,6 +11,9 @@ struct ValueError : std::invalid_argument {  // ValueError
 struct TypeError : std::invalid_argument {  // TypeError
   using std::invalid_argument::invalid_argument;
 };
+struct StateError : std::runtime_error {  // RuntimeError: a call out of order (pybind11's default)
+  using std::runtime_error::runtime_error;
+};
 struct GpuError : std::runtime_error {  // gputrain.GPUError
   using std::runtime_error::runtime_error;
 };

@@ -10,12 +10,17 @@
 
 namespace gt {
 
+class PinnedBuffer;  // core/async_copy.h
+
 // A block of memory on one device, released by `release` when the last tensor using it goes.
 struct Storage {
   Device device;
   void* data = nullptr;
   size_t nbytes = 0;
   std::function<void()> release;
+  // Set for page-locked host memory (device is then the CPU): it owns the memory, which asynchronous
+  // copies to its GPU read.
+  std::shared_ptr<PinnedBuffer> pinned;
   ~Storage() {
     if (release) release();
   }

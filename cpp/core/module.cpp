@@ -79,6 +79,7 @@ PYBIND11_MODULE(_core, m) {
   gt::py_bridge::bind_memory(m);
   gt::py_bridge::bind_nn_ops(m);
   gt::py_bridge::bind_train_plan(m);
+  gt::py_bridge::bind_staging(m);
 
   m.def("parse_device", [](const std::string& name) { return gt::parse_device(name).str(); },
         py::arg("name"), "Canonical form of a device name; ValueError if it is not one.");
@@ -104,6 +105,11 @@ PYBIND11_MODULE(_core, m) {
     return call.result(out);
   }, py::arg("a"), py::arg("b"), py::arg("device") = "cpu",
      "Element-wise a + b of two float32 arrays of one shape.");
+
+  m.def("uint8_to_float32", [](const gt::Tensor& x) {
+    py::gil_scoped_release release;
+    return gt::ops::uint8_to_float32(x);
+  }, py::arg("x"), "float32 copy of a uint8 Tensor, converted on its device.");
 
   m.def("cpu_threads", []() {
 #ifdef _OPENMP

@@ -3,6 +3,7 @@
 #include "core/ops.h"
 
 #include "core/errors.h"
+#include "core/kernel_calls.h"
 #include "core/registry.h"
 #include "cpu/elementwise.h"
 
@@ -48,6 +49,13 @@ Tensor add(const Tensor& a, const Tensor& b) {
                                a.numel(), nullptr),
                  "add");
   }
+  return out;
+}
+
+Tensor uint8_to_float32(const Tensor& x) {
+  check_dtype("x", x, DType::UInt8);
+  Tensor out = Tensor::empty(x.shape(), DType::Float32, x.device());
+  if (x.numel() > 0) kernels::cast_u8_f32(x.device(), x.numel(), x.data<uint8_t>(), out.data<float>());
   return out;
 }
 

@@ -14,4 +14,7 @@ void check_rank(const char* name, const Tensor& t, int rank);
 // a + b, element-wise, float32, same shape and device.
 Tensor add(const Tensor& a, const Tensor& b);
 
+// float32 copy of a uint8 tensor on its device (images as stored, unscaled, as Keras converts them).
+Tensor uint8_to_float32(const Tensor& x);
+
 }  // namespace gt::ops

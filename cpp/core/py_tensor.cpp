@@ -5,6 +5,7 @@
 
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <type_traits>
 
 #include "core/dlpack.h"
@@ -383,12 +384,25 @@ void bind_tensor(py::module_& m) {
         },
         arg("array"), arg("device"));
   m.def("tensor_to",
-        [](const Tensor& t, const std::string& device, bool copy) {
+        [](const Tensor& t, const std::string& device, bool copy, bool non_blocking) {
           const Device d = parse_device(device);
           py::gil_scoped_release release;
-          return t.to(d, copy);
+          return t.to(d, copy, non_blocking);
         },
-        arg("tensor"), arg("device"), arg("copy") = false);
+        arg("tensor"), arg("device"), arg("copy") = false, arg("non_blocking") = false);
+  m.def("pin_memory",
+        [](const Tensor& t, const std::string& gpu) {
+          if (t.device().type != DeviceType::CPU)
+            throw ValueError("pin_memory: the tensor is on " + t.device().str() +
+                             "; only host (cpu) tensors can be page-locked");
+          Tensor out = Tensor::pinned_empty(t.shape(), t.dtype(), parse_device(gpu));
+          py::gil_scoped_release release;
+          std::memcpy(out.raw(), t.raw(), t.nbytes());
+          return out;
+        },
+        arg("tensor"), arg("device"), "A copy of a host tensor in memory page-locked for `device`.");
+  m.def("is_pinned", [](const Tensor& t) { return t.is_pinned(); }, arg("tensor"));
+
   m.def("empty",
         [](const Shape& shape, const std::string& dtype, const std::string& device) {
           return Tensor::empty(shape, dtype_from_name(dtype), parse_device(device));

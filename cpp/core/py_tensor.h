@@ -37,6 +37,8 @@ Tensor from_numpy(const py::array& array, const char* name, const Device& device
 void bind_tensor(py::module_& m);
 // GPU memory policy and statistics, and the host-budget allocator the tests drive (py_memory.cpp).
 void bind_memory(py::module_& m);
+// Page-locked host tensors and the staging ring of the input pipeline (py_staging.cpp).
+void bind_staging(py::module_& m);
 // The neural-network ops: convolution, pooling, dense, activations, losses, optimizers (py_nn_ops.cpp).
 void bind_nn_ops(py::module_& m);
 // The compiled training step of Sequential.fit (py_train_plan.cpp).

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "core/async_copy.h"
 #include "core/errors.h"
 #include "core/registry.h"
 
@@ -64,9 +65,34 @@ Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, const Device&
   return t;
 }
 
-Tensor Tensor::to(const Device& device, bool copy) const {
+Tensor Tensor::pinned_empty(const Shape& shape, DType dtype, const Device& gpu) {
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.numel_ = shape_numel(shape);
+  auto buffer = std::make_shared<PinnedBuffer>(gpu, t.nbytes());
+  t.storage_ = std::make_shared<Storage>();
+  t.storage_->data = buffer->data();
+  t.storage_->nbytes = t.nbytes();
+  t.storage_->pinned = std::move(buffer);
+  return t;
+}
+
+Tensor Tensor::to(const Device& device, bool copy, bool non_blocking) const {
   if (!copy && device.type == this->device().type && device.index == this->device().index) return *this;
   Tensor out = empty(shape_, dtype_, device);
+  PinnedBuffer* pinned = storage_->pinned.get();
+  if (non_blocking && pinned != nullptr && device.str() == pinned->device().str() && nbytes() > 0) {
+    // `out` comes from the caching allocator, which hands out memory that kernels already enqueued on
+    // the compute stream may still use: the copy waits for them. Later kernels wait for the copy.
+    GpuEvent allocated(device);
+    allocated.record(GT_STREAM_COMPUTE);
+    allocated.make_wait(GT_STREAM_COPY);
+    copy_to_device_async(device, out.raw(), raw(), nbytes());
+    pinned->reads_done().record(GT_STREAM_COPY);
+    pinned->reads_done().make_wait(GT_STREAM_COMPUTE);
+    return out;
+  }
   copy_bytes(device, out.raw(), this->device(), raw(), nbytes());
   return out;
 }

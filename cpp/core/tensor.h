@@ -26,6 +26,8 @@ class Tensor {
   // is dropped when the last tensor using the memory goes.
   static Tensor borrow(void* data, const Shape& shape, DType dtype, const Device& device,
                        std::shared_ptr<void> owner);
+  // Uninitialised host memory (a CPU tensor) page-locked for copies to `gpu`.
+  static Tensor pinned_empty(const Shape& shape, DType dtype, const Device& gpu);
 
   const Shape& shape() const { return shape_; }
   int64_t dim(int i) const { return shape_.at(i); }
@@ -35,13 +37,17 @@ class Tensor {
   int64_t numel() const { return numel_; }
   size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
   bool defined() const { return storage_ != nullptr; }
+  bool is_pinned() const { return storage_ && storage_->pinned != nullptr; }
 
   void* raw() const { return storage_->data; }
   template <class T>
   T* data() const { return static_cast<T*>(storage_->data); }
 
-  // A copy on `device` (the same tensor when it is already there and `copy` is false).
-  Tensor to(const Device& device, bool copy = false) const;
+  // A copy on `device` (the same tensor when it is already there and `copy` is false). With
+  // `non_blocking`, a copy from page-locked memory to the GPU it was pinned for returns before the data
+  // has moved: it runs on the copy stream, and work later put on the device waits for it. The source
+  // must then not be written until the device has been synchronised. Any other copy is synchronous.
+  Tensor to(const Device& device, bool copy = false, bool non_blocking = false) const;
   // Same memory, another shape of the same element count.
   Tensor reshape(const Shape& shape) const;
 

@@ -146,6 +146,8 @@ void run_grid(dim3 grid, dim3 block, void (*body)(void*), void* context) {
       }
 }
 
+void record_failure(const char* why) { fail(why); }
+
 void check_aligned(const void* p, int bytes) {
   if (reinterpret_cast<uintptr_t>(p) % static_cast<uintptr_t>(bytes) != 0)
     fail("misaligned " + std::to_string(bytes) + "-byte access");
@@ -223,9 +225,16 @@ cudaError_t cudaMemset(void* ptr, int value, size_t nbytes) {
   std::memset(ptr, value, nbytes);
   return cudaSuccess;
 }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
+cudaError_t cudaDeviceSynchronize() {
+  return gt::emu::run_all_streams() ? cudaSuccess : cudaErrorLaunchFailure;
+}
 const char* cudaGetErrorName(cudaError_t err) {
-  return err == cudaSuccess ? "cudaSuccess" : err == cudaErrorLaunchFailure ? "cudaErrorLaunchFailure" : "cudaError";
+  switch (err) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorNotReady: return "cudaErrorNotReady";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    default: return "cudaError";
+  }
 }
 const char* cudaGetErrorString(cudaError_t err) {
   return err == cudaErrorLaunchFailure ? gt::emu::failure.c_str() : "emulated error";

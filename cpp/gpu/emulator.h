@@ -6,6 +6,9 @@
 // default 32) behave as on a GPU, blocks one after another (GT_EMU_SM_COUNT sets the multiprocessor
 // count the launchers plan for, default 8). It checks indices, tiling and synchronisation, not speed,
 // and not what only hardware shows (memory-model races across blocks, alignment faults, timing).
+// Streams: the legacy default stream runs everything at once; a created stream (the copy stream) queues
+// its asynchronous copies and runs them as late as a program could observe (emulator_streams.cpp), so a
+// missing event wait shows up as stale data, as it can on a GPU.
 #pragma once
 #include <cmath>
 #include <cstddef>
@@ -45,6 +48,7 @@ enum cudaError_t {
   cudaErrorInvalidValue = 1,
   cudaErrorInsufficientDriver = 35,
   cudaErrorNoDevice = 100,
+  cudaErrorNotReady = 600,
   cudaErrorLaunchFailure = 719,
 };
 enum cudaMemcpyKind {
@@ -57,6 +61,10 @@ struct cudaDeviceProp {
   char name[256];
 };
 using cudaStream_t = void*;
+using cudaEvent_t = void*;
+constexpr unsigned cudaHostAllocPortable = 1;
+constexpr unsigned cudaEventDisableTiming = 2;
+constexpr unsigned cudaStreamNonBlocking = 1;
 
 cudaError_t cudaGetLastError();
 cudaError_t cudaSetDevice(int device);
@@ -72,6 +80,17 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t nbytes, cudaMemcpyKind
 cudaError_t cudaMemcpyPeer(void* dst, int dst_device, const void* src, int src_device, size_t nbytes);
 cudaError_t cudaMemset(void* ptr, int value, size_t nbytes);
 cudaError_t cudaDeviceSynchronize();
+cudaError_t cudaHostAlloc(void** ptr, size_t nbytes, unsigned flags);
+cudaError_t cudaFreeHost(void* ptr);
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags);
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t nbytes, cudaMemcpyKind kind,
+                            cudaStream_t stream);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t* event, unsigned flags);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventQuery(cudaEvent_t event);
 const char* cudaGetErrorName(cudaError_t err);
 const char* cudaGetErrorString(cudaError_t err);
 
@@ -83,6 +102,11 @@ void sync_threads();
 // Records a launch failure when p is not aligned to `bytes` (a GPU faults on a misaligned vector access).
 void check_aligned(const void* p, int bytes);
 float shuffle_xor(float value, int lane_mask, int width);
+// Records a failure that the next cudaGetLastError returns (and cudaGetErrorString explains).
+void record_failure(const char* why);
+// Runs every queued asynchronous copy (device synchronisation; emulator_streams.cpp); false when one
+// failed a check.
+bool run_all_streams();
 
 template <class F>
 struct Launcher {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "gpu/check.h"
 #include "gpu/kernels.h"
@@ -88,6 +89,105 @@ int synchronize(int device) {
   return GT_OK;
 }
 
+// ---- pinned host memory, events, the copy stream ----
+
+constexpr int kMaxDevices = 64;
+
+// The device's copy stream, created on first use and kept for the life of the process (destroying it
+// at exit could run after the driver has shut down). Non-blocking: the legacy default stream, on which
+// the kernels run, neither waits for it nor makes it wait, so a copy can overlap a running step.
+int copy_stream(int device, cudaStream_t* stream) {
+  static std::mutex mutex;
+  static cudaStream_t streams[kMaxDevices] = {};
+  GT_GPU_REQUIRE(device >= 0 && device < kMaxDevices, "copy stream: device index out of range");
+  std::lock_guard<std::mutex> lock(mutex);
+  if (streams[device] == nullptr) {
+    GT_GPU_CHECK(cudaSetDevice(device));
+    GT_GPU_CHECK(cudaStreamCreateWithFlags(&streams[device], cudaStreamNonBlocking));
+  }
+  *stream = streams[device];
+  return GT_OK;
+}
+
+int stream_of(int device, int stream_kind, cudaStream_t* stream) {
+  if (stream_kind == GT_STREAM_COMPUTE) {
+    *stream = nullptr;  // the legacy default stream: where every launcher's null `stream` puts kernels
+    return GT_OK;
+  }
+  GT_GPU_REQUIRE(stream_kind == GT_STREAM_COPY, "unknown stream kind");
+  return copy_stream(device, stream);
+}
+
+int host_alloc_pinned(int device, size_t nbytes, void** ptr) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  // Portable: pinned for every device's context, not only the current one.
+  GT_GPU_CHECK(cudaHostAlloc(ptr, nbytes, cudaHostAllocPortable));
+  return GT_OK;
+}
+
+int host_free_pinned(int device, void* ptr) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaFreeHost(ptr));
+  return GT_OK;
+}
+
+int event_create(int device, void** event) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  cudaEvent_t e = nullptr;
+  GT_GPU_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));  // ordering only: cheaper
+  *event = e;
+  return GT_OK;
+}
+
+int event_destroy(int device, void* event) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaEventDestroy(static_cast<cudaEvent_t>(event)));
+  return GT_OK;
+}
+
+int event_record(int device, void* event, int stream_kind) {
+  cudaStream_t stream = nullptr;
+  if (const int status = stream_of(device, stream_kind, &stream); status != GT_OK) return status;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), stream));
+  return GT_OK;
+}
+
+int stream_wait_event(int device, int stream_kind, void* event) {
+  cudaStream_t stream = nullptr;
+  if (const int status = stream_of(device, stream_kind, &stream); status != GT_OK) return status;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaStreamWaitEvent(stream, static_cast<cudaEvent_t>(event), 0));
+  return GT_OK;
+}
+
+int event_synchronize(int device, void* event) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event)));
+  return GT_OK;
+}
+
+int event_query(int device, void* event, int* done) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  const cudaError_t err = cudaEventQuery(static_cast<cudaEvent_t>(event));
+  if (err == cudaErrorNotReady) {
+    (void)cudaGetLastError();  // "not ready" is an answer, not an error: keep it from the next check
+    *done = 0;
+    return GT_OK;
+  }
+  GT_GPU_CHECK(err);
+  *done = 1;
+  return GT_OK;
+}
+
+int copy_to_device_async(int device, void* dst, const void* src, size_t nbytes) {
+  cudaStream_t stream = nullptr;
+  if (const int status = copy_stream(device, &stream); status != GT_OK) return status;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream));
+  return GT_OK;
+}
+
 const GtBackendTable table = {
     GT_BACKEND_ABI_VERSION,
     sizeof(GtBackendTable),
@@ -133,6 +233,15 @@ const GtBackendTable table = {
     sgd_update_f32,
     adam_update_f32,
     rmsprop_update_f32,
+    host_alloc_pinned,
+    host_free_pinned,
+    event_create,
+    event_destroy,
+    event_record,
+    stream_wait_event,
+    event_synchronize,
+    event_query,
+    copy_to_device_async,
     cast_u8_f32,
     count_argmax_hits_f32,
     count_threshold_hits_f32,

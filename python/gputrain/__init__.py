@@ -11,7 +11,7 @@ from . import callbacks, layers, losses, models, optimizers, utils
 from .models import Sequential
 from .memory import empty_cache, memory_stats, reset_peak_memory_stats
 from .probe.api import detect_platform, devices, doctor, is_gpu_available
-from .tensor import Tensor, empty, from_dlpack, tensor, zeros
+from .tensor import Tensor, empty, from_dlpack, synchronize, tensor, zeros
 
 
 def is_built_with_cuda() -> bool:
@@ -27,7 +27,7 @@ def is_built_with_rocm() -> bool:
 __all__ = [
     "__version__", "build_info", "default_device", "backend_reason", "is_built_with_cuda",
     "is_built_with_rocm", "ops", "config", "GPUError", "OutOfMemoryError", "DeviceUnavailableError",
-    "Tensor", "tensor", "zeros", "empty", "from_dlpack", "memory_stats", "empty_cache",
+    "Tensor", "tensor", "zeros", "empty", "from_dlpack", "synchronize", "memory_stats", "empty_cache",
     "reset_peak_memory_stats", "Sequential", "layers", "models", "losses", "optimizers", "callbacks",
     "utils", "datasets", "device_lib", "devices", "doctor", "detect_platform", "is_gpu_available",
 ]

@@ -118,10 +118,10 @@ def kernel_reason(backend: str) -> str | None:
     return _kernel_checks.get(backend)
 
 
-def default_device() -> str:
+def default_device(warn: bool = True) -> str:
     """GPUTRAIN_DEVICE if set (it must be usable), else the first of cuda, hip whose device runs our
     kernels, else cpu. A GPU that is present but cannot run them is passed over with a warning that
-    says why, once per process."""
+    says why, once per process (warn=False: the caller reports it, as the doctor does)."""
     requested = os.environ.get("GPUTRAIN_DEVICE")
     if requested:
         return resolve_device(requested)
@@ -130,7 +130,7 @@ def default_device() -> str:
             continue
         if kernels_run(backend):
             return f"{backend}:0"
-        if backend not in _warned:
+        if warn and backend not in _warned:
             _warned.add(backend)
             warnings.warn(f"{backend}:0 is present but gputrain's kernels do not run on it "
                           f"({kernel_reason(backend)}); using the next device. Run `gputrain doctor` "

@@ -1,6 +1,15 @@
-"""Input pipeline for fit: a background thread gathers the next batches (shuffled rows, converted to
-float32 unless uint8 images may stay uint8) and copies them to the device while the current step
-computes; the training loop measures how long it waits for each batch."""
+"""Input pipeline for fit: a background thread gathers the next batches' rows (in the epoch's shuffled
+order) and stages them through a ring of page-locked host buffers and device buffers
+(gputrain._core.StagingRing), whose copies run on the device's copy stream while the previous step
+computes. The training loop measures how long it waits for each batch.
+
+Dtypes: uint8 x stays uint8 (the model converts it on the device), float32 x stays float32, any other x
+becomes float32 on the host; y is what `prepare_labels` (the loss's labels()) returns.
+
+The generator keeps the ring's protocol: before a batch is yielded, the device's compute stream is made
+to wait for its copy (the host does not wait); when the next batch is asked for, the step that used the
+previous one has been launched, so that batch is released and its slot may be refilled once the device
+is done with it. A batch's tensors are therefore valid only until the next iteration."""
 from __future__ import annotations
 
 import queue
@@ -9,63 +18,95 @@ import time
 
 import numpy as np
 
-from .tensor import tensor as _tensor
+from . import _core
 
 _DONE = object()
+_POLL_S = 0.1  # how often a producer waiting for a free slot checks for close()
+
+
+def _host_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    xb = np.asarray(x[rows])
+    if xb.dtype != np.uint8 and xb.dtype != np.float32:
+        xb = xb.astype(np.float32)
+    return xb
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
+    return int(value)
 
 
 class BatchFeed:
     def __init__(self, x: np.ndarray, y: np.ndarray | None, order: np.ndarray, batch_size: int,
-                 device: str, prepare_labels, start_step: int = 0, depth: int = 2, keep_uint8: bool = False):
+                 device: str, prepare_labels, start_step: int = 0, depth: int = 2):
         self._x, self._y, self._order = x, y, order
-        self._batch, self._device, self._prepare_labels = batch_size, device, prepare_labels
-        self._start = start_step
-        self._keep_uint8 = keep_uint8  # the consumer converts uint8 images on the device
-        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._batch = _positive_int(batch_size, "batch_size")
+        self._depth = _positive_int(depth, "depth")
+        self._device, self._prepare_labels, self._start = device, prepare_labels, int(start_step)
+        self._ring = None  # made by the producer from the first batch (y's rows are known only then)
+        # One permit per ring slot: the producer takes one per batch, the consumer gives it back when
+        # it releases the batch, so stage() never finds its next slot still in use.
+        self._free_slots = threading.Semaphore(self._depth)
+        self._queue: queue.Queue = queue.Queue()  # never more than `depth` batches: see the permits
         self._stop = threading.Event()
+        self._held = None  # the batch last yielded, until the next one is asked for
         self._thread = threading.Thread(target=self._produce, daemon=True, name="gputrain-feed")
         self._thread.start()
 
     def _produce(self):
         try:
-            n = len(self._order)
-            for start in range(self._start * self._batch, n, self._batch):
-                if self._stop.is_set():
-                    return
+            for start in range(self._start * self._batch, len(self._order), self._batch):
+                if not self._take_slot():
+                    break
                 rows = self._order[start:start + self._batch]
-                xb = np.asarray(self._x[rows])
-                if not (self._keep_uint8 and xb.dtype == np.uint8):
-                    xb = xb.astype(np.float32, copy=False)
-                xb = _tensor(xb, device=self._device)
-                yb = None
-                if self._y is not None:
-                    yb = _tensor(self._prepare_labels(self._y[rows]), device=self._device)
-                self._put((xb, yb, len(rows)))
+                xb = _host_rows(self._x, rows)
+                yb = None if self._y is None else np.asarray(self._prepare_labels(self._y[rows]))
+                if self._ring is None:
+                    self._ring = _core.StagingRing(
+                        self._device, self._batch, self._depth, xb.shape[1:], str(xb.dtype),
+                        None if yb is None else yb.shape[1:], None if yb is None else str(yb.dtype))
+                self._queue.put(self._ring.stage(xb, yb))
         except BaseException as exc:  # handed to the training loop, which raises it
-            self._put(exc)
+            self._queue.put(exc)
             return
-        self._put(_DONE)
+        self._queue.put(_DONE)
 
-    def _put(self, item):
+    def _take_slot(self) -> bool:
         while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+            if self._free_slots.acquire(timeout=_POLL_S):
+                return True
+        return False
+
+    def _release_held(self):
+        batch, self._held = self._held, None
+        if batch is not None:
+            self._ring.release(batch)  # the step that used it has been launched
+            self._free_slots.release()
 
     def __iter__(self):
-        while True:
-            started = time.perf_counter()
-            item = self._queue.get()
-            waited = time.perf_counter() - started
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            xb, yb, count = item
-            yield xb, yb, count, waited
+        try:
+            while True:
+                started = time.perf_counter()
+                item = self._queue.get()
+                waited = time.perf_counter() - started
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                self._ring.acquire(item)  # the step's kernels will wait for this batch's copy
+                self._held = item
+                yield item.x, item.y, item.rows, waited
+                self._release_held()
+        finally:
+            self._release_held()
 
     def close(self):
+        """Stops the producer (it notices within _POLL_S) and frees the ring once it has stopped."""
         self._stop.set()
+        self._release_held()
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._ring = None  # waits for copies in flight, then frees the slots

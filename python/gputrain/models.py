@@ -13,7 +13,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import initializers, layers as layers_module, losses, optimizers, safetensors_io, session
-from . import plan as plan_module
+from . import _core, plan as plan_module
 from ._backends import resolve_device
 from .feed import BatchFeed
 from .progress import ProgressBar
@@ -173,6 +173,8 @@ class Sequential:
         return int(np.sum(np.argmax(out, axis=-1) == y))
 
     def _train_step(self, xb, yb):
+        if xb.dtype == "uint8":  # the feed hands images over as stored; converted where they are
+            xb = _core.uint8_to_float32(xb)
         output = self._forward(xb, training=True)
         loss, grad, for_logits = self.loss.compute(output, yb, self._fused_logits())
         layers = self.layers
@@ -275,8 +277,7 @@ class Sequential:
             step = start_step
             logs = {}
             plan_metrics.start()
-            feed = BatchFeed(x, y, order, batch_size, self.device, labels, start_step=start_step,
-                             keep_uint8=compiled)
+            feed = BatchFeed(x, y, order, batch_size, self.device, labels, start_step=start_step)
             try:
                 for xb, yb, count, waited in feed:
                     seen += count

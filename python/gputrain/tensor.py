@@ -97,9 +97,35 @@ def from_dlpack(x) -> Tensor:
     return _core.from_dlpack_capsule(capsule)
 
 
-def _to(self: Tensor, device: str, copy: bool = False) -> Tensor:
-    """This tensor on `device`: itself if it is already there (unless copy=True), else a copy."""
-    return _core.tensor_to(self, resolve_device(device), copy)
+def _to(self: Tensor, device: str, copy: bool = False, non_blocking: bool = False) -> Tensor:
+    """This tensor on `device`: itself if it is already there (unless copy=True), else a copy.
+
+    non_blocking=True, for a tensor in page-locked memory (see pin_memory) going to the GPU it was
+    pinned for, returns before the data has moved: the copy runs on the device's copy stream, and work
+    later given to the device waits for it. Do not write the source until the copy is done
+    (gputrain.synchronize(device), or reading the result back). Other copies are synchronous."""
+    return _core.tensor_to(self, resolve_device(device), copy, bool(non_blocking))
+
+
+def _pin_memory(self: Tensor, device: str | None = None) -> Tensor:
+    """A copy of this host tensor in page-locked (pinned) memory, which `.to(gpu, non_blocking=True)`
+    copies from without the host waiting. `device`: the GPU it is for (default: the default device)."""
+    name = resolve_device(device)
+    if name == "cpu":
+        raise ValueError("pin_memory: page-locked memory serves copies to a GPU, and the device is cpu; "
+                         "name a GPU, for example device='cuda:0'")
+    return _core.pin_memory(self, name)
+
+
+def _is_pinned(self: Tensor) -> bool:
+    """True for a host tensor in page-locked memory (from pin_memory)."""
+    return _core.is_pinned(self)
+
+
+def synchronize(device: str | None = None) -> None:
+    """Wait until `device` (default: the default device) has finished all work gputrain gave it,
+    asynchronous copies included."""
+    _core.synchronize(resolve_device(device))
 
 
 def _repr(self: Tensor) -> str:
@@ -111,4 +137,6 @@ def _repr(self: Tensor) -> str:
 
 
 Tensor.to = _to
+Tensor.pin_memory = _pin_memory
+Tensor.is_pinned = _is_pinned
 Tensor.__repr__ = _repr

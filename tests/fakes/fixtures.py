@@ -82,6 +82,11 @@ class FakeBuild:
     def without(self, backend: str, status: str) -> None:
         self.backends[backend] = {"built": False, "status": status}
 
+    def kernels_run(self, backend: str) -> bool:
+        """A fake GPU runs our kernels where the probe finds it usable (the build covers its arch)."""
+        import gputrain
+        return any(d.backend == backend and d.index == 0 and d.usable for d in gputrain.devices())
+
     def build_info(self) -> dict:
         return {"version": "0.0.0-test", "backends": {k: dict(v) for k, v in self.backends.items()}}
 
@@ -115,4 +120,7 @@ def fake_build(monkeypatch) -> FakeBuild:
     fake = FakeBuild()
     monkeypatch.setattr(_backends, "build_info", fake.build_info)
     monkeypatch.setattr(_backends, "backend_status", fake.backend_status)
+    monkeypatch.setattr(_backends, "kernels_run", fake.kernels_run)
+    monkeypatch.setattr(_backends, "kernel_reason", lambda backend: "no kernel image for this GPU (fake)")
+    monkeypatch.setattr(_backends, "_warned", set())  # the fallback warning is this test's alone
     return fake

@@ -27,7 +27,7 @@ def default_device() -> tuple[str | None, str | None]:
     """(the device gputrain's ops use when given none, None), or (None, why) when GPUTRAIN_DEVICE names
     a device that is malformed or not there."""
     try:
-        return _backends.default_device(), None
+        return _backends.default_device(warn=False), None  # the report says why a GPU was passed over
     except (ValueError, _core.DeviceUnavailableError) as exc:
         return None, str(exc)
 
