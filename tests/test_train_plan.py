@@ -90,10 +90,11 @@ def test_plan_trains_exactly_as_op_by_op(device, rng, case):
                                        rtol=2e-4, atol=2e-5)
 
 
-def test_uint8_images_are_converted_on_the_device(device, rng):
+@pytest.mark.parametrize("use_plans", [True, False])
+def test_uint8_images_are_converted_on_the_device(device, rng, use_plans):
     make, loss, optimizer, x_shape, classes = CASES["mlp_softmax_adam"]
     a, b = _models(make, device, loss, optimizer, x_shape)
-    b._use_plans = True
+    a._use_plans = b._use_plans = use_plans
     x = rng.integers(0, 256, (20,) + x_shape).astype(np.uint8)
     y = rng.integers(0, classes, 20)
     a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -134,6 +135,13 @@ def test_configuration_without_plan_trains_op_by_op(device, rng):
     assert not plan_module.supported(model)
     model.fit(rng.standard_normal((10, 4)).astype(np.float32), rng.integers(0, 3, 10), batch_size=4, verbose=0)
     assert not model._plans
+
+
+def test_uint8_to_float32_checks_its_input(device):
+    x = gt.tensor(np.array([[0, 7], [255, 1]], np.uint8), device=device)
+    np.testing.assert_array_equal(gt._core.uint8_to_float32(x).numpy(), [[0.0, 7.0], [255.0, 1.0]])
+    with pytest.raises(TypeError, match="x"):
+        gt._core.uint8_to_float32(gt.tensor(np.zeros(2, np.float32), device=device))
 
 
 def _plan(device, batch=4):
