@@ -49,6 +49,14 @@ Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind);
 Tensor softmax(const Tensor& x);                            // over the last axis
 Tensor softmax_grad(const Tensor& dy, const Tensor& y);     // y: softmax's output
 
+// The kernels' constants for a drop rate in [0, 1): keep an element when its 24-bit draw is >= threshold
+// (rate·2^24, rounded), and scale kept ones by 1/(1 − rate).
+struct DropoutConstants {
+  uint32_t threshold;
+  float scale;
+};
+DropoutConstants dropout_constants(double rate);
+
 struct DropoutResult {
   Tensor y, mask;  // mask: uint8, 1 where kept
 };

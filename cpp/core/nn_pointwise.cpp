@@ -32,6 +32,10 @@ void check_rate(double rate) {
 
 }  // namespace
 
+DropoutConstants dropout_constants(double rate) {
+  return {static_cast<uint32_t>(std::llround(rate * 16777216.0)), static_cast<float>(1.0 / (1.0 - rate))};
+}
+
 Tensor activation(const Tensor& x, GtActivation kind) {
   const char* name = activation_name(kind);
   const Device& device = x.device();
@@ -83,8 +87,7 @@ DropoutResult dropout(const Tensor& x, double rate, uint64_t seed) {
   const Device& device = x.device();
   check_float_on("x", x, device);
   check_rate(rate);
-  const auto threshold = static_cast<uint32_t>(std::llround(rate * 16777216.0));
-  const auto scale = static_cast<float>(1.0 / (1.0 - rate));
+  const auto [threshold, scale] = dropout_constants(rate);
   DropoutResult r{Tensor::empty(x.shape(), DType::Float32, device),
                   Tensor::empty(x.shape(), DType::UInt8, device)};
   if (x.numel() == 0) return r;
@@ -100,7 +103,7 @@ Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate) {
   check_same_device("dy", dy, "mask", mask);
   check_same_shape("dy", dy, "mask", mask);
   check_rate(rate);
-  const auto scale = static_cast<float>(1.0 / (1.0 - rate));
+  const float scale = dropout_constants(rate).scale;
   Tensor dx = Tensor::empty(dy.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
   kernels::dropout_backward(device, dy.numel(), dy.data<float>(), mask.data<uint8_t>(), scale, dx.data<float>());

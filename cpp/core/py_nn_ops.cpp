@@ -8,6 +8,7 @@
 #include "core/errors.h"
 #include "core/fast_divmod.h"
 #include "core/nn_ops.h"
+#include "core/py_args.h"
 #include "core/py_tensor.h"
 #include "cpu/conv2d.h"
 #include "cpu/gemm.h"
@@ -16,13 +17,6 @@ namespace gt::py_bridge {
 namespace {
 
 using ops::Pair;
-
-Pair pair_arg(const std::vector<int64_t>& v, const char* name) {
-  if (v.size() != 2)
-    throw ValueError(std::string(name) + ": expected 2 integers (height, width), got " +
-                     std::to_string(v.size()));
-  return {v[0], v[1]};
-}
 
 // None/"linear" (no activation), "relu" or "sigmoid": the fused epilogue of dense and conv2d.
 GtActivation activation_arg(const py::object& name) {
@@ -34,12 +28,6 @@ GtActivation activation_arg(const py::object& name) {
   if (s == "relu") return GT_ACTIVATION_RELU;
   if (s == "sigmoid") return GT_ACTIVATION_SIGMOID;
   throw ValueError("activation: expected None, 'linear', 'relu' or 'sigmoid', got '" + s + "'");
-}
-
-GtPoolKind pool_kind(const std::string& kind) {
-  if (kind == "max") return GT_POOL_MAX;
-  if (kind == "avg") return GT_POOL_AVG;
-  throw ValueError("kind: expected 'max' or 'avg', got '" + kind + "'");
 }
 
 // Arguments that an op modifies. A Tensor is modified where it is. A NumPy array must be writeable,

@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "core/errors.h"
+#include "core/py_args.h"
 #include "core/py_tensor.h"
 #include "core/train_plan.h"
 
@@ -28,11 +29,6 @@ PlanLoss plan_loss(const std::string& name) {
                    name + "'");
 }
 
-ops::Pair pair(const std::vector<int64_t>& v, const char* name) {
-  if (v.size() != 2) throw ValueError(std::string(name) + ": expected 2 integers (height, width)");
-  return {v[0], v[1]};
-}
-
 Tensor optional(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 
 }  // namespace
@@ -51,13 +47,11 @@ void bind_train_plan(py::module_& m) {
       .def("add_conv2d", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
                             const std::vector<int64_t>& strides, const std::string& padding,
                             const py::object& activation) {
-             p.add_conv2d(kernel, optional(bias), pair(strides, "strides"), padding, plan_activation(activation));
+             p.add_conv2d(kernel, optional(bias), pair_arg(strides, "strides"), padding, plan_activation(activation));
            }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("activation"))
       .def("add_pool2d", [](TrainPlan& p, const std::string& kind, const std::vector<int64_t>& pool_size,
                             const std::vector<int64_t>& strides, const std::string& padding) {
-             if (kind != "max" && kind != "avg") throw ValueError("kind: expected 'max' or 'avg', got '" + kind + "'");
-             p.add_pool2d(kind == "max" ? GT_POOL_MAX : GT_POOL_AVG, pair(pool_size, "pool_size"),
-                          pair(strides, "strides"), padding);
+             p.add_pool2d(pool_kind(kind), pair_arg(pool_size, "pool_size"), pair_arg(strides, "strides"), padding);
            }, arg("kind"), arg("pool_size"), arg("strides"), arg("padding"))
       .def("add_global_avg_pool2d", &TrainPlan::add_global_avg_pool2d)
       .def("add_flatten", &TrainPlan::add_flatten)

@@ -7,7 +7,6 @@
 #include "core/train_plan.h"
 
 #include <algorithm>
-#include <cmath>
 #include <functional>
 #include <tuple>
 
@@ -200,19 +199,17 @@ struct FlattenLayer : PlanLayer {
 
 struct DropoutLayer : Indexed {
   uint64_t seed;
-  uint32_t threshold;
-  float scale;
+  ops::DropoutConstants constants;
   Tensor mask;
-  DropoutLayer(size_t index, double rate, uint64_t s)
-      : Indexed(index), seed(s), threshold(static_cast<uint32_t>(std::llround(rate * 16777216.0))),
-        scale(static_cast<float>(1.0 / (1.0 - rate))) {}
+  DropoutLayer(size_t index, double rate, uint64_t s) : Indexed(index), seed(s), constants(ops::dropout_constants(rate)) {}
   void forward(Impl& p) override {
-    kernels::dropout_forward(p.device, x(p).numel(), cptr(x(p)), splitmix64(seed + p.steps), threshold, scale,
-                             ptr(y(p)), mask.data<uint8_t>());
+    kernels::dropout_forward(p.device, x(p).numel(), cptr(x(p)), splitmix64(seed + p.steps), constants.threshold,
+                             constants.scale, ptr(y(p)), mask.data<uint8_t>());
   }
   void backward(Impl& p) override {
     if (dx(p).defined())
-      kernels::dropout_backward(p.device, dy(p).numel(), cptr(dy(p)), mask.data<uint8_t>(), scale, ptr(dx(p)));
+      kernels::dropout_backward(p.device, dy(p).numel(), cptr(dy(p)), mask.data<uint8_t>(), constants.scale,
+                                ptr(dx(p)));
   }
 };
 
