@@ -3,12 +3,14 @@ order, intact and with the dtypes the model expects, through rings of any depth;
 producer thread is raised in the training loop; closing mid-epoch returns promptly."""
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
 import gputrain as gt
-from gputrain import losses
+from gputrain import _core, losses
+from gputrain import feed as feed_module
 from gputrain.feed import BatchFeed
 
 
@@ -148,3 +150,59 @@ def test_uint8_images_train_as_their_float32_values(device, rng):
                       loss=gt.losses.SparseCategoricalCrossentropy(from_logits=True), device=device)
         histories.append(model.fit(x, y, batch_size=8, epochs=2, verbose=0).history["loss"])
     assert histories[0] == histories[1]
+
+
+@pytest.mark.parametrize("stop_after", [None, 1])
+def test_a_closed_feed_hands_its_ring_to_the_next(device, rng, stop_after):
+    """Page-locked memory is slow to allocate, so fit reuses one ring for all its epochs: close() returns
+    it with every slot free, also when the epoch stopped early with batches still staged."""
+    x = rng.standard_normal((30, 5)).astype(np.float32)
+    y = rng.integers(0, 4, size=30)
+    first = BatchFeed(x, y, np.arange(30), 4, device, sparse_labels, depth=3)
+    for i, _ in enumerate(first):
+        if i == stop_after:
+            break
+    time.sleep(0.05)  # let the producer fill every slot
+    ring = first.close()
+    assert ring is not None
+    order = rng.permutation(30)
+    second = BatchFeed(x, y, order, 4, device, sparse_labels, depth=3, ring=ring)
+    try:
+        batches = collect(second)
+    finally:
+        assert second.close() is ring
+    assert sum(b[2] for b in batches) == 30
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), x[order])
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y[order])
+
+
+def test_a_ring_for_another_shape_is_refused(device, rng):
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    feed = BatchFeed(x, None, np.arange(8), 4, device, sparse_labels)
+    collect(feed)
+    ring = feed.close()
+    with pytest.raises(ValueError, match="ring: made for 4 rows x 2 slots"):
+        BatchFeed(x, None, np.arange(8), 3, device, sparse_labels, ring=ring)
+    wider = BatchFeed(rng.standard_normal((8, 6)).astype(np.float32), None, np.arange(8), 4, device,
+                      sparse_labels, ring=ring)
+    with pytest.raises(ValueError, match=r"x: expected rows of shape \(5,\), got an array of shape \(4, 6\)"):
+        collect(wider)
+    wider.close()
+
+
+def test_fit_makes_one_ring_for_all_its_epochs(device, rng, monkeypatch):
+    made = []
+    real = feed_module._core.StagingRing
+
+    def counting_ring(*args):
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(feed_module, "_core", types.SimpleNamespace(StagingRing=counting_ring,
+                                                                    StagedBatch=_core.StagedBatch))
+    model = gt.Sequential([gt.layers.Dense(3, input_shape=(5,))])
+    model.compile(optimizer="sgd", loss=gt.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  device=device)
+    model.fit(rng.standard_normal((21, 5)).astype(np.float32), rng.integers(0, 3, size=21),
+              batch_size=4, epochs=3, verbose=0)
+    assert len(made) == 1

@@ -9,7 +9,10 @@ becomes float32 on the host; y is what `prepare_labels` (the loss's labels()) re
 The generator keeps the ring's protocol: before a batch is yielded, the device's compute stream is made
 to wait for its copy (the host does not wait); when the next batch is asked for, the step that used the
 previous one has been launched, so that batch is released and its slot may be refilled once the device
-is done with it. A batch's tensors are therefore valid only until the next iteration."""
+is done with it. A batch's tensors are therefore valid only until the next iteration.
+
+A ring holds page-locked memory, which is slow to allocate: close() hands the ring back once every slot
+is free, and fit passes it to the next epoch's feed."""
 from __future__ import annotations
 
 import queue
@@ -39,12 +42,17 @@ def _positive_int(value, name: str) -> int:
 
 class BatchFeed:
     def __init__(self, x: np.ndarray, y: np.ndarray | None, order: np.ndarray, batch_size: int,
-                 device: str, prepare_labels, start_step: int = 0, depth: int = 2):
+                 device: str, prepare_labels, start_step: int = 0, depth: int = 2, ring=None):
         self._x, self._y, self._order = x, y, order
         self._batch = _positive_int(batch_size, "batch_size")
         self._depth = _positive_int(depth, "depth")
         self._device, self._prepare_labels, self._start = device, prepare_labels, int(start_step)
-        self._ring = None  # made by the producer from the first batch (y's rows are known only then)
+        if ring is not None and (ring.device != device or ring.max_rows != self._batch or ring.depth != self._depth):
+            raise ValueError(f"ring: made for {ring.max_rows} rows x {ring.depth} slots on {ring.device}, "
+                             f"this feed needs {self._batch} x {self._depth} on {device}")
+        # Without a ring to reuse the producer makes one from the first batch (y's rows are known only
+        # then); a reused ring checks each batch's row shapes and dtypes as it stages it.
+        self._ring = ring
         # One permit per ring slot: the producer takes one per batch, the consumer gives it back when
         # it releases the batch, so stage() never finds its next slot still in use.
         self._free_slots = threading.Semaphore(self._depth)
@@ -102,11 +110,16 @@ class BatchFeed:
             self._release_held()
 
     def close(self):
-        """Stops the producer (it notices within _POLL_S) and frees the ring once it has stopped."""
+        """Stops the producer (it notices within _POLL_S) and returns the ring, every slot free, for the
+        next feed of the same batch size, device and row shapes; None when there is none to reuse."""
         self._stop.set()
         self._release_held()
         self._thread.join(timeout=10)
-        if not self._thread.is_alive():
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._ring = None  # waits for copies in flight, then frees the slots
+        if self._thread.is_alive():  # still inside stage(): the ring is not ours to hand on
+            return None
+        ring, self._ring = self._ring, None
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, _core.StagedBatch):
+                ring.release(item)  # staged but never used: its slot becomes free
+        return ring

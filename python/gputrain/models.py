@@ -263,6 +263,7 @@ class Sequential:
             labels = self.loss.labels
         plan_metrics = plan_module.EpochMetrics(self._plans, plan_module.units_per_sample(self))
         warned_session = False
+        ring = None  # the staging ring, reused from epoch to epoch
         for c in callbacks + [history]:
             c.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -277,7 +278,7 @@ class Sequential:
             step = start_step
             logs = {}
             plan_metrics.start()
-            feed = BatchFeed(x, y, order, batch_size, self.device, labels, start_step=start_step)
+            feed = BatchFeed(x, y, order, batch_size, self.device, labels, start_step=start_step, ring=ring)
             try:
                 for xb, yb, count, waited in feed:
                     seen += count
@@ -300,7 +301,7 @@ class Sequential:
                     if self.stop_training:
                         break
             finally:
-                feed.close()
+                ring = feed.close()
             start_step = 0
             logs = plan_metrics.read(seen, bool(self.metrics)) if compiled else self._logs(loss_sum, correct, seen)
             if validation_data is not None:
