@@ -62,4 +62,3 @@ if [[ " ${stages[*]} " != *" build "* ]] && ! (cd /tmp && python3 -c "import gpu
   stages=(build "${stages[@]}")
 fi
 for s in "${stages[@]}"; do "$s"; done
-
