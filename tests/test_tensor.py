@@ -32,8 +32,13 @@ def test_round_trip_between_devices(device, rng):
     assert t.device == device
     np.testing.assert_array_equal(t.to("cpu").numpy(), x)
     copy = t.to(device, copy=True)
-    assert copy is not t
     np.testing.assert_array_equal(copy.numpy(), x)
+    gt.ops.sgd_update(copy, np.ones((5, 7), np.float32), learning_rate=1.0)  # writes the copy only
+    np.testing.assert_array_equal(copy.numpy(), x - 1.0)
+    np.testing.assert_array_equal(t.numpy(), x)
+    same = t.to(device)  # no copy asked for: the same memory
+    gt.ops.sgd_update(same, np.ones((5, 7), np.float32), learning_rate=1.0)
+    np.testing.assert_array_equal(t.numpy(), x - 1.0)
 
 
 def test_non_contiguous_numpy_input(device, rng):
@@ -60,12 +65,15 @@ def test_default_dtype_conversion():
     np.testing.assert_array_equal(t.numpy(), np.array([[1, 2]], np.float16))
 
 
-def test_bfloat16_storage_round_trip(rng):
+def test_bfloat16_storage_round_trip(device, rng):
     ml_dtypes = pytest.importorskip("ml_dtypes", reason="bfloat16 conversion uses ml_dtypes")
-    x = rng.standard_normal(9).astype(np.float32)
-    t = gt.tensor(x, dtype="bfloat16", device="cpu")
-    assert t.dtype == "bfloat16" and t.nbytes == 18
-    np.testing.assert_array_equal(t.numpy(), x.astype(ml_dtypes.bfloat16))
+    x = rng.standard_normal((3, 5)).astype(np.float32)
+    t = gt.tensor(x, dtype="bfloat16", device=device)
+    assert t.dtype == "bfloat16" and t.nbytes == 30 and t.device == device
+    back = t.numpy()
+    assert back.dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(back, x.astype(ml_dtypes.bfloat16))
+    np.testing.assert_array_equal(t.to("cpu").to(device).numpy(), back)
 
 
 def test_len_and_repr():
@@ -75,6 +83,7 @@ def test_len_and_repr():
     assert r.startswith("gputrain.Tensor([[0., 1., 2.],") and "dtype=float32" in r and "device='cpu'" in r
     with pytest.raises(TypeError, match="0-d"):
         len(gt.tensor(np.float32(3), device="cpu"))
+    assert repr(gt.zeros((0, 3), device="cpu")) == "gputrain.Tensor(shape=(0, 3), dtype=float32, device='cpu')"
 
 
 def test_numpy_views_cpu_tensor_without_copy():
@@ -99,12 +108,32 @@ def test_dlpack_round_trip_with_numpy_shares_memory(rng):
 
 
 @pytest.mark.parametrize("dtype", STORAGE_DTYPES)
-def test_dlpack_dtypes_and_device(rng, dtype):
-    x = random_array(rng, (2, 5), dtype)
+@pytest.mark.parametrize("shape", [(2, 5), (0,), (0, 3), (3, 0), (2, 0, 4)])
+def test_dlpack_dtypes_and_device(rng, dtype, shape):
+    x = random_array(rng, shape, dtype)
     t = gt.from_dlpack(x)
-    assert t.dtype == dtype and t.__dlpack_device__() == (1, 0)
+    assert t.dtype == dtype and t.shape == shape and t.__dlpack_device__() == (1, 0)
     np.testing.assert_array_equal(np.from_dlpack(t), x)
     np.testing.assert_array_equal(np.from_dlpack(gt.tensor(x, device="cpu")), x)
+
+
+def test_dlpack_read_only_producer(rng):
+    """A read-only array lent through DLPack stays read-only: in-place ops refuse it, NumPy views of it
+    are read-only, and only a DLPack 1.0 consumer (which can be told) may take it."""
+    x = rng.standard_normal(6).astype(np.float32)
+    x.flags.writeable = False
+    t = gt.from_dlpack(x)
+    assert t.read_only and not gt.tensor(x, device="cpu").read_only
+    with pytest.raises(ValueError, match="param: the tensor is read-only"):
+        gt.ops.sgd_update(t, np.ones(6, np.float32), learning_rate=0.5)
+    assert not np.asarray(t).flags.writeable
+    assert not np.from_dlpack(t).flags.writeable
+    with pytest.raises(BufferError, match="read-only, which only DLPack 1.0 can signal"):
+        t.__dlpack__()
+    copied = gt.from_dlpack(t.__dlpack__(copy=True, max_version=(1, 0)))
+    assert not copied.read_only and np.asarray(copied).flags.writeable
+    np.testing.assert_array_equal(copied.numpy(), x)
+    assert not t.to("cpu", copy=True).read_only
 
 
 def test_dlpack_legacy_capsule_is_consumed_once(rng):
@@ -129,6 +158,42 @@ def test_dlpack_with_torch_on_cpu(rng):
     assert t.numpy()[1, 2] == 7.0
     back = torch.from_dlpack(t)
     assert torch.equal(back, x)
+
+
+def test_dlpack_with_torch_on_the_gpu(device, rng):
+    """Zero copy both ways with PyTorch on the same GPU, work on PyTorch's own stream included."""
+    if not device.startswith("cuda"):
+        pytest.skip("PyTorch's GPU tensors are CUDA tensors here")
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed here")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch sees no CUDA device")
+    x = torch.from_numpy(rng.standard_normal((64, 33)).astype(np.float32)).to("cuda:0")
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        x.mul_(2.0)  # pending on PyTorch's stream: from_dlpack must order our reads after it
+        t = gt.from_dlpack(x)
+    assert t.device == "cuda:0" and t.shape == (64, 33)
+    assert t.__cuda_array_interface__["data"][0] == x.data_ptr()
+    np.testing.assert_array_equal(t.numpy(), x.cpu().numpy())
+    doubled = gt.ops.add(t, t)
+    back = torch.from_dlpack(doubled)
+    assert back.device == x.device and back.data_ptr() == doubled.__cuda_array_interface__["data"][0]
+    assert torch.equal(back, x + x)
+
+
+def test_cupy_reads_cuda_tensors_without_a_copy(device, rng):
+    if not device.startswith("cuda"):
+        pytest.skip("CuPy reads CUDA memory")
+    cupy = pytest.importorskip("cupy", reason="CuPy is not installed here")
+    x = rng.standard_normal((5, 6)).astype(np.float32)
+    t = gt.tensor(x, device=device)
+    via_interface = cupy.asarray(t)
+    assert via_interface.data.ptr == t.__cuda_array_interface__["data"][0]
+    np.testing.assert_array_equal(cupy.asnumpy(via_interface), x)
+    via_dlpack = cupy.from_dlpack(t)
+    assert via_dlpack.data.ptr == t.__cuda_array_interface__["data"][0]
+    u = gt.from_dlpack(via_dlpack * 3)
+    np.testing.assert_allclose(u.numpy(), x * 3, rtol=1e-6)
 
 
 def test_cuda_array_interface_only_on_cuda(device, rng):

@@ -21,6 +21,9 @@ struct Storage {
   // Set for page-locked host memory (device is then the CPU): it owns the memory, which asynchronous
   // copies to its GPU read.
   std::shared_ptr<PinnedBuffer> pinned;
+  // Memory its owner lent for reading only (a read-only NumPy array through DLPack): ops refuse to
+  // update it in place, and exports say so.
+  bool read_only = false;
   ~Storage() {
     if (release) release();
   }

@@ -56,7 +56,11 @@ class InPlace {
       if (t.device().type != DeviceType::CPU) back_.push_back({array, t});
       return t;
     }
-    return call_.arg(obj, name, DType::Float32);
+    Tensor t = call_.arg(obj, name, DType::Float32);
+    if (t.read_only())
+      throw ValueError(std::string(name) + ": the tensor is read-only (it shares a read-only array) "
+                       "but is updated in place");
+    return t;
   }
 
   void finish() {

@@ -5,6 +5,7 @@
 
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -139,7 +140,10 @@ struct CapsuleName<DLManagedTensorVersioned> {
 template <class Managed>
 py::capsule export_managed(const Tensor& t) {
   auto* managed = new Managed{};
-  if constexpr (std::is_same_v<Managed, DLManagedTensorVersioned>) managed->version = {1, 0};
+  if constexpr (std::is_same_v<Managed, DLManagedTensorVersioned>) {
+    managed->version = {1, 0};
+    if (t.read_only()) managed->flags |= GT_DLPACK_FLAG_READ_ONLY;
+  }
   auto* ctx = new ExportContext{t, t.shape()};
   managed->manager_ctx = ctx;
   managed->deleter = [](Managed* self) {
@@ -158,6 +162,10 @@ py::capsule export_managed(const Tensor& t) {
 }
 
 py::capsule export_dlpack(const Tensor& t, bool versioned) {
+  // A legacy capsule cannot say "read-only", and its consumer would be free to write.
+  if (t.read_only() && !versioned)
+    throw py::buffer_error("__dlpack__: the tensor is read-only, which only DLPack 1.0 can signal; "
+                           "the consumer must pass max_version=(1, 0), or export a copy (copy=True)");
   return versioned ? export_managed<DLManagedTensorVersioned>(t) : export_managed<DLManagedTensor>(t);
 }
 
@@ -172,14 +180,14 @@ py::dict array_interface(const Tensor& t, const char* protocol, DeviceType requi
   py::dict d;
   d["shape"] = shape_tuple(t.shape());
   d["typestr"] = ts;
-  d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), false);
+  d["data"] = py::make_tuple(reinterpret_cast<uintptr_t>(t.raw()), t.read_only());
   d["strides"] = py::none();
   d["version"] = 3;
   if (required == DeviceType::CUDA) d["stream"] = 1;  // our work is ordered on the legacy default stream
   return d;
 }
 
-Tensor import_dl_tensor(const DLTensor& dl, std::shared_ptr<void> owner) {
+Tensor import_dl_tensor(const DLTensor& dl, std::shared_ptr<void> owner, bool read_only) {
   Device device;
   switch (dl.device.device_type) {
     case kDLCPU:
@@ -193,7 +201,9 @@ Tensor import_dl_tensor(const DLTensor& dl, std::shared_ptr<void> owner) {
   }
   const DType dtype = dtype_from_dl(dl.dtype);
   Shape shape(dl.shape, dl.shape + dl.ndim);
-  if (dl.strides != nullptr) {
+  // Strides of an empty tensor are arbitrary (NumPy gives 0s): there is nothing to lay out.
+  const bool empty = std::find(shape.begin(), shape.end(), 0) != shape.end();
+  if (dl.strides != nullptr && !empty) {
     int64_t expected = 1;
     for (int i = dl.ndim - 1; i >= 0; --i) {
       if (shape[i] != 1 && dl.strides[i] != expected)
@@ -204,7 +214,7 @@ Tensor import_dl_tensor(const DLTensor& dl, std::shared_ptr<void> owner) {
     }
   }
   return Tensor::borrow(static_cast<char*>(dl.data) + dl.byte_offset, shape, dtype, device,
-                        std::move(owner));
+                        std::move(owner), read_only);
 }
 
 Tensor import_dlpack(const py::capsule& capsule) {
@@ -220,7 +230,7 @@ Tensor import_dlpack(const py::capsule& capsule) {
       auto* m = static_cast<DLManagedTensorVersioned*>(p);
       if (m->deleter) m->deleter(m);
     });
-    return import_dl_tensor(managed->dl_tensor, owner);
+    return import_dl_tensor(managed->dl_tensor, owner, managed->flags & GT_DLPACK_FLAG_READ_ONLY);
   }
   if (PyCapsule_IsValid(cap, "dltensor")) {
     auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(cap, "dltensor"));
@@ -229,7 +239,7 @@ Tensor import_dlpack(const py::capsule& capsule) {
       auto* m = static_cast<DLManagedTensor*>(p);
       if (m->deleter) m->deleter(m);
     });
-    return import_dl_tensor(managed->dl_tensor, owner);
+    return import_dl_tensor(managed->dl_tensor, owner, false);
   }
   throw TypeError("from_dlpack: expected an unconsumed DLPack capsule");
 }
@@ -329,6 +339,9 @@ void bind_tensor(py::module_& m) {
       .def_property_readonly("ndim", &Tensor::ndim)
       .def_property_readonly("size", &Tensor::numel)
       .def_property_readonly("nbytes", &Tensor::nbytes)
+      .def_property_readonly("read_only", &Tensor::read_only,
+                             "True when the memory was lent for reading only (a read-only array shared "
+                             "through DLPack): ops do not update it in place.")
       .def("numpy", &to_numpy, "A NumPy copy of the tensor, on the host.")
       .def("reshape", [](const Tensor& t, const Shape& shape) { return t.reshape(shape); }, arg("shape"))
       .def("__len__", [](const Tensor& t) {

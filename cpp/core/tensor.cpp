@@ -52,7 +52,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, const Device& device) {
 }
 
 Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, const Device& device,
-                      std::shared_ptr<void> owner) {
+                      std::shared_ptr<void> owner, bool read_only) {
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
@@ -62,6 +62,7 @@ Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype, const Device&
   t.storage_->data = data;
   t.storage_->nbytes = t.nbytes();
   t.storage_->release = [owner = std::move(owner)]() mutable { owner.reset(); };
+  t.storage_->read_only = read_only;
   return t;
 }
 

@@ -23,9 +23,9 @@ class Tensor {
   static Tensor empty(const Shape& shape, DType dtype, const Device& device);
   static Tensor zeros(const Shape& shape, DType dtype, const Device& device);
   // Wraps memory owned by someone else (a NumPy array, a DLPack producer); `owner` keeps it alive and
-  // is dropped when the last tensor using the memory goes.
+  // is dropped when the last tensor using the memory goes. `read_only`: the owner lends it for reading.
   static Tensor borrow(void* data, const Shape& shape, DType dtype, const Device& device,
-                       std::shared_ptr<void> owner);
+                       std::shared_ptr<void> owner, bool read_only = false);
   // Uninitialised host memory (a CPU tensor) page-locked for copies to `gpu`.
   static Tensor pinned_empty(const Shape& shape, DType dtype, const Device& gpu);
 
@@ -38,6 +38,7 @@ class Tensor {
   size_t nbytes() const { return static_cast<size_t>(numel_) * dtype_size(dtype_); }
   bool defined() const { return storage_ != nullptr; }
   bool is_pinned() const { return storage_ && storage_->pinned != nullptr; }
+  bool read_only() const { return storage_ && storage_->read_only; }
 
   void* raw() const { return storage_->data; }
   template <class T>

@@ -37,6 +37,10 @@ def _host_array(data, dtype: str | None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.numpy()
     array = np.asarray(data)
+    if array.dtype.byteorder == ">":  # big-endian data (from a file, say): same values, native order
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError("data: uint64 values above 2**63 - 1 do not fit int64, the widest integer type here")
     if dtype is None:
         if array.dtype == np.float64 or array.dtype.kind == "b":
             dtype = "float32"
@@ -66,6 +70,8 @@ def _shape(shape) -> list[int]:
         raise TypeError(f"shape: expected a tuple of ints, got {shape!r}") from exc
     if any(d < 0 for d in dims):
         raise ValueError(f"shape: extents must be >= 0, got {tuple(dims)}")
+    if any(d >= 2**63 for d in dims):
+        raise ValueError(f"shape: extents must be below 2**63, got {tuple(dims)}")
     return dims
 
 
@@ -78,20 +84,29 @@ def empty(shape, dtype="float32", device: str | None = None) -> Tensor:
     return _core.empty(_shape(shape), _dtype_name(dtype), resolve_device(device))
 
 
+_DLPACK_CUDA, _DLPACK_ROCM = 2, 10
+# The stream our kernels are ordered on, in DLPack's numbering: CUDA's legacy default stream is 1,
+# ROCm's default stream 0. A GPU producer makes its pending work on its own streams visible to it.
+_CONSUMER_STREAM = {_DLPACK_CUDA: 1, _DLPACK_ROCM: 0}
+
+
 def from_dlpack(x) -> Tensor:
     """A tensor sharing memory with `x`: any object with __dlpack__ (PyTorch, CuPy, JAX, NumPy) or an
-    unconsumed DLPack capsule. The producer's memory stays alive as long as the tensor does."""
+    unconsumed DLPack capsule. The producer's memory stays alive as long as the tensor does. A read-only
+    producer (a NumPy array with writeable=False) gives a tensor with read_only=True, which ops do not
+    update in place."""
     if hasattr(x, "__dlpack__"):
         device_type, index = x.__dlpack_device__()
         # The backend of a GPU producer must be loaded for our ops to run on its memory.
-        if device_type == 2:
+        if device_type == _DLPACK_CUDA:
             resolve_device(f"cuda:{index}")
-        elif device_type == 10:
+        elif device_type == _DLPACK_ROCM:
             resolve_device(f"hip:{index}")
+        kwargs = {"stream": _CONSUMER_STREAM[device_type]} if device_type in _CONSUMER_STREAM else {}
         try:
-            capsule = x.__dlpack__(max_version=(1, 0))
+            capsule = x.__dlpack__(max_version=(1, 0), **kwargs)
         except TypeError:  # a producer from before DLPack 1.0 takes no max_version
-            capsule = x.__dlpack__()
+            capsule = x.__dlpack__(**kwargs)
     else:
         capsule = x
     return _core.from_dlpack_capsule(capsule)
@@ -129,7 +144,7 @@ def synchronize(device: str | None = None) -> None:
 
 
 def _repr(self: Tensor) -> str:
-    if self.dtype == "bfloat16":
+    if self.dtype == "bfloat16" or self.size == 0:
         body = f"shape={self.shape}"
     else:
         body = np.array2string(self.numpy(), separator=", ", prefix="gputrain.Tensor(", threshold=100)
