@@ -15,6 +15,15 @@ GtWindow2d pool_geometry(const Tensor& x, Pair pool_size, Pair strides, const st
   return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
 }
 
+// The mean over height and width needs at least one cell: the forward and its gradient agree on it.
+void check_global_pool_input(const Tensor& x) {
+  if (x.ndim() != 4)
+    throw ValueError("x: expected rank 4 (batch, height, width, channels), got shape " +
+                     shape_str(x.shape()));
+  if (x.dim(1) < 1 || x.dim(2) < 1)
+    throw ValueError("x: height and width must be >= 1, got shape " + shape_str(x.shape()));
+}
+
 }  // namespace
 
 Tensor pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding) {
@@ -54,11 +63,7 @@ Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool
 Tensor global_avg_pool2d(const Tensor& x) {
   const Device& device = x.device();
   check_float_on("x", x, device);
-  if (x.ndim() != 4)
-    throw ValueError("x: expected rank 4 (batch, height, width, channels), got shape " +
-                     shape_str(x.shape()));
-  if (x.dim(1) < 1 || x.dim(2) < 1)
-    throw ValueError("x: height and width must be >= 1, got shape " + shape_str(x.shape()));
+  check_global_pool_input(x);
   const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
   Tensor y = Tensor::empty({n, c}, DType::Float32, device);
   if (y.numel() == 0) return y;
@@ -70,9 +75,7 @@ Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x) {
   const Device& device = x.device();
   check_float_on("dy", dy, device);
   check_float_on("x", x, device);
-  if (x.ndim() != 4)
-    throw ValueError("x: expected rank 4 (batch, height, width, channels), got shape " +
-                     shape_str(x.shape()));
+  check_global_pool_input(x);
   const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
   if (dy.shape() != Shape{n, c})
     throw ValueError("dy: expected shape " + shape_str({n, c}) + " (the pooled x " +

@@ -21,10 +21,16 @@ def _as_array(x, name: str):
 
 
 def _device(device, *args) -> str:
-    # Tensors decide the device themselves; resolving the default would load GPU backends needlessly.
-    if any(isinstance(a, _core.Tensor) for a in args):
-        return "cpu"
-    return resolve_device(device)
+    # Tensors decide the device themselves (dispatch reads it from them; the name returned here is then
+    # not used); resolving the default would load GPU backends needlessly. A device named beside them
+    # must be theirs.
+    tensor = next((a for a in args if isinstance(a, _core.Tensor)), None)
+    if tensor is None:
+        return resolve_device(device)
+    if device is not None and resolve_device(device) != tensor.device:
+        raise ValueError(f"device: {device!r} was asked for, but the tensors are on {tensor.device}; "
+                         f"leave device out, or move them with .to({device!r})")
+    return "cpu"
 
 
 def add(a, b, device: str | None = None):
@@ -39,6 +45,8 @@ def _pair(value, name: str) -> list[int]:
     """An int or a pair of ints (Keras accepts both) as [h, w]; dispatch checks they are positive."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return [int(value), int(value)]
+    if isinstance(value, str):
+        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}")
     try:
         items = list(value)
     except TypeError:
@@ -61,15 +69,25 @@ def _optional(x, name: str):
 
 
 def _labels(labels):
-    """Integer class labels as int32 (a Tensor must already be int32)."""
+    """Integer class labels as int32. An int32 Tensor is used where it is; another integer Tensor is
+    converted through the host (the kernels read int32)."""
     if isinstance(labels, _core.Tensor):
-        return labels
+        if labels.dtype == "int32" or labels.dtype not in ("int64", "uint8"):
+            return labels  # dispatch names a wrong dtype
+        return _core.tensor_from_numpy(_labels(labels.numpy()), labels.device)
     array = np.asarray(labels)
     if array.dtype.kind not in "iu":
         raise TypeError(f"labels: expected integer class indices, got dtype {array.dtype}")
     if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
         raise ValueError("labels: values do not fit int32")
     return np.ascontiguousarray(array, dtype=np.int32)
+
+
+def _real(value, name: str) -> float:
+    """A hyper-parameter given as a Python or NumPy number (dispatch checks its range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    return float(value)
 
 
 def _seed(seed) -> int:
@@ -211,12 +229,12 @@ def dropout(x, rate: float, seed: int, device: str | None = None):
     """(y, mask): each element kept with probability 1 − rate and scaled by 1/(1 − rate); mask is uint8
     (1 = kept). The mask is a function of (seed, element index) only: the same on every backend."""
     x = _as_array(x, "x")
-    return _core.dropout(x, float(rate), _seed(seed), _device(device, x))
+    return _core.dropout(x, _real(rate, "rate"), _seed(seed), _device(device, x))
 
 
 def dropout_grad(dy, mask, rate: float, device: str | None = None):
     dy = _as_array(dy, "dy")
-    return _core.dropout_grad(dy, mask, float(rate), _device(device, dy, mask))
+    return _core.dropout_grad(dy, mask, _real(rate, "rate"), _device(device, dy, mask))
 
 
 # ---- losses -----------------------------------------------------------------------------------------
@@ -247,15 +265,15 @@ def batch_norm(x, gamma=None, beta=None, moving_mean=None, moving_var=None, trai
     (returned) and updates moving_mean/moving_var in place when given; inference uses (and returns
     copies of) moving_mean/moving_var. gamma/beta None mean 1/0."""
     x, gamma, beta = _as_array(x, "x"), _optional(gamma, "gamma"), _optional(beta, "beta")
-    return _core.batch_norm(x, gamma, beta, moving_mean, moving_var, bool(training), float(momentum),
-                            float(epsilon), _device(device, x, gamma, beta, moving_mean, moving_var))
+    return _core.batch_norm(x, gamma, beta, moving_mean, moving_var, bool(training), _real(momentum, "momentum"),
+                            _real(epsilon, "epsilon"), _device(device, x, gamma, beta, moving_mean, moving_var))
 
 
 def batch_norm_grad(dy, x, gamma, mean, var, epsilon: float = 1e-3, device: str | None = None):
     """(dx, dgamma, dbeta) of training-mode batch_norm, given the batch mean and var it returned."""
     dy, x, gamma = _as_array(dy, "dy"), _as_array(x, "x"), _optional(gamma, "gamma")
     mean, var = _as_array(mean, "mean"), _as_array(var, "var")
-    return _core.batch_norm_grad(dy, x, gamma, mean, var, float(epsilon),
+    return _core.batch_norm_grad(dy, x, gamma, mean, var, _real(epsilon, "epsilon"),
                                  _device(device, dy, x, gamma, mean, var))
 
 
@@ -265,7 +283,7 @@ def sgd_update(param, grad, velocity=None, learning_rate: float = 0.01, momentum
                nesterov: bool = False, device: str | None = None):
     """Keras SGD step, in place on param (and velocity, needed when momentum > 0)."""
     grad = _as_array(grad, "grad")
-    _core.sgd_update(param, grad, velocity, float(learning_rate), float(momentum), bool(nesterov),
+    _core.sgd_update(param, grad, velocity, _real(learning_rate, "learning_rate"), _real(momentum, "momentum"), bool(nesterov),
                      _device(device, param, grad, velocity))
 
 
@@ -275,8 +293,8 @@ def adam_update(param, grad, m, v, step: int, learning_rate: float = 0.001, beta
     grad = _as_array(grad, "grad")
     if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
         raise TypeError(f"step: expected an int, got {type(step).__name__}")
-    _core.adam_update(param, grad, m, v, int(step), float(learning_rate), float(beta_1), float(beta_2),
-                      float(epsilon), _device(device, param, grad, m, v))
+    _core.adam_update(param, grad, m, v, int(step), _real(learning_rate, "learning_rate"), _real(beta_1, "beta_1"), _real(beta_2, "beta_2"),
+                      _real(epsilon, "epsilon"), _device(device, param, grad, m, v))
 
 
 def rmsprop_update(param, grad, velocity, learning_rate: float = 0.001, rho: float = 0.9,
@@ -285,6 +303,6 @@ def rmsprop_update(param, grad, velocity, learning_rate: float = 0.001, rho: flo
     """Keras RMSprop step, in place on param and velocity (and momentum_buffer when momentum > 0,
     average_grad when centered)."""
     grad = _as_array(grad, "grad")
-    _core.rmsprop_update(param, grad, velocity, momentum_buffer, average_grad, float(learning_rate),
-                         float(rho), float(momentum), float(epsilon), bool(centered),
+    _core.rmsprop_update(param, grad, velocity, momentum_buffer, average_grad, _real(learning_rate, "learning_rate"),
+                         _real(rho, "rho"), _real(momentum, "momentum"), _real(epsilon, "epsilon"), bool(centered),
                          _device(device, param, grad, velocity, momentum_buffer, average_grad))
