@@ -5,7 +5,7 @@ import pytest
 
 import gputrain
 from fakes import t4
-from fakes.fixtures import fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
+from fakes.fixtures import INSTALL, fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
 from fakes.machines import amd_card, nvidia_t4
 
 
@@ -50,8 +50,7 @@ def test_not_built_with_cuda(scenario, fake_build):
     assert d.reason == (
         "the NVIDIA GPU Tesla T4 is here, but this gputrain was built without CUDA (build said: no nvcc on PATH, "
         "in CUDACXX, CUDA_PATH or /usr/local/cuda/bin). To fix: install the CUDA toolkit (nvcc), then reinstall "
-        "gputrain from source: pip install --force-reinstall --no-binary gputrain gputrain "
-        "-Ccmake.define.GPUTRAIN_CUDA=ON")
+        f"gputrain from source: {INSTALL} -Ccmake.define.GPUTRAIN_CUDA=ON")
     assert not gputrain.is_gpu_available()
 
 
@@ -73,8 +72,8 @@ def test_architecture_not_compiled(scenario, fake_build):
     assert [i.id for i in d.issues] == ["arch-not-compiled"]
     assert d.reason == (
         "this GPU is sm_75 (compute capability 7.5); this gputrain was compiled for 80-real,86-real,90 and has no "
-        "PTX that could be JIT-compiled for it. To fix: rebuild for it: pip install --force-reinstall --no-binary "
-        "gputrain gputrain -Ccmake.define.CMAKE_CUDA_ARCHITECTURES=75")
+        f"PTX that could be JIT-compiled for it. To fix: rebuild for it: {INSTALL} "
+        "-Ccmake.define.CMAKE_CUDA_ARCHITECTURES=75")
 
 
 def test_ptx_jit_needs_a_driver_as_new_as_the_toolkit(scenario, fake_build):

@@ -7,7 +7,7 @@ import types
 import pytest
 
 import gputrain
-from fakes.fixtures import fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
+from fakes.fixtures import INSTALL, fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
 from fakes.machines import amd_card, nvidia_t4
 
 HOUR = 3600
@@ -70,8 +70,7 @@ def test_hardware_without_backend(scenario, fake_build):
     assert cuda.action.endswith("-Ccmake.define.GPUTRAIN_CUDA=ON")
     assert hip.seen == ("the AMD GPU (gfx1030) is here, but this gputrain was built without HIP (ROCm) (build said: "
                         "no hipcc found)")
-    assert hip.action == ("install ROCm's hipcc, then reinstall gputrain from source: pip install --force-reinstall "
-                          "--no-binary gputrain gputrain -Ccmake.define.GPUTRAIN_HIP=ON")
+    assert hip.action == f"install ROCm's hipcc, then reinstall gputrain from source: {INSTALL} -Ccmake.define.GPUTRAIN_HIP=ON"
 
 
 def test_driver_library_missing_with_hardware(scenario, fake_build):

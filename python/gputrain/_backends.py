@@ -118,17 +118,19 @@ def kernel_reason(backend: str) -> str | None:
     return _kernel_checks.get(backend)
 
 
-def default_device(warn: bool = True) -> str:
+def default_device(warn: bool = True, runs_kernels=None) -> str:
     """GPUTRAIN_DEVICE if set (it must be usable), else the first of cuda, hip whose device runs our
     kernels, else cpu. A GPU that is present but cannot run them is passed over with a warning that
-    says why, once per process (warn=False: the caller reports it, as the doctor does)."""
+    says why, once per process (warn=False: the caller reports it, as the doctor does).
+    `runs_kernels(backend)` decides that; by default a test kernel is launched (kernels_run). The probe
+    passes its own verdict instead, so that listing devices creates no GPU context."""
     requested = os.environ.get("GPUTRAIN_DEVICE")
     if requested:
         return resolve_device(requested)
     for backend in GPU_BACKENDS:
         if not is_usable(backend):
             continue
-        if kernels_run(backend):
+        if (runs_kernels or kernels_run)(backend):
             return f"{backend}:0"
         if warn and backend not in _warned:
             _warned.add(backend)

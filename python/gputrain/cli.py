@@ -42,7 +42,7 @@ def _devices(args) -> int:
 def _doctor(args) -> int:
     from .probe.api import doctor
 
-    report = doctor()
+    report = doctor(run_kernels=True)  # a short-lived process: its GPU context goes when it ends
     print(json.dumps(report.to_dict(), indent=2) if args.json else str(report))
     return 0
 

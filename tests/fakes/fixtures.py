@@ -78,13 +78,23 @@ class FakeBuild:
                     "architectures": "gfx1030,gfx1100"},
         }
         self.modules: dict[str, dict] = {}
+        self.kernel_failures: dict[str, str] = {}  # backend -> why its test kernel fails (set by a test)
+        self.kernel_launches: list[str] = []  # backends a test kernel was launched on
+
+    def kernel_reason(self, backend: str) -> str | None:
+        """As _backends.kernel_reason: why a kernel launched in this process failed, once one was."""
+        return self.kernel_failures.get(backend) if backend in self.kernel_launches else None
 
     def without(self, backend: str, status: str) -> None:
         self.backends[backend] = {"built": False, "status": status}
 
     def kernels_run(self, backend: str) -> bool:
-        """A fake GPU runs our kernels where the probe finds it usable (the build covers its arch)."""
+        """A fake GPU runs our kernels where the probe finds it usable (the build covers its arch), unless
+        the test set a failure."""
         import gputrain
+        self.kernel_launches.append(backend)
+        if backend in self.kernel_failures:
+            return False
         return any(d.backend == backend and d.index == 0 and d.usable for d in gputrain.devices())
 
     def build_info(self) -> dict:
@@ -113,14 +123,21 @@ class FakeBuild:
                 "reason": None if count else f"the fake {backend} module sees no device"}
 
 
+FAKE_SOURCE = "git+https://example.org/gputrain.git@0123abc"
+INSTALL = f'pip install --force-reinstall --no-cache-dir "{FAKE_SOURCE}"'
+
+
 @pytest.fixture
 def fake_build(monkeypatch) -> FakeBuild:
     from gputrain import _backends
+    from gputrain.probe import build as probe_build
 
     fake = FakeBuild()
     monkeypatch.setattr(_backends, "build_info", fake.build_info)
     monkeypatch.setattr(_backends, "backend_status", fake.backend_status)
     monkeypatch.setattr(_backends, "kernels_run", fake.kernels_run)
-    monkeypatch.setattr(_backends, "kernel_reason", lambda backend: "no kernel image for this GPU (fake)")
+    monkeypatch.setattr(_backends, "kernel_reason", fake.kernel_reason)
+    # Where the reinstall commands of findings say gputrain comes from.
+    monkeypatch.setattr(probe_build, "install_source", lambda: FAKE_SOURCE)
     monkeypatch.setattr(_backends, "_warned", set())  # the fallback warning is this test's alone
     return fake

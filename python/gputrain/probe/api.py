@@ -11,15 +11,25 @@ def devices():
     return _devices.DeviceList(_devices.from_snapshot(snapshot.take()))
 
 
-def doctor():
+def doctor(run_kernels: bool = False):
     """A Report of findings (severity, what was seen, the action that fixes it); prints as text and
-    shows as HTML in Jupyter; `.to_dict()` for JSON."""
+    shows as HTML in Jupyter; `.to_dict()` for JSON. run_kernels=True also launches a test kernel on
+    each usable GPU, as `gputrain doctor` does; it is off by default because the GPU context it creates
+    would hold GPU memory in this process (the notebook's) until it ends."""
     from . import devices as _devices
     from . import doctor as _doctor
     from . import snapshot
 
     snap = snapshot.take()
-    return _doctor.build_report(snap, _devices.from_snapshot(snap))
+    found = _devices.from_snapshot(snap)
+    if run_kernels:
+        from . import build
+
+        # Only where every other check passed; a failure joins that device's findings.
+        launched = [build.launch_test_kernel(d.backend) for d in found if d.is_gpu and d.usable and d.index == 0]
+        if not all(launched):
+            found = _devices.from_snapshot(snap)
+    return _doctor.build_report(snap, found)
 
 
 def detect_platform():

@@ -173,6 +173,8 @@ def _nvidia(snap: Snapshot) -> list[Device]:
                     dev.notes.append(note)
             if not any(found):
                 found.append(issues.backend_module("cuda", d.index))
+            if not any(found):
+                found.append(issues.kernel_failure("cuda", d.index, dev.name, dev.arch))
         out.append(_settle(dev, found))
     for n in snap.nvml.devices:
         if n.index in claimed_nvml:
@@ -236,6 +238,8 @@ def _amd(snap: Snapshot) -> list[Device]:
             found.append(issues.hip_arch(g.gfx, snap))
             if not any(found):
                 found.append(issues.backend_module("hip", index))
+            if not any(found):
+                found.append(issues.kernel_failure("hip", index, dev.name, dev.arch))
         out.append(_settle(dev, found))
     in_topology = {g.pci_bus_id for g in snap.amd.gpus}
     for g in snap.pci_gpus(pci.AMD):

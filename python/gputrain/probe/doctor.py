@@ -79,10 +79,15 @@ class Report:
 
 def default_device(devices: list[Device]) -> tuple[str | None, Issue | None]:
     """The device gputrain's ops use when given none (GPUTRAIN_DEVICE, else the first GPU backend whose
-    module sees a device, else the CPU), with an Issue when that choice fails or lands on a device the
-    probe finds unusable (the module counts devices; it does not check the build's architectures)."""
+    module sees a device the probe finds usable, else the CPU), with an Issue when that choice fails or
+    lands on a device the probe finds unusable (the module counts devices; it does not check the build's
+    architectures). Launches no kernel."""
     usable = ", ".join(sorted(d.id for d in devices if d.usable))
-    name, error = build.default_device()
+
+    def probe_usable(backend: str) -> bool:
+        return any(d.id == f"{backend}:0" and d.usable for d in devices)
+
+    name, error = build.default_device(probe_usable)
     if error:
         return None, Issue("bad-device-env", "error", f"GPUTRAIN_DEVICE={os.environ.get('GPUTRAIN_DEVICE')!r}: "
                            f"{error}", f"unset GPUTRAIN_DEVICE or set it to one of: {usable}")

@@ -165,7 +165,7 @@ def cuda_arch(cc: tuple[int, int], snap: Snapshot) -> tuple[Issue | None, str | 
         return None, f"cannot tell from the build record {text!r} whether sm_{cc[0]}{cc[1]} is compiled in"
     how, target = archs.cuda_coverage(cc, targets)
     arch = f"sm_{cc[0]}{cc[1]}"
-    rebuild = build.reinstall_command(f"CMAKE_CUDA_ARCHITECTURES={cc[0]}{cc[1]}")
+    rebuild = build.reinstall_command(arch_option("cuda", arch))
     if how == "sass":
         return None, None
     if how is None:
@@ -249,11 +249,30 @@ def hip_arch(gfx: str, snap: Snapshot) -> Issue | None:
                      f"code runs on it",
                      f"set HSA_OVERRIDE_GFX_VERSION={suggestion} before Python starts (export it in the shell, "
                      f"or in the kernel's environment), or rebuild: "
-                     f"{build.reinstall_command('GPUTRAIN_HIP_ARCHITECTURES=' + gfx)}")
+                     f"{build.reinstall_command(arch_option('hip', gfx))}")
     seen = f"this GPU is {gfx}" + (f" (HSA_OVERRIDE_GFX_VERSION={override} makes it {effective})"
                                    if override else "") + f"; this gputrain was compiled for {listed}"
     return Issue("arch-not-compiled", "error", seen,
-                 f"rebuild for it: {build.reinstall_command('GPUTRAIN_HIP_ARCHITECTURES=' + gfx)}")
+                 f"rebuild for it: {build.reinstall_command(arch_option('hip', gfx))}")
+
+
+def arch_option(backend: str, arch: str | None) -> str:
+    """The CMake setting that compiles gputrain for this architecture ('sm_75' → 75)."""
+    if backend == "cuda":
+        return f"CMAKE_CUDA_ARCHITECTURES={(arch or 'native').removeprefix('sm_')}"
+    return f"GPUTRAIN_HIP_ARCHITECTURES={arch or 'native'}"
+
+
+def kernel_failure(backend: str, index: int | None, name: str, arch: str | None) -> Issue | None:
+    """A test kernel of this build failed on the backend's first device, in this process (every other
+    check passed, or it would not have been launched)."""
+    reason = build.kernel_failure(backend) if index == 0 else None
+    if not reason:
+        return None
+    return Issue("kernels-fail", "error", f"{backend}:0 ({name}) passes every check of the probe, but a test "
+                 f"kernel of this build failed on it: {reason}",
+                 f"reinstall gputrain built on this machine, so that it compiles for this GPU: "
+                 f"{build.reinstall_command(arch_option(backend, arch))}")
 
 
 def backend_module(backend: str, index: int) -> Issue | None:
@@ -261,8 +280,8 @@ def backend_module(backend: str, index: int) -> Issue | None:
     if not status.get("loaded"):
         return Issue("backend-load-failed", "error",
                      status.get("reason") or f"gputrain's {backend} module did not load",
-                     "reinstall gputrain in this environment (pip install --force-reinstall gputrain); the "
-                     "message names the library that is missing")
+                     f"reinstall gputrain in this environment ({build.reinstall_command()}); the message "
+                     "names the library that is missing")
     count = status.get("device_count") or 0
     if index < count:
         return None
