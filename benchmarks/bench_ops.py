@@ -3,13 +3,17 @@
     python benchmarks/bench_ops.py --device cpu     # peers: NumPy (OpenBLAS), PyTorch if installed
     python benchmarks/bench_ops.py --device cuda    # peers: PyTorch cuDNN/cuBLAS, TF32 off and on
 
-One row per workload and pass: gputrain ms, peer ms, ratio = peer / gputrain (above 1: we are faster),
-with the device's measured fp32 rate (a large SGEMM) and copy bandwidth printed first. GPU timing:
-CUDA events around each call on the default stream (where gputrain launches), warm-up, median of many
-repeats. CPU timing: perf_counter, warm-up, median. Inputs are random normal, drawn fresh for each
+One row per workload and pass: gputrain ms, the rate it reached and its share of the device's limit
+(GFLOP/s against the measured fp32 rate of a large SGEMM; for pooling, GB/s against the measured copy
+bandwidth, counting the bytes a pass must move at least: x and y forward; x, dy and dx backward), then
+each peer's ms and ratio = peer / gputrain (above 1: we are faster). GPU timing: CUDA events on the
+default stream (where gputrain launches) around a run of back-to-back calls (enough to fill about a
+millisecond, so microsecond workloads are not measured as launch gaps), warm-up, median of many such
+runs. CPU timing: perf_counter, warm-up, median. Inputs are random normal, drawn fresh for each
 workload, with two input sets alternated so no call sees the previous call's data in cache by accident.
-On the CPU the batch of every workload is divided by --cpu-batch-divisor (default 16) so the whole run
-takes minutes on a small machine; the rows say which batch they ran.
+On the CPU the batch of every conv and pooling workload is divided by --cpu-batch-divisor (default 16)
+so the whole run takes minutes on a small machine (the rows say which batch they ran); dense workloads
+run at full size.
 """
 from __future__ import annotations
 
@@ -79,24 +83,32 @@ class CpuTimer:
 
 
 class CudaTimer:
+    RUN_S = 1e-3  # each timed run of back-to-back calls lasts at least this long
+
     def __init__(self, torch, repeats, warmup):
         self.torch, self.repeats, self.warmup = torch, repeats, warmup
 
-    def __call__(self, fn):
-        """Median seconds between CUDA events recorded around each fn(i) on the default stream."""
+    def _run(self, fn, first, calls):
         cuda = self.torch.cuda
+        start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
+        start.record()
+        for i in range(first, first + calls):
+            fn(i)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+    def __call__(self, fn):
+        """Median seconds per call, from CUDA events around runs of back-to-back fn(i) calls on the
+        default stream. A call that takes microseconds on the device takes longer to launch from
+        Python; timed one by one, the events would measure the host. Runs of `calls` calls (enough for
+        RUN_S) keep the device busy, as in training, for gputrain and the peer alike."""
         for i in range(self.warmup):
             fn(i)
-        cuda.synchronize()
-        times = []
-        for i in range(self.repeats):
-            start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
-            start.record()
-            fn(i)
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / 1e3)
-        return statistics.median(times)
+        self.torch.cuda.synchronize()
+        one = self._run(fn, 0, 1)
+        calls = max(1, min(1000, int(self.RUN_S / max(one, 1e-7)) + 1))
+        return statistics.median(self._run(fn, i * calls, calls) / calls for i in range(self.repeats))
 
 
 # ---- device limits ----------------------------------------------------------------------------------
@@ -188,9 +200,29 @@ def numpy_maxpool_bwd(x, dy, p, s, padding):
 
 # ---- the run ----------------------------------------------------------------------------------------
 
-def row(name, ours, peers, flops=None):
-    cells = [f"{name:<40s}", f"{ours * 1e3:10.3f}"]
-    cells.append(f"{flops / ours / 1e9:8.1f}" if flops else f"{'':8s}")
+class Limits:
+    """The device's measured fp32 rate (GFLOP/s) and copy bandwidth (GB/s), for each row's share."""
+    def __init__(self, gflops, bandwidth):
+        self.gflops, self.bandwidth = gflops, bandwidth
+
+
+LIMITS = Limits(None, None)  # set by run_cpu / run_cuda once measured
+
+
+def rate_cell(seconds, flops=None, moved_bytes=None) -> str:
+    """'123.4 GF/s  45%' of the fp32 limit, or '812.0 GB/s  27%' of the bandwidth for memory-bound work."""
+    if flops:
+        rate, limit, unit = flops / seconds / 1e9, LIMITS.gflops, "GF/s"
+    elif moved_bytes:
+        rate, limit, unit = moved_bytes / seconds / 1e9, LIMITS.bandwidth, "GB/s"
+    else:
+        return f"{'':16s}"
+    share = f"{100 * rate / limit:3.0f}%" if limit else "    "
+    return f"{rate:7.1f} {unit} {share}"
+
+
+def row(name, ours, peers, flops=None, moved_bytes=None):
+    cells = [f"{name:<40s}", f"{ours * 1e3:10.3f}", rate_cell(ours, flops, moved_bytes)]
     for peer_name, t in peers:
         cells.append(f"{peer_name} {t * 1e3:9.3f} ms x{t / ours:5.2f}" if t is not None else f"{peer_name} -")
     print(" | ".join(cells), flush=True)
@@ -204,6 +236,7 @@ def run_cpu(args):
     except ImportError:
         torch = None
     gflops, bandwidth = cpu_limits(timer)
+    LIMITS.gflops, LIMITS.bandwidth = gflops, bandwidth
     model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
                  platform.processor()) if os.path.exists("/proc/cpuinfo") else platform.processor()
     load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
@@ -212,7 +245,7 @@ def run_cpu(args):
     print(f"limits: fp32 {gflops:.1f} GFLOP/s (NumPy 2048^3 matmul), copy {bandwidth:.1f} GB/s (256 MiB np.copyto)")
     print(f"batch sizes divided by {args.cpu_batch_divisor} (CPU run); peers: NumPy {np.__version__}"
           + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
-    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'GFLOP/s':>8s} | peers (ms, ratio = peer / gputrain)")
+    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'rate, of limit':>16s} | peers (ms, ratio = peer / gputrain)")
     rng = np.random.default_rng(0)
     div = args.cpu_batch_divisor
 
@@ -242,12 +275,10 @@ def run_cpu(args):
 
         peers = [("numpy", timer(lambda i: numpy_conv_fwd_bwd(*pick(sets, i), pick(dys, i), s, pad)))]
         if torch:
-            def torch_fb(i):
-                x, wt = pick(tsets, i)
-                x, wt = x.detach().requires_grad_(), wt.detach().requires_grad_()
-                out = torch.nn.functional.conv2d(x, wt, stride=s, padding=tpad)
-                out.backward(torch.from_numpy(pick(dys, i)).permute(0, 3, 1, 2)[:, :, :out.shape[2], :out.shape[3]])
-            peers.append(("torch", timer(torch_fb)))
+            tbias = torch.zeros(k)
+            tdys = [torch.from_numpy(d).permute(0, 3, 1, 2) for d in dys]
+            peers.append(("torch", timer(lambda i: torch_conv_fwd_bwd(torch, *pick(tsets, i), tbias, pick(tdys, i),
+                                                                      s, tpad))))
         row(label + " fwd+bwd", timer(ours_fb), peers, 3 * flops)
 
     for name, n, h, w, c, p, s, pad, tpad in POOL:
@@ -260,13 +291,19 @@ def run_cpu(args):
         if torch:
             txs = [torch.from_numpy(x).permute(0, 3, 1, 2) for x in xs]
             peers.append(("torch", timer(lambda i: torch.nn.functional.max_pool2d(pick(txs, i), p, s, tpad))))
-        row(label + " fwd", timer(lambda i: gt.ops.max_pool2d(pick(xs, i), p, s, pad, device="cpu")), peers)
+        row(label + " fwd", timer(lambda i: gt.ops.max_pool2d(pick(xs, i), p, s, pad, device="cpu")), peers,
+            moved_bytes=xs[0].nbytes + dys[0].nbytes)
         peers = [("numpy", timer(lambda i: numpy_maxpool_bwd(pick(xs, i), pick(dys, i), p, s, pad)))]
+        if torch:
+            prepared = [torch_pool_for_backward(torch, x, p, s, tpad) for x in txs]
+            tdys = [torch.from_numpy(d).permute(0, 3, 1, 2) for d in dys]
+            peers.append(("torch", timer(lambda i: torch.autograd.grad(
+                pick(prepared, i)[1], pick(prepared, i)[0], pick(tdys, i), retain_graph=True))))
         row(label + " bwd", timer(lambda i: gt.ops.max_pool2d_grad(pick(dys, i), pick(xs, i), p, s, pad,
-                                                                   device="cpu")), peers)
+                                                                   device="cpu")), peers,
+            moved_bytes=2 * xs[0].nbytes + dys[0].nbytes)
 
     for name, m, fin, fout in DENSE:
-        m = max(1, m // div) if m > 32 else m
         sets = [(rng.standard_normal((m, fin), dtype=np.float32),
                  rng.standard_normal((fin, fout), dtype=np.float32) * 0.01,
                  rng.standard_normal(fout, dtype=np.float32)) for _ in range(2)]
@@ -290,7 +327,32 @@ def run_cpu(args):
             gt.ops.dense(x, wt, b, device="cpu")
             gt.ops.dense_grad(pick(dys, i), x, wt, device="cpu")
 
-        row(label + " fwd+bwd", timer(ours_fb), [("numpy", timer(numpy_fb))], 3 * flops)
+        peers = [("numpy", timer(numpy_fb))]
+        if torch:
+            tdys = [torch.from_numpy(d) for d in dys]
+            peers.append(("torch", timer(lambda i: torch_dense_fwd_bwd(torch, *pick(tsets, i), pick(tdys, i)))))
+        row(label + " fwd+bwd", timer(ours_fb), peers, 3 * flops)
+
+
+def torch_pool_for_backward(torch, x, p, s, tpad):
+    """(x, y) of a max pooling with its graph kept: the peer's backward alone is then timed (its forward,
+    which saves the indices, runs before)."""
+    x = x.detach().requires_grad_()
+    return x, torch.nn.functional.max_pool2d(x, p, s, tpad)
+
+
+def torch_dense_fwd_bwd(torch, x, wt, b, dy):
+    """The work of gputrain's dense + dense_grad: y = x·W + b, dx, dW and db."""
+    torch.addmm(b, x, wt)
+    return torch.mm(dy, wt.T), torch.mm(x.T, dy), dy.sum(0)
+
+
+def torch_conv_fwd_bwd(torch, x, wt, b, dy, stride, padding):
+    """The work of gputrain's conv2d + conv2d_grad: y, dx, dW and db (a bias with a gradient, as
+    conv2d_grad returns one)."""
+    x, wt, b = x.detach().requires_grad_(), wt.detach().requires_grad_(), b.detach().requires_grad_()
+    out = torch.nn.functional.conv2d(x, wt, b, stride=stride, padding=padding)
+    out.backward(dy[:, :, :out.shape[2], :out.shape[3]])
 
 
 def run_cuda(args):
@@ -300,11 +362,12 @@ def run_cuda(args):
     torch.backends.cudnn.benchmark = True
     timer = CudaTimer(torch, args.repeats, args.warmup)
     gflops, bandwidth = cuda_limits(torch, timer)
+    LIMITS.gflops, LIMITS.bandwidth = gflops, bandwidth
     print(f"device: {torch.cuda.get_device_name(0)}; gputrain {gt.__version__}, PyTorch {torch.__version__}, "
           f"cuDNN {torch.backends.cudnn.version()}")
     print(f"limits: fp32 {gflops:.1f} GFLOP/s (torch 8192^3 SGEMM, TF32 off), copy {bandwidth:.1f} GB/s "
           f"(1 GiB device-to-device)")
-    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'GFLOP/s':>8s} | peers (ms, ratio = peer / gputrain)")
+    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'rate, of limit':>16s} | peers (ms, ratio = peer / gputrain)")
     torch.manual_seed(0)
 
     def gtt(t):  # zero-copy view of a torch tensor as a gputrain Tensor
@@ -343,13 +406,9 @@ def run_cuda(args):
             gt.ops.conv2d(x, wt, strides=s, padding=pad)
             gt.ops.conv2d_grad(pick(gdys, i), x, wt, strides=s, padding=pad)
 
-        def torch_fb(i):
-            x, wt = pick(tsets, i)
-            x, wt = x.detach().requires_grad_(), wt.detach().requires_grad_()
-            out = torch.nn.functional.conv2d(x, wt, stride=s, padding=tpad)
-            out.backward(pick(tdys, i))
-
-        row(name + " fwd+bwd", timer(ours_fb), torch_both(torch_fb), 3 * flops)
+        tbias = torch.zeros(k, device="cuda")
+        row(name + " fwd+bwd", timer(ours_fb),
+            torch_both(lambda i: torch_conv_fwd_bwd(torch, *pick(tsets, i), tbias, pick(tdys, i), s, tpad)), 3 * flops)
 
     for name, n, h, w, c, p, s, pad, tpad in POOL:
         xs = [torch.randn(n, h, w, c, device="cuda") for _ in range(2)]
@@ -357,18 +416,15 @@ def run_cuda(args):
         y = gt.ops.max_pool2d(gxs[0], p, s, pad)
         dys = [torch.randn(*y.shape, device="cuda") for _ in range(2)]
         gdys, tdys = [gtt(d) for d in dys], [d.permute(0, 3, 1, 2) for d in dys]
+        x_bytes, y_bytes = xs[0].numel() * 4, dys[0].numel() * 4
         row(name + " fwd", timer(lambda i: gt.ops.max_pool2d(pick(gxs, i), p, s, pad)),
-            [("torch", timer(lambda i: torch.nn.functional.max_pool2d(pick(txs, i), p, s, tpad)))])
-
-        def torch_bwd_setup(i):
-            x = pick(txs, i).detach().requires_grad_()
-            return x, torch.nn.functional.max_pool2d(x, p, s, tpad)
-
-        # The peer's backward alone: its forward (which saves the indices) runs outside the events.
-        prepared = [torch_bwd_setup(i) for i in range(2)]
+            [("torch", timer(lambda i: torch.nn.functional.max_pool2d(pick(txs, i), p, s, tpad)))],
+            moved_bytes=x_bytes + y_bytes)
+        prepared = [torch_pool_for_backward(torch, x, p, s, tpad) for x in txs]
         row(name + " bwd", timer(lambda i: gt.ops.max_pool2d_grad(pick(gdys, i), pick(gxs, i), p, s, pad)),
             [("torch", timer(lambda i: torch.autograd.grad(pick(prepared, i)[1], pick(prepared, i)[0],
-                                                           pick(tdys, i), retain_graph=True)))])
+                                                           pick(tdys, i), retain_graph=True)))],
+            moved_bytes=2 * x_bytes + y_bytes)
 
     for name, m, fin, fout in DENSE:
         xs = [torch.randn(m, fin, device="cuda") for _ in range(2)]
@@ -386,12 +442,8 @@ def run_cuda(args):
             gt.ops.dense(x, wt, b)
             gt.ops.dense_grad(pick(gdys, i), x, wt)
 
-        def torch_fb(i):
-            x, wt, b, dy = xs[i % 2], ws[i % 2], bs[i % 2], dys[i % 2]
-            torch.addmm(b, x, wt)
-            torch.mm(dy, wt.T), torch.mm(x.T, dy), dy.sum(0)
-
-        row(name + " fwd+bwd", timer(ours_fb), torch_both(torch_fb), 3 * flops)
+        row(name + " fwd+bwd", timer(ours_fb),
+            torch_both(lambda i: torch_dense_fwd_bwd(torch, xs[i % 2], ws[i % 2], bs[i % 2], dys[i % 2])), 3 * flops)
 
 
 def main(argv=None):
