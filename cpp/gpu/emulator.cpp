@@ -206,6 +206,7 @@ cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   return cudaSuccess;
 }
 cudaError_t cudaMalloc(void** ptr, size_t nbytes) {
+  gt::emu::report_outside_capture("cudaMalloc");  // a GPU refuses allocations during a thread-local capture
   *ptr = std::aligned_alloc(256, (nbytes + 255) / 256 * 256 + 256);
   return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
 }
@@ -214,6 +215,7 @@ cudaError_t cudaFree(void* ptr) {
   return cudaSuccess;
 }
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t nbytes, cudaMemcpyKind) {
+  gt::emu::report_outside_capture("cudaMemcpy");
   std::memmove(dst, src, nbytes);
   return cudaSuccess;
 }
@@ -222,6 +224,7 @@ cudaError_t cudaMemcpyPeer(void* dst, int, const void* src, int, size_t nbytes) 
   return cudaSuccess;
 }
 cudaError_t cudaMemset(void* ptr, int value, size_t nbytes) {
+  gt::emu::report_outside_capture("cudaMemset");
   std::memset(ptr, value, nbytes);
   return cudaSuccess;
 }
@@ -233,10 +236,15 @@ const char* cudaGetErrorName(cudaError_t err) {
     case cudaSuccess: return "cudaSuccess";
     case cudaErrorNotReady: return "cudaErrorNotReady";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorNotSupported: return "cudaErrorNotSupported";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     default: return "cudaError";
   }
 }
 const char* cudaGetErrorString(cudaError_t err) {
-  return err == cudaErrorLaunchFailure ? gt::emu::failure.c_str() : "emulated error";
+  // The emulator's own refusals say why in the failure they recorded.
+  const bool explained = err == cudaErrorLaunchFailure || err == cudaErrorNotSupported ||
+                         err == cudaErrorStreamCaptureUnsupported;
+  return explained && !gt::emu::failure.empty() ? gt::emu::failure.c_str() : "emulated error";
 }
 #endif  // GT_GPU_EMULATION

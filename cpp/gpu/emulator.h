@@ -8,12 +8,16 @@
 // and not what only hardware shows (memory-model races across blocks, alignment faults, timing).
 // Streams: the legacy default stream runs everything at once; a created stream (the copy stream) queues
 // its asynchronous copies and runs them as late as a program could observe (emulator_streams.cpp), so a
-// missing event wait shows up as stale data, as it can on a GPU.
+// missing event wait shows up as stale data, as it can on a GPU. A stream being captured records its
+// launches, copies and fills into a graph that runs them, in order, each time it is launched; work a
+// capturing thread sends elsewhere meanwhile is reported, since a GPU would run it at once and never
+// replay it.
 #pragma once
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 
 #define __global__
 #define __device__
@@ -50,6 +54,8 @@ enum cudaError_t {
   cudaErrorNoDevice = 100,
   cudaErrorNotReady = 600,
   cudaErrorLaunchFailure = 719,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorNotSupported = 801,
 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToDevice = 1,
@@ -62,6 +68,9 @@ struct cudaDeviceProp {
 };
 using cudaStream_t = void*;
 using cudaEvent_t = void*;
+using cudaGraph_t = void*;
+using cudaGraphExec_t = void*;
+enum cudaStreamCaptureMode { cudaStreamCaptureModeGlobal = 0, cudaStreamCaptureModeThreadLocal = 1 };
 constexpr unsigned cudaHostAllocPortable = 1;
 constexpr unsigned cudaEventDisableTiming = 2;
 constexpr unsigned cudaStreamNonBlocking = 1;
@@ -91,6 +100,14 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned flags);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventQuery(cudaEvent_t event);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t nbytes, cudaStream_t stream);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph);
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
 const char* cudaGetErrorName(cudaError_t err);
 const char* cudaGetErrorString(cudaError_t err);
 
@@ -107,21 +124,40 @@ void record_failure(const char* why);
 // Runs every queued asynchronous copy (device synchronisation; emulator_streams.cpp); false when one
 // failed a check.
 bool run_all_streams();
+// Work for `stream`: recorded into its graph when it is being captured (true), else to be run now by
+// the caller (false; reported when the calling thread is capturing another stream meanwhile).
+bool capture(cudaStream_t stream, std::function<void()> work);
+// Reports `what` when the calling thread is capturing a graph (it would escape the capture).
+void report_outside_capture(const char* what);
+// Counts since the process started, for tests: kernels run outside graphs, graphs launched.
+struct Counters {
+  uint64_t kernel_launches = 0, graph_launches = 0;
+};
+Counters counters();
+void count_kernel_launch();
 
 template <class F>
 struct Launcher {
   dim3 grid, block;
+  cudaStream_t stream;
   F kernel;
   template <class... Args>
   void operator()(Args... args) {
-    auto call = [&]() { kernel(args...); };
-    run_grid(grid, block, [](void* c) { (*static_cast<decltype(call)*>(c))(); }, &call);
+    const dim3 g = grid, b = block;
+    const F k = kernel;
+    auto run = [g, b, k, args...]() {
+      auto call = [&]() { k(args...); };
+      run_grid(g, b, [](void* c) { (*static_cast<decltype(call)*>(c))(); }, &call);
+    };
+    if (capture(stream, run)) return;
+    count_kernel_launch();
+    run();
   }
 };
 
 template <class F>
-Launcher<F> launcher(dim3 grid, dim3 block, F kernel) {
-  return Launcher<F>{grid, block, kernel};
+Launcher<F> launcher(dim3 grid, dim3 block, cudaStream_t stream, F kernel) {
+  return Launcher<F>{grid, block, stream, kernel};
 }
 
 }  // namespace gt::emu

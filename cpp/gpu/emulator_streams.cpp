@@ -6,11 +6,19 @@
 // destination without waiting for its event therefore sees stale data, and one that writes a copy's
 // pinned source before the copy has run is reported (a GPU may have sent either bytes): the failures a
 // GPU shows only sometimes show every time.
+// Graphs: between cudaStreamBeginCapture and cudaStreamEndCapture a stream records its work instead of
+// running it; an instantiated graph runs the records in order at each cudaGraphLaunch (on the legacy
+// stream: at once). What the capturing thread sends to another stream meanwhile, or allocates, is
+// reported: on a GPU it would run once, now, and be missing from every replay.
+// GT_EMU_GRAPHS=uninstantiable makes cudaGraphInstantiateWithFlags fail, as a runtime without graph
+// support would, so that the callers' fallback is tested.
 #if defined(GT_GPU_EMULATION)
+#include <atomic>
 #include <cstdlib>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "gpu/emulator.h"
@@ -30,7 +38,16 @@ struct Stream {
   std::deque<Copy> queued;
   uint64_t enqueued = 0;  // tickets handed out
   uint64_t completed = 0;
+  bool capturing = false;
+  std::vector<std::function<void()>> captured;
 };
+
+struct Graph {
+  std::vector<std::function<void()>> work;
+};
+
+thread_local Stream* thread_capture = nullptr;  // the stream this thread is capturing, if any
+std::atomic<uint64_t> kernel_launches{0}, graph_launches{0};
 
 struct Event {
   Stream* stream = nullptr;  // null: never recorded, or recorded on the legacy stream (complete)
@@ -82,6 +99,25 @@ cudaError_t refuse(const char* why) {
 
 }  // namespace
 
+void report_outside_capture(const char* what) {
+  if (thread_capture != nullptr)
+    record_failure((std::string(what) + " while this thread captures a graph on another stream: a GPU would "
+                    "run it once, now, and never replay it").c_str());
+}
+
+bool capture(cudaStream_t stream, std::function<void()> work) {
+  Stream* s = static_cast<Stream*>(stream);
+  if (s == nullptr || !s->capturing) {
+    if (s != thread_capture) report_outside_capture("work on the legacy stream or an uncaptured stream");
+    return false;
+  }
+  s->captured.push_back(std::move(work));
+  return true;
+}
+
+Counters counters() { return Counters{kernel_launches.load(), graph_launches.load()}; }
+void count_kernel_launch() { ++kernel_launches; }
+
 bool run_all_streams() {
   std::lock_guard<std::mutex> lock(mutex);
   bool ok = true;
@@ -124,6 +160,8 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t nbytes, cudaMemcpyKind kind,
                             cudaStream_t stream) {
   if (stream == nullptr) return cudaMemcpy(dst, src, nbytes, kind);
+  if (capture(stream, [=]() { std::memmove(dst, src, nbytes); })) return cudaSuccess;
+  if (kind == cudaMemcpyDeviceToDevice) return refuse("cudaMemcpyAsync: device-to-device copies on a created stream are not emulated outside graphs");
   std::lock_guard<std::mutex> lock(mutex);
   // CUDA would quietly copy pageable memory synchronously; here it is a bug in the caller, which meant
   // the copy to overlap.
@@ -178,5 +216,79 @@ cudaError_t cudaEventQuery(cudaEvent_t event) {
     return cudaErrorNotReady;
   }
   return run_event(e);
+}
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(mutex);
+  Stream* s = static_cast<Stream*>(stream);
+  if (s->capturing) return refuse("cudaStreamDestroy: the stream is still being captured");
+  run_until(s, s->enqueued);  // a GPU finishes a destroyed stream's work before releasing it
+  for (auto it = streams.begin(); it != streams.end(); ++it)
+    if (*it == s) {
+      streams.erase(it);
+      break;
+    }
+  delete s;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* ptr, int value, size_t nbytes, cudaStream_t stream) {
+  if (capture(stream, [=]() { std::memset(ptr, value, nbytes); })) return cudaSuccess;
+  if (stream != nullptr) return refuse("cudaMemsetAsync: only the legacy stream and captures are emulated");
+  std::memset(ptr, value, nbytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  Stream* s = static_cast<Stream*>(stream);
+  if (s == nullptr) return refuse("cudaStreamBeginCapture: the legacy stream cannot be captured");
+  if (mode != cudaStreamCaptureModeThreadLocal)
+    return refuse("cudaStreamBeginCapture: only thread-local capture is emulated");
+  if (thread_capture != nullptr || s->capturing)
+    return refuse("cudaStreamBeginCapture: a capture is already under way");
+  s->capturing = true;
+  s->captured.clear();
+  thread_capture = s;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  Stream* s = static_cast<Stream*>(stream);
+  *graph = nullptr;
+  if (s == nullptr || !s->capturing || thread_capture != s)
+    return refuse("cudaStreamEndCapture: this thread is not capturing that stream");
+  s->capturing = false;
+  thread_capture = nullptr;
+  *graph = new Graph{std::move(s->captured)};
+  s->captured.clear();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  *exec = nullptr;
+  const char* mode = std::getenv("GT_EMU_GRAPHS");
+  if (mode != nullptr && std::string(mode) == "uninstantiable") {
+    record_failure("cudaGraphInstantiateWithFlags: graphs are not supported (GT_EMU_GRAPHS=uninstantiable)");
+    return cudaErrorNotSupported;
+  }
+  *exec = new Graph(*static_cast<Graph*>(graph));
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (stream != nullptr) return refuse("cudaGraphLaunch: only launches on the legacy stream are emulated");
+  report_outside_capture("cudaGraphLaunch");
+  ++graph_launches;
+  for (const auto& work : static_cast<Graph*>(exec)->work) work();
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete static_cast<Graph*>(exec);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete static_cast<Graph*>(graph);
+  return cudaSuccess;
 }
 #endif  // GT_GPU_EMULATION

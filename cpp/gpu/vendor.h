@@ -11,7 +11,7 @@
 
 #define GT_GPU_BACKEND "cuda"
 #define GT_LAUNCH(kernel, grid, block, stream) \
-  ::gt::emu::launcher(dim3(grid), dim3(block), [&](auto... gt_args_) { kernel(gt_args_...); })
+  ::gt::emu::launcher(dim3(grid), dim3(block), stream, [](auto... gt_args_) { kernel(gt_args_...); })
 
 #elif defined(__HIPCC__) || defined(__HIP__)
 #include <hip/hip_runtime.h>
@@ -28,6 +28,7 @@
 #define cudaErrorMemoryAllocation hipErrorOutOfMemory
 #define cudaErrorNoDevice hipErrorNoDevice
 #define cudaErrorNotReady hipErrorNotReady
+#define cudaErrorStreamCaptureUnsupported hipErrorStreamCaptureUnsupported
 #define cudaEventCreateWithFlags hipEventCreateWithFlags
 #define cudaEventDestroy hipEventDestroy
 #define cudaEventDisableTiming hipEventDisableTiming
@@ -38,6 +39,12 @@
 #define cudaFree hipFree
 #define cudaFreeHost hipHostFree
 #define cudaGetDeviceCount hipGetDeviceCount
+#define cudaGraphDestroy hipGraphDestroy
+#define cudaGraphExecDestroy hipGraphExecDestroy
+#define cudaGraphExec_t hipGraphExec_t
+#define cudaGraphInstantiateWithFlags hipGraphInstantiateWithFlags
+#define cudaGraphLaunch hipGraphLaunch
+#define cudaGraph_t hipGraph_t
 #define cudaGetDeviceProperties hipGetDeviceProperties
 #define cudaGetErrorName hipGetErrorName
 #define cudaGetErrorString hipGetErrorString
@@ -50,12 +57,17 @@
 #define cudaMemcpyAsync hipMemcpyAsync
 #define cudaMemcpyPeer hipMemcpyPeer
 #define cudaMemset hipMemset
+#define cudaMemsetAsync hipMemsetAsync
 #define cudaMemcpyDeviceToDevice hipMemcpyDeviceToDevice
 #define cudaMemcpyDeviceToHost hipMemcpyDeviceToHost
 #define cudaMemcpyHostToDevice hipMemcpyHostToDevice
 #define cudaRuntimeGetVersion hipRuntimeGetVersion
 #define cudaSetDevice hipSetDevice
+#define cudaStreamBeginCapture hipStreamBeginCapture
+#define cudaStreamCaptureModeThreadLocal hipStreamCaptureModeThreadLocal
 #define cudaStreamCreateWithFlags hipStreamCreateWithFlags
+#define cudaStreamDestroy hipStreamDestroy
+#define cudaStreamEndCapture hipStreamEndCapture
 #define cudaStreamNonBlocking hipStreamNonBlocking
 #define cudaStreamWaitEvent hipStreamWaitEvent
 #define cudaStream_t hipStream_t
