@@ -1,7 +1,8 @@
 """Training benchmarks of GUIDE §6, gputrain and PyTorch side by side in one process on one device:
 
   mnist_mlp   the TensorFlow quickstart (Flatten → Dense 128 relu → Dropout 0.2 → Dense 10, Adam,
-              batch 32) for --epochs epochs of the 60,000 MNIST images, whole fit() loops;
+              batch 32) for --epochs epochs of the 60,000 MNIST images, whole fit() loops; on a GPU
+              once more with graph replay off (GPUTRAIN_GPU_GRAPHS=0), each kernel launched alone;
   colab_cnn   one training step of the classic Colab CNN (150×150×3, 9,494,561 params, RMSprop,
               binary cross-entropy) at batch 32 and 128, median of repeats: gputrain's compiled step
               as fit runs it, PyTorch's eager step, each followed by a wait for the device.
@@ -13,6 +14,8 @@ columns say so. Usage: python benchmarks/bench_training.py --device cuda --data 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 
 import numpy as np
 
@@ -70,6 +73,20 @@ def colab_cnn_torch(torch, device, batch):
     return step, sync
 
 
+@contextlib.contextmanager
+def graphs_off():
+    """Plans built inside launch each kernel on its own instead of replaying a graph."""
+    before = os.environ.get("GPUTRAIN_GPU_GRAPHS")
+    os.environ["GPUTRAIN_GPU_GRAPHS"] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["GPUTRAIN_GPU_GRAPHS"]
+        else:
+            os.environ["GPUTRAIN_GPU_GRAPHS"] = before
+
+
 def row(name, ours, peer):
     peer_text = f"{peer * 1e3:10.1f}" if peer else "   (none)"
     ratio = f"{peer / ours:6.2f}" if peer else "     -"
@@ -97,6 +114,10 @@ def main():
     ours, ours_acc = bench.mnist_gputrain(x, y, device, args.epochs)
     peer = bench.mnist_torch(torch, x, y, torch_device(torch, device), args.epochs)[0] if torch else None
     row(f"mnist_mlp {args.epochs} epochs (acc {ours_acc:.3f})", ours, peer)
+    if device != "cpu":
+        with graphs_off():
+            direct, direct_acc = bench.mnist_gputrain(x, y, device, args.epochs)
+        row(f"  same, graphs off (acc {direct_acc:.3f})", direct, peer)
     if not args.skip_cnn:
         for batch in (32, 128):
             ours = bench.median_seconds(*colab_cnn_gputrain(device, batch), args.repeats)

@@ -78,6 +78,11 @@ def test_plan_trains_exactly_as_op_by_op(device, rng, case):
     gt.utils.set_random_seed(2)
     h_ref = reference.fit(x, y, batch_size=5, epochs=2, shuffle=True, verbose=0)
     assert sorted(planned._plans) == [3, 5]
+    # On a GPU every plan's step was recorded as a graph and replayed (a refused capture would fall back
+    # to the same arithmetic, so the comparison below alone would not notice).
+    expected_state = "off" if device == "cpu" else "replaying"
+    assert {plan.graph_state for plan in planned._plans.values()} == {expected_state}, \
+        [plan.graph_failure for plan in planned._plans.values()]
     assert not reference._plans
     assert planned.optimizer.iterations == reference.optimizer.iterations == 10
     for got, want in zip(planned.get_weights(), reference.get_weights()):

@@ -18,11 +18,12 @@ enum GtStatus {
 };
 
 // Bump when a field is added, removed or changes meaning; _core refuses a table of another version.
-#define GT_BACKEND_ABI_VERSION 3
+#define GT_BACKEND_ABI_VERSION 4
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 // Which of a device's two streams an event or a wait applies to. Kernels and synchronous copies run on
-// the compute stream (the legacy default stream, the `stream` argument null); asynchronous host-to-device
+// the compute stream (the legacy default stream, the `stream` argument null; a training step replayed as
+// a graph is launched there too, see graph_launch); asynchronous host-to-device
 // copies run on the copy stream, created non-blocking so that it does not serialise with the compute
 // stream (a blocking stream would, and no copy would overlap a kernel). Work on the two is ordered only
 // through events: event_record on one, stream_wait_event on the other.
@@ -48,7 +49,8 @@ struct GtBackendTable {
   int (*copy_to_device)(int device, void* dst, const void* src, size_t nbytes);
   int (*copy_to_host)(int device, void* dst, const void* src, size_t nbytes);
   int (*copy_device_to_device)(int dst_device, void* dst, int src_device, const void* src, size_t nbytes);
-  int (*fill_zero)(int device, void* ptr, size_t nbytes);
+  // Ordered on `stream` (null: the compute stream), asynchronous with respect to the host.
+  int (*fill_zero)(int device, void* ptr, size_t nbytes, void* stream);
   int (*synchronize)(int device);
 
   // Kernels. Pointers are device pointers on `device`; `stream` is the vendor's stream (null: default).
@@ -99,8 +101,10 @@ struct GtBackendTable {
   int (*softmax_backward_f32)(int device, int64_t rows, int64_t cols, const float* dy, const float* y,
                               float* dx, void* stream);
 
-  int (*dropout_forward_f32)(int device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
-                             float scale, float* y, uint8_t* mask, void* stream);
+  // With `step` set (device memory), the mask's seed is splitmix64(seed + step->step) (a training
+  // plan's per-step masks); else `seed` itself.
+  int (*dropout_forward_f32)(int device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
+                             uint32_t threshold, float scale, float* y, uint8_t* mask, void* stream);
   int (*dropout_backward_f32)(int device, int64_t n, const float* dy, const uint8_t* mask, float scale,
                               float* dx, void* stream);
 
@@ -170,6 +174,25 @@ struct GtBackendTable {
                                const int32_t* labels, float* counter, void* stream);
   int (*count_threshold_hits_f32)(int device, int64_t n, const float* output, const float* target,
                                   float threshold, float* counter, void* stream);
+
+  // ---- version 4: training steps captured once and replayed as graphs ----
+  // A device-to-device copy ordered on `stream` (null: the compute stream).
+  int (*copy_device_async)(int device, void* dst, const void* src, size_t nbytes, void* stream);
+  // *dst = value, ordered on `stream`; the value travels as a kernel argument, so the host may change
+  // its copy at once.
+  int (*write_step_scalars)(int device, GtStepScalars* dst, GtStepScalars value, void* stream);
+  // Starts capturing this thread's work into a graph: returns a new stream on which every kernel,
+  // copy and fill of the step must be enqueued (work sent to the compute stream meanwhile runs at once
+  // and is not captured). Nothing enqueued on it runs until the graph is launched. No allocation may
+  // happen on this thread until graph_capture_end.
+  int (*graph_capture_begin)(int device, void** stream);
+  // Ends the capture begun on `stream` and destroys the stream. On success *graph is an executable
+  // graph of the captured work; on failure (the capture broke, or the runtime cannot instantiate it)
+  // *graph is null, nothing is left capturing, and last_error() says why.
+  int (*graph_capture_end)(int device, void* stream, void** graph);
+  // Runs the graph's work once on the compute stream, after what was enqueued there before.
+  int (*graph_launch)(int device, void* graph);
+  int (*graph_destroy)(int device, void* graph);
 };
 
 }  // extern "C"

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/dropout_hash.h"
 #include "core/nn_checks.h"
 #include "cpu/activation.h"
 #include "cpu/batch_norm.h"
@@ -22,6 +23,15 @@ namespace gt::kernels {
 using ops::gpu_call;
 using ops::on_cpu;
 
+namespace {
+thread_local void* stream_of_thread = nullptr;
+}  // namespace
+
+void* current_stream() { return stream_of_thread; }
+
+StreamScope::StreamScope(void* stream) : previous_(stream_of_thread) { stream_of_thread = stream; }
+StreamScope::~StreamScope() { stream_of_thread = previous_; }
+
 size_t gemm_workspace(const Device& device, int64_t m, int64_t n, int64_t k) {
   if (on_cpu(device) || m == 0 || n == 0) return 0;
   size_t floats = 0;
@@ -39,7 +49,7 @@ void gemm(const Device& device, const char* what, bool trans_a, bool trans_b, in
   }
   gpu_call(device, what, [&](const GtBackendTable& t) {
     return t.sgemm_f32(device.index, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc, accumulate, bias,
-                       activation, workspace, nullptr);
+                       activation, workspace, current_stream());
   });
 }
 
@@ -55,7 +65,7 @@ void column_sums(const Device& device, const char* what, const float* a, int64_t
     return;
   }
   gpu_call(device, what, [&](const GtBackendTable& t) {
-    return t.column_sums_f32(device.index, a, rows, cols, sums, workspace, nullptr);
+    return t.column_sums_f32(device.index, a, rows, cols, sums, workspace, current_stream());
   });
 }
 
@@ -66,7 +76,7 @@ void conv2d_forward(const Device& device, const GtWindow2d& g, int64_t k, const 
     return;
   }
   gpu_call(device, "conv2d", [&](const GtBackendTable& t) {
-    return t.conv2d_forward_f32(device.index, &g, k, x, w, bias, activation, y, nullptr);
+    return t.conv2d_forward_f32(device.index, &g, k, x, w, bias, activation, y, current_stream());
   });
 }
 
@@ -77,7 +87,7 @@ void conv2d_backward_data(const Device& device, const GtWindow2d& g, int64_t k, 
     return;
   }
   gpu_call(device, "conv2d_grad", [&](const GtBackendTable& t) {
-    return t.conv2d_backward_data_f32(device.index, &g, k, dy, w, dx, nullptr);
+    return t.conv2d_backward_data_f32(device.index, &g, k, dy, w, dx, current_stream());
   });
 }
 
@@ -98,7 +108,7 @@ void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k
     return;
   }
   gpu_call(device, "conv2d_grad", [&](const GtBackendTable& t) {
-    return t.conv2d_backward_filter_f32(device.index, &g, k, x, dy, dw, workspace, nullptr);
+    return t.conv2d_backward_filter_f32(device.index, &g, k, x, dy, dw, workspace, current_stream());
   });
   column_sums(device, "conv2d_grad", dy, g.n * g.oh * g.ow, k, dbias, workspace);
 }
@@ -109,7 +119,7 @@ void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, 
     return;
   }
   gpu_call(device, kind == GT_POOL_MAX ? "max_pool2d" : "avg_pool2d", [&](const GtBackendTable& t) {
-    return t.pool2d_forward_f32(device.index, &g, kind, x, y, nullptr);
+    return t.pool2d_forward_f32(device.index, &g, kind, x, y, current_stream());
   });
 }
 
@@ -121,7 +131,7 @@ void max_pool2d_backward(const Device& device, const GtWindow2d& g, const float*
     return;
   }
   gpu_call(device, "max_pool2d_grad", [&](const GtBackendTable& t) {
-    return t.max_pool2d_backward_f32(device.index, &g, x, dy, argmax, dx, nullptr);
+    return t.max_pool2d_backward_f32(device.index, &g, x, dy, argmax, dx, current_stream());
   });
 }
 
@@ -131,7 +141,7 @@ void avg_pool2d_backward(const Device& device, const GtWindow2d& g, const float*
     return;
   }
   gpu_call(device, "avg_pool2d_grad", [&](const GtBackendTable& t) {
-    return t.avg_pool2d_backward_f32(device.index, &g, dy, dx, nullptr);
+    return t.avg_pool2d_backward_f32(device.index, &g, dy, dx, current_stream());
   });
 }
 
@@ -142,7 +152,7 @@ void global_avg_pool2d_forward(const Device& device, int64_t n, int64_t hw, int6
     return;
   }
   gpu_call(device, "global_avg_pool2d", [&](const GtBackendTable& t) {
-    return t.global_avg_pool2d_forward_f32(device.index, n, hw, c, x, y, nullptr);
+    return t.global_avg_pool2d_forward_f32(device.index, n, hw, c, x, y, current_stream());
   });
 }
 
@@ -153,7 +163,7 @@ void global_avg_pool2d_backward(const Device& device, int64_t n, int64_t hw, int
     return;
   }
   gpu_call(device, "global_avg_pool2d_grad", [&](const GtBackendTable& t) {
-    return t.global_avg_pool2d_backward_f32(device.index, n, hw, c, dy, dx, nullptr);
+    return t.global_avg_pool2d_backward_f32(device.index, n, hw, c, dy, dx, current_stream());
   });
 }
 
@@ -163,7 +173,7 @@ void activation_forward(const Device& device, GtActivation kind, int64_t n, cons
     return;
   }
   gpu_call(device, kind == GT_ACTIVATION_RELU ? "relu" : "sigmoid", [&](const GtBackendTable& t) {
-    return t.activation_forward_f32(device.index, kind, n, x, y, nullptr);
+    return t.activation_forward_f32(device.index, kind, n, x, y, current_stream());
   });
 }
 
@@ -174,7 +184,7 @@ void activation_backward(const Device& device, GtActivation kind, int64_t n, con
     return;
   }
   gpu_call(device, kind == GT_ACTIVATION_RELU ? "relu_grad" : "sigmoid_grad", [&](const GtBackendTable& t) {
-    return t.activation_backward_f32(device.index, kind, n, dy, xy, dx, nullptr);
+    return t.activation_backward_f32(device.index, kind, n, dy, xy, dx, current_stream());
   });
 }
 
@@ -184,7 +194,7 @@ void softmax_forward(const Device& device, int64_t rows, int64_t cols, const flo
     return;
   }
   gpu_call(device, "softmax", [&](const GtBackendTable& t) {
-    return t.softmax_forward_f32(device.index, rows, cols, x, y, nullptr);
+    return t.softmax_forward_f32(device.index, rows, cols, x, y, current_stream());
   });
 }
 
@@ -195,18 +205,18 @@ void softmax_backward(const Device& device, int64_t rows, int64_t cols, const fl
     return;
   }
   gpu_call(device, "softmax_grad", [&](const GtBackendTable& t) {
-    return t.softmax_backward_f32(device.index, rows, cols, dy, y, dx, nullptr);
+    return t.softmax_backward_f32(device.index, rows, cols, dy, y, dx, current_stream());
   });
 }
 
-void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
-                     float scale, float* y, uint8_t* mask) {
+void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
+                     uint32_t threshold, float scale, float* y, uint8_t* mask) {
   if (on_cpu(device)) {
-    cpu::dropout_forward(n, x, seed, threshold, scale, y, mask);
+    cpu::dropout_forward(n, x, step ? splitmix64(seed + step->step) : seed, threshold, scale, y, mask);
     return;
   }
   gpu_call(device, "dropout", [&](const GtBackendTable& t) {
-    return t.dropout_forward_f32(device.index, n, x, seed, threshold, scale, y, mask, nullptr);
+    return t.dropout_forward_f32(device.index, n, x, seed, step, threshold, scale, y, mask, current_stream());
   });
 }
 
@@ -217,7 +227,7 @@ void dropout_backward(const Device& device, int64_t n, const float* dy, const ui
     return;
   }
   gpu_call(device, "dropout_grad", [&](const GtBackendTable& t) {
-    return t.dropout_backward_f32(device.index, n, dy, mask, scale, dx, nullptr);
+    return t.dropout_backward_f32(device.index, n, dy, mask, scale, dx, current_stream());
   });
 }
 
@@ -227,7 +237,7 @@ void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst
     return;
   }
   gpu_call(device, "cast_u8_f32", [&](const GtBackendTable& t) {
-    return t.cast_u8_f32(device.index, n, src, dst, nullptr);
+    return t.cast_u8_f32(device.index, n, src, dst, current_stream());
   });
 }
 
@@ -243,7 +253,7 @@ void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, 
   }
   gpu_call(device, "softmax_cross_entropy", [&](const GtBackendTable& t) {
     return t.softmax_cross_entropy_f32(device.index, rows, classes, logits, labels, loss, dlogits, workspace,
-                                       nullptr);
+                                       current_stream());
   });
 }
 
@@ -257,7 +267,7 @@ void binary_cross_entropy(const Device& device, int64_t n, const float* input, c
   }
   gpu_call(device, "binary_cross_entropy", [&](const GtBackendTable& t) {
     return t.binary_cross_entropy_f32(device.index, n, input, target, from_logits, loss, dinput, workspace,
-                                      nullptr);
+                                      current_stream());
   });
 }
 
@@ -268,7 +278,7 @@ void count_argmax_hits(const Device& device, int64_t rows, int64_t classes, cons
     return;
   }
   gpu_call(device, "accuracy", [&](const GtBackendTable& t) {
-    return t.count_argmax_hits_f32(device.index, rows, classes, output, labels, counter, nullptr);
+    return t.count_argmax_hits_f32(device.index, rows, classes, output, labels, counter, current_stream());
   });
 }
 
@@ -279,7 +289,7 @@ void count_threshold_hits(const Device& device, int64_t n, const float* output, 
     return;
   }
   gpu_call(device, "accuracy", [&](const GtBackendTable& t) {
-    return t.count_threshold_hits_f32(device.index, n, output, target, threshold, counter, nullptr);
+    return t.count_threshold_hits_f32(device.index, n, output, target, threshold, counter, current_stream());
   });
 }
 
@@ -289,7 +299,7 @@ void accumulate(const Device& device, int64_t n, const float* x, float* acc) {
     return;
   }
   gpu_call(device, "accumulate", [&](const GtBackendTable& t) {
-    return t.add_f32(device.index, acc, x, acc, n, nullptr);
+    return t.add_f32(device.index, acc, x, acc, n, current_stream());
   });
 }
 
@@ -304,7 +314,7 @@ void batch_norm_statistics(const Device& device, int64_t m, int64_t c, const flo
     return;
   }
   gpu_call(device, "batch_norm", [&](const GtBackendTable& t) {
-    return t.batch_norm_statistics_f32(device.index, m, c, x, mean, var, workspace, nullptr);
+    return t.batch_norm_statistics_f32(device.index, m, c, x, mean, var, workspace, current_stream());
   });
 }
 
@@ -316,7 +326,7 @@ void batch_norm_forward(const Device& device, int64_t m, int64_t c, const float*
     return;
   }
   gpu_call(device, "batch_norm", [&](const GtBackendTable& t) {
-    return t.batch_norm_forward_f32(device.index, m, c, x, mean, var, gamma, beta, epsilon, y, nullptr);
+    return t.batch_norm_forward_f32(device.index, m, c, x, mean, var, gamma, beta, epsilon, y, current_stream());
   });
 }
 
@@ -328,7 +338,7 @@ void batch_norm_update_moving(const Device& device, int64_t c, const float* mean
   }
   gpu_call(device, "batch_norm", [&](const GtBackendTable& t) {
     return t.batch_norm_update_moving_f32(device.index, c, mean, var, moving_mean, moving_var, momentum,
-                                          nullptr);
+                                          current_stream());
   });
 }
 
@@ -345,7 +355,7 @@ void batch_norm_backward(const Device& device, int64_t m, int64_t c, const float
   }
   gpu_call(device, "batch_norm_grad", [&](const GtBackendTable& t) {
     return t.batch_norm_backward_f32(device.index, m, c, dy, x, mean, var, gamma, epsilon, dx, dgamma, dbeta,
-                                     workspace, nullptr);
+                                     workspace, current_stream());
   });
 }
 
@@ -353,11 +363,11 @@ void sgd_update(const Device& device, int64_t n, float* param, const float* grad
                 const GtSgdParams& p) {
   if (n == 0) return;
   if (on_cpu(device)) {
-    cpu::sgd_update(n, param, grad, velocity, p.lr, p.momentum, p.nesterov != 0);
+    cpu::sgd_update(n, param, grad, velocity, p.step ? p.step->learning_rate : p.lr, p.momentum, p.nesterov != 0);
     return;
   }
   gpu_call(device, "sgd_update", [&](const GtBackendTable& t) {
-    return t.sgd_update_f32(device.index, n, param, grad, velocity, p, nullptr);
+    return t.sgd_update_f32(device.index, n, param, grad, velocity, p, current_stream());
   });
 }
 
@@ -365,11 +375,11 @@ void adam_update(const Device& device, int64_t n, float* param, const float* gra
                  const GtAdamParams& p) {
   if (n == 0) return;
   if (on_cpu(device)) {
-    cpu::adam_update(n, param, grad, m, v, p.alpha, p.beta_1, p.beta_2, p.epsilon);
+    cpu::adam_update(n, param, grad, m, v, p.step ? p.step->adam_alpha : p.alpha, p.beta_1, p.beta_2, p.epsilon);
     return;
   }
   gpu_call(device, "adam_update", [&](const GtBackendTable& t) {
-    return t.adam_update_f32(device.index, n, param, grad, m, v, p, nullptr);
+    return t.adam_update_f32(device.index, n, param, grad, m, v, p, current_stream());
   });
 }
 
@@ -377,13 +387,13 @@ void rmsprop_update(const Device& device, int64_t n, float* param, const float* 
                     float* momentum_buffer, float* average_grad, const GtRmspropParams& p) {
   if (n == 0) return;
   if (on_cpu(device)) {
-    cpu::rmsprop_update(n, param, grad, velocity, momentum_buffer, average_grad, p.lr, p.rho, p.momentum,
-                        p.epsilon, p.centered != 0);
+    cpu::rmsprop_update(n, param, grad, velocity, momentum_buffer, average_grad, p.step ? p.step->learning_rate : p.lr,
+                        p.rho, p.momentum, p.epsilon, p.centered != 0);
     return;
   }
   gpu_call(device, "rmsprop_update", [&](const GtBackendTable& t) {
     return t.rmsprop_update_f32(device.index, n, param, grad, velocity, momentum_buffer, average_grad, p,
-                                nullptr);
+                                current_stream());
   });
 }
 
@@ -393,7 +403,29 @@ void fill_zero(const Device& device, void* ptr, size_t nbytes) {
     std::memset(ptr, 0, nbytes);
     return;
   }
-  gpu_call(device, "fill_zero", [&](const GtBackendTable& t) { return t.fill_zero(device.index, ptr, nbytes); });
+  gpu_call(device, "fill_zero",
+           [&](const GtBackendTable& t) { return t.fill_zero(device.index, ptr, nbytes, current_stream()); });
+}
+
+void copy_device(const Device& device, void* dst, const void* src, size_t nbytes) {
+  if (nbytes == 0) return;
+  if (on_cpu(device)) {
+    std::memmove(dst, src, nbytes);
+    return;
+  }
+  gpu_call(device, "copy", [&](const GtBackendTable& t) {
+    return t.copy_device_async(device.index, dst, src, nbytes, current_stream());
+  });
+}
+
+void write_step_scalars(const Device& device, GtStepScalars* dst, const GtStepScalars& value) {
+  if (on_cpu(device)) {
+    *dst = value;
+    return;
+  }
+  gpu_call(device, "training step", [&](const GtBackendTable& t) {
+    return t.write_step_scalars(device.index, dst, value, current_stream());
+  });
 }
 
 }  // namespace gt::kernels

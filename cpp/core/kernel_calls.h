@@ -3,6 +3,8 @@
 // dispatch (nn_*.cpp) per call, and the training plan (train_plan.cpp) once at build time, so its steps
 // launch a fixed list of kernels on fixed buffers. Workspaces are passed in; the *_workspace functions
 // give their size in floats (0 on the CPU). A GPU failure raises the table's error naming the op.
+// GPU work goes to the calling thread's current stream: the compute stream, or the capture stream of a
+// training step being recorded as a graph (StreamScope).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +13,20 @@
 #include "core/op_params.h"
 
 namespace gt::kernels {
+
+// The stream this thread's GPU kernel calls enqueue on (null: the device's compute stream).
+void* current_stream();
+// Sets the current stream for this thread until the scope ends.
+class StreamScope {
+ public:
+  explicit StreamScope(void* stream);
+  ~StreamScope();
+  StreamScope(const StreamScope&) = delete;
+  StreamScope& operator=(const StreamScope&) = delete;
+
+ private:
+  void* previous_;
+};
 
 // ---- GEMM family ----
 size_t gemm_workspace(const Device& device, int64_t m, int64_t n, int64_t k);
@@ -51,8 +67,9 @@ void activation_backward(const Device& device, GtActivation kind, int64_t n, con
 void softmax_forward(const Device& device, int64_t rows, int64_t cols, const float* x, float* y);
 void softmax_backward(const Device& device, int64_t rows, int64_t cols, const float* dy, const float* y,
                       float* dx);
-void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
-                     float scale, float* y, uint8_t* mask);
+// With `step` (memory of `device`), the mask's seed is splitmix64(seed + step->step).
+void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
+                     uint32_t threshold, float scale, float* y, uint8_t* mask);
 void dropout_backward(const Device& device, int64_t n, const float* dy, const uint8_t* mask, float scale,
                       float* dx);
 // dst[i] = float(src[i]): uint8 images to float32 on the device they were copied to.
@@ -88,7 +105,7 @@ void batch_norm_backward(const Device& device, int64_t m, int64_t c, const float
                          const float* mean, const float* var, const float* gamma, float epsilon, float* dx,
                          float* dgamma, float* dbeta, float* workspace);
 
-// ---- optimizer updates, in place ----
+// ---- optimizer updates, in place (p.step, when set, is memory of `device`) ----
 void sgd_update(const Device& device, int64_t n, float* param, const float* grad, float* velocity,
                 const GtSgdParams& p);
 void adam_update(const Device& device, int64_t n, float* param, const float* grad, float* m, float* v,
@@ -98,5 +115,9 @@ void rmsprop_update(const Device& device, int64_t n, float* param, const float* 
 
 // Fills nbytes at ptr with zero bytes.
 void fill_zero(const Device& device, void* ptr, size_t nbytes);
+// Copies nbytes within the device's memory, in stream order.
+void copy_device(const Device& device, void* dst, const void* src, size_t nbytes);
+// *dst = value in the device's memory, in stream order (the host's value may change at once).
+void write_step_scalars(const Device& device, GtStepScalars* dst, const GtStepScalars& value);
 
 }  // namespace gt::kernels

@@ -91,7 +91,7 @@ DropoutResult dropout(const Tensor& x, double rate, uint64_t seed) {
   DropoutResult r{Tensor::empty(x.shape(), DType::Float32, device),
                   Tensor::empty(x.shape(), DType::UInt8, device)};
   if (x.numel() == 0) return r;
-  kernels::dropout_forward(device, x.numel(), x.data<float>(), seed, threshold, scale, r.y.data<float>(),
+  kernels::dropout_forward(device, x.numel(), x.data<float>(), seed, nullptr, threshold, scale, r.y.data<float>(),
                            r.mask.data<uint8_t>());
   return r;
 }

@@ -26,20 +26,34 @@ enum GtActivation { GT_ACTIVATION_NONE = 0, GT_ACTIVATION_RELU = 1, GT_ACTIVATIO
 // Whole-tensor GPU reductions (losses) use at most this many blocks' partial sums.
 #define GT_REDUCE_BLOCKS 1024
 
-// Hyper-parameters of the optimizer updates (Keras semantics, see cpp/cpu/optimizer.h).
+// The values that change from one training step to the next, kept by a training plan in memory of its
+// device: a step replayed as a graph runs kernels whose arguments were fixed when it was captured, so
+// they read this step's values from here (written before each step, outside the graph).
+typedef struct GtStepScalars {
+  uint64_t step;        // steps the plan took before this one: dropout masks use seed + step
+  float learning_rate;  // SGD, RMSprop
+  float adam_alpha;     // Adam: lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) for its step t
+} GtStepScalars;
+
+// Hyper-parameters of the optimizer updates (Keras semantics, see cpp/cpu/optimizer.h). With `step`
+// set (device memory of the update's device), the learning rate (Adam: alpha) is read from there
+// instead of from lr (alpha).
 typedef struct GtSgdParams {
   float lr, momentum;
   int nesterov;
+  const GtStepScalars* step;
 } GtSgdParams;
 
 typedef struct GtAdamParams {
   float alpha;  // lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) for step t, computed by dispatch in double
   float beta_1, beta_2, epsilon;
+  const GtStepScalars* step;
 } GtAdamParams;
 
 typedef struct GtRmspropParams {
   float lr, rho, momentum, epsilon;
   int centered;
+  const GtStepScalars* step;
 } GtRmspropParams;
 
 }  // extern "C"

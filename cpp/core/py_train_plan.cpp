@@ -36,10 +36,10 @@ Tensor optional(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 void bind_train_plan(py::module_& m) {
   using arg = py::arg;
   py::class_<TrainPlan>(m, "_TrainPlan", "A compiled training step at one batch size (see train_plan.h).")
-      .def(py::init([](const std::string& device, int64_t batch, const Shape& sample_shape) {
-             return std::make_unique<TrainPlan>(parse_device(device), batch, sample_shape);
+      .def(py::init([](const std::string& device, int64_t batch, const Shape& sample_shape, bool graphs) {
+             return std::make_unique<TrainPlan>(parse_device(device), batch, sample_shape, graphs);
            }),
-           arg("device"), arg("batch"), arg("sample_shape"))
+           arg("device"), arg("batch"), arg("sample_shape"), arg("graphs") = true)
       .def("add_dense", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
                            const py::object& activation) {
              p.add_dense(kernel, optional(bias), plan_activation(activation));
@@ -73,6 +73,9 @@ void bind_train_plan(py::module_& m) {
       .def("metrics", &TrainPlan::metrics, py::call_guard<py::gil_scoped_release>(),
            "(sum of the steps' mean losses, correct predictions) since reset_metrics().")
       .def("reset_metrics", &TrainPlan::reset_metrics)
+      .def_property_readonly("graph_state", &TrainPlan::graph_state,
+                             "'off', 'pending', 'replaying' or 'failed' (see graph_failure)")
+      .def_property_readonly("graph_failure", &TrainPlan::graph_failure)
       .def_property_readonly("batch", &TrainPlan::batch)
       .def_property_readonly("output_shape", &TrainPlan::output_shape)
       .def_property_readonly("buffer_bytes", &TrainPlan::buffer_bytes)

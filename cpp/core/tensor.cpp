@@ -46,7 +46,7 @@ Tensor Tensor::zeros(const Shape& shape, DType dtype, const Device& device) {
     std::memset(t.raw(), 0, t.nbytes());
   } else {
     const GtBackendTable& table = backend_for(device);
-    check_status(table, table.fill_zero(device.index, t.raw(), t.nbytes()), "fill_zero");
+    check_status(table, table.fill_zero(device.index, t.raw(), t.nbytes(), nullptr), "fill_zero");
   }
   return t;
 }

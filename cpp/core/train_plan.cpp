@@ -3,7 +3,9 @@
 // grads[i] its gradient; grads[0] is never needed, and a layer whose input gradient is undefined skips
 // that computation (the first Dense or Conv2D computes only its weight gradients). One workspace and
 // one scratch buffer, sized for the largest need, serve every kernel in turn: the kernels run in order
-// on one stream, so no two uses overlap.
+// on one stream, so no two uses overlap. On a GPU the step after the input copies (forward, loss,
+// backward, update) is recorded as a graph on its first run and replayed after that; the learning rate,
+// Adam's factor and dropout's step are read from the plan's GtStepScalars, written before each step.
 #include "core/train_plan.h"
 
 #include <algorithm>
@@ -16,6 +18,7 @@
 #include "core/memory.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
+#include "core/step_graph.h"
 
 namespace gt {
 namespace {
@@ -56,8 +59,18 @@ struct TrainPlan::Impl {
   PlanLoss loss = PlanLoss::SparseCategorical;
   bool has_loss = false;
   Tensor labels, loss_value, sums;  // sums: {loss, hits}
-  std::function<void(int64_t, double)> update;
+  std::function<void()> update;  // reads the learning rate (Adam: alpha) from the step scalars
+  bool adam = false;
+  double beta_1 = 0.0, beta_2 = 0.0;  // Adam's, for its alpha
   uint64_t steps = 0;
+  Tensor scalars;  // one GtStepScalars, in the device's memory
+
+  enum class GraphState { Off, Pending, Replaying, Failed };
+  GraphState graph_state = GraphState::Off;
+  StepGraph graph;
+
+  GtStepScalars* step_scalars() const { return static_cast<GtStepScalars*>(scalars.raw()); }
+  void run();  // forward, loss, metrics, backward, update: the part a graph replays
 
   size_t held = 0;
   Tensor buffer(const Shape& shape, DType dtype = DType::Float32) {
@@ -203,7 +216,7 @@ struct DropoutLayer : Indexed {
   Tensor mask;
   DropoutLayer(size_t index, double rate, uint64_t s) : Indexed(index), seed(s), constants(ops::dropout_constants(rate)) {}
   void forward(Impl& p) override {
-    kernels::dropout_forward(p.device, x(p).numel(), cptr(x(p)), splitmix64(seed + p.steps), constants.threshold,
+    kernels::dropout_forward(p.device, x(p).numel(), cptr(x(p)), seed, p.step_scalars(), constants.threshold,
                              constants.scale, ptr(y(p)), mask.data<uint8_t>());
   }
   void backward(Impl& p) override {
@@ -245,7 +258,7 @@ struct ActivationLayer : Indexed {
   }
   void forward(Impl& p) override {
     if (activation == PlanActivation::None)
-      copy_bytes(p.device, y(p).raw(), p.device, x(p).raw(), x(p).nbytes());
+      kernels::copy_device(p.device, y(p).raw(), x(p).raw(), x(p).nbytes());
     else if (activation == PlanActivation::Softmax)
       kernels::softmax_forward(p.device, rows, cols, cptr(x(p)), ptr(y(p)));
     else
@@ -254,7 +267,7 @@ struct ActivationLayer : Indexed {
   void backward(Impl& p) override {
     if (!dx(p).defined()) return;
     if (activation == PlanActivation::None)
-      copy_bytes(p.device, dx(p).raw(), p.device, dy(p).raw(), dy(p).nbytes());
+      kernels::copy_device(p.device, dx(p).raw(), dy(p).raw(), dy(p).nbytes());
     else if (activation == PlanActivation::Softmax)
       kernels::softmax_backward(p.device, rows, cols, cptr(dy(p)), cptr(y(p)), ptr(dx(p)));
     else
@@ -281,10 +294,13 @@ void check_same_extent(const char* name, const std::vector<Tensor>& state, const
 
 }  // namespace
 
-TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape) : impl_(new Impl) {
+TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs)
+    : impl_(new Impl) {
   if (batch < 1) throw ValueError("batch: expected a positive batch size, got " + std::to_string(batch));
   impl_->device = device;
   impl_->batch = batch;
+  impl_->graph_state = graphs && device.type != DeviceType::CPU ? Impl::GraphState::Pending : Impl::GraphState::Off;
+  impl_->scalars = impl_->buffer({static_cast<int64_t>(sizeof(GtStepScalars))}, DType::UInt8);
   impl_->values.push_back(impl_->buffer(with_batch(batch, sample_shape)));
   impl_->grads.emplace_back();  // nothing needs the gradient of the data
 }
@@ -456,8 +472,9 @@ void TrainPlan::set_sgd(double momentum, bool nesterov, const std::vector<Tensor
   Impl& p = *impl_;
   if (momentum > 0.0) check_same_extent("velocities", velocities, p.params);
   const float mom = static_cast<float>(momentum);
-  p.update = [&p, velocities, mom, nesterov](int64_t, double lr) {
-    const GtSgdParams params{static_cast<float>(lr), mom, nesterov ? 1 : 0};
+  p.adam = false;
+  p.update = [&p, velocities, mom, nesterov]() {
+    const GtSgdParams params{0.0f, mom, nesterov ? 1 : 0, p.step_scalars()};
     for (size_t i = 0; i < p.params.size(); ++i)
       kernels::sgd_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]),
                           mom > 0.0f ? ptr(velocities[i]) : nullptr, params);
@@ -469,8 +486,12 @@ void TrainPlan::set_adam(double beta_1, double beta_2, double epsilon, const std
   Impl& p = *impl_;
   check_same_extent("m", m, p.params);
   check_same_extent("v", v, p.params);
-  p.update = [&p, m, v, beta_1, beta_2, epsilon](int64_t iteration, double lr) {
-    const GtAdamParams params = ops::adam_params(iteration, lr, beta_1, beta_2, epsilon);
+  p.adam = true;
+  p.beta_1 = beta_1;
+  p.beta_2 = beta_2;
+  const GtAdamParams params{0.0f, static_cast<float>(beta_1), static_cast<float>(beta_2), static_cast<float>(epsilon),
+                            p.step_scalars()};
+  p.update = [&p, m, v, params]() {
     for (size_t i = 0; i < p.params.size(); ++i)
       kernels::adam_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]), ptr(m[i]),
                            ptr(v[i]), params);
@@ -484,9 +505,10 @@ void TrainPlan::set_rmsprop(double rho, double momentum, double epsilon, bool ce
   check_same_extent("velocities", velocities, p.params);
   if (momentum > 0.0) check_same_extent("momentum_buffers", momentum_buffers, p.params);
   if (centered) check_same_extent("average_grads", average_grads, p.params);
-  p.update = [&p, velocities, momentum_buffers, average_grads, rho, momentum, epsilon, centered](int64_t, double lr) {
-    const GtRmspropParams params{static_cast<float>(lr), static_cast<float>(rho), static_cast<float>(momentum),
-                                 static_cast<float>(epsilon), centered ? 1 : 0};
+  p.adam = false;
+  const GtRmspropParams params{0.0f, static_cast<float>(rho), static_cast<float>(momentum), static_cast<float>(epsilon),
+                               centered ? 1 : 0, p.step_scalars()};
+  p.update = [&p, velocities, momentum_buffers, average_grads, momentum, centered, params]() {
     for (size_t i = 0; i < p.params.size(); ++i)
       kernels::rmsprop_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]),
                               ptr(velocities[i]), momentum > 0.0 ? ptr(momentum_buffers[i]) : nullptr,
@@ -513,12 +535,27 @@ void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double
     p.scratch = p.buffer({static_cast<int64_t>(std::max<size_t>(p.scratch_floats, 1))});
   }
 
+  // Outside the graph: the batch's buffers differ from step to step (the feed's ring slots).
   if (x.dtype() == DType::UInt8)
     kernels::cast_u8_f32(p.device, x.numel(), x.data<uint8_t>(), ptr(input));
   else
-    copy_bytes(p.device, input.raw(), p.device, x.raw(), x.nbytes());
-  copy_bytes(p.device, p.labels.raw(), p.device, y.raw(), y.nbytes());
+    kernels::copy_device(p.device, input.raw(), x.raw(), x.nbytes());
+  kernels::copy_device(p.device, p.labels.raw(), y.raw(), y.nbytes());
+  const float alpha = p.adam ? ops::adam_params(iteration, learning_rate, p.beta_1, p.beta_2, 0.0).alpha : 0.0f;
+  kernels::write_step_scalars(p.device, p.step_scalars(), GtStepScalars{p.steps, static_cast<float>(learning_rate), alpha});
 
+  using State = Impl::GraphState;
+  if (p.graph_state == State::Pending)  // nothing captured runs: the graph's first launch does it
+    p.graph_state = p.graph.capture(p.device, [&p] { p.run(); }) ? State::Replaying : State::Failed;
+  if (p.graph_state == State::Replaying)
+    p.graph.launch();
+  else
+    p.run();
+  ++p.steps;
+}
+
+void TrainPlan::Impl::run() {
+  Impl& p = *this;
   for (auto& layer : p.layers) layer->forward(p);
   const Tensor& out = p.values.back();
   const Tensor& dout = p.grads.back();
@@ -536,8 +573,7 @@ void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double
   }
   kernels::accumulate(p.device, 1, cptr(p.loss_value), ptr(p.sums));
   for (size_t i = p.layers.size(); i-- > 0;) p.layers[i]->backward(p);
-  p.update(iteration, learning_rate);
-  ++p.steps;
+  p.update();
 }
 
 std::pair<double, double> TrainPlan::metrics() const {
@@ -550,6 +586,17 @@ std::pair<double, double> TrainPlan::metrics() const {
 void TrainPlan::reset_metrics() {
   if (impl_->has_loss) kernels::fill_zero(impl_->device, impl_->sums.raw(), impl_->sums.nbytes());
 }
+
+std::string TrainPlan::graph_state() const {
+  switch (impl_->graph_state) {
+    case Impl::GraphState::Off: return "off";
+    case Impl::GraphState::Pending: return "pending";
+    case Impl::GraphState::Replaying: return "replaying";
+    default: return "failed";
+  }
+}
+
+std::string TrainPlan::graph_failure() const { return impl_->graph.failure(); }
 
 int64_t TrainPlan::batch() const { return impl_->batch; }
 const Device& TrainPlan::device() const { return impl_->device; }

@@ -22,7 +22,8 @@ enum class PlanLoss { SparseCategorical, BinaryLogits, BinaryProbabilities };
 class TrainPlan {
  public:
   // `sample_shape` excludes the batch; x may be given as float32 or uint8 (converted on the device).
-  TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape);
+  // With `graphs` on a GPU, the first step records its kernels as a graph that later steps replay.
+  TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs = true);
   ~TrainPlan();
   TrainPlan(const TrainPlan&) = delete;
   TrainPlan& operator=(const TrainPlan&) = delete;
@@ -61,6 +62,12 @@ class TrainPlan {
   // waits for the device.
   std::pair<double, double> metrics() const;
   void reset_metrics();
+
+  // "off" (the CPU, or graphs not asked for), "pending" (before the first step), "replaying", or
+  // "failed" (the runtime refused the capture; steps launch their kernels one by one, graph_failure()
+  // says why).
+  std::string graph_state() const;
+  std::string graph_failure() const;
 
   int64_t batch() const;
   const Device& device() const;

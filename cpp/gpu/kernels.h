@@ -55,8 +55,8 @@ int softmax_backward_f32(int device, int64_t rows, int64_t cols, const float* dy
                          float* dx, void* stream);
 
 // dropout.cu
-int dropout_forward_f32(int device, int64_t n, const float* x, uint64_t seed, uint32_t threshold,
-                        float scale, float* y, uint8_t* mask, void* stream);
+int dropout_forward_f32(int device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
+                        uint32_t threshold, float scale, float* y, uint8_t* mask, void* stream);
 int dropout_backward_f32(int device, int64_t n, const float* dy, const uint8_t* mask, float scale,
                          float* dx, void* stream);
 
@@ -92,5 +92,12 @@ int count_argmax_hits_f32(int device, int64_t rows, int64_t classes, const float
                           const int32_t* labels, float* counter, void* stream);
 int count_threshold_hits_f32(int device, int64_t n, const float* output, const float* target,
                              float threshold, float* counter, void* stream);
+
+// step_graph.cu
+int write_step_scalars(int device, GtStepScalars* dst, GtStepScalars value, void* stream);
+int graph_capture_begin(int device, void** stream);
+int graph_capture_end(int device, void* stream, void** graph);
+int graph_launch(int device, void* graph);
+int graph_destroy(int device, void* graph);
 
 }  // namespace gt::gpu

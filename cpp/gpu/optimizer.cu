@@ -1,5 +1,6 @@
 // Optimizer updates on the GPU, in place, one grid-stride pass over parameter, gradient and state;
-// the formulas are Keras 3's, as in cpp/cpu/optimizer.h.
+// the formulas are Keras 3's, as in cpp/cpu/optimizer.h. A training plan's learning rate (Adam: its
+// step's alpha) is read from device memory (GtStepScalars), so a replayed graph uses this step's.
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -9,6 +10,7 @@ namespace {
 
 __global__ void sgd_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
                                   float* __restrict__ velocity, GtSgdParams p) {
+  if (p.step != nullptr) p.lr = p.step->learning_rate;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     if (p.momentum == 0.0f) {
@@ -23,6 +25,7 @@ __global__ void sgd_update_kernel(int64_t n, float* __restrict__ param, const fl
 
 __global__ void adam_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
                                    float* __restrict__ m, float* __restrict__ v, GtAdamParams p) {
+  if (p.step != nullptr) p.alpha = p.step->adam_alpha;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const float g = grad[i];
@@ -37,6 +40,7 @@ __global__ void adam_update_kernel(int64_t n, float* __restrict__ param, const f
 __global__ void rmsprop_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
                                       float* __restrict__ velocity, float* __restrict__ momentum_buffer,
                                       float* __restrict__ average_grad, GtRmspropParams p) {
+  if (p.step != nullptr) p.lr = p.step->learning_rate;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const float g = grad[i];

@@ -77,9 +77,15 @@ int copy_device_to_device(int dst_device, void* dst, int src_device, const void*
   return GT_OK;
 }
 
-int fill_zero(int device, void* ptr, size_t nbytes) {
+int fill_zero(int device, void* ptr, size_t nbytes, void* stream) {
   GT_GPU_CHECK(cudaSetDevice(device));
-  GT_GPU_CHECK(cudaMemset(ptr, 0, nbytes));
+  GT_GPU_CHECK(cudaMemsetAsync(ptr, 0, nbytes, static_cast<cudaStream_t>(stream)));
+  return GT_OK;
+}
+
+int copy_device_async(int device, void* dst, const void* src, size_t nbytes, void* stream) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_GPU_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(stream)));
   return GT_OK;
 }
 
@@ -245,9 +251,15 @@ const GtBackendTable table = {
     cast_u8_f32,
     count_argmax_hits_f32,
     count_threshold_hits_f32,
+    copy_device_async,
+    write_step_scalars,
+    graph_capture_begin,
+    graph_capture_end,
+    graph_launch,
+    graph_destroy,
 };
 // Every entry above is set: a table entry left null by a missing initializer would crash on first use.
-static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, count_threshold_hits_f32) + sizeof(void*),
+static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, graph_destroy) + sizeof(void*),
               "the table initializer must end with the struct's last entry");
 }  // namespace
 

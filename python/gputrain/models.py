@@ -196,7 +196,7 @@ class Sequential:
         if plan is None:
             plan = self._plans[count] = plan_module.build(self, count, _key)
         self.optimizer.iterations += 1
-        plan.step(xb, yb, self.optimizer.iterations, self.optimizer.learning_rate)
+        plan_module.step(plan, xb, yb, self.optimizer.iterations, self.optimizer.learning_rate)
 
     def _check_xy(self, x, y):
         x = np.asarray(x)

@@ -7,6 +7,8 @@ no softmax produced) train op by op instead."""
 from __future__ import annotations
 
 import math
+import os
+import warnings
 
 import numpy as np
 
@@ -35,10 +37,16 @@ def supported(model) -> bool:
             all(hasattr(layer, "add_to_plan") for layer in model.layers))
 
 
+def graphs_enabled() -> bool:
+    """Whether GPU plans record their step as a graph and replay it (one launch per step instead of one
+    per kernel); GPUTRAIN_GPU_GRAPHS=0 turns that off."""
+    return os.environ.get("GPUTRAIN_GPU_GRAPHS", "1").strip().lower() not in ("0", "off", "false", "no")
+
+
 def build(model, batch: int, key) -> "_core._TrainPlan":
     """A plan for `batch` rows over the model's current parameters and optimizer slots (`key(i, name)`
     names the slots of layer i's parameter `name`, as the optimizer stores them)."""
-    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape))
+    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs_enabled())
     for layer in model.layers:
         layer.add_to_plan(plan)
     loss_name, fuse = _loss_mode(model)
@@ -58,6 +66,17 @@ def build(model, batch: int, key) -> "_core._TrainPlan":
         plan.set_rmsprop(opt.rho, opt.momentum, opt.epsilon, opt.centered, state("velocity"), state("momentum"),
                          state("average_gradient"))
     return plan
+
+
+def step(plan, x, y, iteration: int, learning_rate: float) -> None:
+    """One training step; says once, as a RuntimeWarning, when the runtime refused to record the plan's
+    step as a graph (training goes on, launching each kernel on its own)."""
+    first = plan.graph_state == "pending"
+    plan.step(x, y, iteration, learning_rate)
+    if first and plan.graph_state == "failed":
+        warnings.warn(f"gputrain: recording the training step as a GPU graph failed, so each step launches its "
+                      f"kernels one by one (slower for small models): {plan.graph_failure}", RuntimeWarning,
+                      stacklevel=3)
 
 
 def dropout_seed(layer) -> int:
