@@ -12,7 +12,7 @@
 # MNIST must travel with the working tree: copy ../shared/data/mnist into .device/data/ (ignored by git)
 # and name .device in the device tool's carry list.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit
 root=$PWD
 out=${OUT:-gpu-logs}
 mkdir -p "$out"
@@ -35,7 +35,7 @@ build() {
 }
 probe() {
   step "probe"
-  { nvidia-smi -L; cd /tmp; timeout "$(limit 60)" python3 -m gputrain devices; python3 -m gputrain doctor
+  { nvidia-smi -L; cd /tmp || exit; timeout "$(limit 60)" python3 -m gputrain devices; python3 -m gputrain doctor
     python3 -c "import gputrain as gt; print(gt.device_lib.list_local_devices()); print('is_gpu_available', gt.is_gpu_available())"
   } 2>&1 | tee "$out/probe.log"
 }
