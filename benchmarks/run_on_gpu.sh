@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # What a lent GPU machine is for, in one call of the device tool (10 minutes a command; a session's
 # device time, machine start included, is short, so one call must do it all):
-#   benchmarks/run_on_gpu.sh [build] [probe] [tests] [ops] [training] [cli]    (no stage named: all)
+#   benchmarks/run_on_gpu.sh [build] [probe] [tests] [ops] [training] [cli] [sanitize]   (none: all)
 # build: pip install with the GPU visible (CMake picks `native`: this GPU's architecture alone, the
 # quickest build); probe: what gputrain sees; tests: the GPU cases (-k cuda) and the real-backend checks
 # of test_backends.py with GPUTRAIN_REQUIRE_GPU=1, so none passes by skipping (the CPU cases run in CI);
-# ops / training / cli: the benchmarks. Stages run in this order; each is stopped at the smaller of its
+# ops / training / cli: the benchmarks; sanitize: the op and graph tests' GPU cases under
+# compute-sanitizer's memcheck (out-of-bounds and misaligned accesses) and racecheck (shared-memory
+# hazards between threads, which the CPU emulator cannot show). Stages run in this order; each is stopped at the smaller of its
 # own limit and what is left of GPU_RUN_BUDGET_S (default 500 s from the start), so the logs of the
 # stages that finished come back even when a later one runs long. A stage other than build builds first
 # when gputrain._cuda is not installed. Logs: one file a stage in $OUT (or ./gpu-logs).
@@ -41,7 +43,7 @@ probe() {
 }
 tests() {
   step "tests (GPU cases must run, not skip)"
-  (cd /tmp && GPUTRAIN_REQUIRE_GPU=1 timeout "$(limit 240)" python3 -m pytest -q -p no:cacheprovider -rfE \
+  (cd /tmp && GPUTRAIN_REQUIRE_GPU=1 timeout "$(limit 240)" python3 -m pytest -q -p no:cacheprovider -rfE --maxfail=40 \
     --durations=15 "$root/tests" -k "cuda or test_backends") 2>&1 | tail -80 | tee "$out/tests.log"
 }
 ops() {
@@ -60,12 +62,24 @@ cli() {
   } 2>&1 | tee "$out/cli.log"
 }
 
+sanitize() {
+  step "compute-sanitizer: memcheck, then racecheck"
+  { cd /tmp || exit
+    timeout "$(limit 120)" compute-sanitizer --tool memcheck --error-exitcode 97 python3 -m pytest -q -x \
+      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root/tests/test_train_graph.py" -k cuda | tail -15
+    echo "memcheck exit status: ${PIPESTATUS[0]} (0: clean, 97: errors found, 124: out of time)"
+    timeout "$(limit 120)" compute-sanitizer --tool racecheck --error-exitcode 97 python3 -m pytest -q -x \
+      -p no:cacheprovider "$root"/tests/test_ops_{conv,dense,pool,loss,batch_norm,activation}.py -k cuda | tail -15
+    echo "racecheck exit status: ${PIPESTATUS[0]}"
+  } 2>&1 | tee "$out/sanitize.log"
+}
+
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(build probe tests ops training cli)
+[ ${#stages[@]} -eq 0 ] && stages=(build probe tests ops training cli sanitize)
 for s in "${stages[@]}"; do
   case $s in
-    build | probe | tests | ops | training | cli) ;;
-    *) echo "unknown stage: $s (build, probe, tests, ops, training, cli)" >&2; exit 2 ;;
+    build | probe | tests | ops | training | cli | sanitize) ;;
+    *) echo "unknown stage: $s (build, probe, tests, ops, training, cli, sanitize)" >&2; exit 2 ;;
   esac
 done
 if [[ " ${stages[*]} " != *" build "* ]] && ! (cd /tmp && python3 -c "import gputrain._cuda") 2>/dev/null; then
