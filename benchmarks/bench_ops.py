@@ -222,7 +222,7 @@ def rate_cell(seconds, flops=None, moved_bytes=None) -> str:
 
 
 def row(name, ours, peers, flops=None, moved_bytes=None):
-    cells = [f"{name:<40s}", f"{ours * 1e3:10.3f}", rate_cell(ours, flops, moved_bytes)]
+    cells = [f"{name:<48s}", f"{ours * 1e3:10.3f}", rate_cell(ours, flops, moved_bytes)]
     for peer_name, t in peers:
         cells.append(f"{peer_name} {t * 1e3:9.3f} ms x{t / ours:5.2f}" if t is not None else f"{peer_name} -")
     print(" | ".join(cells), flush=True)
@@ -245,7 +245,7 @@ def run_cpu(args):
     print(f"limits: fp32 {gflops:.1f} GFLOP/s (NumPy 2048^3 matmul), copy {bandwidth:.1f} GB/s (256 MiB np.copyto)")
     print(f"batch sizes divided by {args.cpu_batch_divisor} (CPU run); peers: NumPy {np.__version__}"
           + (f", PyTorch {torch.__version__}" if torch else ", PyTorch not installed"))
-    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'rate, of limit':>16s} | peers (ms, ratio = peer / gputrain)")
+    print(f"{'workload':<48s} | {'gputrain ms':>10s} | {'rate, of limit':>16s} | peers (ms, ratio = peer / gputrain)")
     rng = np.random.default_rng(0)
     div = args.cpu_batch_divisor
 
@@ -299,9 +299,13 @@ def run_cpu(args):
             tdys = [torch.from_numpy(d).permute(0, 3, 1, 2) for d in dys]
             peers.append(("torch", timer(lambda i: torch.autograd.grad(
                 pick(prepared, i)[1], pick(prepared, i)[0], pick(tdys, i), retain_graph=True))))
-        row(label + " bwd", timer(lambda i: gt.ops.max_pool2d_grad(pick(dys, i), pick(xs, i), p, s, pad,
-                                                                   device="cpu")), peers,
+        row(label + " bwd from x", timer(lambda i: gt.ops.max_pool2d_grad(pick(dys, i), pick(xs, i), p, s, pad,
+                                                                          device="cpu")), peers,
             moved_bytes=2 * xs[0].nbytes + dys[0].nbytes)
+        argmaxes = [gt.ops.max_pool2d(x, p, s, pad, device="cpu", return_argmax=True)[1] for x in xs]
+        row(label + " bwd, saved argmax", timer(lambda i: gt.ops.max_pool2d_grad(
+            pick(dys, i), pick(xs, i), p, s, pad, device="cpu", argmax=pick(argmaxes, i))), peers[1:],
+            moved_bytes=xs[0].nbytes + 2 * dys[0].nbytes)
 
     for name, m, fin, fout in DENSE:
         sets = [(rng.standard_normal((m, fin), dtype=np.float32),
@@ -367,7 +371,7 @@ def run_cuda(args):
           f"cuDNN {torch.backends.cudnn.version()}")
     print(f"limits: fp32 {gflops:.1f} GFLOP/s (torch 8192^3 SGEMM, TF32 off), copy {bandwidth:.1f} GB/s "
           f"(1 GiB device-to-device)")
-    print(f"{'workload':<40s} | {'gputrain ms':>10s} | {'rate, of limit':>16s} | peers (ms, ratio = peer / gputrain)")
+    print(f"{'workload':<48s} | {'gputrain ms':>10s} | {'rate, of limit':>16s} | peers (ms, ratio = peer / gputrain)")
     torch.manual_seed(0)
 
     def gtt(t):  # zero-copy view of a torch tensor as a gputrain Tensor
@@ -421,10 +425,15 @@ def run_cuda(args):
             [("torch", timer(lambda i: torch.nn.functional.max_pool2d(pick(txs, i), p, s, tpad)))],
             moved_bytes=x_bytes + y_bytes)
         prepared = [torch_pool_for_backward(torch, x, p, s, tpad) for x in txs]
-        row(name + " bwd", timer(lambda i: gt.ops.max_pool2d_grad(pick(gdys, i), pick(gxs, i), p, s, pad)),
-            [("torch", timer(lambda i: torch.autograd.grad(pick(prepared, i)[1], pick(prepared, i)[0],
-                                                           pick(tdys, i), retain_graph=True)))],
-            moved_bytes=2 * x_bytes + y_bytes)
+        torch_bwd = [("torch", timer(lambda i: torch.autograd.grad(pick(prepared, i)[1], pick(prepared, i)[0],
+                                                                   pick(tdys, i), retain_graph=True)))]
+        # PyTorch's backward reads the indices its forward saved: "saved argmax" is the like-for-like row.
+        row(name + " bwd from x", timer(lambda i: gt.ops.max_pool2d_grad(pick(gdys, i), pick(gxs, i), p, s, pad)),
+            torch_bwd, moved_bytes=2 * x_bytes + y_bytes)
+        argmaxes = [gt.ops.max_pool2d(x, p, s, pad, return_argmax=True)[1] for x in gxs]
+        row(name + " bwd, saved argmax", timer(lambda i: gt.ops.max_pool2d_grad(
+            pick(gdys, i), pick(gxs, i), p, s, pad, argmax=pick(argmaxes, i))), torch_bwd,
+            moved_bytes=x_bytes + 2 * y_bytes)
 
     for name, m, fin, fout in DENSE:
         xs = [torch.randn(m, fin, device="cuda") for _ in range(2)]

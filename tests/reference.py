@@ -72,7 +72,8 @@ def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid"):
 # ---- pooling ----------------------------------------------------------------------------------------
 
 def _windows(h, w, pool, strides, padding):
-    """Yields (oh, ow, rows, cols) with each window's real rows and columns (padding cells excluded)."""
+    """Yields (oh, ow, rows, cols, r0, c0): each window's real rows and columns (padding cells excluded)
+    and its top-left corner, which may lie in the padding."""
     ph, pw = pool
     sh, sw = strides
     oh_n, ow_n, top, left, _, _ = geometry(h, w, ph, pw, strides, padding)
@@ -80,7 +81,7 @@ def _windows(h, w, pool, strides, padding):
         r0 = oh * sh - top
         for ow in range(ow_n):
             c0 = ow * sw - left
-            yield oh, ow, range(max(r0, 0), min(r0 + ph, h)), range(max(c0, 0), min(c0 + pw, w))
+            yield oh, ow, range(max(r0, 0), min(r0 + ph, h)), range(max(c0, 0), min(c0 + pw, w)), r0, c0
 
 
 def pool2d(x, kind, pool=(2, 2), strides=None, padding="valid"):
@@ -89,30 +90,45 @@ def pool2d(x, kind, pool=(2, 2), strides=None, padding="valid"):
     n, h, w, c = x.shape
     oh_n, ow_n, *_ = geometry(h, w, pool[0], pool[1], strides, padding)
     y = np.zeros((n, oh_n, ow_n, c))
-    for oh, ow, rows, cols in _windows(h, w, pool, strides, padding):
+    for oh, ow, rows, cols, _, _ in _windows(h, w, pool, strides, padding):
         cells = x[:, rows.start:rows.stop, cols.start:cols.stop, :]
         y[:, oh, ow, :] = cells.max(axis=(1, 2)) if kind == "max" else cells.mean(axis=(1, 2))
     return y
 
 
+def max_pool2d_argmax(x, pool=(2, 2), strides=None, padding="valid"):
+    """Where each window's first maximum lies inside its window, row-major (i·pool_w + j): a row-major
+    scan with a strict '>', so the first of equal maxima wins."""
+    x = np.asarray(x, np.float64)
+    strides = strides or pool
+    n, h, w, c = x.shape
+    oh_n, ow_n, *_ = geometry(h, w, pool[0], pool[1], strides, padding)
+    argmax = np.full((n, oh_n, ow_n, c), -1, np.int64)
+    for oh, ow, rows, cols, r0, c0 in _windows(h, w, pool, strides, padding):
+        for b in range(n):
+            for ch in range(c):
+                best = -math.inf
+                for r in rows:
+                    for q in cols:
+                        if argmax[b, oh, ow, ch] < 0 or x[b, r, q, ch] > best:
+                            best, argmax[b, oh, ow, ch] = x[b, r, q, ch], (r - r0) * pool[1] + (q - c0)
+    return argmax
+
+
 def pool2d_grad(dy, x, kind, pool=(2, 2), strides=None, padding="valid"):
     dy, x = np.asarray(dy, np.float64), np.asarray(x, np.float64)
     strides = strides or pool
-    n, h, w, c = x.shape
     dx = np.zeros_like(x)
-    for oh, ow, rows, cols in _windows(h, w, pool, strides, padding):
+    argmax = max_pool2d_argmax(x, pool, strides, padding) if kind == "max" else None
+    for oh, ow, rows, cols, r0, c0 in _windows(x.shape[1], x.shape[2], pool, strides, padding):
         if kind == "avg":
             dx[:, rows.start:rows.stop, cols.start:cols.stop, :] += (
                 dy[:, oh, ow, None, None, :] / (len(rows) * len(cols)))
             continue
-        for b in range(n):
-            for ch in range(c):
-                best, where = -math.inf, None
-                for r in rows:  # row-major scan, strict '>': the first maximum wins
-                    for q in cols:
-                        if where is None or x[b, r, q, ch] > best:
-                            best, where = x[b, r, q, ch], (r, q)
-                dx[b, where[0], where[1], ch] += dy[b, oh, ow, ch]
+        for b in range(x.shape[0]):
+            for ch in range(x.shape[3]):
+                i, j = divmod(int(argmax[b, oh, ow, ch]), pool[1])
+                dx[b, r0 + i, c0 + j, ch] += dy[b, oh, ow, ch]
     return dx
 
 

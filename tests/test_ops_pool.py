@@ -26,6 +26,60 @@ def test_pool2d_forward_and_grad_random_shapes(device, rng, kind, case):
     assert_close(dx, ref.pool2d_grad(dy, x, kind, pool, strides, padding))
 
 
+@pytest.mark.parametrize("case", range(10))
+def test_max_pool_argmax_saved_by_the_forward(device, rng, case):
+    """return_argmax gives each window's first maximum (window-local, row-major), and the backward fed
+    with it equals the one that finds it again in x. Channels in fours: the GPU's 4-lane kernels."""
+    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7,
+                                                     channels=(4, 8, 12) if case % 2 else (1, 3, 5))
+    x = normal(rng, (n, h, w, c))
+    if case % 3 == 0:
+        x = rng.integers(-2, 3, size=x.shape).astype(np.float32)
+    y, argmax = gputrain.ops.max_pool2d(x, pool, strides, padding, device=device, return_argmax=True)
+    assert argmax.dtype == np.int32 and argmax.shape == y.shape
+    np.testing.assert_array_equal(argmax, ref.max_pool2d_argmax(x, pool, strides, padding))
+    assert_close(y, ref.pool2d(x, "max", pool, strides, padding))
+    dy = normal(rng, y.shape)
+    saved = gputrain.ops.max_pool2d_grad(dy, x, pool, strides, padding, device=device, argmax=argmax)
+    found = gputrain.ops.max_pool2d_grad(dy, x, pool, strides, padding, device=device)
+    np.testing.assert_array_equal(saved, found)
+    assert_close(saved, ref.pool2d_grad(dy, x, "max", pool, strides, padding))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("case", range(6))
+def test_pool2d_channels_in_fours(device, rng, kind, case):
+    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7, channels=(4, 8, 16))
+    forward, backward = OPS[kind]
+    x = normal(rng, (n, h, w, c))
+    y = forward(x, pool, strides, padding, device=device)
+    assert_close(y, ref.pool2d(x, kind, pool, strides, padding))
+    dy = normal(rng, y.shape)
+    assert_close(backward(dy, x, pool, strides, padding, device=device),
+                 ref.pool2d_grad(dy, x, kind, pool, strides, padding))
+
+
+@pytest.mark.parametrize("channels", [(4, 8), (1, 3, 5)])
+def test_simple_pool_kernels_compute_the_same(device, rng, monkeypatch, channels):
+    """GPUTRAIN_POOL_KERNEL=simple selects the reference kernels (64-bit indices, one channel per
+    thread, which also serve tensors past 2^31 elements): the same results to the bit."""
+    if device == "cpu":
+        pytest.skip("the CPU has one set of pooling kernels")
+    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7, channels=channels)
+    x = rng.integers(-2, 3, size=(n, h, w, c)).astype(np.float32)
+    dy = normal(rng, ref.pool2d(x, "max", pool, strides, padding).shape)
+
+    def run():
+        y, argmax = gputrain.ops.max_pool2d(x, pool, strides, padding, device=device, return_argmax=True)
+        return [y, argmax, gputrain.ops.max_pool2d_grad(dy, x, pool, strides, padding, device=device),
+                gputrain.ops.avg_pool2d(x, pool, strides, padding, device=device),
+                gputrain.ops.avg_pool2d_grad(dy, x, pool, strides, padding, device=device)]
+    fast = run()
+    monkeypatch.setenv("GPUTRAIN_POOL_KERNEL", "simple")
+    for got, want in zip(run(), fast):
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pool2d_default_strides_are_the_pool_size(device, rng, kind):
     x = normal(rng, (2, 9, 7, 4))
@@ -76,3 +130,12 @@ def test_pool_errors_name_arguments():
         gputrain.ops.max_pool2d(x, 5, device="cpu")
     with pytest.raises(ValueError, match=r"dy: expected shape \(1, 2\)"):
         gputrain.ops.global_avg_pool2d_grad(np.zeros((1, 3), np.float32), x, device="cpu")
+    dy = np.zeros((1, 2, 2, 2), np.float32)
+    with pytest.raises(TypeError, match=r"argmax: expected int32, got int64"):
+        gputrain.ops.max_pool2d_grad(dy, x, device="cpu", argmax=np.zeros((1, 2, 2, 2), np.int64))
+    with pytest.raises(ValueError, match=r"argmax: expected shape \(1, 2, 2, 2\)"):
+        gputrain.ops.max_pool2d_grad(dy, x, device="cpu", argmax=np.zeros((1, 2, 2, 1), np.int32))
+    with pytest.raises(ValueError, match=r"argmax: only max pooling has one"):
+        gputrain._core.pool2d_grad(dy, x, "avg", [2, 2], [2, 2], "valid", "cpu", np.zeros((1, 2, 2, 2), np.int32))
+    with pytest.raises(ValueError, match=r"argmax: only max pooling has one"):
+        gputrain._core.pool2d(x, "avg", [2, 2], [2, 2], "valid", "cpu", True)

@@ -113,25 +113,26 @@ void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k
   column_sums(device, "conv2d_grad", dy, g.n * g.oh * g.ow, k, dbias, workspace);
 }
 
-void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y) {
+void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y,
+                    int32_t* argmax) {
   if (on_cpu(device)) {
-    cpu::pool2d_forward(g, kind, x, y);
+    if (y != nullptr) cpu::pool2d_forward(g, kind, x, y);
+    if (argmax != nullptr) cpu::max_pool2d_argmax(g, x, argmax);
     return;
   }
   gpu_call(device, kind == GT_POOL_MAX ? "max_pool2d" : "avg_pool2d", [&](const GtBackendTable& t) {
-    return t.pool2d_forward_f32(device.index, &g, kind, x, y, current_stream());
+    return t.pool2d_forward_f32(device.index, &g, kind, x, y, argmax, current_stream());
   });
 }
 
-void max_pool2d_backward(const Device& device, const GtWindow2d& g, const float* x, const float* dy,
-                         int32_t* argmax, float* dx) {
+void max_pool2d_backward(const Device& device, const GtWindow2d& g, const float* dy, const int32_t* argmax,
+                         float* dx) {
   if (on_cpu(device)) {
-    cpu::max_pool2d_argmax(g, x, argmax);
     cpu::max_pool2d_backward(g, dy, argmax, dx);
     return;
   }
   gpu_call(device, "max_pool2d_grad", [&](const GtBackendTable& t) {
-    return t.max_pool2d_backward_f32(device.index, &g, x, dy, argmax, dx, current_stream());
+    return t.max_pool2d_backward_f32(device.index, &g, dy, argmax, dx, current_stream());
   });
 }
 

@@ -49,10 +49,13 @@ void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k
                             const float* dy, float* dw, float* dbias, float* workspace);
 
 // ---- pooling ----
-void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y);
-// argmax: one int32 per output element, scratch for the window maxima.
-void max_pool2d_backward(const Device& device, const GtWindow2d& g, const float* x, const float* dy,
-                         int32_t* argmax, float* dx);
+// y and, for max, each window's first maximum (argmax: window-local i·kw + j, one int32 per output);
+// either may be null, not both.
+void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y,
+                    int32_t* argmax = nullptr);
+// dx from dy through the argmax of the forward.
+void max_pool2d_backward(const Device& device, const GtWindow2d& g, const float* dy, const int32_t* argmax,
+                         float* dx);
 void avg_pool2d_backward(const Device& device, const GtWindow2d& g, const float* dy, float* dx);
 void global_avg_pool2d_forward(const Device& device, int64_t n, int64_t hw, int64_t c, const float* x,
                                float* y);

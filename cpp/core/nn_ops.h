@@ -36,9 +36,16 @@ Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel,
                         const std::string& padding);
 
 // ---- pooling (nn_pool.cpp) ----
-Tensor pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding);
+struct PoolResult {
+  Tensor y;
+  Tensor argmax;  // int32, y's shape: each window's first maximum (max pooling, when asked for)
+};
+// with_argmax (max only) also returns what pool2d_grad needs instead of recomputing it from x.
+PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding,
+                  bool with_argmax = false);
+// argmax (max only; may be undefined): the forward's for this x, else recomputed from x.
 Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                   const std::string& padding);
+                   const std::string& padding, const Tensor& argmax = Tensor());
 Tensor global_avg_pool2d(const Tensor& x);
 Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x);
 

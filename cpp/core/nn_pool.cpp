@@ -26,19 +26,24 @@ void check_global_pool_input(const Tensor& x) {
 
 }  // namespace
 
-Tensor pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding) {
+PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding,
+                  bool with_argmax) {
   const Device& device = x.device();
   check_pool_kind(kind);
   check_float_on("x", x, device);
+  if (with_argmax && kind != GT_POOL_MAX) throw ValueError("argmax: only max pooling has one");
   const GtWindow2d g = pool_geometry(x, pool_size, strides, padding);
-  Tensor y = Tensor::empty({g.n, g.oh, g.ow, g.c}, DType::Float32, device);
-  if (y.numel() == 0) return y;
-  kernels::pool2d_forward(device, g, kind, x.data<float>(), y.data<float>());
-  return y;
+  const Shape y_shape{g.n, g.oh, g.ow, g.c};
+  PoolResult r{Tensor::empty(y_shape, DType::Float32, device),
+               with_argmax ? Tensor::empty(y_shape, DType::Int32, device) : Tensor()};
+  if (r.y.numel() == 0) return r;
+  kernels::pool2d_forward(device, g, kind, x.data<float>(), r.y.data<float>(),
+                          with_argmax ? r.argmax.data<int32_t>() : nullptr);
+  return r;
 }
 
 Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                   const std::string& padding) {
+                   const std::string& padding, const Tensor& argmax) {
   const Device& device = x.device();
   check_pool_kind(kind);
   check_float_on("dy", dy, device);
@@ -48,12 +53,24 @@ Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool
   if (dy.shape() != y_shape)
     throw ValueError("dy: expected shape " + shape_str(y_shape) + " (the pooled x " +
                      shape_str(x.shape()) + "), got " + shape_str(dy.shape()));
+  if (argmax.defined()) {
+    if (kind != GT_POOL_MAX) throw ValueError("argmax: only max pooling has one");
+    check_dtype("argmax", argmax, DType::Int32);
+    check_same_device("argmax", argmax, "x", x);
+    if (argmax.shape() != y_shape)
+      throw ValueError("argmax: expected shape " + shape_str(y_shape) + " (the pooled x " + shape_str(x.shape()) +
+                       "), got " + shape_str(argmax.shape()));
+  }
   Tensor dx = Tensor::empty(x.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
   if (kind == GT_POOL_MAX) {
-    Tensor argmax = Tensor::empty(y_shape, DType::Int32, device);
-    kernels::max_pool2d_backward(device, g, x.data<float>(), dy.data<float>(), argmax.data<int32_t>(),
-                                 dx.data<float>());
+    Tensor chosen = argmax;  // the windows' first maxima: saved by the forward, or found again now
+    if (!chosen.defined()) {
+      chosen = Tensor::empty(y_shape, DType::Int32, device);
+      if (chosen.numel() > 0)
+        kernels::pool2d_forward(device, g, GT_POOL_MAX, x.data<float>(), nullptr, chosen.data<int32_t>());
+    }
+    kernels::max_pool2d_backward(device, g, dy.data<float>(), chosen.data<int32_t>(), dx.data<float>());
   } else {
     kernels::avg_pool2d_backward(device, g, dy.data<float>(), dx.data<float>());
   }

@@ -168,30 +168,34 @@ void bind_nn_ops(py::module_& m) {
   }, arg("dy"), arg("x"), arg("kernel"), arg("strides"), arg("padding"), arg("device") = "cpu");
 
   m.def("pool2d", [](py::object x, const std::string& kind, std::vector<int64_t> pool_size,
-                     std::vector<int64_t> strides, const std::string& padding, const std::string& device) {
+                     std::vector<int64_t> strides, const std::string& padding, const std::string& device,
+                     bool return_argmax) -> py::object {
     OpCall call(device, {x});
     Tensor tx = call.arg(x, "x", f32);
     const GtPoolKind k = pool_kind(kind);
     const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
     py::gil_scoped_release release;
-    Tensor y = ops::pool2d(tx, k, p, s, padding);
+    ops::PoolResult r = ops::pool2d(tx, k, p, s, padding, return_argmax);
     py::gil_scoped_acquire gil;
-    return call.result(y);
-  }, arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"), arg("device") = "cpu");
+    if (!return_argmax) return call.result(r.y);
+    return py::make_tuple(call.result(r.y), call.result(r.argmax));
+  }, arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"), arg("device") = "cpu",
+     arg("return_argmax") = false);
 
   m.def("pool2d_grad", [](py::object dy, py::object x, const std::string& kind,
                           std::vector<int64_t> pool_size, std::vector<int64_t> strides,
-                          const std::string& padding, const std::string& device) {
-    OpCall call(device, {dy, x});
+                          const std::string& padding, const std::string& device, py::object argmax) {
+    OpCall call(device, {dy, x, argmax});
     Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32);
+    Tensor targ = call.optional_arg(argmax, "argmax", DType::Int32);
     const GtPoolKind k = pool_kind(kind);
     const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
     py::gil_scoped_release release;
-    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, padding);
+    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, padding, targ);
     py::gil_scoped_acquire gil;
     return call.result(dx);
   }, arg("dy"), arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"),
-     arg("device") = "cpu");
+     arg("device") = "cpu", arg("argmax") = py::none());
 
   m.def("global_avg_pool2d", [](py::object x, const std::string& device) {
     OpCall call(device, {x});

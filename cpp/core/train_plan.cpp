@@ -180,16 +180,20 @@ struct Conv2dLayer : Activated {
   }
 };
 
+// Max pooling records each window's first maximum as it pools, so its backward need not read x again.
 struct Pool2dLayer : Indexed {
   GtPoolKind kind;
   GtWindow2d g{};
   Tensor argmax;
   Pool2dLayer(size_t index, GtPoolKind k) : Indexed(index), kind(k) {}
-  void forward(Impl& p) override { kernels::pool2d_forward(p.device, g, kind, cptr(x(p)), ptr(y(p))); }
+  void forward(Impl& p) override {
+    kernels::pool2d_forward(p.device, g, kind, cptr(x(p)), ptr(y(p)),
+                            kind == GT_POOL_MAX ? argmax.data<int32_t>() : nullptr);
+  }
   void backward(Impl& p) override {
     if (!dx(p).defined()) return;
     if (kind == GT_POOL_MAX)
-      kernels::max_pool2d_backward(p.device, g, cptr(x(p)), cptr(dy(p)), argmax.data<int32_t>(), ptr(dx(p)));
+      kernels::max_pool2d_backward(p.device, g, cptr(dy(p)), argmax.data<int32_t>(), ptr(dx(p)));
     else
       kernels::avg_pool2d_backward(p.device, g, cptr(dy(p)), ptr(dx(p)));
   }

@@ -37,6 +37,9 @@ struct float4 {
   float x, y, z, w;
 };
 inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+struct int4 {
+  int x, y, z, w;
+};
 
 // The running fiber's coordinates (the emulator is single-threaded while a kernel runs).
 extern uint3 threadIdx, blockIdx;

@@ -37,9 +37,10 @@ int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const
                                const float* dy, float* dw, float* workspace, void* stream);
 
 // pool2d.cu
-int pool2d_forward_f32(int device, const GtWindow2d* g, int kind, const float* x, float* y, void* stream);
-int max_pool2d_backward_f32(int device, const GtWindow2d* g, const float* x, const float* dy,
-                            int32_t* argmax_workspace, float* dx, void* stream);
+int pool2d_forward_f32(int device, const GtWindow2d* g, int kind, const float* x, float* y, int32_t* argmax,
+                       void* stream);
+int max_pool2d_backward_f32(int device, const GtWindow2d* g, const float* dy, const int32_t* argmax, float* dx,
+                            void* stream);
 int avg_pool2d_backward_f32(int device, const GtWindow2d* g, const float* dy, float* dx, void* stream);
 int global_avg_pool2d_forward_f32(int device, int64_t n, int64_t hw, int64_t c, const float* x, float* y,
                                   void* stream);

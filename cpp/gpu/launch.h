@@ -28,19 +28,26 @@ __device__ inline float activate(int kind, float v) {
   return kind == GT_ACTIVATION_RELU ? (v > 0.0f ? v : 0.0f) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
 }
 
-// 16-byte loads and stores; p must be 16-byte aligned (the emulator checks it, a GPU would fault).
-__device__ inline float4 load_float4(const float* p) {
+// 16-byte loads and stores of four 4-byte values (float4, int4); p must be 16-byte aligned (the
+// emulator checks it, a GPU would fault).
+template <class Vec, class T>
+__device__ inline Vec load16(const T* p) {
+  static_assert(sizeof(Vec) == 16 && sizeof(T) == 4, "four 4-byte values");
 #if defined(GT_GPU_EMULATION)
   ::gt::emu::check_aligned(p, 16);
 #endif
-  return *reinterpret_cast<const float4*>(p);
+  return *reinterpret_cast<const Vec*>(p);
 }
-__device__ inline void store_float4(float* p, float4 v) {
+template <class Vec, class T>
+__device__ inline void store16(T* p, Vec v) {
+  static_assert(sizeof(Vec) == 16 && sizeof(T) == 4, "four 4-byte values");
 #if defined(GT_GPU_EMULATION)
   ::gt::emu::check_aligned(p, 16);
 #endif
-  *reinterpret_cast<float4*>(p) = v;
+  *reinterpret_cast<Vec*>(p) = v;
 }
+__device__ inline float4 load_float4(const float* p) { return load16<float4>(p); }
+__device__ inline void store_float4(float* p, float4 v) { store16(p, v); }
 __host__ __device__ inline bool aligned_16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 struct SumOp {

@@ -1,7 +1,17 @@
-// Pooling on the GPU, NHWC. Forward: one thread per output element, channel fastest, so a warp reads and
-// writes consecutive channels (coalesced). Max backward gathers: a first kernel records each window's
-// first maximum (window-local index), then one thread per INPUT element sums dy over the windows that
-// chose it, so no two threads write one cell and no atomics are needed. Average backward gathers too.
+// Pooling on the GPU, NHWC. The fast kernels give each thread one output (or input) pixel and a group of
+// V channels: V = 4 when the channels come in 16-byte-aligned fours, so each window cell is one 16-byte
+// load, with 32-bit indices split by FastDivmod (a 64-bit division costs ~70 instructions; with it these
+// memory-bound kernels would be bound by their index arithmetic). A max forward can also record each
+// window's first maximum (argmax: window-local i·kw + j), all its backward needs. Max backward gathers:
+// one thread per input element (group) sums dy over the windows whose argmax chose it, so no two threads
+// write one cell and no atomics are needed; without a saved argmax, dispatch runs the forward for it
+// first. Average backward gathers too. The simple kernels (64-bit indices, one channel per thread) serve
+// tensors of 2^31 elements or more, and GPUTRAIN_POOL_KERNEL=simple (the reference).
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+
+#include "core/fast_divmod.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -25,6 +35,8 @@ __device__ inline void covering_outputs(int64_t i, int64_t stride, int64_t pad, 
   const int64_t last = t / stride + 1;
   *end = last < outputs ? last : outputs;
 }
+
+// ---- the simple kernels: 64-bit indices, one channel per thread ----
 
 __global__ void pool2d_forward_kernel(GtWindow2d g, int kind, const float* __restrict__ x,
                                       float* __restrict__ y) {
@@ -141,29 +153,229 @@ __global__ void global_avg_pool2d_backward_kernel(int64_t n, int64_t hw, int64_t
     dx[i] = dy[(i / (hw * c)) * c + i % c] * inv;
 }
 
+
+// ---- the fast kernels: 32-bit indices, V channels per thread ----
+
+// V consecutive channels in registers.
+template <int V>
+struct Lanes;
+template <>
+struct Lanes<1> {
+  __device__ static void load(const float* p, float* v) { v[0] = *p; }
+  __device__ static void load(const int32_t* p, int32_t* v) { v[0] = *p; }
+  __device__ static void store(float* p, const float* v) { *p = v[0]; }
+  __device__ static void store(int32_t* p, const int32_t* v) { *p = v[0]; }
+};
+template <>
+struct Lanes<4> {
+  __device__ static void load(const float* p, float* v) {
+    const float4 q = load16<float4>(p);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  }
+  __device__ static void load(const int32_t* p, int32_t* v) {
+    const int4 q = load16<int4>(p);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  }
+  __device__ static void store(float* p, const float* v) { store16(p, float4{v[0], v[1], v[2], v[3]}); }
+  __device__ static void store(int32_t* p, const int32_t* v) { store16(p, int4{v[0], v[1], v[2], v[3]}); }
+};
+
+// The geometry with divisions by invariant integers. An output group index o enumerates (n, oh, ow,
+// channel group) with the group fastest, so its first element is at o·V; likewise an input group index.
+struct Pool32 {
+  FastDivmod groups, out_w, out_h, in_w, in_h, stride_h, stride_w;
+  int32_t h, w, c, kh, kw, pad_top, pad_left, oh, ow;
+};
+
+// The outputs [begin, end) whose windows cover input index i along one axis (32-bit covering_outputs).
+__device__ inline void covering_outputs32(int32_t i, const FastDivmod& stride, int32_t pad, int32_t size,
+                                          int32_t outputs, int32_t* begin, int32_t* end) {
+  const int32_t t = i + pad;
+  *begin = t - size + 1 <= 0 ? 0 : static_cast<int32_t>(stride.div(static_cast<uint32_t>(t - size + stride.divisor)));
+  const int32_t last = static_cast<int32_t>(stride.div(static_cast<uint32_t>(t))) + 1;
+  *end = last < outputs ? last : outputs;
+}
+
+// y and argmax (each unless null) for every output group. Max keeps two running values so that both
+// results match the simple kernels to the bit, NaNs included: the value by '>' from −∞ (a NaN never
+// wins), the argmax by "first cell, then '>'".
+template <int V>
+__global__ void pool2d_forward_fast_kernel(Pool32 p, uint32_t total, int kind, const float* __restrict__ x,
+                                           float* __restrict__ y, int32_t* __restrict__ argmax) {
+  const bool with_argmax = argmax != nullptr;
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t o = blockIdx.x * blockDim.x + threadIdx.x; o < total; o += step) {
+    uint32_t group, ow, oh;
+    const uint32_t n = p.out_h.divmod(p.out_w.divmod(p.groups.divmod(o, &group), &ow), &oh);
+    const int32_t top = static_cast<int32_t>(oh * p.stride_h.divisor) - p.pad_top;
+    const int32_t left = static_cast<int32_t>(ow * p.stride_w.divisor) - p.pad_left;
+    const int32_t h0 = top > 0 ? top : 0, h1 = top + p.kh < p.h ? top + p.kh : p.h;
+    const int32_t w0 = left > 0 ? left : 0, w1 = left + p.kw < p.w ? left + p.kw : p.w;
+    float acc[V], best[V];
+    int32_t where[V];
+#pragma unroll
+    for (int l = 0; l < V; ++l) {
+      acc[l] = kind == GT_POOL_MAX ? -INFINITY : 0.0f;
+      best[l] = -INFINITY;
+      where[l] = -1;
+    }
+    for (int32_t ih = h0; ih < h1; ++ih)
+      for (int32_t iw = w0; iw < w1; ++iw) {
+        float v[V];
+        Lanes<V>::load(x + ((n * p.h + ih) * p.w + iw) * p.c + group * V, v);
+        const int32_t local = (ih - top) * p.kw + (iw - left);
+#pragma unroll
+        for (int l = 0; l < V; ++l) {
+          acc[l] = kind == GT_POOL_MAX ? (v[l] > acc[l] ? v[l] : acc[l]) : acc[l] + v[l];
+          if (with_argmax && (where[l] < 0 || v[l] > best[l])) {
+            best[l] = v[l];
+            where[l] = local;
+          }
+        }
+      }
+    if (kind == GT_POOL_AVG) {
+      const int32_t count = (h1 - h0) * (w1 - w0);
+#pragma unroll
+      for (int l = 0; l < V; ++l) acc[l] = count > 0 ? acc[l] / static_cast<float>(count) : 0.0f;
+    }
+    if (y != nullptr) Lanes<V>::store(y + o * V, acc);
+    if (with_argmax) Lanes<V>::store(argmax + o * V, where);
+  }
+}
+
+// Input group i: (n, ih, iw, group).
+__device__ inline uint32_t split_input(const Pool32& p, uint32_t i, uint32_t* group, uint32_t* iw, uint32_t* ih) {
+  return p.in_h.divmod(p.in_w.divmod(p.groups.divmod(i, group), iw), ih);
+}
+
+template <int V>
+__global__ void max_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const float* __restrict__ dy,
+                                                const int32_t* __restrict__ argmax, float* __restrict__ dx) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
+    uint32_t group, iw, ih;
+    const uint32_t n = split_input(p, i, &group, &iw, &ih);
+    int32_t oh0, oh1, ow0, ow1;
+    covering_outputs32(static_cast<int32_t>(ih), p.stride_h, p.pad_top, p.kh, p.oh, &oh0, &oh1);
+    covering_outputs32(static_cast<int32_t>(iw), p.stride_w, p.pad_left, p.kw, p.ow, &ow0, &ow1);
+    float sum[V] = {};
+    for (int32_t oh = oh0; oh < oh1; ++oh)
+      for (int32_t ow = ow0; ow < ow1; ++ow) {
+        const int32_t local = (static_cast<int32_t>(ih) + p.pad_top - oh * static_cast<int32_t>(p.stride_h.divisor)) * p.kw +
+                              (static_cast<int32_t>(iw) + p.pad_left - ow * static_cast<int32_t>(p.stride_w.divisor));
+        const uint32_t o = ((n * p.oh + oh) * p.ow + ow) * p.c + group * V;
+        float d[V];
+        int32_t chosen[V];
+        Lanes<V>::load(dy + o, d);
+        Lanes<V>::load(argmax + o, chosen);
+#pragma unroll
+        for (int l = 0; l < V; ++l)
+          if (chosen[l] == local) sum[l] += d[l];
+      }
+    Lanes<V>::store(dx + i * V, sum);
+  }
+}
+
+template <int V>
+__global__ void avg_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const float* __restrict__ dy,
+                                                float* __restrict__ dx) {
+  const uint32_t step = gridDim.x * blockDim.x;
+  for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
+    uint32_t group, iw, ih;
+    const uint32_t n = split_input(p, i, &group, &iw, &ih);
+    int32_t oh0, oh1, ow0, ow1;
+    covering_outputs32(static_cast<int32_t>(ih), p.stride_h, p.pad_top, p.kh, p.oh, &oh0, &oh1);
+    covering_outputs32(static_cast<int32_t>(iw), p.stride_w, p.pad_left, p.kw, p.ow, &ow0, &ow1);
+    float sum[V] = {};
+    for (int32_t oh = oh0; oh < oh1; ++oh) {
+      const int32_t top = oh * static_cast<int32_t>(p.stride_h.divisor) - p.pad_top;
+      const int32_t rows = (top + p.kh < p.h ? top + p.kh : p.h) - (top > 0 ? top : 0);
+      for (int32_t ow = ow0; ow < ow1; ++ow) {
+        const int32_t left = ow * static_cast<int32_t>(p.stride_w.divisor) - p.pad_left;
+        const int32_t cols = (left + p.kw < p.w ? left + p.kw : p.w) - (left > 0 ? left : 0);
+        float d[V];
+        Lanes<V>::load(dy + ((n * p.oh + oh) * p.ow + ow) * p.c + group * V, d);
+#pragma unroll
+        for (int l = 0; l < V; ++l) sum[l] += d[l] / static_cast<float>(rows * cols);
+      }
+    }
+    Lanes<V>::store(dx + i * V, sum);
+  }
+}
+
+// Whether the fast kernels serve this geometry: every input and output index below 2^31.
+bool fast_kernels_fit(const GtWindow2d& g) {
+  if (const char* v = std::getenv("GPUTRAIN_POOL_KERNEL"); v != nullptr && std::strcmp(v, "simple") == 0) return false;
+  const int64_t limit = int64_t(1) << 31;
+  return g.n * g.h * g.w * g.c < limit && g.n * g.oh * g.ow * g.c < limit;
+}
+
+// 4 channels per thread when they come in fours and every buffer (null ones aside) is 16-byte aligned.
+int lanes_for(const GtWindow2d& g, std::initializer_list<const void*> buffers) {
+  if (g.c % 4 != 0) return 1;
+  for (const void* b : buffers)
+    if (b != nullptr && !aligned_16(b)) return 1;
+  return 4;
+}
+
+Pool32 pool32(const GtWindow2d& g, int lanes) {
+  auto u = [](int64_t v) { return static_cast<uint32_t>(v); };
+  auto i = [](int64_t v) { return static_cast<int32_t>(v); };
+  return Pool32{FastDivmod(u(g.c / lanes)), FastDivmod(u(g.ow)), FastDivmod(u(g.oh)), FastDivmod(u(g.w)),
+                FastDivmod(u(g.h)), FastDivmod(u(g.stride_h)), FastDivmod(u(g.stride_w)),
+                i(g.h), i(g.w), i(g.c), i(g.kh), i(g.kw), i(g.pad_top), i(g.pad_left), i(g.oh), i(g.ow)};
+}
+
 }  // namespace
 
-int pool2d_forward_f32(int device, const GtWindow2d* g, int kind, const float* x, float* y, void* stream) {
+int pool2d_forward_f32(int device, const GtWindow2d* g, int kind, const float* x, float* y, int32_t* argmax,
+                       void* stream) {
   const int64_t total = g->n * g->oh * g->ow * g->c;
   if (total == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  GT_LAUNCH(pool2d_forward_kernel, grid_for(total), kThreads, static_cast<cudaStream_t>(stream))
-  (*g, kind, x, y);
-  GT_GPU_CHECK_LAUNCH(pool2d_forward_kernel);
+  auto s = static_cast<cudaStream_t>(stream);
+  if (fast_kernels_fit(*g)) {
+    const int lanes = lanes_for(*g, {x, y, argmax});
+    const Pool32 p = pool32(*g, lanes);
+    const auto groups = static_cast<uint32_t>(total / lanes);
+    if (lanes == 4) {
+      GT_LAUNCH(pool2d_forward_fast_kernel<4>, grid_for(groups), kThreads, s)(p, groups, kind, x, y, argmax);
+    } else {
+      GT_LAUNCH(pool2d_forward_fast_kernel<1>, grid_for(groups), kThreads, s)(p, groups, kind, x, y, argmax);
+    }
+    GT_GPU_CHECK_LAUNCH(pool2d_forward_fast_kernel);
+    return GT_OK;
+  }
+  if (y != nullptr) {
+    GT_LAUNCH(pool2d_forward_kernel, grid_for(total), kThreads, s)(*g, kind, x, y);
+    GT_GPU_CHECK_LAUNCH(pool2d_forward_kernel);
+  }
+  if (argmax != nullptr) {
+    GT_LAUNCH(max_pool2d_argmax_kernel, grid_for(total), kThreads, s)(*g, x, argmax);
+    GT_GPU_CHECK_LAUNCH(max_pool2d_argmax_kernel);
+  }
   return GT_OK;
 }
 
-int max_pool2d_backward_f32(int device, const GtWindow2d* g, const float* x, const float* dy,
-                            int32_t* argmax_workspace, float* dx, void* stream) {
-  const int64_t outputs = g->n * g->oh * g->ow * g->c, inputs = g->n * g->h * g->w * g->c;
+int max_pool2d_backward_f32(int device, const GtWindow2d* g, const float* dy, const int32_t* argmax, float* dx,
+                            void* stream) {
+  const int64_t inputs = g->n * g->h * g->w * g->c;
   if (inputs == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   auto s = static_cast<cudaStream_t>(stream);
-  if (outputs > 0) {
-    GT_LAUNCH(max_pool2d_argmax_kernel, grid_for(outputs), kThreads, s)(*g, x, argmax_workspace);
-    GT_GPU_CHECK_LAUNCH(max_pool2d_argmax_kernel);
+  if (fast_kernels_fit(*g)) {
+    const int lanes = lanes_for(*g, {dy, argmax, dx});
+    const Pool32 p = pool32(*g, lanes);
+    const auto total = static_cast<uint32_t>(inputs / lanes);
+    if (lanes == 4) {
+      GT_LAUNCH(max_pool2d_backward_fast_kernel<4>, grid_for(total), kThreads, s)(p, total, dy, argmax, dx);
+    } else {
+      GT_LAUNCH(max_pool2d_backward_fast_kernel<1>, grid_for(total), kThreads, s)(p, total, dy, argmax, dx);
+    }
+    GT_GPU_CHECK_LAUNCH(max_pool2d_backward_fast_kernel);
+    return GT_OK;
   }
-  GT_LAUNCH(max_pool2d_backward_kernel, grid_for(inputs), kThreads, s)(*g, dy, argmax_workspace, dx);
+  GT_LAUNCH(max_pool2d_backward_kernel, grid_for(inputs), kThreads, s)(*g, dy, argmax, dx);
   GT_GPU_CHECK_LAUNCH(max_pool2d_backward_kernel);
   return GT_OK;
 }
@@ -172,8 +384,20 @@ int avg_pool2d_backward_f32(int device, const GtWindow2d* g, const float* dy, fl
   const int64_t inputs = g->n * g->h * g->w * g->c;
   if (inputs == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  GT_LAUNCH(avg_pool2d_backward_kernel, grid_for(inputs), kThreads, static_cast<cudaStream_t>(stream))
-  (*g, dy, dx);
+  auto s = static_cast<cudaStream_t>(stream);
+  if (fast_kernels_fit(*g)) {
+    const int lanes = lanes_for(*g, {dy, dx});
+    const Pool32 p = pool32(*g, lanes);
+    const auto total = static_cast<uint32_t>(inputs / lanes);
+    if (lanes == 4) {
+      GT_LAUNCH(avg_pool2d_backward_fast_kernel<4>, grid_for(total), kThreads, s)(p, total, dy, dx);
+    } else {
+      GT_LAUNCH(avg_pool2d_backward_fast_kernel<1>, grid_for(total), kThreads, s)(p, total, dy, dx);
+    }
+    GT_GPU_CHECK_LAUNCH(avg_pool2d_backward_fast_kernel);
+    return GT_OK;
+  }
+  GT_LAUNCH(avg_pool2d_backward_kernel, grid_for(inputs), kThreads, s)(*g, dy, dx);
   GT_GPU_CHECK_LAUNCH(avg_pool2d_backward_kernel);
   return GT_OK;
 }

@@ -263,13 +263,15 @@ class _Pooling2D(Layer):
         return (_padded_extent(h, self.pool_size[0], self.strides[0], self.padding),
                 _padded_extent(w, self.pool_size[1], self.strides[1], self.padding), c)
 
+    def _window(self) -> dict:
+        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+
     def forward(self, x, training):
         self._x = x
-        return type(self).forward_op(x, pool_size=self.pool_size, strides=self.strides, padding=self.padding)
+        return type(self).forward_op(x, **self._window())
 
     def backward(self, dy):
-        return type(self).backward_op(dy, self._x, pool_size=self.pool_size, strides=self.strides,
-                                      padding=self.padding)
+        return type(self).backward_op(dy, self._x, **self._window())
 
     def get_config(self):
         return {"name": self.name, "pool_size": list(self.pool_size), "strides": list(self.strides),
@@ -280,9 +282,18 @@ class _Pooling2D(Layer):
 
 
 class MaxPooling2D(_Pooling2D):
-    forward_op = staticmethod(ops.max_pool2d)
-    backward_op = staticmethod(ops.max_pool2d_grad)
     plan_kind = "max"
+
+    def forward(self, x, training):
+        # In training, where each window's maximum lies is kept for backward: no second pass over x.
+        self._x, self._argmax = x, None
+        if not training:
+            return ops.max_pool2d(x, **self._window())
+        y, self._argmax = ops.max_pool2d(x, return_argmax=True, **self._window())
+        return y
+
+    def backward(self, dy):
+        return ops.max_pool2d_grad(dy, self._x, argmax=self._argmax, **self._window())
 
 
 class AveragePooling2D(_Pooling2D):

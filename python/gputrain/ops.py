@@ -143,29 +143,33 @@ def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: s
 
 # ---- pooling ----------------------------------------------------------------------------------------
 
-def _pool(kind, x, pool_size, strides, padding, device):
+def _pool(kind, x, pool_size, strides, padding, device, return_argmax=False):
     x = _as_array(x, "x")
     pool = _pair(pool_size, "pool_size")
     return _core.pool2d(x, kind, pool, pool if strides is None else _pair(strides, "strides"),
-                        _padding(padding), _device(device, x))
+                        _padding(padding), _device(device, x), return_argmax)
 
 
-def _pool_grad(kind, dy, x, pool_size, strides, padding, device):
+def _pool_grad(kind, dy, x, pool_size, strides, padding, device, argmax=None):
     dy, x = _as_array(dy, "dy"), _as_array(x, "x")
     pool = _pair(pool_size, "pool_size")
     return _core.pool2d_grad(dy, x, kind, pool, pool if strides is None else _pair(strides, "strides"),
-                             _padding(padding), _device(device, dy, x))
+                             _padding(padding), _device(device, dy, x, argmax), argmax)
 
 
-def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None):
-    """Max pooling of NHWC x; strides default to pool_size (Keras)."""
-    return _pool("max", x, pool_size, strides, padding, device)
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None,
+               return_argmax: bool = False):
+    """Max pooling of NHWC x; strides default to pool_size (Keras). With return_argmax, (y, argmax):
+    argmax (int32, y's shape) holds where each window's first maximum lies inside its window
+    (row-major, i·pool_w + j); given to max_pool2d_grad, it spares the backward a second pass over x."""
+    return _pool("max", x, pool_size, strides, padding, device, bool(return_argmax))
 
 
 def max_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
-                    device: str | None = None):
-    """dx of max pooling: each window's gradient goes to its first maximum."""
-    return _pool_grad("max", dy, x, pool_size, strides, padding, device)
+                    device: str | None = None, argmax=None):
+    """dx of max pooling: each window's gradient goes to its first maximum (found again in x, or read
+    from `argmax`, the forward's for this x)."""
+    return _pool_grad("max", dy, x, pool_size, strides, padding, device, argmax)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None):
