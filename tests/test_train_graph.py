@@ -19,8 +19,8 @@ def _gpu_only(device):
 def _model(device):
     gt.utils.set_random_seed(5)
     model = gt.Sequential([layers.Conv2D(4, 3, padding="same", input_shape=(6, 6, 2)), layers.BatchNormalization(),
-                           layers.ReLU(), layers.Activation("linear"), layers.Flatten(), layers.Dense(16, activation="relu"), layers.Dropout(0.3),
-                           layers.Dense(3)])
+                           layers.ReLU(), layers.Activation("linear"), layers.Flatten(),
+                           layers.Dense(16, activation="relu"), layers.Dropout(0.3), layers.Dense(3)])
     model.compile(gt.optimizers.Adam(0.02), gt.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"],
                   device=device)
     return model

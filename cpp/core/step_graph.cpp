@@ -27,7 +27,8 @@ bool StepGraph::capture(const Device& device, const std::function<void()>& body)
   } catch (const std::exception& e) {  // a kernel call the capture refused
     failure_ = e.what();
     void* partial = nullptr;
-    if (table.graph_capture_end(device.index, stream, &partial) == GT_OK) (void)table.graph_destroy(device.index, partial);
+    if (table.graph_capture_end(device.index, stream, &partial) == GT_OK)
+      (void)table.graph_destroy(device.index, partial);
     return false;
   }
   if (table.graph_capture_end(device.index, stream, &graph_) != GT_OK) {

@@ -546,7 +546,8 @@ void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double
     kernels::copy_device(p.device, input.raw(), x.raw(), x.nbytes());
   kernels::copy_device(p.device, p.labels.raw(), y.raw(), y.nbytes());
   const float alpha = p.adam ? ops::adam_params(iteration, learning_rate, p.beta_1, p.beta_2, 0.0).alpha : 0.0f;
-  kernels::write_step_scalars(p.device, p.step_scalars(), GtStepScalars{p.steps, static_cast<float>(learning_rate), alpha});
+  const GtStepScalars scalars{p.steps, static_cast<float>(learning_rate), alpha};
+  kernels::write_step_scalars(p.device, p.step_scalars(), scalars);
 
   using State = Impl::GraphState;
   if (p.graph_state == State::Pending)  // nothing captured runs: the graph's first launch does it

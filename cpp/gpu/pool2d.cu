@@ -243,27 +243,33 @@ __global__ void pool2d_forward_fast_kernel(Pool32 p, uint32_t total, int kind, c
   }
 }
 
-// Input group i: (n, ih, iw, group).
-__device__ inline uint32_t split_input(const Pool32& p, uint32_t i, uint32_t* group, uint32_t* iw, uint32_t* ih) {
-  return p.in_h.divmod(p.in_w.divmod(p.groups.divmod(i, group), iw), ih);
+// Input group i: (n, ih, iw, group), and the outputs [oh0, oh1) × [ow0, ow1) whose windows cover it.
+struct InputCell {
+  uint32_t n, group;
+  int32_t ih, iw, oh0, oh1, ow0, ow1;
+};
+__device__ inline InputCell input_cell(const Pool32& p, uint32_t i) {
+  uint32_t group, iw, ih;
+  const uint32_t n = p.in_h.divmod(p.in_w.divmod(p.groups.divmod(i, &group), &iw), &ih);
+  InputCell cell{n, group, static_cast<int32_t>(ih), static_cast<int32_t>(iw), 0, 0, 0, 0};
+  covering_outputs32(cell.ih, p.stride_h, p.pad_top, p.kh, p.oh, &cell.oh0, &cell.oh1);
+  covering_outputs32(cell.iw, p.stride_w, p.pad_left, p.kw, p.ow, &cell.ow0, &cell.ow1);
+  return cell;
 }
 
 template <int V>
 __global__ void max_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const float* __restrict__ dy,
                                                 const int32_t* __restrict__ argmax, float* __restrict__ dx) {
   const uint32_t step = gridDim.x * blockDim.x;
+  const auto sh = static_cast<int32_t>(p.stride_h.divisor), sw = static_cast<int32_t>(p.stride_w.divisor);
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
-    uint32_t group, iw, ih;
-    const uint32_t n = split_input(p, i, &group, &iw, &ih);
-    int32_t oh0, oh1, ow0, ow1;
-    covering_outputs32(static_cast<int32_t>(ih), p.stride_h, p.pad_top, p.kh, p.oh, &oh0, &oh1);
-    covering_outputs32(static_cast<int32_t>(iw), p.stride_w, p.pad_left, p.kw, p.ow, &ow0, &ow1);
+    const InputCell q = input_cell(p, i);
     float sum[V] = {};
-    for (int32_t oh = oh0; oh < oh1; ++oh)
-      for (int32_t ow = ow0; ow < ow1; ++ow) {
-        const int32_t local = (static_cast<int32_t>(ih) + p.pad_top - oh * static_cast<int32_t>(p.stride_h.divisor)) * p.kw +
-                              (static_cast<int32_t>(iw) + p.pad_left - ow * static_cast<int32_t>(p.stride_w.divisor));
-        const uint32_t o = ((n * p.oh + oh) * p.ow + ow) * p.c + group * V;
+    for (int32_t oh = q.oh0; oh < q.oh1; ++oh)
+      for (int32_t ow = q.ow0; ow < q.ow1; ++ow) {
+        // This cell's place inside window (oh, ow): it receives dy where it was the window's maximum.
+        const int32_t local = (q.ih + p.pad_top - oh * sh) * p.kw + (q.iw + p.pad_left - ow * sw);
+        const uint32_t o = ((q.n * p.oh + oh) * p.ow + ow) * p.c + q.group * V;
         float d[V];
         int32_t chosen[V];
         Lanes<V>::load(dy + o, d);
@@ -280,21 +286,18 @@ template <int V>
 __global__ void avg_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const float* __restrict__ dy,
                                                 float* __restrict__ dx) {
   const uint32_t step = gridDim.x * blockDim.x;
+  const auto sh = static_cast<int32_t>(p.stride_h.divisor), sw = static_cast<int32_t>(p.stride_w.divisor);
   for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += step) {
-    uint32_t group, iw, ih;
-    const uint32_t n = split_input(p, i, &group, &iw, &ih);
-    int32_t oh0, oh1, ow0, ow1;
-    covering_outputs32(static_cast<int32_t>(ih), p.stride_h, p.pad_top, p.kh, p.oh, &oh0, &oh1);
-    covering_outputs32(static_cast<int32_t>(iw), p.stride_w, p.pad_left, p.kw, p.ow, &ow0, &ow1);
+    const InputCell q = input_cell(p, i);
     float sum[V] = {};
-    for (int32_t oh = oh0; oh < oh1; ++oh) {
-      const int32_t top = oh * static_cast<int32_t>(p.stride_h.divisor) - p.pad_top;
+    for (int32_t oh = q.oh0; oh < q.oh1; ++oh) {
+      const int32_t top = oh * sh - p.pad_top;
       const int32_t rows = (top + p.kh < p.h ? top + p.kh : p.h) - (top > 0 ? top : 0);
-      for (int32_t ow = ow0; ow < ow1; ++ow) {
-        const int32_t left = ow * static_cast<int32_t>(p.stride_w.divisor) - p.pad_left;
+      for (int32_t ow = q.ow0; ow < q.ow1; ++ow) {
+        const int32_t left = ow * sw - p.pad_left;
         const int32_t cols = (left + p.kw < p.w ? left + p.kw : p.w) - (left > 0 ? left : 0);
         float d[V];
-        Lanes<V>::load(dy + ((n * p.oh + oh) * p.ow + ow) * p.c + group * V, d);
+        Lanes<V>::load(dy + ((q.n * p.oh + oh) * p.ow + ow) * p.c + q.group * V, d);
 #pragma unroll
         for (int l = 0; l < V; ++l) sum[l] += d[l] / static_cast<float>(rows * cols);
       }
