@@ -76,23 +76,33 @@ void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax) {
           const float* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
           const int32_t local = static_cast<int32_t>((ih - (oh * g.stride_h - g.pad_top)) * g.kw +
                                                      (iw - (ow * g.stride_w - g.pad_left)));
-          for (int64_t c = 0; c < g.c; ++c)
-            if (in[c] > best[c] || arg[c] < 0) {
-              best[c] = in[c];
-              arg[c] = local;
-            }
+          float* best_value = best.data();
+#pragma omp simd
+          for (int64_t c = 0; c < g.c; ++c) {  // selects, not branches: the channel loop vectorises
+            const bool take = in[c] > best_value[c] || arg[c] < 0;
+            best_value[c] = take ? in[c] : best_value[c];
+            arg[c] = take ? local : arg[c];
+          }
         }
     }
   }
 }
 
+// The outputs covering each input column: the same for every row, so found once, not per cell.
+std::vector<Span> covering_columns(const GtWindow2d& g) {
+  std::vector<Span> spans(static_cast<size_t>(g.w));
+  for (int64_t iw = 0; iw < g.w; ++iw) spans[iw] = covering_outputs(iw, g.stride_w, g.pad_left, g.kw, g.ow);
+  return spans;
+}
+
 void max_pool2d_backward(const GtWindow2d& g, const float* dy, const int32_t* argmax, float* dx) {
+  const std::vector<Span> columns = covering_columns(g);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < g.n * g.h; ++r) {
     const int64_t n = r / g.h, ih = r % g.h;
     const Span ohs = covering_outputs(ih, g.stride_h, g.pad_top, g.kh, g.oh);
     for (int64_t iw = 0; iw < g.w; ++iw) {
-      const Span ows = covering_outputs(iw, g.stride_w, g.pad_left, g.kw, g.ow);
+      const Span ows = columns[iw];
       float* out = dx + ((n * g.h + ih) * g.w + iw) * g.c;
       std::fill(out, out + g.c, 0.0f);
       for (int64_t oh = ohs.begin; oh < ohs.end; ++oh)
@@ -101,20 +111,23 @@ void max_pool2d_backward(const GtWindow2d& g, const float* dy, const int32_t* ar
           const int32_t local = static_cast<int32_t>((ih - (oh * g.stride_h - g.pad_top)) * g.kw +
                                                      (iw - (ow * g.stride_w - g.pad_left)));
           const int64_t o = ((n * g.oh + oh) * g.ow + ow) * g.c;
-          for (int64_t c = 0; c < g.c; ++c)
-            if (argmax[o + c] == local) out[c] += dy[o + c];
+          // A select instead of a branch, so the channel loop vectorises; adding +0 leaves out[c] as it
+          // was (it is never −0: it starts at +0).
+#pragma omp simd
+          for (int64_t c = 0; c < g.c; ++c) out[c] += argmax[o + c] == local ? dy[o + c] : 0.0f;
         }
     }
   }
 }
 
 void avg_pool2d_backward(const GtWindow2d& g, const float* dy, float* dx) {
+  const std::vector<Span> columns = covering_columns(g);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < g.n * g.h; ++r) {
     const int64_t n = r / g.h, ih = r % g.h;
     const Span ohs = covering_outputs(ih, g.stride_h, g.pad_top, g.kh, g.oh);
     for (int64_t iw = 0; iw < g.w; ++iw) {
-      const Span ows = covering_outputs(iw, g.stride_w, g.pad_left, g.kw, g.ow);
+      const Span ows = columns[iw];
       float* out = dx + ((n * g.h + ih) * g.w + iw) * g.c;
       std::fill(out, out + g.c, 0.0f);
       for (int64_t oh = ohs.begin; oh < ohs.end; ++oh) {
