@@ -359,6 +359,29 @@ def torch_conv_fwd_bwd(torch, x, wt, b, dy, stride, padding):
     out.backward(dy[:, :, :out.shape[2], :out.shape[3]])
 
 
+def peer_kernels(torch, fn, top=3) -> str:
+    """The CUDA kernels one call of fn runs, the longest first with their share of its device time: which
+    algorithm cuDNN or cuBLAS chose (implicit GEMM, Winograd, FFT...), what our kernels must race."""
+    try:
+        from torch.profiler import ProfilerActivity, profile
+        fn(0)
+        torch.cuda.synchronize()
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            fn(1)
+            torch.cuda.synchronize()
+        times = {}
+        for e in prof.key_averages():
+            t = getattr(e, "device_time_total", None)
+            t = e.cuda_time_total if t is None else t
+            if t and t > 0:
+                times[e.key] = times.get(e.key, 0.0) + t
+        total = sum(times.values()) or 1.0
+        names = sorted(times, key=times.get, reverse=True)[:top]
+        return ", ".join(f"{n[:70]} ({100 * times[n] / total:.0f}%)" for n in names) or "none recorded"
+    except Exception as exc:  # a profiler that does not work here must not stop the benchmark
+        return f"profiler failed: {exc}"
+
+
 def run_cuda(args):
     import torch
     if not torch.cuda.is_available():
@@ -411,8 +434,9 @@ def run_cuda(args):
             gt.ops.conv2d_grad(pick(gdys, i), x, wt, strides=s, padding=pad)
 
         tbias = torch.zeros(k, device="cuda")
-        row(name + " fwd+bwd", timer(ours_fb),
-            torch_both(lambda i: torch_conv_fwd_bwd(torch, *pick(tsets, i), tbias, pick(tdys, i), s, tpad)), 3 * flops)
+        peer_fb = lambda i: torch_conv_fwd_bwd(torch, *pick(tsets, i), tbias, pick(tdys, i), s, tpad)  # noqa: E731
+        row(name + " fwd+bwd", timer(ours_fb), torch_both(peer_fb), 3 * flops)
+        print(f"    torch fwd+bwd kernels: {peer_kernels(torch, peer_fb)}", flush=True)
 
     for name, n, h, w, c, p, s, pad, tpad in POOL:
         xs = [torch.randn(n, h, w, c, device="cuda") for _ in range(2)]
@@ -451,8 +475,9 @@ def run_cuda(args):
             gt.ops.dense(x, wt, b)
             gt.ops.dense_grad(pick(gdys, i), x, wt)
 
-        row(name + " fwd+bwd", timer(ours_fb),
-            torch_both(lambda i: torch_dense_fwd_bwd(torch, xs[i % 2], ws[i % 2], bs[i % 2], dys[i % 2])), 3 * flops)
+        peer_fb = lambda i: torch_dense_fwd_bwd(torch, xs[i % 2], ws[i % 2], bs[i % 2], dys[i % 2])  # noqa: E731
+        row(name + " fwd+bwd", timer(ours_fb), torch_both(peer_fb), 3 * flops)
+        print(f"    torch fwd+bwd kernels: {peer_kernels(torch, peer_fb)}", flush=True)
 
 
 def main(argv=None):
