@@ -161,7 +161,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t nbytes, cudaMemcp
                             cudaStream_t stream) {
   if (stream == nullptr) return cudaMemcpy(dst, src, nbytes, kind);
   if (capture(stream, [=]() { std::memmove(dst, src, nbytes); })) return cudaSuccess;
-  if (kind == cudaMemcpyDeviceToDevice) return refuse("cudaMemcpyAsync: device-to-device copies on a created stream are not emulated outside graphs");
+  if (kind == cudaMemcpyDeviceToDevice)
+    return refuse("cudaMemcpyAsync: device-to-device copies on a created stream are emulated only in graphs");
   std::lock_guard<std::mutex> lock(mutex);
   // CUDA would quietly copy pageable memory synchronously; here it is a bug in the caller, which meant
   // the copy to overlap.
@@ -217,6 +218,7 @@ cudaError_t cudaEventQuery(cudaEvent_t event) {
   }
   return run_event(e);
 }
+
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(mutex);
   Stream* s = static_cast<Stream*>(stream);
