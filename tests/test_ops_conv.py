@@ -67,6 +67,19 @@ def test_conv2d_many_output_pixels(device, rng):
     assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
 
 
+def test_conv2d_many_channels_both_ways(device, rng):
+    # 3,200 pixels x 72 channels in and out: on a GPU of up to 25 multiprocessors both the forward and
+    # the data gradient are wide enough for the big tiles (narrower products take the small ones).
+    x, kernel = normal(rng, (2, 40, 40, 72)), normal(rng, (3, 3, 72, 72), 0.1)
+    y = gputrain.ops.conv2d(x, kernel, padding="same", device=device)
+    assert_close(y, ref.conv2d(x, kernel, None, (1, 1), "same"))
+    dy = normal(rng, y.shape)
+    dx, dk, _ = gputrain.ops.conv2d_grad(dy, x, kernel, padding="same", device=device)
+    rdx, rdk, _ = ref.conv2d_grad(dy, x, kernel, (1, 1), "same")
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+
+
 @pytest.mark.parametrize("activation", ["relu", "sigmoid"])
 def test_conv2d_fused_activation(device, rng, activation):
     x, kernel, bias = normal(rng, (2, 9, 10, 30)), normal(rng, (3, 3, 30, 12), 0.2), normal(rng, (12,))

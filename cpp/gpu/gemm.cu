@@ -101,7 +101,14 @@ GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_spl
   const int64_t big_tiles = ((m + BigTile::BM - 1) / BigTile::BM) * ((n + BigTile::BN - 1) / BigTile::BN);
   const int64_t small_tiles =
       ((m + SmallTile::BM - 1) / SmallTile::BM) * ((n + SmallTile::BN - 1) / SmallTile::BN);
-  plan.big = big_tiles >= sm_count;  // enough big tiles to occupy every multiprocessor once
+  // Big tiles when there are enough to occupy every multiprocessor once, and they are not mostly
+  // padding: a convolution with 16 output channels uses 1/8 of a 128-wide tile's multiply-adds, 1/4 of a
+  // 64-wide one's. The small tile's padded work counts 1.5 times: with 4×4 results per thread instead
+  // of 8×8, its sm_90 main loops spend 1.2–1.5 times the instructions per multiply-add.
+  auto padded = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
+  const int64_t big_work = padded(m, BigTile::BM) * padded(n, BigTile::BN);
+  const int64_t small_work = padded(m, SmallTile::BM) * padded(n, SmallTile::BN);
+  plan.big = big_tiles >= sm_count && 2 * big_work <= 3 * small_work;
   plan.k_per_split = (k + BigTile::BK - 1) / BigTile::BK * BigTile::BK;
   if (!plan.big && allow_split && small_tiles < sm_count && k >= 512) {
     // Too few tiles for the device: cut the depth into slices (each at least 256 deep, at most 64
