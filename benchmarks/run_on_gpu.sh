@@ -30,8 +30,9 @@ limit() {
 step() { printf '\n== %s (%s, %ds into the run)\n' "$1" "$(date +%T)" "$SECONDS"; }
 
 build() {
-  step "build (GPUTRAIN_CUDA=ON, architectures chosen by CMake)"
-  { GPUTRAIN_CUDA=ON GPUTRAIN_HIP=OFF timeout "$(limit 300)" python3 -m pip install -q --no-build-isolation . 2>&1 |
+  step "build (GPUTRAIN_CUDA=ON, architectures chosen by CMake, the GEMM's reference loop compiled in)"
+  { GPUTRAIN_CUDA=ON GPUTRAIN_HIP=OFF GPUTRAIN_GEMM_REFERENCE=ON timeout "$(limit 300)" \
+      python3 -m pip install -q --no-build-isolation . 2>&1 |
       tail -30
     (cd /tmp && python3 -m gputrain build-info); } 2>&1 | tee "$out/build.log"
 }

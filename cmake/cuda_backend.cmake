@@ -80,6 +80,9 @@ add_library(gputrain_cuda_kernels STATIC ${GPUTRAIN_GPU_SOURCES})
 target_include_directories(gputrain_cuda_kernels PRIVATE cpp)
 set_target_properties(gputrain_cuda_kernels PROPERTIES CUDA_RUNTIME_LIBRARY Static)
 target_compile_options(gputrain_cuda_kernels PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-fPIC>)
+if(GPUTRAIN_GEMM_REFERENCE)
+  target_compile_definitions(gputrain_cuda_kernels PRIVATE GT_GEMM_REFERENCE=1)
+endif()
 
 pybind11_add_module(_cuda cpp/gpu/module.cpp)
 target_include_directories(_cuda PRIVATE cpp)
@@ -98,5 +101,6 @@ gputrain_record_backend(cuda TRUE "built"
   compiler "${CMAKE_CUDA_COMPILER}"
   architectures "${_arch_text}"
   flags "${CMAKE_CUDA_FLAGS} ${CMAKE_CUDA_FLAGS_RELEASE}"
+  gemm_reference "${GPUTRAIN_GEMM_REFERENCE}"
   runtime "static")
 message(STATUS "gputrain backend cuda: built (CUDA ${CUDAToolkit_VERSION}, architectures ${_arch_text})")

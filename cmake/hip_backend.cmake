@@ -72,6 +72,9 @@ else()
 endif()
 
 set(_hip_flags -x hip -std=c++17 -O3 -fPIC)
+if(GPUTRAIN_GEMM_REFERENCE)
+  list(APPEND _hip_flags -DGT_GEMM_REFERENCE=1)
+endif()
 foreach(arch IN LISTS _hip_archs)
   list(APPEND _hip_flags --offload-arch=${arch})
 endforeach()
@@ -109,5 +112,6 @@ gputrain_record_backend(hip TRUE "built"
   compiler "${GPUTRAIN_HIPCC}"
   architectures "${_hip_archs_text}"
   flags "${_hip_flags_text}"
+  gemm_reference "${GPUTRAIN_GEMM_REFERENCE}"
   runtime "${GPUTRAIN_AMDHIP64}")
 message(STATUS "gputrain backend hip: built (HIP ${_hip_version}, architectures ${_hip_archs})")

@@ -23,6 +23,7 @@ namespace {
 // x viewed as the im2col matrix: row = output pixel (n, oh, ow), depth = tap (r, s, c); c is the
 // fastest index of both the depth and NHWC memory, so depth neighbours are memory neighbours.
 struct ForwardA {
+  static constexpr bool kIndex64 = true;  // tensors past 2^31 elements only: big and small tiles
   const float* x;
   GtWindow2d g;
   static constexpr bool kDepthContiguous = true;
@@ -64,6 +65,7 @@ struct StoreBias {
 // With stride s, only 1 in sh·sw taps is real: those MACs are wasted on zeros (fine for ResNet's
 // few strided layers; a stride-decomposed kernel would avoid them).
 struct BackwardDataA {
+  static constexpr bool kIndex64 = true;  // tensors past 2^31 elements only: big and small tiles
   const float* dy;
   GtWindow2d g;
   int64_t k;
@@ -102,6 +104,7 @@ struct StorePlain {
 // The transposed im2col matrix: row = tap (r, s, c), depth = output pixel (n, oh, ow). Rows (c
 // fastest) are memory neighbours, depth steps are not.
 struct BackwardFilterA {
+  static constexpr bool kIndex64 = true;  // tensors past 2^31 elements only: big and small tiles
   const float* x;
   GtWindow2d g;
   static constexpr bool kDepthContiguous = false;

@@ -98,28 +98,35 @@ bool use_simple_gemm_kernel() {
 
 GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_split) {
   GemmPlan plan;
-  const int64_t big_tiles = ((m + BigTile::BM - 1) / BigTile::BM) * ((n + BigTile::BN - 1) / BigTile::BN);
-  const int64_t small_tiles =
-      ((m + SmallTile::BM - 1) / SmallTile::BM) * ((n + SmallTile::BN - 1) / SmallTile::BN);
-  // Big tiles when there are enough to occupy every multiprocessor once, and they are not mostly
-  // padding: a convolution with 16 output channels uses 1/8 of a 128-wide tile's multiply-adds, 1/4 of a
-  // 64-wide one's. The small tile's padded work counts 1.5 times: with 4×4 results per thread instead
-  // of 8×8, its sm_90 main loops spend 1.2–1.5 times the instructions per multiply-add.
+  auto tiles = [&](int64_t bm, int64_t bn) { return ((m + bm - 1) / bm) * ((n + bn - 1) / bn); };
   auto padded = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
+  // Work including the tiles' padding: a convolution with 16 output channels uses 1/8 of a 128-wide
+  // tile's multiply-adds, 1/4 of a 64-wide one's. With 4×4 results per thread instead of 8×8, the small
+  // and narrow tiles' sm_90 main loops spend 1.2–1.5 times the instructions per multiply-add, so their
+  // padded work counts 1.5 times against the big tile's.
   const int64_t big_work = padded(m, BigTile::BM) * padded(n, BigTile::BN);
   const int64_t small_work = padded(m, SmallTile::BM) * padded(n, SmallTile::BN);
-  plan.big = big_tiles >= sm_count && 2 * big_work <= 3 * small_work;
-  plan.k_per_split = (k + BigTile::BK - 1) / BigTile::BK * BigTile::BK;
-  if (!plan.big && allow_split && small_tiles < sm_count && k >= 512) {
+  const int64_t narrow_work = padded(m, NarrowTile::BM) * padded(n, NarrowTile::BN);
+  // Big tiles need enough of them to occupy every multiprocessor once.
+  if (tiles(BigTile::BM, BigTile::BN) >= sm_count && 2 * big_work <= 3 * std::min(small_work, narrow_work))
+    plan.tile = GemmTile::Big;
+  else  // the simple reference kernel has no narrow version
+    plan.tile = narrow_work < small_work && !use_simple_gemm_kernel() ? GemmTile::Narrow : GemmTile::Small;
+  const int64_t chosen_tiles = plan.tile == GemmTile::Narrow ? tiles(NarrowTile::BM, NarrowTile::BN)
+                                                               : tiles(SmallTile::BM, SmallTile::BN);
+  static_assert(BigTile::BK == SmallTile::BK && SmallTile::BK == NarrowTile::BK, "one depth step for all");
+  constexpr int64_t bk = BigTile::BK;
+  plan.k_per_split = (k + bk - 1) / bk * bk;
+  if (plan.tile != GemmTile::Big && allow_split && chosen_tiles < sm_count && k >= 512) {
     // Too few tiles for the device: cut the depth into slices (each at least 256 deep, at most 64
     // of them) until there are about two blocks per multiprocessor.
-    const int64_t want = (2 * sm_count + small_tiles - 1) / small_tiles;
+    const int64_t want = (2 * sm_count + chosen_tiles - 1) / chosen_tiles;
     const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({want, k / 256, 64}));
-    plan.k_per_split = ((k + splits - 1) / splits + SmallTile::BK - 1) / SmallTile::BK * SmallTile::BK;
+    plan.k_per_split = ((k + splits - 1) / splits + bk - 1) / bk * bk;
     plan.splits = (k + plan.k_per_split - 1) / plan.k_per_split;
     if (plan.splits > 1) plan.workspace_floats = static_cast<size_t>(plan.splits * m * n);
   }
-  if (plan.k_per_split == 0) plan.k_per_split = BigTile::BK;  // k = 0: one empty slice
+  if (plan.k_per_split == 0) plan.k_per_split = bk;  // k = 0: one empty slice
   return plan;
 }
 

@@ -5,9 +5,11 @@
 // TM×TN register block. Two versions of the main loop: gemm_tile_kernel, the simple one (one shared
 // buffer, scalar shared reads), kept as the reference; gemm_tile_pipelined_kernel, the one launched
 // by default (double-buffered shared tiles with the next tile's global loads in flight during the
-// multiply, float4 shared reads). GPUTRAIN_GEMM_KERNEL=simple selects the simple one.
+// multiply, float4 shared reads). GPUTRAIN_GEMM_KERNEL=simple selects the simple one, in builds that
+// have it (kGemmReference).
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "gpu/check.h"
 #include "gpu/launch.h"
@@ -27,17 +29,21 @@ struct TileShape {
   // depth-major stores then meet 2-way bank conflicts, once per stage; its reads, 16 per stage, none).
   static constexpr int kPadVector = 4;
   static constexpr int kLoadsA = BM * BK / kThreads, kLoadsB = BN * BK / kThreads;
+  // Vector (float4) global loads of a loader that offers them need a multiple of 4 loads per thread.
+  static constexpr bool kVectorLoadsA = kLoadsA % 4 == 0, kVectorLoadsB = kLoadsB % 4 == 0;
   static_assert(BM % TM == 0 && BN % TN == 0, "register blocks must tile the block");
   static_assert((BM * BK) % kThreads == 0 && (BN * BK) % kThreads == 0, "tile loads must split evenly");
   static_assert(TM % 4 == 0 && TN % 4 == 0, "the pipelined kernel reads register blocks as float4s");
-  static_assert(kLoadsA % 4 == 0 && kLoadsB % 4 == 0 && BK % 4 == 0 && BN % 4 == 0,
-                "vector loads come in 4s");
+  static_assert(BK % 4 == 0 && BN % 4 == 0, "vector loads come in 4s");
 };
 
-// 256 threads each; the big tile for GEMMs with enough tiles to fill the device, the small one for
-// the rest (it quadruples the number of blocks).
+// The big tile for GEMMs with enough tiles to fill the device, the small one for the rest (it
+// quadruples the number of blocks) and for products 64 columns wide or less (where a big tile would be
+// mostly padding), the narrow one (128 threads) for 16 columns or less: convolutions with few channels,
+// a dense layer's 10 classes.
 using BigTile = TileShape<128, 128, 16, 8, 8>;
 using SmallTile = TileShape<64, 64, 16, 4, 4>;
+using NarrowTile = TileShape<128, 16, 16, 4, 4>;
 
 // Grid: x = row tiles (up to 2^31 − 1, for convolutions with millions of output pixels), y = column
 // tiles, z = split-K slices of `k_per_split` depth each (a multiple of BK).
@@ -164,8 +170,10 @@ __global__ void __launch_bounds__(Tile::kThreads)
     *c = (e % (BN / 4)) * 4;
     *d = e / (BN / 4);
   };
+  constexpr bool kVectorA = ALoad::kVector && Tile::kVectorLoadsA;
+  constexpr bool kVectorB = BLoad::kVector && Tile::kVectorLoadsB;
   auto load_stage = [&](int64_t k0) {  // global → registers; zeros past the matrix or the slice
-    if constexpr (ALoad::kVector) {
+    if constexpr (kVectorA) {
       static_assert(ALoad::kDepthContiguous, "vector A loads run along the depth");
 #pragma unroll
       for (int it = 0; it < Tile::kLoadsA / 4; ++it) {
@@ -193,7 +201,7 @@ __global__ void __launch_bounds__(Tile::kThreads)
         stage_a[it] = (gr < m && gk < k_end) ? load_a(gr, gk) : 0.0f;
       }
     }
-    if constexpr (BLoad::kVector) {
+    if constexpr (kVectorB) {
       static_assert(BLoad::kColumnsContiguous, "vector B loads run along the columns");
 #pragma unroll
       for (int it = 0; it < Tile::kLoadsB / 4; ++it) {
@@ -223,7 +231,7 @@ __global__ void __launch_bounds__(Tile::kThreads)
     }
   };
   auto store_stage = [&](int buf) {  // registers → shared buffer `buf`
-    if constexpr (ALoad::kVector) {
+    if constexpr (kVectorA) {
 #pragma unroll
       for (int it = 0; it < Tile::kLoadsA / 4; ++it) {
         int r, d;
@@ -239,7 +247,7 @@ __global__ void __launch_bounds__(Tile::kThreads)
         as[buf][d][r] = stage_a[it];
       }
     }
-    if constexpr (BLoad::kVector) {
+    if constexpr (kVectorB) {
 #pragma unroll
       for (int it = 0; it < Tile::kLoadsB / 4; ++it) {
         int c, d;
@@ -315,10 +323,19 @@ __global__ void __launch_bounds__(Tile::kThreads)
 // True when GPUTRAIN_GEMM_KERNEL=simple asks for the simple main loop (read once per process).
 bool use_simple_gemm_kernel();
 
+// Whether this build has the simple main loop: it doubles the GEMM kernels to compile, so builds for
+// users leave it out unless GPUTRAIN_GEMM_REFERENCE=ON; the CPU emulator (tests) always has it.
+#if defined(GT_GEMM_REFERENCE) || defined(GT_GPU_EMULATION)
+constexpr bool kGemmReference = true;
+#else
+constexpr bool kGemmReference = false;
+#endif
+
 // How a GEMM of this shape is launched: tile size and split-K depth. One function decides, so the
 // workspace a caller allocates always matches the launch.
+enum class GemmTile { Big, Small, Narrow };
 struct GemmPlan {
-  bool big = true;
+  GemmTile tile = GemmTile::Big;
   int64_t splits = 1;           // slices of the depth, each written to its own workspace slice
   int64_t k_per_split = 0;      // a multiple of BK
   size_t workspace_floats = 0;  // splits·m·n when splits > 1
@@ -335,24 +352,40 @@ int launch_gemm_tile(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, ALoa
   const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(col_tiles),
                   static_cast<unsigned>(plan.splits));
   if (use_simple_gemm_kernel()) {
-    GT_LAUNCH(gemm_tile_kernel<Tile>, grid, Tile::kThreads, stream)
-    (m, n, k, plan.k_per_split, load_a, load_b, store);
-    GT_GPU_CHECK_LAUNCH(gemm_tile_kernel);
-  } else {
-    GT_LAUNCH(gemm_tile_pipelined_kernel<Tile>, grid, Tile::kThreads, stream)
-    (m, n, k, plan.k_per_split, load_a, load_b, store);
-    GT_GPU_CHECK_LAUNCH(gemm_tile_pipelined_kernel);
+    GT_GPU_REQUIRE(kGemmReference, "GPUTRAIN_GEMM_KERNEL=simple: this build has no simple GEMM kernel "
+                                   "(rebuild with GPUTRAIN_GEMM_REFERENCE=ON)");
+    // The simple kernel has no narrow version: plan_gemm gives small tiles instead when it is asked for.
+    if constexpr (kGemmReference && !std::is_same_v<Tile, NarrowTile>) {
+      GT_LAUNCH(gemm_tile_kernel<Tile>, grid, Tile::kThreads, stream)
+      (m, n, k, plan.k_per_split, load_a, load_b, store);
+      GT_GPU_CHECK_LAUNCH(gemm_tile_kernel);
+      return GT_OK;
+    }
   }
+  GT_LAUNCH(gemm_tile_pipelined_kernel<Tile>, grid, Tile::kThreads, stream)
+  (m, n, k, plan.k_per_split, load_a, load_b, store);
+  GT_GPU_CHECK_LAUNCH(gemm_tile_pipelined_kernel);
   return GT_OK;
 }
 
-// Launches gemm_tile_kernel with the plan's tile size.
+// Loaders of tensors past 2^31 elements (kIndex64) are not compiled for the narrow tile, which then runs
+// as the small one: each tile shape more costs every loader a kernel, and build time.
+template <class T, class = void>
+struct Index64Loader : std::false_type {};
+template <class T>
+struct Index64Loader<T, std::void_t<decltype(T::kIndex64)>> : std::bool_constant<T::kIndex64> {};
+
+// Launches the main loop with the plan's tile size.
 template <class ALoad, class BLoad, class Store>
 int launch_gemm(const GemmPlan& plan, int64_t m, int64_t n, int64_t k, ALoad load_a, BLoad load_b,
                 Store store, cudaStream_t stream) {
   if (m <= 0 || n <= 0) return GT_OK;
-  return plan.big ? launch_gemm_tile<BigTile>(plan, m, n, k, load_a, load_b, store, stream)
-                  : launch_gemm_tile<SmallTile>(plan, m, n, k, load_a, load_b, store, stream);
+  if (plan.tile == GemmTile::Big) return launch_gemm_tile<BigTile>(plan, m, n, k, load_a, load_b, store, stream);
+  if constexpr (!Index64Loader<ALoad>::value) {
+    if (plan.tile == GemmTile::Narrow)
+      return launch_gemm_tile<NarrowTile>(plan, m, n, k, load_a, load_b, store, stream);
+  }
+  return launch_gemm_tile<SmallTile>(plan, m, n, k, load_a, load_b, store, stream);
 }
 
 // Sums the split-K slices ws[z][i] (z < splits, i < m·n) in slice order, then applies a store functor
