@@ -21,7 +21,6 @@ class StepGraph {
   // Records body()'s work on `device` (a GPU). True when the graph is ready to launch; false when the
   // runtime refused (failure() says why), in which case none of the body's work has run or will.
   bool capture(const Device& device, const std::function<void()>& body);
-  bool ready() const { return graph_ != nullptr; }
   const std::string& failure() const { return failure_; }
   // Runs the recorded work once on the device's compute stream; GpuError on failure.
   void launch();

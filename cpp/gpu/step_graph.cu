@@ -10,15 +10,6 @@ namespace {
 
 __global__ void write_step_scalars_kernel(GtStepScalars* dst, GtStepScalars value) { *dst = value; }
 
-// Ends a capture whatever its state, so that the thread can launch again; the graph it yields, if any,
-// is discarded.
-void abandon_capture(cudaStream_t stream) {
-  cudaGraph_t graph = nullptr;
-  if (cudaStreamEndCapture(stream, &graph) == cudaSuccess && graph != nullptr) (void)cudaGraphDestroy(graph);
-  (void)cudaStreamDestroy(stream);
-  (void)cudaGetLastError();
-}
-
 }  // namespace
 
 int write_step_scalars(int device, GtStepScalars* dst, GtStepScalars value, void* stream) {
@@ -47,11 +38,7 @@ int graph_capture_begin(int device, void** stream) {
 int graph_capture_end(int device, void* stream, void** graph) {
   *graph = nullptr;
   auto s = static_cast<cudaStream_t>(stream);
-  const cudaError_t set = cudaSetDevice(device);
-  if (set != cudaSuccess) {
-    abandon_capture(s);
-    return fail(set, "cudaSetDevice(device)", __FILE__, __LINE__);
-  }
+  // The capture ends and its stream goes whatever happens next, so the thread can launch again.
   cudaGraph_t captured = nullptr;
   const cudaError_t ended = cudaStreamEndCapture(s, &captured);
   (void)cudaStreamDestroy(s);
@@ -60,10 +47,12 @@ int graph_capture_end(int device, void* stream, void** graph) {
     return fail(ended != cudaSuccess ? ended : cudaErrorStreamCaptureUnsupported,
                 "cudaStreamEndCapture(stream, &graph)", __FILE__, __LINE__);
   }
+  const cudaError_t set = cudaSetDevice(device);
   cudaGraphExec_t exec = nullptr;
-  const cudaError_t made = cudaGraphInstantiateWithFlags(&exec, captured, 0);
+  const cudaError_t made = set != cudaSuccess ? set : cudaGraphInstantiateWithFlags(&exec, captured, 0);
   (void)cudaGraphDestroy(captured);  // the executable graph does not need it
-  if (made != cudaSuccess) return fail(made, "cudaGraphInstantiateWithFlags(&exec, graph, 0)", __FILE__, __LINE__);
+  if (made != cudaSuccess)
+    return fail(made, "cudaSetDevice + cudaGraphInstantiateWithFlags(&exec, graph, 0)", __FILE__, __LINE__);
   *graph = exec;
   return GT_OK;
 }
