@@ -32,6 +32,18 @@ def test_matmul_with_many_output_tiles(device, rng):
     assert_close(gputrain.ops.matmul(a, b, device=device), a.astype(np.float64) @ b)
 
 
+@pytest.mark.parametrize("m,k,n", [(20, 5000, 30), (50, 1000, 200)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_long_sums_and_narrow_products(device, rng, m, k, n, trans_a, trans_b):
+    # 20x30 with depth 5000: CPU threads split the depth and add their copies of C; 50x200 with depth
+    # 1000: A read in place, B's panel in two column blocks.
+    a, b = normal(rng, (m, k)), normal(rng, (k, n))
+    got = gputrain.ops.matmul(np.ascontiguousarray(a.T) if trans_a else a,
+                              np.ascontiguousarray(b.T) if trans_b else b,
+                              transpose_a=trans_a, transpose_b=trans_b, device=device)
+    assert_close(got, a.astype(np.float64) @ b)
+
+
 def test_blocked_gemm_matches_the_plain_loop_kept_beside_it(rng):
     a, b = normal(rng, (37, 290)), normal(rng, (290, 45))
     exact = a.astype(np.float64) @ b

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -35,7 +36,16 @@ constexpr int kNR = 2 * kVec;
 constexpr int64_t kKC = 256;
 constexpr int64_t kMC = 144;
 constexpr int64_t kNC = 4096;
+// A B panel this small (every depth block packed) stays in L2 while all of it is used for one MC block of
+// A, so C's block stays in cache across the depth blocks instead of streaming through memory per block.
+constexpr int64_t kWholeBFloats = int64_t(128) << 10;
+constexpr int64_t kMinColumnBlock = 64;
 constexpr int64_t kInPlaceBRows = 48;  // at most this many rows of C: B is read unpacked
+constexpr int64_t kRowsInPlaceMaxN = 256;
+// Threads split the depth of a product whose depth is this many times its larger side, if C has at
+// most kDepthSplitMaxC floats (each thread keeps a copy).
+constexpr int64_t kDepthSplitRatio = 16;
+constexpr int64_t kDepthSplitMaxC = int64_t(1) << 20;  // at most this many columns of C: a plain A is read unpacked
 
 struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
@@ -101,6 +111,33 @@ void pack_b_sliver(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_
   }
 }
 
+// MR-tall slivers of op(A) = Sᵀ for rows [i0, i0 + mc) and depth [p0, p0 + kc), where a source gives
+// S's rows (the depth steps): fetched in pieces of at most kSourcePiece columns within one segment
+// (each row usually read in place), then scattered into the slivers, zero-padded to MR rows.
+constexpr int64_t kSourcePiece = 256;
+void pack_a_slivers_from(const RowSource& s, int64_t p0, int64_t kc, int64_t i0, int64_t mc, float* scratch,
+                         const float** row_pointers, float* ap) {
+  const int64_t n_ir = (mc + kMR - 1) / kMR;
+  if (mc % kMR) std::memset(ap + (n_ir - 1) * kMR * kc, 0, sizeof(float) * kMR * kc);
+  const int64_t segment = s.segment();
+  for (int64_t s0 = i0; s0 < i0 + mc;) {
+    const int64_t s1 = std::min({(s0 / segment + 1) * segment, s0 + kSourcePiece, i0 + mc});
+    s.rows(p0, kc, s0, s1 - s0, scratch, row_pointers);
+    // Sliver by sliver (the part of each in this piece), every depth step a run of at most MR floats.
+    for (int64_t i = s0; i < s1;) {
+      const int64_t sliver = (i - i0) / kMR, first = (i - i0) % kMR;
+      const int64_t len = std::min(kMR - first, s1 - i);
+      float* dst = ap + sliver * kMR * kc + first;
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = row_pointers[p] + (i - s0);
+        for (int64_t q = 0; q < len; ++q) dst[p * kMR + q] = src[q];
+      }
+      i += len;
+    }
+    s0 = s1;
+  }
+}
+
 inline float activate(GtActivation activation, float v) {
   switch (activation) {
     case GT_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
@@ -112,11 +149,23 @@ inline float activate(GtActivation activation, float v) {
   }
 }
 
+// Where the micro-kernel reads its MR rows of op(A) at depth step p: a packed sliver (MR floats per
+// step), or MR row pointers, each to kc consecutive floats (rows read in place).
+struct PackedSliver {
+  const float* ap;
+  float operator()(int64_t p, int i) const { return ap[p * kMR + i]; }
+};
+struct RowPointers {
+  const float* const* rows;
+  float operator()(int64_t p, int i) const { return rows[i][p]; }
+};
+
 // acc = Σ_p a[p]·b[p] over one sliver pair, then C (rows × cols of it valid) is written:
 // C = acc + base, where base is C itself unless `overwrite`, plus bias when given; after the last
 // depth block the activation is applied while the tile is still in cache.
-void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restrict bp, int64_t b_stride,
-                  float* c, int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias,
+template <class ASliver>
+void micro_kernel(int64_t kc, ASliver a_at, const float* __restrict bp, int64_t b_stride, float* c,
+                  int64_t ldc, int64_t rows, int64_t cols, bool overwrite, const float* bias,
                   GtActivation activation) {
   vfloat acc[kMR][2];
   for (int i = 0; i < kMR; ++i) acc[i][0] = acc[i][1] = vfloat{};
@@ -124,22 +173,29 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
     const vfloat b0 = *reinterpret_cast<const vfloat*>(bp + p * b_stride);
     const vfloat b1 = *reinterpret_cast<const vfloat*>(bp + p * b_stride + kVec);
     for (int i = 0; i < kMR; ++i) {
-      const float a = ap[p * kMR + i];
+      const float a = a_at(p, i);
       acc[i][0] += a * b0;
       acc[i][1] += a * b1;
     }
   }
-  if (rows == kMR && cols == kNR && activation == GT_ACTIVATION_NONE) {  // whole vectors straight to C
+  if (rows == kMR && cols == kNR && activation != GT_ACTIVATION_SIGMOID) {  // whole vectors straight to C
     vfloat bias0{}, bias1{};
     if (bias) {
       bias0 = *reinterpret_cast<const vfloat*>(bias);
       bias1 = *reinterpret_cast<const vfloat*>(bias + kVec);
     }
+    const bool relu = activation == GT_ACTIVATION_RELU;
     for (int i = 0; i < kMR; ++i) {
       vfloat* row = reinterpret_cast<vfloat*>(c + i * ldc);
       vfloat* row1 = reinterpret_cast<vfloat*>(c + i * ldc + kVec);
-      *row = (overwrite ? vfloat{} : *row) + acc[i][0] + bias0;
-      *row1 = (overwrite ? vfloat{} : *row1) + acc[i][1] + bias1;
+      vfloat v0 = (overwrite ? vfloat{} : *row) + acc[i][0] + bias0;
+      vfloat v1 = (overwrite ? vfloat{} : *row1) + acc[i][1] + bias1;
+      if (relu) {
+        v0 = v0 > vfloat{} ? v0 : vfloat{};
+        v1 = v1 > vfloat{} ? v1 : vfloat{};
+      }
+      *row = v0;
+      *row1 = v1;
     }
     return;
   }
@@ -155,60 +211,143 @@ void micro_kernel(int64_t kc, const float* __restrict ap, const float* __restric
     }
 }
 
-}  // namespace
+// Rows of a stored op(A) = A (not transposed), for reading in place.
+class MatrixRows final : public RowSource {
+ public:
+  MatrixRows(const float* a, int64_t lda, int64_t k) : RowSource(k), a_(a), lda_(lda) {}
+  void rows(int64_t r0, int64_t count, int64_t p0, int64_t, float*, const float** out) const override {
+    for (int64_t r = 0; r < count; ++r) out[r] = a_ + (r0 + r) * lda_ + p0;
+  }
 
-namespace {
+ private:
+  const float* a_;
+  int64_t lda_;
+};
+
+// One operand as a thread sees it: a stored matrix (trans, data, ld), or for A a source of rows
+// instead: C's rows when !trans (read in place, from row `offset` on), or the depth rows of a matrix S
+// with op(A) = Sᵀ when trans (packed from the source, C's rows being S's columns from `offset` on).
+struct Operand {
+  bool trans;
+  const float* data;
+  int64_t ld;
+  const RowSource* rows;
+  int64_t offset;
+  int64_t depth0 = 0;  // a source's first depth step (a thread's band of the depth)
+};
+
+const float* zero_row() {
+  alignas(64) static const float zeros[kKC] = {};
+  return zeros;
+}
+
+// Depth blocks of at most KC that never cross a multiple of `segment` (the caller's row pieces), split
+// evenly within a segment: 576 = 3 × 192 rather than 256 + 256 + 64.
+int64_t depth_block(int64_t pc, int64_t k, int64_t segment) {
+  const int64_t segment_end = std::min(k, (pc / segment + 1) * segment);
+  const int64_t length = std::min(segment, k);
+  const int64_t parts = (length + kKC - 1) / kKC;
+  return std::min((length + parts - 1) / parts, segment_end - pc);
+}
 
 // One thread's GEMM: the three blocking loops around the micro-kernel, with its own packing buffers.
-void sgemm_serial(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
-                  int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate,
-                  const float* bias, GtActivation activation) {
-  const int64_t nc_max = std::min(n, kNC), kc_max = std::min(k, kKC), mc_max = std::min(m, kMC);
-  Buffer packed_b = aligned_buffer(round_up(nc_max, kNR) * kc_max);
-  Buffer packed_a = aligned_buffer(round_up(mc_max, kMR) * kc_max);
-  float* bp = packed_b.get();
+void sgemm_serial(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t k, float* c, int64_t ldc,
+                  bool accumulate, const float* bias, GtActivation activation) {
+  const bool a_in_place = a.rows && !a.trans, a_from_depth_rows = a.rows && a.trans;
+  const int64_t segment = a_in_place ? a.rows->segment() : k;
+  int64_t nc_block = kNC;
+  if (a_in_place && round_up(n, kNR) * k > kWholeBFloats && kWholeBFloats / k >= kMinColumnBlock) {
+    // A read in place costs little to read again: narrower column blocks, so B's panel fits whole
+    // (not below kMinColumnBlock columns, where A's rows would be walked too many times).
+    const int64_t fit = kWholeBFloats / k / kNR * kNR;
+    const int64_t blocks = (n + fit - 1) / fit;
+    nc_block = round_up((n + blocks - 1) / blocks, kNR);
+  }
+  const int64_t nc_max = std::min(n, nc_block), kc_max = std::min(k, kKC), mc_max = std::min(m, kMC);
+  const int64_t mc_slots = round_up(mc_max, kMR);
+  const bool whole_b = round_up(nc_max, kNR) * k <= kWholeBFloats;
+  Buffer packed_b = aligned_buffer(round_up(nc_max, kNR) * (whole_b ? k : kc_max));
+  // Packed A slivers, or the rows a source had to copy (padding, ragged edges).
+  Buffer packed_a = aligned_buffer(mc_slots * kc_max);
+  std::unique_ptr<const float*[]> row_pointers(a_in_place ? new const float*[mc_slots] : nullptr);
+  // Depth rows from a source: one piece's gathered rows and their pointers.
+  Buffer source_scratch = aligned_buffer(a_from_depth_rows ? kc_max * kSourcePiece : 0);
+  std::unique_ptr<const float*[]> source_rows(a_from_depth_rows ? new const float*[kc_max] : nullptr);
   float* ap = packed_a.get();
   // With few rows each element of B is used only m times, so packing it (a read and a write of all of
   // B) costs as much as the multiply: full-width slivers of a plain B are then read in place (their
   // rows are contiguous; unaligned vector loads), only the ragged last sliver is packed.
-  const bool b_in_place = !trans_b && m <= kInPlaceBRows;
-  for (int64_t jc = 0; jc < n; jc += kNC) {
-    const int64_t nc = std::min(kNC, n - jc);
+  const bool b_in_place = !b.trans && m <= kInPlaceBRows;
+  for (int64_t jc = 0; jc < n; jc += nc_block) {
+    const int64_t nc = std::min(nc_block, n - jc);
     const int64_t n_jr = (nc + kNR - 1) / kNR;
-    for (int64_t pc = 0; pc < k; pc += kKC) {
-      const int64_t kc = std::min(kKC, k - pc);
-      const bool first = pc == 0;
-      const GtActivation act = pc + kc >= k ? activation : GT_ACTIVATION_NONE;
-      auto in_place = [&](int64_t jr) { return b_in_place && nc - jr * kNR >= kNR; };
+    auto in_place = [&](int64_t jr) { return b_in_place && nc - jr * kNR >= kNR; };
+    auto pack_b_block = [&](int64_t pc, int64_t kc, float* bp) {
       for (int64_t jr = 0; jr < n_jr; ++jr)
         if (!in_place(jr))
-          pack_b_sliver(trans_b, b, ldb, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
+          pack_b_sliver(b.trans, b.data, b.ld, pc, kc, jc + jr * kNR, std::min<int64_t>(kNR, nc - jr * kNR),
                         bp + jr * kNR * kc);
-      for (int64_t ic = 0; ic < m; ic += kMC) {
-        const int64_t mc = std::min(kMC, m - ic);
-        const int64_t n_ir = (mc + kMR - 1) / kMR;
-        pack_a_slivers(trans_a, a, lda, ic, mc, pc, kc, 0, n_ir, ap);
-        // B-sliver-major: consecutive micro-tiles reuse one B sliver from L1.
-        for (int64_t jr = 0; jr < n_jr; ++jr) {
-          const bool direct = in_place(jr);
-          const float* sliver = direct ? b + pc * ldb + jc + jr * kNR : bp + jr * kNR * kc;
-          for (int64_t ir = 0; ir < n_ir; ++ir) {
-            const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
-            micro_kernel(kc, ap + ir * kMR * kc, sliver, direct ? ldb : kNR, c + row * ldc + col, ldc,
-                         std::min<int64_t>(kMR, m - row), std::min<int64_t>(kNR, n - col),
-                         first && !accumulate, first && bias ? bias + col : nullptr, act);
-          }
+    };
+    // C[ic.., jc..] += A[ic.., pc..pc+kc] · B[pc..pc+kc, jc..] with B's block packed at bp.
+    auto multiply_block = [&](int64_t ic, int64_t pc, int64_t kc, const float* bp) {
+      const int64_t mc = std::min(kMC, m - ic);
+      const int64_t n_ir = (mc + kMR - 1) / kMR;
+      const bool overwrite = pc == 0 && !accumulate;
+      const GtActivation act = pc + kc >= k ? activation : GT_ACTIVATION_NONE;
+      if (a_in_place) {
+        a.rows->rows(a.offset + ic, mc, a.depth0 + pc, kc, ap, row_pointers.get());
+        for (int64_t i = mc; i < n_ir * kMR; ++i) row_pointers[i] = zero_row();
+      } else if (a_from_depth_rows) {
+        pack_a_slivers_from(*a.rows, a.depth0 + pc, kc, a.offset + ic, mc, source_scratch.get(), source_rows.get(), ap);
+      } else {
+        pack_a_slivers(a.trans, a.data, a.ld, ic, mc, pc, kc, 0, n_ir, ap);
+      }
+      // B-sliver-major: consecutive micro-tiles reuse one B sliver from L1.
+      for (int64_t jr = 0; jr < n_jr; ++jr) {
+        const bool direct = in_place(jr);
+        const float* sliver = direct ? b.data + pc * b.ld + jc + jr * kNR : bp + jr * kNR * kc;
+        const int64_t b_stride = direct ? b.ld : kNR;
+        for (int64_t ir = 0; ir < n_ir; ++ir) {
+          const int64_t row = ic + ir * kMR, col = jc + jr * kNR;
+          float* tile = c + row * ldc + col;
+          const int64_t rows = std::min<int64_t>(kMR, m - row), cols = std::min<int64_t>(kNR, n - col);
+          const float* tile_bias = pc == 0 && bias ? bias + col : nullptr;
+          if (a_in_place)
+            micro_kernel(kc, RowPointers{row_pointers.get() + ir * kMR}, sliver, b_stride, tile, ldc, rows,
+                         cols, overwrite, tile_bias, act);
+          else
+            micro_kernel(kc, PackedSliver{ap + ir * kMR * kc}, sliver, b_stride, tile, ldc, rows, cols,
+                         overwrite, tile_bias, act);
         }
+      }
+    };
+    const int64_t panel = round_up(nc, kNR);  // floats of packed B per depth step
+    if (whole_b) {  // depth innermost: C's MC block stays in cache until it is finished
+      for (int64_t pc = 0, kc; pc < k; pc += kc) {
+        kc = depth_block(pc, k, segment);
+        pack_b_block(pc, kc, packed_b.get() + pc * panel);
+      }
+      for (int64_t ic = 0; ic < m; ic += kMC)
+        for (int64_t pc = 0, kc; pc < k; pc += kc) {
+          kc = depth_block(pc, k, segment);
+          multiply_block(ic, pc, kc, packed_b.get() + pc * panel);
+        }
+    } else {
+      for (int64_t pc = 0, kc; pc < k; pc += kc) {
+        kc = depth_block(pc, k, segment);
+        pack_b_block(pc, kc, packed_b.get());
+        for (int64_t ic = 0; ic < m; ic += kMC) multiply_block(ic, pc, kc, packed_b.get());
       }
     }
   }
 }
 
-}  // namespace
-
-void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
-           GtActivation activation) {
+// Threads split C into independent bands (columns when C is wider than tall, else rows), each
+// computed by a whole serial GEMM with its own packing: no barrier anywhere, so a thread that the
+// OS deschedules on a shared machine delays only its own band. The price is that every thread packs
+// the shared operand's panel itself (k·n or m·k floats, small next to the 2·m·n·k/threads flops).
+void sgemm_parallel(const Operand& a, const Operand& b, int64_t m, int64_t n, int64_t k, float* c, int64_t ldc,
+                    bool accumulate, const float* bias, GtActivation activation) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // an empty sum: only the base and the bias remain
     for (int64_t i = 0; i < m; ++i)
@@ -216,14 +355,36 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const fl
         c[i * ldc + j] = activate(activation, (accumulate ? c[i * ldc + j] : 0.0f) + (bias ? bias[j] : 0.0f));
     return;
   }
-  // Threads split C into independent bands (columns when C is wider than tall, else rows), each
-  // computed by a whole serial GEMM with its own packing: no barrier anywhere, so a thread that the
-  // OS deschedules on a shared machine delays only its own band. The price is that every thread packs
-  // the shared operand's panel itself (k·n or m·k floats, small next to the 2·m·n·k/threads flops).
   int threads = 1;
 #ifdef _OPENMP
   if (static_cast<double>(m) * n * k > 2.0e5) threads = omp_get_max_threads();
 #endif
+  // Few rows and columns but a long sum (a convolution's kernel gradient sums over every output
+  // pixel): bands of C would leave threads idle or tiny, so threads split the depth instead, each
+  // summing its share into its own copy of C; the copies are added in a fixed order afterwards, so the
+  // result does not depend on scheduling.
+  if (threads > 1 && k >= kDepthSplitRatio * std::max(m, n) && m * n <= kDepthSplitMaxC) {
+    std::vector<float> partial(static_cast<size_t>(threads) * m * n);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int t = 0; t < threads; ++t) {
+      const int64_t lo = k * t / threads, hi = k * (t + 1) / threads;
+      Operand a_band = a, b_band = b;
+      if (a.rows)
+        a_band.depth0 += lo;
+      else
+        a_band.data = a.trans ? a.data + lo * a.ld : a.data + lo;
+      b_band.data = b.trans ? b.data + lo : b.data + lo * b.ld;
+      sgemm_serial(a_band, b_band, m, n, hi - lo, partial.data() + t * m * n, n, false, nullptr,
+                   GT_ACTIVATION_NONE);
+    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float sum = accumulate ? c[i * ldc + j] : 0.0f;
+        for (int t = 0; t < threads; ++t) sum += partial[(t * m + i) * n + j];
+        c[i * ldc + j] = activate(activation, sum + (bias ? bias[j] : 0.0f));
+      }
+    return;
+  }
   const bool split_columns = n >= m;
   const int64_t unit = split_columns ? kNR : kMR;
   const int64_t units = ((split_columns ? n : m) + unit - 1) / unit;
@@ -234,13 +395,49 @@ void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const fl
     const int64_t extent = split_columns ? n : m;
     const int64_t lo = u0 * unit, hi = std::min(u1 * unit, extent);
     if (lo >= hi) continue;
-    if (split_columns)
-      sgemm_serial(trans_a, trans_b, m, hi - lo, k, a, lda, trans_b ? b + lo * ldb : b + lo, ldb, c + lo,
-                   ldc, accumulate, bias ? bias + lo : nullptr, activation);
-    else
-      sgemm_serial(trans_a, trans_b, hi - lo, n, k, trans_a ? a + lo : a + lo * lda, lda, b, ldb,
-                   c + lo * ldc, ldc, accumulate, bias, activation);
+    if (split_columns) {
+      Operand band = b;
+      band.data = b.trans ? b.data + lo * b.ld : b.data + lo;
+      sgemm_serial(a, band, m, hi - lo, k, c + lo, ldc, accumulate, bias ? bias + lo : nullptr, activation);
+    } else {
+      Operand band = a;
+      if (a.rows)
+        band.offset += lo;
+      else
+        band.data = a.trans ? a.data + lo : a.data + lo * a.ld;
+      sgemm_serial(band, b, hi - lo, n, k, c + lo * ldc, ldc, accumulate, bias, activation);
+    }
   }
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
+           GtActivation activation) {
+  const Operand matrix_b{trans_b, b, ldb, nullptr, 0};
+  // A narrow C reuses each packed A sliver only for a few B slivers, so packing A (a strided
+  // transpose, one scalar store per float) costs a large share of the multiply: a plain A is then
+  // read in place.
+  if (!trans_a && n <= kRowsInPlaceMaxN) {
+    const MatrixRows rows(a, lda, k);
+    sgemm_parallel(Operand{false, nullptr, 0, &rows, 0}, matrix_b, m, n, k, c, ldc, accumulate, bias, activation);
+    return;
+  }
+  sgemm_parallel(Operand{trans_a, a, lda, nullptr, 0}, matrix_b, m, n, k, c, ldc, accumulate, bias, activation);
+}
+
+void sgemm_a_rows(const RowSource& a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* b,
+                  int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
+                  GtActivation activation) {
+  sgemm_parallel(Operand{false, nullptr, 0, &a, 0}, Operand{trans_b, b, ldb, nullptr, 0}, m, n, k, c, ldc,
+                 accumulate, bias, activation);
+}
+
+void sgemm_source_t(const RowSource& s, int64_t m, int64_t n, int64_t k, const float* b, int64_t ldb,
+                    float* c, int64_t ldc, bool accumulate) {
+  sgemm_parallel(Operand{true, nullptr, 0, &s, 0}, Operand{false, b, ldb, nullptr, 0}, m, n, k, c, ldc,
+                 accumulate, nullptr, GT_ACTIVATION_NONE);
 }
 
 void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a,
