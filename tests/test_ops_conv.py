@@ -38,6 +38,9 @@ def test_conv2d_forward_and_grad_random_shapes(device, rng, case):
     ((3, 8, 8, 37), (1, 1, 37, 70), (1, 1), "valid"),      # pointwise: the GEMM on x itself
     ((2, 23, 21, 3), (7, 7, 3, 64), (2, 2), "same"),       # ResNet's first layer, small
     ((1, 6, 6, 130), (2, 2, 130, 5), (2, 2), "same"),      # wide input channels, narrow output
+    ((2, 12, 11, 20), (3, 2, 20, 6), (1, 1), "valid"),     # CPU: data gradient as a convolution of dy
+    ((2, 13, 10, 24), (4, 3, 24, 5), (1, 1), "same"),      # ... with uneven "same" padding (even kh)
+    ((1, 6, 5, 64), (3, 3, 64, 256), (1, 1), "same"),      # CPU: B (576 x 256) in narrowed column blocks
 ])
 def test_conv2d_medium_shapes(device, rng, shape, kernel_shape, strides, padding):
     x, kernel = normal(rng, shape), normal(rng, kernel_shape, 0.2)
@@ -101,7 +104,8 @@ def test_conv2d_grad_strided_including_taps_that_skip_pixels(device, rng, kernel
 
 
 def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
-    # The CPU lowers a bounded number of images at a time; a tiny budget forces one image per block.
+    # The CPU's strided data gradient goes through a bounded number of images' columns at a time; a tiny
+    # budget forces one image per block.
     x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))
     dy = normal(rng, (3, 5, 4, 4))
     previous = _core._set_cpu_conv_column_budget(1)

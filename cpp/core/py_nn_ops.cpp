@@ -118,7 +118,7 @@ void bind_nn_ops(py::module_& m) {
   }, arg("numerators"), arg("divisor"));
 
   m.def("_set_cpu_conv_column_budget", &cpu::set_conv2d_column_budget, arg("floats"),
-        "Test hook: the CPU convolution's im2col block size in floats; returns the previous one.");
+        "Test hook: the CPU convolution's block of data-gradient columns, in floats; returns the previous one.");
 
   m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device,
                     py::object activation) {

@@ -1,12 +1,16 @@
-// Convolution as im2col + SGEMM, a block of whole images at a time so the column buffer stays bounded
-// (a few tens of MiB) while each GEMM still has thousands of rows. A 1×1, stride-1, unpadded
-// convolution is a plain GEMM on x itself and skips the copy.
+// Convolution as implicit GEMM: the im2col matrix (one row per output pixel, kh·kw·c columns) is never
+// written out; the shared SGEMM reads its rows from x through Im2colRows, in place where a kernel row's
+// taps are consecutive floats of x. Forward: y = im2col(x) · w. Kernel gradient: dw = im2col(x)ᵀ · dy.
+// Data gradient: with stride 1, a convolution of dy with the turned kernel; otherwise (and where that
+// does not pay) dy · wᵀ into a bounded block of columns, gathered back into pixels. A 1×1, stride-1,
+// unpadded convolution is a plain GEMM on x itself.
 #include "cpu/conv2d.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "cpu/dense.h"
 #include "cpu/gemm.h"
@@ -14,14 +18,15 @@
 namespace gt::cpu {
 namespace {
 
-// Floats in one im2col block (32 MiB by default); tests lower it to exercise the multi-block path.
+// Floats in one block of the data gradient's columns (32 MiB by default); tests lower it to exercise
+// the multi-block path.
 std::atomic<int64_t> column_budget{int64_t(8) << 20};
 
 int64_t columns(const GtWindow2d& g) { return g.kh * g.kw * g.c; }
 
-// The calling thread's im2col buffer, grown on demand and kept: a fresh zero-filled vector per call
-// (4.7 MB for the first layer of the Colab CNN at batch 2) cost more in page faults and zeroing than
-// the GEMM. Bounded by the column budget (one image at least).
+// The calling thread's buffer for a block of data-gradient columns or the turned kernel, grown on demand
+// and kept: a fresh zero-filled vector per call (4.7 MB of columns for the first layer of the Colab CNN
+// at batch 2) cost more in page faults and zeroing than the GEMM.
 float* column_buffer(int64_t floats) {
   thread_local std::unique_ptr<float[]> buffer;
   thread_local int64_t capacity = 0;
@@ -32,51 +37,92 @@ float* column_buffer(int64_t floats) {
   return buffer.get();
 }
 
+// When the stride-1 data gradient runs as a convolution (below). It produces c columns per pixel: with
+// fewer, most of each GEMM tile would be padding. It also transposes the whole kernel first (≈ 4 ns a
+// float on the 2-core test machine, against ≈ 0.012 ns a flop for the GEMM), which pays only when there
+// are several times more pixels than output channels; the column-gradient path instead writes and
+// gathers kh·kw·c floats a pixel, which costs most when k is small. Measured on that machine: through
+// columns, 7×7×512 at batch 8 and 32 (392 and 1568 pixels) and 14×14×256 at batch 8 (1568) were faster,
+// 28×28×128 and 56×56×64 at batch 8 slower (by 1.25× and 2×).
+constexpr int64_t kMinImplicitDataChannels = 16;
+constexpr int64_t kMinImplicitDataPixelsPerChannel = 8;
+
+bool implicit_data_gradient(const GtWindow2d& g, int64_t k) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.c >= kMinImplicitDataChannels &&
+         g.n * g.h * g.w >= kMinImplicitDataPixelsPerChannel * k;
+}
+
 bool is_pointwise(const GtWindow2d& g) {
   return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
          g.pad_left == 0 && g.oh == g.h && g.ow == g.w;
 }
 
+// The im2col rows of a whole batch, never materialised: row r = output pixel (n, oh, ow), depth p =
+// (kernel row i, kernel column j, channel) in HWIO order. The kw·c floats of one kernel row are
+// consecutive in x (NHWC) when the window's columns are inside the image, so each depth block within
+// one kernel row is read in place; windows over padding, and kernel rows too short to be worth a
+// block of their own (first layers: c = 3), are gathered into the GEMM's scratch.
+class Im2colRows final : public RowSource {
+ public:
+  Im2colRows(const GtWindow2d& g, const float* x)
+      : RowSource(g.kw * g.c >= kMinInPlaceRun ? g.kw * g.c : columns(g)), g_(g), x_(x) {}
+
+  void rows(int64_t r0, int64_t count, int64_t p0, int64_t kc, float* scratch, const float** out) const override {
+    const int64_t run = g_.kw * g_.c;
+    const int64_t i0 = p0 / run, i1 = (p0 + kc - 1) / run;  // kernel rows the block touches
+    // Output pixel of row r0, then stepped along with r (no division per row).
+    int64_t ow = r0 % g_.ow, oh = r0 / g_.ow % g_.oh, n = r0 / (g_.ow * g_.oh);
+    for (int64_t r = 0; r < count; ++r) {
+      const int64_t ih0 = oh * g_.stride_h - g_.pad_top, iw0 = ow * g_.stride_w - g_.pad_left;
+      const bool columns_inside = iw0 >= 0 && iw0 + g_.kw <= g_.w;
+      const float* image = x_ + n * g_.h * g_.w * g_.c;
+      if (i0 == i1 && columns_inside && ih0 + i0 >= 0 && ih0 + i0 < g_.h) {
+        out[r] = image + ((ih0 + i0) * g_.w + iw0) * g_.c + p0 - i0 * run;
+      } else {
+        float* dst = scratch + r * kc;
+        out[r] = dst;
+        for (int64_t i = i0; i <= i1; ++i) {  // the block's piece [q0, q1) of kernel row i
+          const int64_t q0 = std::max(p0, i * run) - i * run, q1 = std::min(p0 + kc, (i + 1) * run) - i * run;
+          const int64_t ih = ih0 + i;
+          if (ih < 0 || ih >= g_.h) {
+            std::fill(dst, dst + (q1 - q0), 0.0f);
+          } else if (columns_inside) {
+            // Plain loop: for the 3 channels of a first layer a memcpy call would cost more.
+            const float* src = image + (ih * g_.w + iw0) * g_.c;
+            for (int64_t q = q0; q < q1; ++q) dst[q - q0] = src[q];
+          } else {
+            for (int64_t q = q0; q < q1;) {  // tap by tap: a channel range of one pixel, or zeros
+              const int64_t iw = iw0 + q / g_.c, ch = q % g_.c, len = std::min(g_.c - ch, q1 - q);
+              float* piece = dst + (q - q0);
+              if (iw < 0 || iw >= g_.w)
+                std::fill(piece, piece + len, 0.0f);
+              else
+                std::copy_n(image + (ih * g_.w + iw) * g_.c + ch, len, piece);
+              q += len;
+            }
+          }
+          dst += q1 - q0;
+        }
+      }
+      if (++ow == g_.ow) {
+        ow = 0;
+        if (++oh == g_.oh) oh = 0, ++n;
+      }
+    }
+  }
+
+ private:
+  // Kernel rows shorter than this are gathered whole: a depth block of a few floats would make the
+  // GEMM read and write its C tile once per few multiply-adds.
+  static constexpr int64_t kMinInPlaceRun = 32;
+  GtWindow2d g_;
+  const float* x_;
+};
+
 // Images per block: as many as the budget allows, at least one.
 int64_t images_per_block(const GtWindow2d& g) {
   const int64_t per_image = std::max<int64_t>(1, g.oh * g.ow * columns(g));
   return std::max<int64_t>(1, std::min(g.n, column_budget.load() / per_image));
-}
-
-// Rows (n, oh, ow) of images [n0, n0 + nb) as im2col rows; padding cells are zeros.
-void im2col(const GtWindow2d& g, const float* x, int64_t n0, int64_t nb, float* cols) {
-  const int64_t kk = columns(g);
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < nb * g.oh; ++r) {
-    const int64_t n = n0 + r / g.oh, oh = r % g.oh;
-    for (int64_t ow = 0; ow < g.ow; ++ow) {
-      float* row = cols + (r * g.ow + ow) * kk;
-      const int64_t iw0 = ow * g.stride_w - g.pad_left;
-      const bool columns_inside = iw0 >= 0 && iw0 + g.kw <= g.w;
-      for (int64_t i = 0; i < g.kh; ++i) {
-        const int64_t ih = oh * g.stride_h - g.pad_top + i;
-        float* dst = row + i * g.kw * g.c;
-        if (ih < 0 || ih >= g.h) {
-          std::fill(dst, dst + g.kw * g.c, 0.0f);
-        } else if (columns_inside) {
-          // The kw taps of one kernel row are kw·c consecutive floats of x (NHWC): one copy, as a
-          // plain loop because for the few channels of a first layer (c = 3: 36 bytes) a memcpy call
-          // per tap cost more than the GEMM.
-          const float* src = x + ((n * g.h + ih) * g.w + iw0) * g.c;
-          for (int64_t q = 0; q < g.kw * g.c; ++q) dst[q] = src[q];
-        } else {
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t iw = iw0 + j;
-            float* tap = dst + j * g.c;
-            if (iw < 0 || iw >= g.w)
-              std::fill(tap, tap + g.c, 0.0f);
-            else
-              std::copy(x + ((n * g.h + ih) * g.w + iw) * g.c, x + ((n * g.h + ih) * g.w + iw + 1) * g.c, tap);
-          }
-        }
-      }
-    }
-  }
 }
 
 // dx for images [n0, n0 + nb) from their column gradient: each input pixel gathers the column entries
@@ -117,20 +163,34 @@ void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float*
     sgemm(false, false, g.n * pixels, k, kk, x, kk, w, k, y, k, false, bias, activation);
     return;
   }
-  const int64_t block = images_per_block(g);
-  float* cols = column_buffer(block * pixels * kk);
-  for (int64_t n0 = 0; n0 < g.n; n0 += block) {
-    const int64_t nb = std::min(block, g.n - n0);
-    im2col(g, x, n0, nb, cols);
-    sgemm(false, false, nb * pixels, k, kk, cols, kk, w, k, y + n0 * pixels * k, k, false, bias,
-          activation);
-  }
+  sgemm_a_rows(Im2colRows(g, x), false, g.n * pixels, k, kk, w, k, y, k, false, bias, activation);
 }
 
 void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const float* w, float* dx) {
   const int64_t kk = columns(g), pixels = g.oh * g.ow;
   if (is_pointwise(g)) {  // dx = dy · wᵀ
     sgemm(false, true, g.n * pixels, kk, k, dy, k, w, k, dx, kk, false, nullptr);
+    return;
+  }
+  if (implicit_data_gradient(g, k)) {
+    // With stride 1, dx is the convolution of dy (zero beyond its edges) with the kernel turned half
+    // a turn and its channels swapped, w'[kh−1−i, kw−1−j, o, c] = w[i, j, c, o]: the forward's implicit
+    // GEMM, with no column buffer and no gather.
+    float* turned = column_buffer(kk * k);  // kept between calls: no page faults for a fresh buffer
+    constexpr int64_t kTile = 16;  // each tap's c×k matrix is transposed in tiles that stay in L1
+#pragma omp parallel for schedule(static) if (kk * k > (1 << 16))
+    for (int64_t tap = 0; tap < g.kh * g.kw; ++tap) {
+      const float* from = w + tap * g.c * k;
+      float* to = turned + (g.kh * g.kw - 1 - tap) * k * g.c;
+      for (int64_t c0 = 0; c0 < g.c; c0 += kTile)
+        for (int64_t o0 = 0; o0 < k; o0 += kTile)
+          for (int64_t c = c0; c < std::min(c0 + kTile, g.c); ++c)
+            for (int64_t o = o0; o < std::min(o0 + kTile, k); ++o) to[o * g.c + c] = from[c * k + o];
+    }
+    const GtWindow2d over_dy{g.n, g.oh, g.ow, k, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top,
+                             g.kw - 1 - g.pad_left, g.h, g.w};
+    sgemm_a_rows(Im2colRows(over_dy, dy), false, g.n * g.h * g.w, g.c, g.kh * g.kw * k, turned, g.c, dx,
+               g.c, false, nullptr);
     return;
   }
   const int64_t block = images_per_block(g);
@@ -154,13 +214,8 @@ void conv2d_backward_filter(const GtWindow2d& g, int64_t k, const float* x, cons
     sgemm(true, false, kk, k, g.n * pixels, x, kk, dy, k, dw, k, false, nullptr);
     return;
   }
-  const int64_t block = images_per_block(g);
-  float* cols = column_buffer(block * pixels * kk);
-  for (int64_t n0 = 0; n0 < g.n; n0 += block) {
-    const int64_t nb = std::min(block, g.n - n0);
-    im2col(g, x, n0, nb, cols);
-    sgemm(true, false, kk, k, nb * pixels, cols, kk, dy + n0 * pixels * k, k, dw, k, n0 > 0, nullptr);
-  }
+  // dw = im2col(x)ᵀ · dy, the im2col rows (one per output pixel, the GEMM's depth) read from x.
+  sgemm_source_t(Im2colRows(g, x), kk, k, g.n * pixels, dy, k, dw, k, false);
 }
 
 }  // namespace gt::cpu

@@ -1,6 +1,6 @@
-// 2-D convolution on the CPU: NHWC input, HWIO kernel (kh, kw, c, k), NHWK output. Each pass lowers a
-// block of images to an im2col matrix (rows = output pixels, columns = kh·kw·c, HWIO's own order) and
-// runs the shared SGEMM; backward data turns the column gradient back into pixels by gathering.
+// 2-D convolution on the CPU: NHWC input, HWIO kernel (kh, kw, c, k), NHWK output, as GEMMs on the
+// shared SGEMM over the im2col matrix (rows = output pixels, columns = kh·kw·c in HWIO's own order),
+// read from x without being materialised; see conv2d.cpp for each pass.
 #pragma once
 #include <cstdint>
 
@@ -17,7 +17,8 @@ void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const
 void conv2d_backward_filter(const GtWindow2d& g, int64_t k, const float* x, const float* dy, float* dw,
                             float* dbias);
 
-// Largest im2col block in floats (at least one image is always lowered); returns the previous value.
+// Largest block of the strided data gradient's columns, in floats (at least one image's); returns the
+// previous value.
 int64_t set_conv2d_column_budget(int64_t floats);
 
 }  // namespace gt::cpu
