@@ -10,9 +10,10 @@ from conftest import EMULATED_GPU, assert_close
 
 
 # (20, 5000, 30): CPU threads split the long sum, each into its own copy of C; (50, 1000, 200): A read
-# in place, B's panel in two column blocks.
+# in place, B's panel in two column blocks; (40, 300, 700) with B transposed: computed as Cᵀ = B·Aᵀ.
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (7, 300, 5), (6, 32, 32), (150, 513, 70), (33, 1, 65),
-                                   (129, 257, 131), (2, 1000, 3), (20, 5000, 30), (50, 1000, 200)])
+                                   (129, 257, 131), (2, 1000, 3), (20, 5000, 30), (50, 1000, 200),
+                                   (40, 300, 700)])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
 def test_matmul_sizes_around_the_tiles(device, rng, m, k, n, trans_a, trans_b):
     a, b = normal(rng, (m, k)), normal(rng, (k, n))

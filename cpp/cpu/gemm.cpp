@@ -419,6 +419,21 @@ void sgemm_parallel(const Operand& a, const Operand& b, int64_t m, int64_t n, in
 void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
            const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias,
            GtActivation activation) {
+  if (!trans_a && trans_b && m <= kInPlaceBRows && n > kRowsInPlaceMaxN) {
+    // A few rows times a transposed B (a dense layer's data gradient, dy · kernelᵀ): packing B would
+    // transpose all of it, strided, for only m uses of each float. Cᵀ = B · Aᵀ reads B's rows in place
+    // instead; Cᵀ (n × m) is then turned into C with the base, bias and activation.
+    std::vector<float> c_t(static_cast<size_t>(n * m));
+    const MatrixRows rows(b, ldb, k);
+    sgemm_parallel(Operand{false, nullptr, 0, &rows, 0}, Operand{true, a, lda, nullptr, 0}, n, m, k, c_t.data(), m,
+                   false, nullptr, GT_ACTIVATION_NONE);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float& out = c[i * ldc + j];
+        out = activate(activation, (accumulate ? out : 0.0f) + c_t[j * m + i] + (bias ? bias[j] : 0.0f));
+      }
+    return;
+  }
   const Operand matrix_b{trans_b, b, ldb, nullptr, 0};
   // A narrow C reuses each packed A sliver only for a few B slivers, so packing A (a strided
   // transpose, one scalar store per float) costs a large share of the multiply: a plain A is then
