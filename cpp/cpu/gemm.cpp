@@ -128,9 +128,16 @@ void pack_a_slivers_from(const RowSource& s, int64_t p0, int64_t kc, int64_t i0,
       const int64_t sliver = (i - i0) / kMR, first = (i - i0) % kMR;
       const int64_t len = std::min(kMR - first, s1 - i);
       float* dst = ap + sliver * kMR * kc + first;
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* src = row_pointers[p] + (i - s0);
-        for (int64_t q = 0; q < len; ++q) dst[p * kMR + q] = src[q];
+      if (len == kMR) {  // a whole sliver: a fixed-length copy the compiler unrolls
+        for (int64_t p = 0; p < kc; ++p) {
+          const float* src = row_pointers[p] + (i - s0);
+          for (int q = 0; q < kMR; ++q) dst[p * kMR + q] = src[q];
+        }
+      } else {
+        for (int64_t p = 0; p < kc; ++p) {
+          const float* src = row_pointers[p] + (i - s0);
+          for (int64_t q = 0; q < len; ++q) dst[p * kMR + q] = src[q];
+        }
       }
       i += len;
     }
