@@ -116,6 +116,10 @@ void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k
 void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y,
                     int32_t* argmax) {
   if (on_cpu(device)) {
+    if (kind == GT_POOL_MAX && argmax != nullptr) {  // one pass for both
+      cpu::max_pool2d_argmax(g, x, argmax, y);
+      return;
+    }
     if (y != nullptr) cpu::pool2d_forward(g, kind, x, y);
     if (argmax != nullptr) cpu::max_pool2d_argmax(g, x, argmax);
     return;

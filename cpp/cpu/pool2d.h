@@ -9,8 +9,9 @@
 namespace gt::cpu {
 
 void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float* y);
-// Window-local index (i·kw + j) of the first maximum of each output's window: what max backward needs.
-void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax);
+// Window-local index (i·kw + j) of the first maximum of each output's window: what max backward needs;
+// with y, max pooling's output from the same pass (as pool2d_forward computes it).
+void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax, float* y = nullptr);
 void max_pool2d_backward(const GtWindow2d& g, const float* dy, const int32_t* argmax, float* dx);
 void avg_pool2d_backward(const GtWindow2d& g, const float* dy, float* dx);
 
