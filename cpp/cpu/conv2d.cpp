@@ -70,41 +70,25 @@ class Im2colRows final : public RowSource {
   void rows(int64_t r0, int64_t count, int64_t p0, int64_t kc, float* scratch, const float** out) const override {
     const int64_t run = g_.kw * g_.c;
     const int64_t i0 = p0 / run, i1 = (p0 + kc - 1) / run;  // kernel rows the block touches
-    // Output pixel of row r0, then stepped along with r (no division per row).
+    // Output columns whose windows lie within the image's columns.
+    const int64_t inside_lo = g_.pad_left > 0 ? (g_.pad_left + g_.stride_w - 1) / g_.stride_w : 0;
+    const int64_t last = g_.w - g_.kw + g_.pad_left;  // the largest ow·stride_w whose window fits
+    const int64_t inside_hi = last < 0 ? 0 : std::min(g_.ow, last / g_.stride_w + 1);
     int64_t ow = r0 % g_.ow, oh = r0 / g_.ow % g_.oh, n = r0 / (g_.ow * g_.oh);
-    for (int64_t r = 0; r < count; ++r) {
-      const int64_t ih0 = oh * g_.stride_h - g_.pad_top, iw0 = ow * g_.stride_w - g_.pad_left;
-      const bool columns_inside = iw0 >= 0 && iw0 + g_.kw <= g_.w;
-      const float* image = x_ + n * g_.h * g_.w * g_.c;
-      if (i0 == i1 && columns_inside && ih0 + i0 >= 0 && ih0 + i0 < g_.h) {
-        out[r] = image + ((ih0 + i0) * g_.w + iw0) * g_.c + p0 - i0 * run;
-      } else {
-        float* dst = scratch + r * kc;
-        out[r] = dst;
-        for (int64_t i = i0; i <= i1; ++i) {  // the block's piece [q0, q1) of kernel row i
-          const int64_t q0 = std::max(p0, i * run) - i * run, q1 = std::min(p0 + kc, (i + 1) * run) - i * run;
-          const int64_t ih = ih0 + i;
-          if (ih < 0 || ih >= g_.h) {
-            std::fill(dst, dst + (q1 - q0), 0.0f);
-          } else if (columns_inside) {
-            // Plain loop: for the 3 channels of a first layer a memcpy call would cost more.
-            const float* src = image + (ih * g_.w + iw0) * g_.c;
-            for (int64_t q = q0; q < q1; ++q) dst[q - q0] = src[q];
-          } else {
-            for (int64_t q = q0; q < q1;) {  // tap by tap: a channel range of one pixel, or zeros
-              const int64_t iw = iw0 + q / g_.c, ch = q % g_.c, len = std::min(g_.c - ch, q1 - q);
-              float* piece = dst + (q - q0);
-              if (iw < 0 || iw >= g_.w)
-                std::fill(piece, piece + len, 0.0f);
-              else
-                std::copy_n(image + (ih * g_.w + iw) * g_.c + ch, len, piece);
-              q += len;
-            }
-          }
-          dst += q1 - q0;
-        }
+    for (int64_t r = 0; r < count;) {  // one output row (n, oh) at a time: no division per pixel
+      const int64_t span = std::min(count - r, g_.ow - ow);
+      const int64_t ih0 = oh * g_.stride_h - g_.pad_top;
+      const bool row_inside = i0 == i1 && ih0 + i0 >= 0 && ih0 + i0 < g_.h;
+      // x offset of the block's first float for window column 0, then stride_w·c more per column.
+      const int64_t origin = ((n * g_.h + ih0 + i0) * g_.w - g_.pad_left) * g_.c + p0 - i0 * run;
+      for (int64_t e = 0; e < span; ++e, ++ow) {
+        if (row_inside && ow >= inside_lo && ow < inside_hi)
+          out[r + e] = x_ + (origin + ow * g_.stride_w * g_.c);
+        else
+          out[r + e] = gather(n, ih0, ow * g_.stride_w - g_.pad_left, p0, kc, scratch + (r + e) * kc);
       }
-      if (++ow == g_.ow) {
+      r += span;
+      if (ow == g_.ow) {
         ow = 0;
         if (++oh == g_.oh) oh = 0, ++n;
       }
@@ -112,6 +96,36 @@ class Im2colRows final : public RowSource {
   }
 
  private:
+  // Depth [p0, p0 + kc) of the window at (ih0, iw0) of image n, copied into dst piece by piece.
+  const float* gather(int64_t n, int64_t ih0, int64_t iw0, int64_t p0, int64_t kc, float* dst) const {
+    const int64_t run = g_.kw * g_.c;
+    const float* image = x_ + n * g_.h * g_.w * g_.c;
+    const bool columns_inside = iw0 >= 0 && iw0 + g_.kw <= g_.w;
+    float* piece = dst;
+    for (int64_t i = p0 / run; i <= (p0 + kc - 1) / run; ++i) {  // the block's part [q0, q1) of kernel row i
+      const int64_t q0 = std::max(p0, i * run) - i * run, q1 = std::min(p0 + kc, (i + 1) * run) - i * run;
+      const int64_t ih = ih0 + i;
+      if (ih < 0 || ih >= g_.h) {
+        std::fill(piece, piece + (q1 - q0), 0.0f);
+      } else if (columns_inside) {
+        // Plain loop: for the 3 channels of a first layer a memcpy call would cost more.
+        const float* src = image + (ih * g_.w + iw0) * g_.c;
+        for (int64_t q = q0; q < q1; ++q) piece[q - q0] = src[q];
+      } else {
+        for (int64_t q = q0; q < q1;) {  // tap by tap: a channel range of one pixel, or zeros
+          const int64_t iw = iw0 + q / g_.c, ch = q % g_.c, len = std::min(g_.c - ch, q1 - q);
+          if (iw < 0 || iw >= g_.w)
+            std::fill(piece + (q - q0), piece + (q - q0) + len, 0.0f);
+          else
+            std::copy_n(image + (ih * g_.w + iw) * g_.c + ch, len, piece + (q - q0));
+          q += len;
+        }
+      }
+      piece += q1 - q0;
+    }
+    return dst;
+  }
+
   // Kernel rows shorter than this are gathered whole: a depth block of a few floats would make the
   // GEMM read and write its C tile once per few multiply-adds. The 3-channel first layers (9 and 21
   // floats a kernel row) ran 1.2-1.4x faster in place than gathered whole.
