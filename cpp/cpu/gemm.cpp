@@ -1,8 +1,10 @@
 // Blocked SGEMM in the Goto/BLIS scheme: B is packed in KC×NC panels (NR-wide slivers, kept in L3/L2),
 // A in MC×KC blocks (MR-tall slivers, kept in L2), and an MR×NR register-blocked micro-kernel streams
 // one A sliver against one B sliver from L1. Packing absorbs the transposes and the ragged edges (zero
-// padding), so the micro-kernel has no branches. Vectors are GCC/Clang vector extensions: the compiler
-// emits AVX-512, AVX2 or SSE from one source according to -march.
+// padding), so the micro-kernel has no branches. Where packing would cost more than it saves, an
+// operand is read in place instead: A's rows when C is narrow, B's rows when C has few rows, rows a
+// RowSource hands over (convolution's im2col, never stored). Vectors are GCC/Clang vector extensions:
+// the compiler emits AVX-512, AVX2 or SSE from one source according to -march.
 #include "cpu/gemm.h"
 
 #include <algorithm>
@@ -39,13 +41,13 @@ constexpr int64_t kNC = 4096;
 // A B panel this small (every depth block packed) stays in L2 while all of it is used for one MC block of
 // A, so C's block stays in cache across the depth blocks instead of streaming through memory per block.
 constexpr int64_t kWholeBFloats = int64_t(128) << 10;
-constexpr int64_t kMinColumnBlock = 64;
-constexpr int64_t kInPlaceBRows = 48;  // at most this many rows of C: B is read unpacked
-constexpr int64_t kRowsInPlaceMaxN = 256;
+constexpr int64_t kMinColumnBlock = 64;  // narrowest column block made so that B's panel fits whole
+constexpr int64_t kInPlaceBRows = 48;    // at most this many rows of C: B is read unpacked
+constexpr int64_t kRowsInPlaceMaxN = 256;  // at most this many columns of C: a plain A is read unpacked
 // Threads split the depth of a product whose depth is this many times its larger side, if C has at
 // most kDepthSplitMaxC floats (each thread keeps a copy).
 constexpr int64_t kDepthSplitRatio = 16;
-constexpr int64_t kDepthSplitMaxC = int64_t(1) << 20;  // at most this many columns of C: a plain A is read unpacked
+constexpr int64_t kDepthSplitMaxC = int64_t(1) << 20;
 
 struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
@@ -255,7 +257,7 @@ class MatrixRows final : public RowSource {
 
 // One operand as a thread sees it: a stored matrix (trans, data, ld), or for A a source of rows
 // instead: C's rows when !trans (read in place, from row `offset` on), or the depth rows of a matrix S
-// with op(A) = Sᵀ when trans (packed from the source, C's rows being S's columns from `offset` on).
+// with op(A) = Sᵀ when trans (C's rows being S's columns from `offset` on; see fetch_a_from_depth_rows).
 struct Operand {
   bool trans;
   const float* data;
