@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "cpu/dense.h"
@@ -211,7 +211,7 @@ void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const
     const GtWindow2d over_dy{g.n, g.oh, g.ow, k, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top,
                              g.kw - 1 - g.pad_left, g.h, g.w};
     sgemm_a_rows(Im2colRows(over_dy, dy), false, g.n * g.h * g.w, g.c, g.kh * g.kw * k, turned, g.c, dx,
-               g.c, false, nullptr);
+                 g.c, false, nullptr);
     return;
   }
   const int64_t block = images_per_block(g);
