@@ -116,12 +116,10 @@ void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k
 void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y,
                     int32_t* argmax) {
   if (on_cpu(device)) {
-    if (kind == GT_POOL_MAX && argmax != nullptr) {  // one pass for both
+    if (argmax != nullptr)  // max pooling (argmax is for max only): values and argmax in one pass
       cpu::max_pool2d_argmax(g, x, argmax, y);
-      return;
-    }
-    if (y != nullptr) cpu::pool2d_forward(g, kind, x, y);
-    if (argmax != nullptr) cpu::max_pool2d_argmax(g, x, argmax);
+    else
+      cpu::pool2d_forward(g, kind, x, y);
     return;
   }
   gpu_call(device, kind == GT_POOL_MAX ? "max_pool2d" : "avg_pool2d", [&](const GtBackendTable& t) {
