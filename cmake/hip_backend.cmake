@@ -30,13 +30,19 @@ execute_process(COMMAND "${GPUTRAIN_HIPCC}" --version OUTPUT_VARIABLE _hip_out E
 string(REGEX MATCH "HIP version: ([0-9.]+)" _ "${_hip_out}")
 set(_hip_version "${CMAKE_MATCH_1}")
 
+# hipcc leaves two empty directories in TMPDIR for every file it compiles; pointing TMPDIR into the
+# build tree keeps a user's /tmp clean (the build tree is removed with the build).
+set(_hip_tmp "${CMAKE_CURRENT_BINARY_DIR}/hip_tmp")
+file(MAKE_DIRECTORY "${_hip_tmp}")
+set(_hipcc "${CMAKE_COMMAND}" -E env "TMPDIR=${_hip_tmp}" "${GPUTRAIN_HIPCC}")
+
 # One tiny kernel per candidate target tells whether the toolkit can compile for it.
 set(_probe_dir "${CMAKE_CURRENT_BINARY_DIR}/hip_probe")
 file(WRITE "${_probe_dir}/probe.hip"
   "#include <hip/hip_runtime.h>\n__global__ void probe_kernel(float* p) { p[threadIdx.x] = 1.0f; }\n")
 function(gputrain_hip_supports arch out)
   execute_process(
-    COMMAND "${GPUTRAIN_HIPCC}" -x hip --offload-arch=${arch} -c "${_probe_dir}/probe.hip" -o "${_probe_dir}/probe_${arch}.o"
+    COMMAND ${_hipcc} -x hip --offload-arch=${arch} -c "${_probe_dir}/probe.hip" -o "${_probe_dir}/probe_${arch}.o"
     RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
   if(rc EQUAL 0)
     set(${out} TRUE PARENT_SCOPE)
@@ -85,7 +91,7 @@ foreach(src IN LISTS GPUTRAIN_GPU_SOURCES)
   add_custom_command(
     OUTPUT "${obj}"
     COMMAND "${CMAKE_COMMAND}" -E make_directory "${CMAKE_CURRENT_BINARY_DIR}/hip_objects"
-    COMMAND "${GPUTRAIN_HIPCC}" ${_hip_flags} "-I${CMAKE_CURRENT_SOURCE_DIR}/cpp"
+    COMMAND ${_hipcc} ${_hip_flags} "-I${CMAKE_CURRENT_SOURCE_DIR}/cpp"
             -MD -MF "${obj}.d" -c "${src}" -o "${obj}"
     DEPENDS "${src}"
     DEPFILE "${obj}.d"
