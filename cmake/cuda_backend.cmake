@@ -67,7 +67,12 @@ if(NOT CMAKE_CUDA_COMPILER)
   return()
 endif()
 
-if(NOT CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
+# CUDAARCHS (CMake's own variable) is read only by a build tree's first configure; a changed one is
+# applied here too, for the reason options.cmake gives.
+gputrain_env_changed(CUDAARCHS _cudaarchs_changed)
+if(DEFINED ENV{CUDAARCHS} AND _cudaarchs_changed)
+  set(CMAKE_CUDA_ARCHITECTURES "$ENV{CUDAARCHS}" CACHE STRING "CUDA architectures" FORCE)
+elseif(NOT DEFINED ENV{CUDAARCHS} AND (_cudaarchs_changed OR NOT CMAKE_CUDA_ARCHITECTURES))
   gputrain_default_cuda_architectures(${_nvcc_version} _archs)
   set(CMAKE_CUDA_ARCHITECTURES "${_archs}" CACHE STRING "CUDA architectures" FORCE)
 endif()

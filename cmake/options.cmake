@@ -1,12 +1,38 @@
 # Build options that can be given as -D (or -Ccmake.define.X=... through pip) or as environment variables.
+# pip keeps its build directory (build/{wheel_tag}) between installs, so a cached value outlives the
+# environment it came from; a variable that is set, changed or unset since the last configure therefore
+# replaces the cached value (an unchanged one leaves a -D given earlier alone).
 
-# AUTO|ON|OFF option whose default comes from the environment variable of the same name.
-function(gputrain_tristate_option name doc)
-  set(default AUTO)
+# Whether the environment variable NAME differs from what the last configure of this build tree saw.
+function(gputrain_env_changed name out)
+  set(now "<unset>")
+  if(DEFINED ENV{${name}})
+    set(now "$ENV{${name}}")
+  endif()
+  set(changed FALSE)
+  if(DEFINED CACHE{_GPUTRAIN_ENV_${name}} AND NOT "${now}" STREQUAL "$CACHE{_GPUTRAIN_ENV_${name}}")
+    set(changed TRUE)
+  endif()
+  set(_GPUTRAIN_ENV_${name} "${now}" CACHE INTERNAL "${name} at the last configure")
+  set(${out} ${changed} PARENT_SCOPE)
+endfunction()
+
+# Cache entry NAME of TYPE: the environment variable of the same name, else DEFAULT.
+function(gputrain_cached_option name default type doc)
   if(DEFINED ENV{${name}})
     set(default "$ENV{${name}}")
   endif()
-  set(${name} "${default}" CACHE STRING "${doc}")
+  gputrain_env_changed(${name} changed)
+  if(changed)
+    set(${name} "${default}" CACHE ${type} "${doc}" FORCE)
+  else()
+    set(${name} "${default}" CACHE ${type} "${doc}")
+  endif()
+endfunction()
+
+# AUTO|ON|OFF option.
+function(gputrain_tristate_option name doc)
+  gputrain_cached_option(${name} AUTO STRING "${doc}")
   set_property(CACHE ${name} PROPERTY STRINGS AUTO ON OFF)
   string(TOUPPER "${${name}}" value)
   if(value STREQUAL "TRUE" OR value STREQUAL "1" OR value STREQUAL "YES")
@@ -21,10 +47,7 @@ function(gputrain_tristate_option name doc)
 endfunction()
 
 function(gputrain_bool_option name default doc)
-  if(DEFINED ENV{${name}})
-    set(default "$ENV{${name}}")
-  endif()
-  option(${name} "${doc}" ${default})
+  gputrain_cached_option(${name} ${default} BOOL "${doc}")
 endfunction()
 
 # Report a GPU backend that is not built: fatal when it was asked for with ON.
