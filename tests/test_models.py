@@ -233,3 +233,55 @@ def test_killed_training_resumes_from_its_checkpoint(tmp_path):
     assert straight.returncode == 0, straight.stderr
     np.testing.assert_allclose(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "straight.npy"),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_uint8_images_predict_and_evaluate_as_their_float32_values(device):
+    rng = np.random.default_rng(8)
+    x8 = rng.integers(0, 256, size=(40, 4, 4), dtype=np.uint8)
+    y = rng.integers(0, 3, size=40)
+    gt.utils.set_random_seed(2)
+    model = gt.Sequential([layers.Flatten(input_shape=(4, 4)), layers.Dense(3)])
+    model.compile("sgd", gt.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"], device=device)
+    np.testing.assert_array_equal(model.predict(x8, batch_size=16), model.predict(x8.astype(np.float32), batch_size=16))
+    assert model.evaluate(x8, y, verbose=0) == model.evaluate(x8.astype(np.float32), y, verbose=0)
+
+
+def test_progress_lines_as_keras_prints_them(capsys):
+    """verbose=1 without a terminal: the epoch's final line carries the validation values (not a line of
+    their own), and evaluate draws a bar of its own."""
+    x, y = small_problem()
+    model = small_model()
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"], device="cpu")
+    model.fit(x, y, batch_size=16, epochs=1, validation_split=0.25)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Epoch 1/1"
+    assert len(lines) == 2, lines
+    assert lines[1].startswith("5/5 [==============================] - ")
+    names = [part.split(":")[0] for part in lines[1].split(" - ")[2:]]
+    assert names == ["loss", "accuracy", "val_loss", "val_accuracy", "data wait"]
+    loss, accuracy = model.evaluate(x, y, batch_size=32)
+    line = capsys.readouterr().out
+    assert line.startswith("3/3 [==============================] - ") and line.count("\n") == 1
+    assert f"loss: {loss:.4f} - accuracy: {accuracy:.4f}" in line
+
+
+def test_callbacks_see_every_batch_logs(device):
+    """A user's callback gets each batch's running loss and accuracy, also when fit runs compiled steps
+    and nothing is printed (verbose=0)."""
+    x, y = small_problem()
+    model = small_model()
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"], device=device)
+
+    class Record(gt.callbacks.Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append((batch, dict(logs)))
+
+    record = Record()
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[record])
+    assert [b for b, _ in record.seen] == list(range(6)) * 2
+    assert all(set(logs) == {"loss", "accuracy"} for _, logs in record.seen)
+    assert len({logs["loss"] for _, logs in record.seen[:6]}) == 6  # a running mean, new every batch
+    assert record.seen[5][1]["loss"] == pytest.approx(history.history["loss"][0], rel=1e-6)

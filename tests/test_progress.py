@@ -23,8 +23,11 @@ def test_final_line_matches_keras():
     for step in range(1, 1876):
         clock.t = step * 0.0016
         bar.update(step, {"loss": 0.2954, "accuracy": 0.9142}, data_wait=0.0004)
+    assert out.getvalue() == ""  # not a terminal: only the final line, which waits for validation
+    bar.finish(1875, {"loss": 0.2954, "accuracy": 0.9142, "val_loss": 0.1, "val_accuracy": 0.97})
     assert out.getvalue() == ("1875/1875 [==============================] - 3s 2ms/step - loss: 0.2954"
-                              " - accuracy: 0.9142 - data wait: 25%\n")
+                              " - accuracy: 0.9142 - val_loss: 0.1000 - val_accuracy: 0.9700"
+                              " - data wait: 25%\n")
 
 
 def test_redraws_in_place_in_a_terminal():
@@ -34,6 +37,7 @@ def test_redraws_in_place_in_a_terminal():
     bar.update(3, {"loss": 1.5})
     clock.t = 2.0
     bar.update(10, {"loss": 0.00012})
+    bar.finish(10, {"loss": 0.00012})
     text = out.getvalue()
     assert text.startswith("\r 3/10 [========>.....................] - ETA: 2s - loss: 1.5000")
     assert text.endswith("\r10/10 [==============================] - 2s 200ms/step - loss: 1.2000e-04"
@@ -46,13 +50,13 @@ def test_verbose_2_prints_one_line_per_epoch_and_0_nothing():
     for step in range(1, 101):
         clock.t = step * 0.05
         bar.update(step, {"loss": 0.5})
-    bar.finish_epoch_line(100, {"loss": 0.5, "val_loss": 0.25})
+    bar.finish(100, {"loss": 0.5, "val_loss": 0.25})
     assert out.getvalue() == "100/100 - 5s - loss: 0.5000 - val_loss: 0.2500 - 5s/epoch - 50ms/step - data wait: 0%\n"
     quiet = io.StringIO()
     bar = ProgressBar(5, verbose=0, stream=quiet, clock=clock)
     for step in range(1, 6):
         bar.update(step, {"loss": 1.0})
-    bar.finish_epoch_line(5, {"loss": 1.0})
+    bar.finish(5, {"loss": 1.0})
     assert quiet.getvalue() == ""
 
 

@@ -10,6 +10,9 @@ import numpy as np
 
 class Callback:
     model = None
+    # Whether on_train_batch_end reads its logs. fit then reads a compiled step's running loss and
+    # metrics after every step, which waits for the device; callbacks that never look say False.
+    reads_batch_logs = True
 
     def set_model(self, model):
         self.model = model
@@ -22,6 +25,8 @@ class Callback:
 
 
 class History(Callback):
+    reads_batch_logs = False
+
     def __init__(self):
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
@@ -36,9 +41,10 @@ class ModelCheckpoint(Callback):
     """Saves the whole model (weights, optimizer state, epoch and step) with an atomic write.
 
     filepath: where to save; may hold Keras placeholders such as {epoch:02d} or {val_loss:.3f}. None
-    (the default) saves `<model name>.safetensors` in the platform's persistent folder (Google Drive on
-    Colab, /storage on Paperspace, /kaggle/working on Kaggle; else ~/.gputrain/checkpoints), replaced
-    on each save so the newest state is always there.
+    (the default) saves `<model name>-<architecture key>.safetensors` in the platform's persistent folder
+    (Google Drive on Colab, /storage on Paperspace, /kaggle/working on Kaggle; else
+    ~/.gputrain/checkpoints), replaced on each save so the newest state is always there; the key (a hash
+    of the layers and their settings) keeps different models of one user apart in that shared folder.
     save_freq: "epoch", or a number of training steps. every_minutes: also save when this many minutes
     have passed since the last save. save_best_only: at epoch ends, save only when `monitor` improved."""
 
@@ -61,12 +67,20 @@ class ModelCheckpoint(Callback):
         self._last_save = time.monotonic()
         self.last_path: Path | None = None
 
+    @property
+    def reads_batch_logs(self) -> bool:
+        # Only a mid-epoch save into a file name with placeholders ({loss}) needs the batch's values.
+        mid_epoch = isinstance(self.save_freq, int) or self.every_minutes is not None
+        return mid_epoch and self.filepath is not None and "{" in str(self.filepath)
+
     def folder(self) -> Path:
         return self.path_for({}).parent
 
     def path_for(self, logs: dict) -> Path:
         if self.filepath is None:
-            return default_checkpoint_dir() / f"{self.model.name}.safetensors"
+            from .models import architecture_key
+            key = architecture_key(self.model.get_config())
+            return default_checkpoint_dir() / f"{self.model.name}-{key}.safetensors"
         path = str(self.filepath)
         try:
             path = path.format(epoch=self.model.training_state["epoch"] + 1, **logs)
@@ -103,6 +117,8 @@ class ModelCheckpoint(Callback):
 
 
 class EarlyStopping(Callback):
+    reads_batch_logs = False
+
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False):
         self.monitor, self.patience = monitor, patience

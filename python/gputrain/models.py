@@ -4,9 +4,9 @@ gradients and optimizer state stay there, and only the loss and the outputs need
 back to the host each step."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,14 @@ def _key(layer_index: int, param: str) -> str:
     return f"layers/{layer_index}/{param}"
 
 
-def _classes(config: dict) -> list:
-    return [layer["class_name"] for layer in config["layers"]]
+def architecture_key(config: dict) -> str:
+    """A short hash of a model's architecture (input shape, layer classes and their settings) without the
+    names, which Keras-style numbering makes differ between runs of the same code (dense, dense_1, ...):
+    a checkpoint is found again by the same model built in a later session, and only by it."""
+    layers = [{"class_name": l["class_name"], "config": {k: v for k, v in l["config"].items() if k != "name"}}
+              for l in config["layers"]]
+    text = json.dumps({"input_shape": config["input_shape"], "layers": layers}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 SESSION_MARGIN_S = 15 * 60  # save and warn when the platform's session has less than this left
 
 
@@ -262,7 +268,10 @@ class Sequential:
         else:
             labels = self.loss.labels
         plan_metrics = plan_module.EpochMetrics(self._plans, plan_module.units_per_sample(self))
-        warned_session = False
+        # Reading a compiled step's running loss waits for the device: done when the bar redraws, or
+        # every step when a callback reads each batch's logs (as Keras callbacks may).
+        batch_logs = any(getattr(c, "reads_batch_logs", True) for c in callbacks)
+        guard = session.SessionGuard(lambda: self._session_save(checkpoints), SESSION_MARGIN_S)
         ring = None  # the staging ring, reused from epoch to epoch
         for c in callbacks + [history]:
             c.on_train_begin()
@@ -285,7 +294,7 @@ class Sequential:
                     step += 1
                     if compiled:
                         self._plan_step(xb, yb, count)
-                        if bar.due(step) or step == steps:  # reading the sums waits for the device
+                        if batch_logs or bar.due(step) or step == steps:
                             logs = plan_metrics.read(seen, bool(self.metrics))
                     else:
                         loss_value, batch_correct = self._train_step(xb, yb)
@@ -296,8 +305,7 @@ class Sequential:
                     bar.update(step, logs, data_wait=waited)
                     for c in callbacks:
                         c.on_train_batch_end(step - 1, logs)
-                    if step % 50 == 0 and not warned_session:
-                        warned_session = self._guard_session(checkpoints)
+                    guard.check()
                     if self.stop_training:
                         break
             finally:
@@ -310,9 +318,7 @@ class Sequential:
                 logs["val_loss"] = values[0]
                 if self.metrics:
                     logs["val_accuracy"] = values[1]
-            bar.finish_epoch_line(step, logs)
-            if verbose == 1 and validation_data is not None:
-                print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if k.startswith("val_")))
+            bar.finish(step, logs)
             history.on_epoch_end(epoch, logs)
             self.training_state["history"] = history.history
             self.training_state["step"] = steps  # the epoch is complete
@@ -324,42 +330,53 @@ class Sequential:
             c.on_train_end()
         return history
 
-    def _guard_session(self, checkpoints) -> bool:
-        """Near the platform's session limit: save now and tell the user where. True once warned."""
-        try:
-            left = session.seconds_left()
-        except Exception:  # platform detection must never stop training
-            return True
-        if left is None or left > SESSION_MARGIN_S:
-            return False
+    def _session_save(self, checkpoints) -> Path:
+        """Saves through the fit's checkpoint (or a default one) near the session limit; its path."""
         checkpoint = checkpoints[0] if checkpoints else callbacks_module.ModelCheckpoint()
         checkpoint.set_model(self)
         checkpoint.save()
-        warnings.warn(f"the notebook session ends in about {max(left, 0) / 60:.0f} minutes: saved "
-                      f"{checkpoint.last_path}; continue in a new session with fit(..., resume=True)")
-        return True
+        return checkpoint.last_path
 
     def _resume(self, checkpoint) -> bool:
+        """Restores the newest checkpoint in the checkpoint's folder that this architecture saved; the
+        folder may be shared by every notebook of the user (a Drive folder), so others are skipped."""
         folder = checkpoint.folder()
         candidates = sorted(folder.glob("*.safetensors"), key=lambda p: p.stat().st_mtime) if folder.exists() else []
+        key = architecture_key(self.get_config())
+        others = 0
         for path in reversed(candidates):
             try:
                 tensors, metadata = safetensors_io.load_file(path)
                 info = json.loads(metadata["gputrain"])
-            except (ValueError, KeyError, OSError):
+                if info.get("format") != FORMAT:
+                    continue  # weights only, or not one of ours
+                same = architecture_key(info["model"]) == key
+            except (ValueError, KeyError, TypeError, OSError):
                 continue  # not one of ours, or unreadable: try an older one
-            if info.get("format") != FORMAT or _classes(info["model"]) != _classes(self.get_config()):
-                continue  # another model's checkpoint
+            if not same:
+                others += 1
+                continue
             self._restore(tensors, info, optimizer_state=True)
             print(f"Resuming from {path}: epoch {self.training_state['epoch'] + 1}, "
                   f"step {self.training_state['step']}")
             return True
+        if others:
+            print(f"resume: none of the {others} checkpoints in {folder} is of this model's architecture; "
+                  f"training from the start")
         return False
 
     # ---- inference ----
     def _batches(self, x, batch_size):
+        """x's batches on the model's device as float32; uint8 images travel as bytes and are converted
+        there, as in fit."""
+        if batch_size <= 0:
+            raise ValueError(f"batch_size: must be positive, got {batch_size}")
         for start in range(0, len(x), batch_size):
-            yield _tensor(np.asarray(x[start:start + batch_size], np.float32), device=self.device)
+            rows = np.asarray(x[start:start + batch_size])
+            if rows.dtype == np.uint8:
+                yield _core.uint8_to_float32(_tensor(rows, device=self.device))
+            else:
+                yield _tensor(rows.astype(np.float32, copy=False), device=self.device)
 
     def predict(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         self.build()
@@ -372,24 +389,27 @@ class Sequential:
         if self.loss is None:
             raise ValueError("evaluate: compile the model first")
         x, y = self._check_xy(x, y)
-        loss_sum = correct = 0
-        for start in range(0, len(x), batch_size):
-            xb = _tensor(np.asarray(x[start:start + batch_size], np.float32), device=self.device)
-            yb = _tensor(self.loss.labels(y[start:start + batch_size]), device=self.device)
+        bar = ProgressBar(math.ceil(len(x) / max(batch_size, 1)), verbose=verbose)
+        loss_sum = correct = seen = 0
+        for step, xb in enumerate(self._batches(x, batch_size), start=1):
+            yb = _tensor(self.loss.labels(y[seen:seen + batch_size]), device=self.device)
             output = self._forward(xb, training=False)
             loss, _, _ = self.loss.compute(output, yb, self._fused_logits())
-            loss_sum += float(loss.numpy()) * len(xb)
+            count = xb.shape[0]
+            loss_sum += float(loss.numpy()) * count
             if self.metrics:
                 correct += self._correct(output, yb)
+            seen += count
+            bar.update(step, self._logs(loss_sum, correct, seen))
         logs = self._logs(loss_sum, correct, len(x))
-        if verbose:
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+        bar.finish(bar.target, logs)
         values = list(logs.values())
         return values if self.metrics else values[0]
 
     # ---- saving ----
     def get_config(self) -> dict:
-        return {"name": self.name, "input_shape": list(self.input_shape),
+        shape = self.input_shape if self.built else (self._layers[0].input_shape if self._layers else None)
+        return {"name": self.name, "input_shape": None if shape is None else list(shape),
                 "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers]}
 
     def _weight_tensors(self) -> dict:

@@ -37,7 +37,8 @@ def _dynamic(stream) -> bool:
 
 class ProgressBar:
     """One epoch's bar. `update(step, values, data_wait)` after each step, where values are running means
-    (loss, metrics) and data_wait the seconds that step waited for its batch."""
+    (loss, metrics) and data_wait the seconds that step waited for its batch; `finish(step, values)` at
+    the end draws the final line, which as in Keras also carries the validation values."""
 
     width = 30
 
@@ -78,34 +79,33 @@ class ProgressBar:
 
     def update(self, current: int, values: dict, data_wait: float = 0.0) -> None:
         self.data_wait += data_wait
-        if not self.due(current):
-            return
+        if current >= self.target or not self.due(current):
+            return  # the final line is finish()'s
         now = self.clock()
-        final = current >= self.target
         self._last_draw = now
         elapsed = now - self.start
-        line = self._bar(current)
-        if final:
-            line += f" - {elapsed:.0f}s {_format_per_step(elapsed / max(current, 1))}"
-        else:
-            eta = elapsed / current * (self.target - current) if current else 0.0
-            line += f" - ETA: {_format_eta(eta)}"
-        line += self._values(values) + self._data_share(elapsed)
+        eta = elapsed / current * (self.target - current) if current else 0.0
+        self._write(f"{self._bar(current)} - ETA: {_format_eta(eta)}{self._values(values)}"
+                    f"{self._data_share(elapsed)}", final=False)
+
+    def finish(self, current: int, values: dict) -> None:
+        """The epoch's last line: the full bar with time per step (verbose=1), or one line for the
+        whole epoch (verbose=2), as Keras prints them."""
+        elapsed = self.clock() - self.start
+        per_step = _format_per_step(elapsed / max(current, 1))
+        if self.verbose == 1:
+            self._write(f"{self._bar(current)} - {elapsed:.0f}s {per_step}{self._values(values)}"
+                        f"{self._data_share(elapsed)}", final=True)
+        elif self.verbose == 2:
+            self.stream.write(f"{current}/{self.target} - {elapsed:.0f}s{self._values(values)}"
+                              f" - {elapsed:.0f}s/epoch - {per_step}{self._data_share(elapsed)}\n")
+            self.stream.flush()
+
+    def _write(self, line: str, final: bool) -> None:
         pad = " " * max(self._last_len - len(line), 0)
         self._last_len = len(line)
         if self.dynamic:
             self.stream.write("\r" + line + pad + ("\n" if final else ""))
         else:
             self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def finish_epoch_line(self, current: int, values: dict) -> None:
-        """verbose=2: one line for the whole epoch, as Keras prints it."""
-        if self.verbose != 2:
-            return
-        elapsed = self.clock() - self.start
-        line = (f"{current}/{self.target} - {elapsed:.0f}s{self._values(values)}"
-                f" - {elapsed:.0f}s/epoch - {_format_per_step(elapsed / max(current, 1))}"
-                f"{self._data_share(elapsed)}")
-        self.stream.write(line + "\n")
         self.stream.flush()
