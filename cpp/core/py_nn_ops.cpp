@@ -119,6 +119,8 @@ void bind_nn_ops(py::module_& m) {
 
   m.def("_set_cpu_conv_column_budget", &cpu::set_conv2d_column_budget, arg("floats"),
         "Test hook: the CPU convolution's block of data-gradient columns, in floats; returns the previous one.");
+  m.def("_fail_cpu_gemm_allocations", &cpu::fail_gemm_scratch_allocations, arg("count"),
+        "Test hook: the CPU GEMM's next `count` buffer allocations fail; returns the count pending before.");
 
   m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device,
                     py::object activation) {

@@ -8,11 +8,14 @@
 #include "cpu/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
+
+#include "cpu/parallel.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -54,7 +57,11 @@ struct FreeDeleter {
 };
 using Buffer = std::unique_ptr<float, FreeDeleter>;
 
+std::atomic<int64_t> failures_to_inject{0};  // see fail_gemm_scratch_allocations
+
 Buffer aligned_buffer(int64_t floats) {
+  if (failures_to_inject.load(std::memory_order_relaxed) > 0 && failures_to_inject.fetch_sub(1) > 0)
+    throw std::bad_alloc();
   const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
   auto* p = static_cast<float*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
   if (p == nullptr) throw std::bad_alloc();
@@ -404,8 +411,7 @@ void sgemm_parallel(const Operand& a, const Operand& b, int64_t m, int64_t n, in
   // result does not depend on scheduling.
   if (threads > 1 && k >= kDepthSplitRatio * std::max(m, n) && m * n <= kDepthSplitMaxC) {
     std::vector<float> partial(static_cast<size_t>(threads) * m * n);
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int t = 0; t < threads; ++t) {
+    parallel_for(threads, threads, [&](int64_t t) {
       const int64_t lo = k * t / threads, hi = k * (t + 1) / threads;
       Operand a_band = a, b_band = b;
       if (a.rows)
@@ -415,7 +421,7 @@ void sgemm_parallel(const Operand& a, const Operand& b, int64_t m, int64_t n, in
       b_band.data = b.trans ? b.data + lo : b.data + lo * b.ld;
       sgemm_serial(a_band, b_band, m, n, hi - lo, partial.data() + t * m * n, n, false, nullptr,
                    GT_ACTIVATION_NONE);
-    }
+    });
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         float sum = accumulate ? c[i * ldc + j] : 0.0f;
@@ -428,12 +434,11 @@ void sgemm_parallel(const Operand& a, const Operand& b, int64_t m, int64_t n, in
   const int64_t unit = split_columns ? kNR : kMR;
   const int64_t units = ((split_columns ? n : m) + unit - 1) / unit;
   if (threads > units) threads = static_cast<int>(units);
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (int t = 0; t < threads; ++t) {
+  parallel_for(threads, threads, [&](int64_t t) {
     const int64_t u0 = units * t / threads, u1 = units * (t + 1) / threads;
     const int64_t extent = split_columns ? n : m;
     const int64_t lo = u0 * unit, hi = std::min(u1 * unit, extent);
-    if (lo >= hi) continue;
+    if (lo >= hi) return;
     if (split_columns) {
       Operand band = b;
       band.data = b.trans ? b.data + lo * b.ld : b.data + lo;
@@ -446,7 +451,7 @@ void sgemm_parallel(const Operand& a, const Operand& b, int64_t m, int64_t n, in
         band.data = a.trans ? a.data + lo : a.data + lo * a.ld;
       sgemm_serial(band, b, hi - lo, n, k, c + lo * ldc, ldc, accumulate, bias, activation);
     }
-  }
+  });
 }
 
 }  // namespace
@@ -507,5 +512,7 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
       out = activate(activation, static_cast<float>((accumulate ? out : 0.0) + sum + (bias ? bias[j] : 0.0f)));
     }
 }
+
+int64_t fail_gemm_scratch_allocations(int64_t count) { return failures_to_inject.exchange(count); }
 
 }  // namespace gt::cpu

@@ -45,4 +45,8 @@ void sgemm_reference(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
                      int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc, bool accumulate,
                      const float* bias, GtActivation activation = GT_ACTIVATION_NONE);
 
+// Test hook: the next `count` packing-buffer allocations throw std::bad_alloc, as when memory runs out
+// (they happen inside the GEMM's parallel region); returns the count still pending before.
+int64_t fail_gemm_scratch_allocations(int64_t count);
+
 }  // namespace gt::cpu

@@ -1,10 +1,13 @@
 // Pooling loops: one output (or input) row per OpenMP iteration, channels innermost so every load and
-// store is contiguous and the channel loop vectorises.
+// store is contiguous and the channel loop vectorises. Loops that allocate per row go through
+// parallel_for, so an allocation that fails there raises MemoryError instead of ending the process.
 #include "cpu/pool2d.h"
 
 #include <algorithm>
 #include <limits>
 #include <vector>
+
+#include "cpu/parallel.h"
 
 namespace gt::cpu {
 namespace {
@@ -28,8 +31,7 @@ Span covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int6
 }  // namespace
 
 void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float* y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < g.n * g.oh; ++r) {
+  parallel_for(g.n * g.oh, 0, [&](int64_t r) {
     const int64_t n = r / g.oh, oh = r % g.oh;
     const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
     std::vector<float> acc(static_cast<size_t>(g.c));
@@ -56,12 +58,11 @@ void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float*
         for (int64_t c = 0; c < g.c; ++c) out[c] = acc[c] * inv;
       }
     }
-  }
+  });
 }
 
 void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax, float* y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < g.n * g.oh; ++r) {
+  parallel_for(g.n * g.oh, 0, [&](int64_t r) {
     const int64_t n = r / g.oh, oh = r % g.oh;
     const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
     std::vector<float> best(static_cast<size_t>(g.c)), maximum(static_cast<size_t>(g.c));
@@ -90,7 +91,7 @@ void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax, flo
         }
       if (y != nullptr) std::copy(maximum.begin(), maximum.end(), y + ((n * g.oh + oh) * g.ow + ow) * g.c);
     }
-  }
+  });
 }
 
 // The outputs covering each input column: the same for every row, so found once, not per cell.
