@@ -1,6 +1,8 @@
 """Build record, lazy GPU modules, default device and the no-device path of each GPU backend."""
+import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -85,6 +87,21 @@ def test_gpu_module_without_device_reports_it_cleanly(backend):
     assert status["reason"] and ("no" in status["reason"])
     with pytest.raises(gputrain.DeviceUnavailableError, match=f"{backend}:0"):
         gputrain.ops.add(np.ones(2, np.float32), np.ones(2, np.float32), device=f"{backend}:0")
+
+
+def test_cuda_module_links_its_runtime_statically():
+    # Colab and Kaggle images ship drivers whose CUDA runtime differs from the toolkit that built us, and
+    # a machine without a GPU has none: the module must not need libcudart (nor libcuda: the runtime
+    # opens the driver itself when a GPU is used).
+    if not _backends.is_built("cuda"):
+        pytest.skip("this build has no cuda backend")
+    if shutil.which("readelf") is None:
+        pytest.skip("readelf is not on PATH")
+    spec = importlib.util.find_spec("gputrain._cuda")
+    dynamic = subprocess.run(["readelf", "-d", spec.origin], capture_output=True, text=True, timeout=60)
+    assert dynamic.returncode == 0, dynamic.stderr
+    needed = [line.split("[", 1)[1].rstrip("]") for line in dynamic.stdout.splitlines() if "(NEEDED)" in line]
+    assert needed and not [lib for lib in needed if lib.startswith(("libcudart", "libcuda."))], needed
 
 
 def test_default_device_honours_environment():
