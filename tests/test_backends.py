@@ -85,6 +85,7 @@ def test_gpu_module_without_device_reports_it_cleanly(backend):
         return
     # No device: a reason naming the runtime's error, and ops raise DeviceUnavailableError with it.
     assert status["reason"] and ("no" in status["reason"])
+    assert f"{backend}GetDeviceCount" in status["reason"], status["reason"]  # the vendor's own call names
     with pytest.raises(gputrain.DeviceUnavailableError, match=f"{backend}:0"):
         gputrain.ops.add(np.ones(2, np.float32), np.ones(2, np.float32), device=f"{backend}:0")
 

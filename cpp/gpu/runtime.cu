@@ -265,8 +265,10 @@ static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, graph_destroy) 
 
 int fail(cudaError_t err, const char* call, const char* file, int line) {
   const char* base = std::strrchr(file, '/');
-  std::snprintf(last_message, sizeof last_message, "%s:%d: %s: %s (%s)", base ? base + 1 : file, line,
-                call, cudaGetErrorName(err), cudaGetErrorString(err));
+  // The call's text was stringised before vendor.h renamed it: under hipcc, name HIP's function.
+  const bool hip_name = std::strcmp(GT_GPU_BACKEND, "hip") == 0 && std::strncmp(call, "cuda", 4) == 0;
+  std::snprintf(last_message, sizeof last_message, "%s:%d: %s%s: %s (%s)", base ? base + 1 : file, line,
+                hip_name ? "hip" : "", hip_name ? call + 4 : call, cudaGetErrorName(err), cudaGetErrorString(err));
   (void)cudaGetLastError();  // clear a non-sticky error so the next call starts clean
   if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) return GT_ERR_NO_DEVICE;
   if (err == cudaErrorMemoryAllocation) return GT_ERR_OUT_OF_MEMORY;
