@@ -84,9 +84,16 @@ print("HSA_OVERRIDE_GFX_VERSION =", os.environ.get("HSA_OVERRIDE_GFX_VERSION"))"
 INSTALL = """\
 import importlib.util, os, subprocess, sys
 # Install gputrain once per session. GPUTRAIN_SOURCE: a checkout of the repository (default: the
-# folder above this notebook) or "git+<repository URL>" for pip.
+# folder above this notebook, when the notebook was opened from one) or "git+<repository URL>" for pip.
 if importlib.util.find_spec("gputrain") is None:
-    source = os.environ.get("GPUTRAIN_SOURCE", "..")
+    source = os.environ.get("GPUTRAIN_SOURCE")
+    if source is None:
+        if not os.path.exists(os.path.join("..", "pyproject.toml")):
+            raise RuntimeError(
+                "gputrain is not installed and this notebook was not opened from a gputrain checkout: "
+                "set os.environ['GPUTRAIN_SOURCE'] = 'git+<the repository URL>' (or the path of a clone: "
+                "!git clone <the repository URL>) in a cell above, then run this one again")
+        source = ".."
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", source])
 import gputrain as gt
 print("gputrain", gt.__version__, "built with", [b for b, v in gt.build_info()["backends"].items() if v["built"]])"""

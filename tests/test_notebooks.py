@@ -24,6 +24,19 @@ def test_committed_notebook_is_generated(name):
         "run python notebooks/build_notebooks.py and commit the notebooks"
 
 
+def test_install_cell_outside_a_checkout_says_what_to_set(tmp_path, monkeypatch):
+    # Opened straight from a repository page (Colab's "Open in Colab"), the notebook has no checkout
+    # above it: the cell must say what to do rather than let pip fail on "..".
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    monkeypatch.delenv("GPUTRAIN_SOURCE", raising=False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gputrain" else real_find_spec(name, *a))
+    with pytest.raises(RuntimeError, match=r"GPUTRAIN_SOURCE'\] = 'git\+<the repository URL>'"):
+        exec(build_notebooks.INSTALL, {})
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     if importlib.util.find_spec("nbclient") is None or importlib.util.find_spec("ipykernel") is None:
@@ -46,4 +59,5 @@ def test_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
     assert "Total params: 9,494,561" in text
     assert "name: \"/device:CPU:0\"" in text or "/device:CPU:0" in text
     assert "accuracy:" in text and "restored at epoch 1 after 94 steps" in text
-    assert (tmp_path / "checkpoints" / "mnist_quickstart.safetensors").exists()
+    # The default name carries the architecture's key, so other models in the same folder stay apart.
+    assert [p.name.split("-")[0] for p in (tmp_path / "checkpoints").glob("*.safetensors")] == ["mnist_quickstart"]
