@@ -96,7 +96,9 @@ def test_colab_cnn_loss_decreases_on_random_images(device):
     assert losses[-1] < losses[0] * 0.8, losses
 
 
-def test_quickstart_mnist_one_epoch(device):
+def test_quickstart_mnist_reaches_its_accuracy(device):
+    """TensorFlow's quickstart, as its tutorial runs it: 5 epochs at batch 32 reach about 97.7% on
+    MNIST's test set (12 seeds here: 97.55-97.99%); the issue asks for at least 97.5%."""
     skip_whole_trainings_under_emulator(device)
     from datafiles import shared_data
     (x_train, y_train), (x_test, y_test) = gt.datasets.mnist.load_data(path=shared_data("mnist"))
@@ -105,10 +107,11 @@ def test_quickstart_mnist_one_epoch(device):
     model = quickstart_model()
     model.compile(optimizer="adam", loss=gt.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"], device=device)
-    history = model.fit(x_train, y_train, epochs=1, verbose=0)
-    assert history.history["accuracy"][0] > 0.90
+    history = model.fit(x_train, y_train, epochs=5, verbose=0)
+    assert history.history["accuracy"][0] > 0.90  # Keras: about 0.91 after one epoch
+    assert history.history["loss"] == sorted(history.history["loss"], reverse=True)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    assert accuracy > 0.95 and loss < 0.2  # Keras reaches about 0.96 after one epoch
+    assert accuracy >= 0.975 and loss < 0.1, (accuracy, loss)
 
 
 def small_problem(n=96):
