@@ -279,7 +279,11 @@ def test_callbacks_see_every_batch_logs(device):
         def __init__(self):
             self.seen = []
 
+        def on_train_batch_begin(self, batch, logs=None):
+            self.seen.append(batch)
+
         def on_train_batch_end(self, batch, logs=None):
+            assert self.seen.pop() == batch  # begin came first, with the same batch index
             self.seen.append((batch, dict(logs)))
 
     record = Record()

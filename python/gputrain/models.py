@@ -290,6 +290,8 @@ class Sequential:
             feed = BatchFeed(x, y, order, batch_size, self.device, labels, start_step=start_step, ring=ring)
             try:
                 for xb, yb, count, waited in feed:
+                    for c in callbacks:
+                        c.on_train_batch_begin(step)
                     seen += count
                     step += 1
                     if compiled:
