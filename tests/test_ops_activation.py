@@ -77,6 +77,38 @@ def test_dropout_same_mask_on_every_backend(device, rng):
     np.testing.assert_array_equal(mask_here, mask_cpu)
 
 
+def _tensor_on(t, device):
+    """t's values, after checking that it is a gputrain.Tensor on `device` (Tensors in, Tensors out)."""
+    assert isinstance(t, gputrain.Tensor), f"expected a gputrain.Tensor, got {type(t).__name__}"
+    assert t.device == device, f"result on {t.device}, inputs on {device}"
+    return t.numpy()
+
+
+def test_activations_tensors_in_tensors_out_on_their_device(device, rng):
+    x, dy = normal(rng, (3, 4, 5), 3.0), normal(rng, (3, 4, 5))
+    tx, tdy = gputrain.tensor(x, device=device), gputrain.tensor(dy, device=device)
+    assert_close(_tensor_on(gputrain.ops.relu(tx), device), ref.relu(x))
+    assert_close(_tensor_on(gputrain.ops.relu_grad(tdy, tx), device), ref.relu_grad(dy, x))
+    y = gputrain.ops.sigmoid(tx)
+    assert_close(_tensor_on(y, device), ref.sigmoid(x))
+    assert_close(_tensor_on(gputrain.ops.sigmoid_grad(tdy, y), device), ref.sigmoid_grad(dy, y.numpy()))
+    s = gputrain.ops.softmax(tx)
+    assert_close(_tensor_on(s, device), ref.softmax(x))
+    assert_close(_tensor_on(gputrain.ops.softmax_grad(tdy, s), device), ref.softmax_grad(dy, s.numpy()))
+
+
+def test_dropout_tensors_in_tensors_out_on_their_device(device, rng):
+    rate, seed = 0.3, int(rng.integers(0, 2**63))
+    x, dy = normal(rng, (4, 9, 5)), normal(rng, (4, 9, 5))
+    y, mask = gputrain.ops.dropout(gputrain.tensor(x, device=device), rate, seed)
+    expected = ref.dropout_mask(x.size, rate, seed).reshape(x.shape)
+    assert mask.dtype == "uint8"
+    np.testing.assert_array_equal(_tensor_on(mask, device), expected)
+    assert_close(_tensor_on(y, device), np.where(expected == 1, x.astype(np.float64) / (1.0 - rate), 0.0), 1e-6)
+    dx = gputrain.ops.dropout_grad(gputrain.tensor(dy, device=device), mask, rate)  # the mask stays where it is
+    assert_close(_tensor_on(dx, device), np.where(expected == 1, dy.astype(np.float64) / (1.0 - rate), 0.0), 1e-6)
+
+
 def test_activation_errors():
     with pytest.raises(ValueError, match=r"dy and x must have the same shape"):
         gputrain.ops.relu_grad(np.zeros(3, np.float32), np.zeros(4, np.float32), device="cpu")

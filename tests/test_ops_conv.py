@@ -103,6 +103,31 @@ def test_conv2d_grad_strided_including_taps_that_skip_pixels(device, rng, kernel
     assert_close(dk, rdk)
 
 
+# "same" padding of an input smaller than the kernel window, along one axis or both: the padding exceeds
+# the input, so some taps of every output pixel read only padding, and a stride can leave a single output
+# (1, 1) whose window covers the whole input. dkernel then has taps that see no input at all (zero).
+# An odd total padding (window 4 on 2x3, for one) puts its extra row/column at the bottom/right.
+@pytest.mark.parametrize("hw,kernel_size,strides", [((2, 3), (5, 5), (1, 1)), ((2, 3), (5, 5), (2, 2)),
+                                                    ((2, 3), (4, 4), (1, 1)), ((1, 1), (7, 7), (1, 1)),
+                                                    ((1, 1), (3, 2), (3, 2)), ((3, 2), (4, 6), (2, 1)),
+                                                    ((2, 6), (7, 3), (1, 3)), ((4, 1), (6, 2), (3, 3))])
+@pytest.mark.parametrize("channels_in,channels_out", [(1, 2), (3, 8), (16, 5)])
+def test_conv2d_same_padding_with_input_smaller_than_window(device, rng, hw, kernel_size, strides,
+                                                            channels_in, channels_out):
+    x = normal(rng, (2,) + hw + (channels_in,))
+    kernel = normal(rng, kernel_size + (channels_in, channels_out))
+    bias = normal(rng, (channels_out,))
+    y = gputrain.ops.conv2d(x, kernel, bias, strides=strides, padding="same", device=device)
+    assert y.shape == (2, -(-hw[0] // strides[0]), -(-hw[1] // strides[1]), channels_out)
+    assert_close(y, ref.conv2d(x, kernel, bias, strides, "same"))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, strides=strides, padding="same", device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, strides, "same")
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
+
+
 def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
     # The CPU's strided data gradient goes through a bounded number of images' columns at a time; a tiny
     # budget forces one image per block.

@@ -58,6 +58,30 @@ def test_dense_forward_and_grad(device, rng, shape_in, units):
     assert_sums_close(db, rdb, np.abs(dy).reshape(-1, dy.shape[-1]).sum(axis=0))
 
 
+def _tensor_on(t, device):
+    """t's values, after checking that it is a gputrain.Tensor on `device` (Tensors in, Tensors out)."""
+    assert isinstance(t, gputrain.Tensor), f"expected a gputrain.Tensor, got {type(t).__name__}"
+    assert t.device == device, f"result on {t.device}, inputs on {device}"
+    return t.numpy()
+
+
+@pytest.mark.parametrize("shape_in,units", [((5, 3), 7), ((2, 4, 9), 6)])
+def test_dense_tensors_in_tensors_out_on_their_device(device, rng, shape_in, units):
+    x = normal(rng, shape_in)
+    kernel, bias = normal(rng, (shape_in[-1], units), 0.3), normal(rng, (units,))
+    tx, tk, tb = (gputrain.tensor(a, device=device) for a in (x, kernel, bias))
+    assert_close(_tensor_on(gputrain.ops.dense(tx, tk, tb), device), ref.dense(x, kernel, bias))
+    assert_close(_tensor_on(gputrain.ops.dense(tx, tk), device), ref.dense(x, kernel))
+    assert_close(_tensor_on(gputrain.ops.dense(tx, tk, tb, activation="relu"), device),
+                 ref.relu(ref.dense(x, kernel, bias)))
+    dy = normal(rng, x.shape[:-1] + (units,))
+    dx, dk, db = gputrain.ops.dense_grad(gputrain.tensor(dy, device=device), tx, tk)
+    rdx, rdk, rdb = ref.dense_grad(dy, x, kernel)
+    assert_close(_tensor_on(dx, device), rdx)
+    assert_close(_tensor_on(dk, device), rdk)
+    assert_sums_close(_tensor_on(db, device), rdb, np.abs(dy).reshape(-1, units).sum(axis=0))
+
+
 def test_dense_errors_name_arguments_and_shapes():
     x = np.zeros((4, 3), np.float32)
     with pytest.raises(ValueError, match=r"kernel \(5, 2\) expects 5 input features but x \(4, 3\) has 3"):

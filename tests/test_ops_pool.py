@@ -14,7 +14,7 @@ OPS = {"max": (gputrain.ops.max_pool2d, gputrain.ops.max_pool2d_grad),
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("case", range(12))
 def test_pool2d_forward_and_grad_random_shapes(device, rng, kind, case):
-    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7)
+    n, h, w, c, pool, strides, padding = window_case(rng, max_extra=7)
     forward, backward = OPS[kind]
     x = normal(rng, (n, h, w, c))
     if case % 3 == 0:  # few distinct values: ties inside windows, the first maximum must win
@@ -30,7 +30,7 @@ def test_pool2d_forward_and_grad_random_shapes(device, rng, kind, case):
 def test_max_pool_argmax_saved_by_the_forward(device, rng, case):
     """return_argmax gives each window's first maximum (window-local, row-major), and the backward fed
     with it equals the one that finds it again in x. Channels in fours: the GPU's 4-lane kernels."""
-    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7,
+    n, h, w, c, pool, strides, padding = window_case(rng, max_extra=7,
                                                      channels=(4, 8, 12) if case % 2 else (1, 3, 5))
     x = normal(rng, (n, h, w, c))
     if case % 3 == 0:
@@ -49,7 +49,7 @@ def test_max_pool_argmax_saved_by_the_forward(device, rng, case):
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("case", range(6))
 def test_pool2d_channels_in_fours(device, rng, kind, case):
-    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7, channels=(4, 8, 16))
+    n, h, w, c, pool, strides, padding = window_case(rng, max_extra=7, channels=(4, 8, 16))
     forward, backward = OPS[kind]
     x = normal(rng, (n, h, w, c))
     y = forward(x, pool, strides, padding, device=device)
@@ -59,13 +59,103 @@ def test_pool2d_channels_in_fours(device, rng, kind, case):
                  ref.pool2d_grad(dy, x, kind, pool, strides, padding))
 
 
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("size", range(1, 8))
+def test_pool2d_every_window_extent_from_1_to_7(device, rng, kind, size):
+    """Each window extent 1..7 along each axis, on random shapes (the other extent, strides 1..3,
+    padding, channels in fours or not, input size): the random-shape tests above reach the larger
+    windows only by chance. Max pooling gets ties in one of the two windows."""
+    forward, backward = OPS[kind]
+    for axis in (0, 1):
+        pool = [int(rng.integers(1, 8))] * 2
+        pool[axis] = size
+        n, _, _, c, _, strides, padding = window_case(rng, channels=(1, 3, 4, 8))
+        h, w = (int(rng.integers(p, p + 8)) for p in pool)
+        x = normal(rng, (n, h, w, c))
+        if kind == "max" and axis == 1:
+            x = rng.integers(-2, 3, size=x.shape).astype(np.float32)
+        y = forward(x, pool, strides, padding, device=device)
+        assert_close(y, ref.pool2d(x, kind, pool, strides, padding))
+        dy = normal(rng, y.shape)
+        assert_close(backward(dy, x, pool, strides, padding, device=device),
+                     ref.pool2d_grad(dy, x, kind, pool, strides, padding))
+        if kind == "max":
+            _, argmax = forward(x, pool, strides, padding, device=device, return_argmax=True)
+            np.testing.assert_array_equal(argmax, ref.max_pool2d_argmax(x, pool, strides, padding))
+
+
+# "same" padding of an input smaller than the window, along one axis or both: the padding then exceeds
+# the input, and some windows hold no more than the whole input, or only part of it, or a single
+# row/column; (1, 1) with window (3, 2) and strides (3, 2): one window over one real cell. An odd total
+# padding (window 4 on 2x3, for one) puts its extra row/column at the bottom/right.
+SMALLER_THAN_WINDOW = [((2, 3), (5, 5), (1, 1)), ((2, 3), (5, 5), (2, 2)), ((2, 3), (4, 4), (1, 1)),
+                       ((1, 1), (7, 7), (1, 1)), ((1, 1), (3, 2), (3, 2)), ((3, 2), (4, 6), (2, 1)),
+                       ((2, 6), (7, 3), (1, 3)), ((4, 1), (6, 2), (3, 3))]
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("channels", [3, 8])
+@pytest.mark.parametrize("hw,pool,strides", SMALLER_THAN_WINDOW)
+def test_pool2d_same_padding_with_input_smaller_than_window(device, rng, kind, channels, hw, pool, strides):
+    forward, backward = OPS[kind]
+    x = normal(rng, (2,) + hw + (channels,))
+    y = forward(x, pool, strides, "same", device=device)
+    assert y.shape == (2, -(-hw[0] // strides[0]), -(-hw[1] // strides[1]), channels)
+    assert_close(y, ref.pool2d(x, kind, pool, strides, "same"))
+    dy = normal(rng, y.shape)
+    expected_dx = ref.pool2d_grad(dy, x, kind, pool, strides, "same")
+    assert_close(backward(dy, x, pool, strides, "same", device=device), expected_dx)
+    if kind == "max":
+        _, argmax = forward(x, pool, strides, "same", device=device, return_argmax=True)
+        np.testing.assert_array_equal(argmax, ref.max_pool2d_argmax(x, pool, strides, "same"))
+        assert_close(backward(dy, x, pool, strides, "same", device=device, argmax=argmax), expected_dx)
+
+
+def _tensor_on(t, device):
+    """t's values, after checking that it is a gputrain.Tensor on `device` (Tensors in, Tensors out)."""
+    assert isinstance(t, gputrain.Tensor), f"expected a gputrain.Tensor, got {type(t).__name__}"
+    assert t.device == device, f"result on {t.device}, inputs on {device}"
+    return t.numpy()
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("channels", [3, 4])
+def test_pool2d_tensors_in_tensors_out_on_their_device(device, rng, kind, channels):
+    forward, backward = OPS[kind]
+    pool, strides = (3, 2), (2, 1)
+    x = normal(rng, (2, 7, 6, channels))
+    tx = gputrain.tensor(x, device=device)
+    y = forward(tx, pool, strides, "same")
+    assert_close(_tensor_on(y, device), ref.pool2d(x, kind, pool, strides, "same"))
+    dy = normal(rng, y.shape)
+    tdy = gputrain.tensor(dy, device=device)
+    expected_dx = ref.pool2d_grad(dy, x, kind, pool, strides, "same")
+    assert_close(_tensor_on(backward(tdy, tx, pool, strides, "same"), device), expected_dx)
+    if kind == "max":
+        y2, argmax = forward(tx, pool, strides, "same", return_argmax=True)
+        assert_close(_tensor_on(y2, device), ref.pool2d(x, kind, pool, strides, "same"))
+        assert argmax.dtype == "int32"
+        np.testing.assert_array_equal(_tensor_on(argmax, device), ref.max_pool2d_argmax(x, pool, strides, "same"))
+        assert_close(_tensor_on(backward(tdy, tx, pool, strides, "same", argmax=argmax), device), expected_dx)
+
+
+def test_global_avg_pool2d_tensors_in_tensors_out_on_their_device(device, rng):
+    x = normal(rng, (3, 5, 4, 6))
+    tx = gputrain.tensor(x, device=device)
+    y = gputrain.ops.global_avg_pool2d(tx)
+    assert_close(_tensor_on(y, device), ref.global_avg_pool2d(x))
+    dy = normal(rng, y.shape)
+    dx = gputrain.ops.global_avg_pool2d_grad(gputrain.tensor(dy, device=device), tx)
+    assert_close(_tensor_on(dx, device), ref.global_avg_pool2d_grad(dy, x))
+
+
 @pytest.mark.parametrize("channels", [(4, 8), (1, 3, 5)])
 def test_simple_pool_kernels_compute_the_same(device, rng, monkeypatch, channels):
     """GPUTRAIN_POOL_KERNEL=simple selects the reference kernels (64-bit indices, one channel per
     thread, which also serve tensors past 2^31 elements): the same results to the bit."""
     if device == "cpu":
         pytest.skip("the CPU has one set of pooling kernels")
-    n, h, w, c, pool, strides, padding = window_case(rng, max_window=4, max_extra=7, channels=channels)
+    n, h, w, c, pool, strides, padding = window_case(rng, max_extra=7, channels=channels)
     x = rng.integers(-2, 3, size=(n, h, w, c)).astype(np.float32)
     dy = normal(rng, ref.pool2d(x, "max", pool, strides, padding).shape)
 
