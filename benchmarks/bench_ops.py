@@ -27,29 +27,14 @@ import time
 import numpy as np
 
 import gputrain as gt
+from gputrain import bench as workloads
 
-# (name, N, H, W, C, K, kernel, stride, padding for gputrain, symmetric padding for PyTorch)
-CONV = [
-    ("conv 224x224x3->64 7x7 s2", 128, 224, 224, 3, 64, 7, 2, "same", 3),
-    ("conv 56x56x64->64 3x3", 128, 56, 56, 64, 64, 3, 1, "same", 1),
-    ("conv 28x28x128->128 3x3", 128, 28, 28, 128, 128, 3, 1, "same", 1),
-    ("conv 14x14x256->256 3x3", 128, 14, 14, 256, 256, 3, 1, "same", 1),
-    ("conv 7x7x512->512 3x3", 128, 7, 7, 512, 512, 3, 1, "same", 1),
-    ("conv 150x150x3->16 3x3 valid", 32, 150, 150, 3, 16, 3, 1, "valid", 0),
-    ("conv 74x74x16->32 3x3 valid", 32, 74, 74, 16, 32, 3, 1, "valid", 0),
-    ("conv 36x36x32->64 3x3 valid", 32, 36, 36, 32, 64, 3, 1, "valid", 0),
-]
-# (name, N, H, W, C, pool, stride, padding for gputrain, symmetric padding for PyTorch)
-POOL = [
-    ("maxpool 148x148x16 2x2 s2", 32, 148, 148, 16, 2, 2, "valid", 0),
-    ("maxpool 112x112x64 3x3 s2", 128, 112, 112, 64, 3, 2, "same", 1),
-]
-# (name, M, in, out)
-DENSE = [
-    ("dense 18496->512", 32, 18496, 512),
-    ("dense 784->128", 32, 784, 128),
-    ("dense 4096->4096", 4096, 4096, 4096),
-]
+# The workloads are defined once, in the package (`gputrain bench` runs them too); as tuples here:
+# conv (name, N, H, W, C, K, kernel, stride, padding for gputrain, symmetric padding for PyTorch),
+# pool (name, N, H, W, C, pool, stride, padding, PyTorch's padding), dense (name, M, in, out).
+CONV = [tuple(w)[:10] for w in workloads.CONV]
+POOL = [tuple(w)[:9] for w in workloads.POOL]
+DENSE = [tuple(w)[:4] for w in workloads.DENSE]
 
 
 def conv_flops(n, h, w, c, k, r, s, padding):

@@ -83,8 +83,8 @@ class DenseWorkload(NamedTuple):
         return 2.0 * m * self.fin * self.fout
 
 
-# GUIDE §6, "Workloads" (NHWC, float32). benchmarks/bench_ops.py, the developers' longer benchmark,
-# keeps its own copy of these tables: change both together.
+# GUIDE §6, "Workloads" (NHWC, float32); benchmarks/bench_ops.py, the developers' longer benchmark,
+# runs these same tables.
 CONV = (
     ConvWorkload("conv 224x224x3->64 7x7 s2 p3", 128, 224, 224, 3, 64, 7, 2, "same", 3, "resnet18"),
     ConvWorkload("conv 56x56x64->64 3x3", 128, 56, 56, 64, 64, 3, 1, "same", 1, "resnet18"),
