@@ -12,6 +12,13 @@
 namespace gt::cpu {
 namespace {
 
+// Below this much work (window reads, or floats written) a thread team costs more than it saves, and
+// far more when the machine's cores are busy with other work (its threads wait for a core at every
+// barrier).
+constexpr int64_t kParallelFrom = 1 << 15;
+
+int threads_for(int64_t reads) { return reads >= kParallelFrom ? 0 : 1; }
+
 // The real rows [begin, end) of window `o` along one axis.
 struct Span {
   int64_t begin, end;
@@ -31,7 +38,7 @@ Span covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int6
 }  // namespace
 
 void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float* y) {
-  parallel_for(g.n * g.oh, 0, [&](int64_t r) {
+  parallel_for(g.n * g.oh, threads_for(g.n * g.oh * g.ow * g.kh * g.kw * g.c), [&](int64_t r) {
     const int64_t n = r / g.oh, oh = r % g.oh;
     const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
     std::vector<float> acc(static_cast<size_t>(g.c));
@@ -62,7 +69,7 @@ void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float*
 }
 
 void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax, float* y) {
-  parallel_for(g.n * g.oh, 0, [&](int64_t r) {
+  parallel_for(g.n * g.oh, threads_for(g.n * g.oh * g.ow * g.kh * g.kw * g.c), [&](int64_t r) {
     const int64_t n = r / g.oh, oh = r % g.oh;
     const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
     std::vector<float> best(static_cast<size_t>(g.c)), maximum(static_cast<size_t>(g.c));
@@ -103,7 +110,7 @@ std::vector<Span> covering_columns(const GtWindow2d& g) {
 
 void max_pool2d_backward(const GtWindow2d& g, const float* dy, const int32_t* argmax, float* dx) {
   const std::vector<Span> columns = covering_columns(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.n * g.h * g.w * g.c >= kParallelFrom)
   for (int64_t r = 0; r < g.n * g.h; ++r) {
     const int64_t n = r / g.h, ih = r % g.h;
     const Span ohs = covering_outputs(ih, g.stride_h, g.pad_top, g.kh, g.oh);
@@ -128,7 +135,7 @@ void max_pool2d_backward(const GtWindow2d& g, const float* dy, const int32_t* ar
 
 void avg_pool2d_backward(const GtWindow2d& g, const float* dy, float* dx) {
   const std::vector<Span> columns = covering_columns(g);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.n * g.h * g.w * g.c >= kParallelFrom)
   for (int64_t r = 0; r < g.n * g.h; ++r) {
     const int64_t n = r / g.h, ih = r % g.h;
     const Span ohs = covering_outputs(ih, g.stride_h, g.pad_top, g.kh, g.oh);
@@ -153,7 +160,7 @@ void avg_pool2d_backward(const GtWindow2d& g, const float* dy, float* dx) {
 
 void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x, float* y) {
   const float inv = hw > 0 ? 1.0f / static_cast<float>(hw) : 0.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * hw * c >= kParallelFrom)
   for (int64_t i = 0; i < n; ++i) {
     float* out = y + i * c;
     std::fill(out, out + c, 0.0f);
@@ -168,7 +175,7 @@ void global_avg_pool2d_forward(int64_t n, int64_t hw, int64_t c, const float* x,
 
 void global_avg_pool2d_backward(int64_t n, int64_t hw, int64_t c, const float* dy, float* dx) {
   const float inv = hw > 0 ? 1.0f / static_cast<float>(hw) : 0.0f;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * hw * c >= kParallelFrom)
   for (int64_t r = 0; r < n * hw; ++r) {
     const float* grad = dy + (r / hw) * c;
     float* out = dx + r * c;
