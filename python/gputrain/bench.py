@@ -26,6 +26,13 @@ from ._backends import GPU_BACKENDS, is_usable
 from .tensor import tensor as _tensor
 
 
+def _out_hw(h: int, w: int, window: int, stride: int, padding: str) -> tuple[int, int]:
+    """Output height and width of a square window under TensorFlow's padding."""
+    if padding == "same":
+        return -(-h // stride), -(-w // stride)
+    return (h - window) // stride + 1, (w - window) // stride + 1
+
+
 class ConvWorkload(NamedTuple):
     """N,H,W,C → K with a square kernel; `padding` is gputrain's, `torch_padding` the symmetric padding
     (GUIDE's p) that gives PyTorch the same output shape and work."""
@@ -42,9 +49,7 @@ class ConvWorkload(NamedTuple):
     source: str
 
     def out_hw(self) -> tuple[int, int]:
-        if self.padding == "same":
-            return -(-self.h // self.stride), -(-self.w // self.stride)
-        return (self.h - self.kernel) // self.stride + 1, (self.w - self.kernel) // self.stride + 1
+        return _out_hw(self.h, self.w, self.kernel, self.stride, self.padding)
 
     def flops(self, n: int) -> float:
         """Forward multiply-adds × 2 at batch n (a forward+backward step is three times this)."""
@@ -66,9 +71,7 @@ class PoolWorkload(NamedTuple):
     source: str
 
     def out_hw(self) -> tuple[int, int]:
-        if self.padding == "same":
-            return -(-self.h // self.stride), -(-self.w // self.stride)
-        return (self.h - self.pool) // self.stride + 1, (self.w - self.pool) // self.stride + 1
+        return _out_hw(self.h, self.w, self.pool, self.stride, self.padding)
 
 
 class DenseWorkload(NamedTuple):
