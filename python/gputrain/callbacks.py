@@ -96,6 +96,9 @@ class ModelCheckpoint(Callback):
         if self.verbose:
             print(f"saved checkpoint {self.last_path}")
 
+    def on_train_begin(self, logs=None):
+        self._last_save = time.monotonic()  # every_minutes counts from the start of this fit
+
     def on_train_batch_end(self, batch, logs=None):
         if self.save_best_only:
             return

@@ -23,6 +23,10 @@ class Loss:
         """Host-side label conversion for a batch (dtype, shape checks)."""
         return np.asarray(y, np.float32)
 
+    def check_targets(self, y: np.ndarray, output_shape: tuple) -> None:
+        """Whole-array checks of y against the model's output shape (without the batch), before fit or
+        evaluate starts, so a mismatch is reported once, naming y's shape."""
+
     def on_logits(self, logits, labels):
         raise NotImplementedError(type(self).__name__)
 
@@ -84,6 +88,11 @@ class CategoricalCrossentropy(SparseCategoricalCrossentropy):
             raise ValueError(f"y: categorical labels must be one-hot rows, got shape {y.shape}")
         return np.argmax(y, axis=1).astype(np.int32)
 
+    def check_targets(self, y, output_shape):
+        if np.ndim(y) == 2 and y.shape[1] != output_shape[-1]:
+            raise ValueError(f"y: one-hot rows of width {y.shape[1]} (y has shape {y.shape}), but the model "
+                             f"has {output_shape[-1]} outputs")
+
 
 class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
@@ -92,6 +101,13 @@ class BinaryCrossentropy(Loss):
     def labels(self, y):
         y = np.asarray(y, np.float32)
         return y.reshape(len(y), -1)
+
+    def check_targets(self, y, output_shape):
+        per_sample = int(np.prod(y.shape[1:], dtype=np.int64))
+        outputs = int(np.prod(output_shape, dtype=np.int64))
+        if per_sample != outputs:
+            raise ValueError(f"y: {per_sample} target(s) per sample (y has shape {y.shape}), but the model "
+                             f"has {outputs} output(s) per sample")
 
     def on_logits(self, logits, labels):
         return ops.binary_cross_entropy(labels, logits, from_logits=True)

@@ -213,6 +213,8 @@ class Sequential:
             y = np.asarray(y)
             if len(y) != len(x):
                 raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}")
+            if self.loss is not None:
+                self.loss.check_targets(y, tuple(self.output_shape))
         return x, y
 
     def _logs(self, loss_sum, correct, seen, prefix=""):
