@@ -160,6 +160,31 @@ def test_dlpack_with_torch_on_cpu(rng):
     assert torch.equal(back, x)
 
 
+def test_dlpack_with_jax(device, rng):
+    """JAX (preinstalled on Colab and Kaggle) both ways through DLPack on the CPU, and on the GPU where
+    this JAX has CUDA: values and shape survive; gputrain's side shares JAX's memory."""
+    jax = pytest.importorskip("jax", reason="JAX is not installed here")
+    backend = device.split(":")[0]
+    if backend == "hip":
+        pytest.skip("JAX's ROCm build is not what pip installs")
+    platform = "gpu" if backend == "cuda" else "cpu"
+    try:
+        target = jax.devices(platform)[0]
+    except RuntimeError:
+        pytest.skip(f"this JAX has no {platform} device")
+    x = rng.standard_normal((4, 7)).astype(np.float32)
+    a = jax.device_put(x, target)
+    t = gt.from_dlpack(a)
+    assert t.device == device and t.shape == (4, 7)
+    interface = "__cuda_array_interface__" if backend == "cuda" else "__array_interface__"
+    assert getattr(t, interface)["data"][0] == a.unsafe_buffer_pointer()  # no copy
+    np.testing.assert_array_equal(t.numpy(), x)
+    doubled = gt.ops.add(t, t)
+    back = jax.dlpack.from_dlpack(doubled)
+    assert back.shape == (4, 7) and back.devices() == {target}
+    np.testing.assert_array_equal(np.asarray(back), x + x)
+
+
 def test_dlpack_with_torch_on_the_gpu(device, rng):
     """Zero copy both ways with PyTorch on the same GPU, work on PyTorch's own stream included."""
     if not device.startswith("cuda"):
