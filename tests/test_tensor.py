@@ -270,8 +270,8 @@ def test_ops_reject_tensors_on_different_devices(device, rng):
 
 
 def test_host_blocks_are_aligned_for_vectors_and_huge_pages():
-    # 64 bytes: a whole AVX-512 vector per load; from 2 MiB on, blocks start on a 2 MiB boundary, where
+    # 64 bytes: a whole AVX-512 vector per load; from 32 MiB on, blocks start on a 2 MiB boundary, where
     # the kernel can back them with transparent huge pages (far fewer page faults on first touch).
-    for floats, alignment in [(3, 64), (1000, 64), ((2 << 20) // 4, 2 << 20), (11_000_000, 2 << 20)]:
+    for floats, alignment in [(3, 64), (1000, 64), ((32 << 20) // 4, 2 << 20), (11_000_000, 2 << 20)]:
         t = gt.empty((floats,), device="cpu")
         assert t.__array_interface__["data"][0] % alignment == 0, (floats, alignment)

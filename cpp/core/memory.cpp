@@ -76,14 +76,14 @@ std::shared_ptr<Storage> allocate_storage(const Device& device, size_t nbytes) {
   storage->device = device;
   storage->nbytes = nbytes;
   if (device.type == DeviceType::CPU) {
-    // A cache line (a full AVX-512 vector) at least. From 2 MiB on, blocks start on a 2 MiB boundary
-    // and ask for transparent huge pages: a fresh 45 MB activation otherwise costs 11,000 page faults
-    // on first touch (measured: a max-pool gradient of that size took 32 ms, 11 ms with huge pages),
-    // and memory-bound kernels miss the TLB less. Only whole 2 MiB pages inside the block become huge,
-    // so no memory is added to what the block would take anyway.
-    constexpr size_t kLine = 64, kHugePage = size_t(2) << 20;
+    // A cache line (a full AVX-512 vector) at least. Blocks of 32 MiB and more are mapped afresh by
+    // glibc on every allocation (its mmap threshold stops growing there) and page-fault in full on first
+    // touch, 4 KiB at a time: they start on a 2 MiB boundary and ask for transparent huge pages
+    // (measured: a 45 MB max-pool gradient 32 ms -> 11-13 ms, a 128 MiB copy 105-111 ms -> 25-34 ms).
+    // Only whole 2 MiB pages inside the block become huge, so it takes no more memory than before.
+    constexpr size_t kLine = 64, kHugePage = size_t(2) << 20, kHugeFrom = size_t(32) << 20;
     const size_t padded = (std::max<size_t>(nbytes, 1) + kLine - 1) / kLine * kLine;
-    const bool huge = padded >= kHugePage;
+    const bool huge = padded >= kHugeFrom;
     void* ptr = nullptr;
     if (posix_memalign(&ptr, huge ? kHugePage : kLine, padded) != 0)
       throw OutOfMemory("cpu out of memory: cannot allocate " + std::to_string(nbytes) + " bytes");
