@@ -25,6 +25,7 @@ def test_round_trip_dtypes_shapes_and_metadata(tmp_path, rng):
         np.testing.assert_array_equal(loaded[k], tensors[k])
     header_len = int.from_bytes(path.read_bytes()[:8], "little")
     assert header_len % 8 == 0
+    assert safetensors_io.load_metadata(path) == metadata  # from the header alone
 
 
 def test_readable_by_the_safetensors_package(tmp_path, rng):
@@ -44,6 +45,11 @@ def test_truncated_file_is_detected(tmp_path, rng):
     path.write_bytes(data[:20])
     with pytest.raises(ValueError, match="truncated"):
         safetensors_io.load_file(path)
+    with pytest.raises(ValueError, match="truncated"):
+        safetensors_io.load_metadata(path)
+    path.write_bytes(data[:5])
+    with pytest.raises(ValueError, match="too short"):
+        safetensors_io.load_metadata(path)
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path, rng, monkeypatch):

@@ -350,16 +350,15 @@ class Sequential:
         others = 0
         for path in reversed(candidates):
             try:
-                tensors, metadata = safetensors_io.load_file(path)
-                info = json.loads(metadata["gputrain"])
+                info = json.loads(safetensors_io.load_metadata(path)["gputrain"])
                 if info.get("format") != FORMAT:
                     continue  # weights only, or not one of ours
-                same = architecture_key(info["model"]) == key
+                if architecture_key(info["model"]) != key:
+                    others += 1
+                    continue
+                tensors, _ = safetensors_io.load_file(path)
             except (ValueError, KeyError, TypeError, OSError):
                 continue  # not one of ours, or unreadable: try an older one
-            if not same:
-                others += 1
-                continue
             self._restore(tensors, info, optimizer_state=True)
             print(f"Resuming from {path}: epoch {self.training_state['epoch'] + 1}, "
                   f"step {self.training_state['step']}")

@@ -68,19 +68,37 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _parse_header(path: Path, head: bytes, file_size: int) -> tuple[int, dict]:
+    """(header length, header) from the file's first bytes; ValueError naming the file if corrupt."""
+    if file_size < 8:
+        raise ValueError(f"{path}: too short to be a safetensors file")
+    size = int.from_bytes(head[:8], "little")
+    if size > _MAX_HEADER or 8 + size > file_size:
+        raise ValueError(f"{path}: corrupt or truncated safetensors header")
+    try:
+        return size, json.loads(head[8:8 + size])
+    except ValueError as exc:
+        raise ValueError(f"{path}: corrupt safetensors header: {exc}") from exc
+
+
+def load_metadata(path) -> dict[str, str]:
+    """The metadata alone, reading only the header: deciding which checkpoint to load (resume looks
+    through a folder of them) need not read every file's tensors."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        length = f.read(8)
+        size = int.from_bytes(length, "little") if len(length) == 8 else 0
+        head = length + f.read(min(size, _MAX_HEADER))
+    _, header = _parse_header(path, head, file_size)
+    return header.get("__metadata__", {}) or {}
+
+
 def load_file(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """(tensors, metadata). ValueError naming the file for a torn or corrupt one."""
     path = Path(path)
     data = path.read_bytes()
-    if len(data) < 8:
-        raise ValueError(f"{path}: too short to be a safetensors file")
-    size = int.from_bytes(data[:8], "little")
-    if size > _MAX_HEADER or 8 + size > len(data):
-        raise ValueError(f"{path}: corrupt or truncated safetensors header")
-    try:
-        header = json.loads(data[8:8 + size])
-    except ValueError as exc:
-        raise ValueError(f"{path}: corrupt safetensors header: {exc}") from exc
+    size, header = _parse_header(path, data, len(data))
     metadata = header.pop("__metadata__", {}) or {}
     body = memoryview(data)[8 + size:]
     tensors = {}
