@@ -166,7 +166,7 @@ def test_dlpack_with_jax(device, rng):
     jax = pytest.importorskip("jax", reason="JAX is not installed here")
     backend = device.split(":")[0]
     if backend == "hip":
-        pytest.skip("JAX's ROCm build is not what pip installs")
+        pytest.skip("this test pairs JAX's CPU with cpu and its CUDA GPUs with cuda:0, not JAX's ROCm plugin")
     platform = "gpu" if backend == "cuda" else "cpu"
     try:
         target = jax.devices(platform)[0]

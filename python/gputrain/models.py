@@ -28,6 +28,11 @@ def _key(layer_index: int, param: str) -> str:
     return f"layers/{layer_index}/{param}"
 
 
+def _check_batch_size(batch_size) -> None:
+    if batch_size <= 0:
+        raise ValueError(f"batch_size: must be positive, got {batch_size}")
+
+
 def architecture_key(config: dict) -> str:
     """A short hash of a model's architecture (input shape, layer classes and their settings) without the
     names, which Keras-style numbering makes differ between runs of the same code (dense, dense_1, ...):
@@ -231,8 +236,7 @@ class Sequential:
         none is given): weights, optimizer state, epoch and step, with the same shuffling."""
         if self.optimizer is None:
             raise ValueError("fit: compile the model first")
-        if batch_size <= 0:
-            raise ValueError(f"batch_size: must be positive, got {batch_size}")
+        _check_batch_size(batch_size)
         x, y = self._check_xy(x, y)
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split: expected a fraction in [0, 1), got {validation_split}")
@@ -372,8 +376,7 @@ class Sequential:
     def _batches(self, x, batch_size):
         """x's batches on the model's device as float32; uint8 images travel as bytes and are converted
         there, as in fit."""
-        if batch_size <= 0:
-            raise ValueError(f"batch_size: must be positive, got {batch_size}")
+        _check_batch_size(batch_size)
         for start in range(0, len(x), batch_size):
             rows = np.asarray(x[start:start + batch_size])
             if rows.dtype == np.uint8:
@@ -392,7 +395,8 @@ class Sequential:
         if self.loss is None:
             raise ValueError("evaluate: compile the model first")
         x, y = self._check_xy(x, y)
-        bar = ProgressBar(math.ceil(len(x) / max(batch_size, 1)), verbose=verbose)
+        _check_batch_size(batch_size)
+        bar = ProgressBar(math.ceil(len(x) / batch_size), verbose=verbose)
         loss_sum = correct = seen = 0
         for step, xb in enumerate(self._batches(x, batch_size), start=1):
             yb = _tensor(self.loss.labels(y[seen:seen + batch_size]), device=self.device)
