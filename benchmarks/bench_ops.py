@@ -29,18 +29,7 @@ import numpy as np
 import gputrain as gt
 from gputrain import bench as workloads
 
-# The workloads are defined once, in the package (`gputrain bench` runs them too); as tuples here:
-# conv (name, N, H, W, C, K, kernel, stride, padding for gputrain, symmetric padding for PyTorch),
-# pool (name, N, H, W, C, pool, stride, padding, PyTorch's padding), dense (name, M, in, out).
-CONV = [tuple(w)[:10] for w in workloads.CONV]
-POOL = [tuple(w)[:9] for w in workloads.POOL]
-DENSE = [tuple(w)[:4] for w in workloads.DENSE]
-
-
-def conv_flops(n, h, w, c, k, r, s, padding):
-    oh = -(-h // s) if padding == "same" else (h - r) // s + 1
-    ow = -(-w // s) if padding == "same" else (w - r) // s + 1
-    return 2.0 * n * oh * ow * k * r * r * c
+# The workloads are defined once, in the package (`gputrain bench` runs them too).
 
 
 # ---- timing -----------------------------------------------------------------------------------------
@@ -237,13 +226,14 @@ def run_cpu(args):
     def pick(sets, i):
         return sets[i % len(sets)]
 
-    for name, n, h, w, c, k, r, s, pad, tpad in CONV:
+    for wl in workloads.CONV:
+        name, n, h, w, c, k, r, s, pad, tpad = wl[:10]
         n = max(1, n // div)
         sets = [(rng.standard_normal((n, h, w, c), dtype=np.float32),
                  (rng.standard_normal((r, r, c, k), dtype=np.float32) * 0.1)) for _ in range(2)]
         y = gt.ops.conv2d(sets[0][0], sets[0][1], strides=s, padding=pad, device="cpu")
         dys = [rng.standard_normal(y.shape, dtype=np.float32) for _ in range(2)]
-        flops = conv_flops(n, h, w, c, k, r, s, pad)
+        flops = wl.flops(n)
         label = f"{name} N={n}"
         ours = timer(lambda i: gt.ops.conv2d(*pick(sets, i), strides=s, padding=pad, device="cpu"))
         peers = [("numpy", timer(lambda i: numpy_conv(*pick(sets, i), s, pad)))]
@@ -266,7 +256,8 @@ def run_cpu(args):
                                                                       s, tpad))))
         row(label + " fwd+bwd", timer(ours_fb), peers, 3 * flops)
 
-    for name, n, h, w, c, p, s, pad, tpad in POOL:
+    for wl in workloads.POOL:
+        name, n, h, w, c, p, s, pad, tpad = wl[:9]
         n = max(1, n // div)
         xs = [rng.standard_normal((n, h, w, c), dtype=np.float32) for _ in range(2)]
         y = gt.ops.max_pool2d(xs[0], p, s, pad, device="cpu")
@@ -292,7 +283,8 @@ def run_cpu(args):
             pick(dys, i), pick(xs, i), p, s, pad, device="cpu", argmax=pick(argmaxes, i))), peers[1:],
             moved_bytes=xs[0].nbytes + 2 * dys[0].nbytes)
 
-    for name, m, fin, fout in DENSE:
+    for wl in workloads.DENSE:
+        name, m, fin, fout = wl[:4]
         sets = [(rng.standard_normal((m, fin), dtype=np.float32),
                  rng.standard_normal((fin, fout), dtype=np.float32) * 0.01,
                  rng.standard_normal(fout, dtype=np.float32)) for _ in range(2)]
@@ -398,7 +390,8 @@ def run_cuda(args):
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
         return out
 
-    for name, n, h, w, c, k, r, s, pad, tpad in CONV:
+    for wl in workloads.CONV:
+        name, n, h, w, c, k, r, s, pad, tpad = wl[:10]
         xs = [torch.randn(n, h, w, c, device="cuda") for _ in range(2)]
         ws = [torch.randn(r, r, c, k, device="cuda") * 0.1 for _ in range(2)]
         gsets = [(gtt(x), gtt(wt)) for x, wt in zip(xs, ws)]
@@ -408,7 +401,7 @@ def run_cuda(args):
         dys = [torch.randn(*y.shape, device="cuda") for _ in range(2)]
         gdys = [gtt(d) for d in dys]
         tdys = [d.permute(0, 3, 1, 2) for d in dys]
-        flops = conv_flops(n, h, w, c, k, r, s, pad)
+        flops = wl.flops(n)
         ours = timer(lambda i: gt.ops.conv2d(*pick(gsets, i), strides=s, padding=pad))
         row(name + " fwd", ours,
             torch_both(lambda i: torch.nn.functional.conv2d(*pick(tsets, i), stride=s, padding=tpad)), flops)
@@ -423,7 +416,8 @@ def run_cuda(args):
         row(name + " fwd+bwd", timer(ours_fb), torch_both(peer_fb), 3 * flops)
         print(f"    torch fwd+bwd kernels: {peer_kernels(torch, peer_fb)}", flush=True)
 
-    for name, n, h, w, c, p, s, pad, tpad in POOL:
+    for wl in workloads.POOL:
+        name, n, h, w, c, p, s, pad, tpad = wl[:9]
         xs = [torch.randn(n, h, w, c, device="cuda") for _ in range(2)]
         gxs, txs = [gtt(x) for x in xs], [x.permute(0, 3, 1, 2) for x in xs]
         y = gt.ops.max_pool2d(gxs[0], p, s, pad)
@@ -444,7 +438,8 @@ def run_cuda(args):
             pick(gdys, i), pick(gxs, i), p, s, pad, argmax=pick(argmaxes, i))), torch_bwd,
             moved_bytes=x_bytes + 2 * y_bytes)
 
-    for name, m, fin, fout in DENSE:
+    for wl in workloads.DENSE:
+        name, m, fin, fout = wl[:4]
         xs = [torch.randn(m, fin, device="cuda") for _ in range(2)]
         ws = [torch.randn(fin, fout, device="cuda") * 0.01 for _ in range(2)]
         bs = [torch.randn(fout, device="cuda") for _ in range(2)]
