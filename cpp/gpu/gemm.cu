@@ -96,10 +96,44 @@ bool use_simple_gemm_kernel() {
   return simple;
 }
 
+namespace {
+
+// Fraction of the multiprocessors' slots busy over the waves that `blocks` big-tile blocks take: a big
+// tile's 256 threads × ~220 registers fill one multiprocessor, so blocks run in waves of sm_count, and
+// a last wave that is mostly empty idles most of the device for as long as a full one.
+double wave_efficiency(int64_t blocks, int sm_count) {
+  const int64_t waves = (blocks + sm_count - 1) / sm_count;
+  return static_cast<double>(blocks) / static_cast<double>(waves * sm_count);
+}
+
+// The fewest depth slices (each at least kMinBigSliceDepth deep) that keep the big tiles' waves at
+// least 90% busy, or the best slicing there is when none does.
+int64_t big_tile_splits(int sm_count, int64_t tiles, int64_t k) {
+  constexpr int64_t kMinBigSliceDepth = 512;  // 32 BK-deep stages: prologue and epilogue stay small
+  const int64_t most = std::min<int64_t>(k / kMinBigSliceDepth, 256);
+  int64_t best = 1;
+  for (int64_t s = 1; s <= most; ++s) {
+    const double e = wave_efficiency(tiles * s, sm_count);
+    if (e >= 0.9) return s;
+    if (e > wave_efficiency(tiles * best, sm_count) + 0.02) best = s;
+  }
+  return best;
+}
+
+}  // namespace
+
 GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_split) {
   GemmPlan plan;
   auto tiles = [&](int64_t bm, int64_t bn) { return ((m + bm - 1) / bm) * ((n + bn - 1) / bn); };
   auto padded = [](int64_t v, int64_t tile) { return (v + tile - 1) / tile * tile; };
+  static_assert(BigTile::BK == SmallTile::BK && SmallTile::BK == NarrowTile::BK, "one depth step for all");
+  constexpr int64_t bk = BigTile::BK;
+  auto slice = [&](int64_t splits) {  // depth cut into `splits` slices, each a multiple of BK
+    plan.k_per_split = std::max(bk, ((k + splits - 1) / splits + bk - 1) / bk * bk);  // k = 0: one empty slice
+    plan.splits = std::max<int64_t>(1, (k + plan.k_per_split - 1) / plan.k_per_split);
+    if (plan.splits > 1) plan.workspace_floats = static_cast<size_t>(plan.splits * m * n);
+  };
+  slice(1);
   // Work including the tiles' padding: a convolution with 16 output channels uses 1/8 of a 128-wide
   // tile's multiply-adds, 1/4 of a 64-wide one's. With 4×4 results per thread instead of 8×8, the small
   // and narrow tiles' sm_90 main loops spend 1.2–1.5 times the instructions per multiply-add, so their
@@ -107,26 +141,35 @@ GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_spl
   const int64_t big_work = padded(m, BigTile::BM) * padded(n, BigTile::BN);
   const int64_t small_work = padded(m, SmallTile::BM) * padded(n, SmallTile::BN);
   const int64_t narrow_work = padded(m, NarrowTile::BM) * padded(n, NarrowTile::BN);
+  const bool big_pays = 2 * big_work <= 3 * std::min(small_work, narrow_work);
+  const int64_t big_tiles = tiles(BigTile::BM, BigTile::BN);
+  // A deep product with few big tiles (a convolution's kernel gradient sums over every pixel into a
+  // taps × channels result) keeps the big tile and slices the depth until the waves are full: 9 tiles
+  // of 3x3x128 -> 128 over 100,352 pixels become 14 slices (126 blocks) instead of 36 small tiles.
+  if (big_pays && allow_split && k >= 2 * 512 && wave_efficiency(big_tiles, sm_count) < 0.9) {
+    const int64_t splits = big_tile_splits(sm_count, big_tiles, k);
+    if (wave_efficiency(big_tiles * splits, sm_count) >= 0.8) {  // else too shallow to slice that far
+      plan.tile = GemmTile::Big;
+      slice(splits);
+      return plan;
+    }
+  }
   // Big tiles need enough of them to occupy every multiprocessor once.
-  if (tiles(BigTile::BM, BigTile::BN) >= sm_count && 2 * big_work <= 3 * std::min(small_work, narrow_work))
+  if (big_tiles >= sm_count && big_pays) {
     plan.tile = GemmTile::Big;
-  else  // the simple reference kernel has no narrow version
-    plan.tile = narrow_work < small_work && !use_simple_gemm_kernel() ? GemmTile::Narrow : GemmTile::Small;
+    return plan;
+  }
+  // The simple reference kernel has no narrow version.
+  plan.tile = narrow_work < small_work && !use_simple_gemm_kernel() ? GemmTile::Narrow : GemmTile::Small;
   const int64_t chosen_tiles = plan.tile == GemmTile::Narrow ? tiles(NarrowTile::BM, NarrowTile::BN)
                                                                : tiles(SmallTile::BM, SmallTile::BN);
-  static_assert(BigTile::BK == SmallTile::BK && SmallTile::BK == NarrowTile::BK, "one depth step for all");
-  constexpr int64_t bk = BigTile::BK;
-  plan.k_per_split = (k + bk - 1) / bk * bk;
-  if (plan.tile != GemmTile::Big && allow_split && chosen_tiles < sm_count && k >= 512) {
-    // Too few tiles for the device: cut the depth into slices (each at least 256 deep, at most 64
-    // of them) until there are about two blocks per multiprocessor.
+  if (allow_split && chosen_tiles < sm_count && k >= 512) {
+    // Too few tiles for the device: cut the depth into slices (each at least 256 deep, at most 512
+    // of them: a first layer's 3x3x3 -> 16 kernel gradient is one narrow tile over 700,928 pixels)
+    // until there are about two blocks per multiprocessor.
     const int64_t want = (2 * sm_count + chosen_tiles - 1) / chosen_tiles;
-    const int64_t splits = std::max<int64_t>(1, std::min<int64_t>({want, k / 256, 64}));
-    plan.k_per_split = ((k + splits - 1) / splits + bk - 1) / bk * bk;
-    plan.splits = (k + plan.k_per_split - 1) / plan.k_per_split;
-    if (plan.splits > 1) plan.workspace_floats = static_cast<size_t>(plan.splits * m * n);
+    slice(std::max<int64_t>(1, std::min<int64_t>({want, k / 256, 512})));
   }
-  if (plan.k_per_split == 0) plan.k_per_split = bk;  // k = 0: one empty slice
   return plan;
 }
 
