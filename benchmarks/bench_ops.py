@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -336,9 +337,21 @@ def torch_conv_fwd_bwd(torch, x, wt, b, dy, stride, padding):
     out.backward(dy[:, :, :out.shape[2], :out.shape[3]])
 
 
-def peer_kernels(torch, fn, top=3) -> str:
-    """The CUDA kernels one call of fn runs, the longest first with their share of its device time: which
-    algorithm cuDNN or cuBLAS chose (implicit GEMM, Winograd, FFT...), what our kernels must race."""
+def short_kernel_name(name: str) -> str:
+    """A profiler's kernel name cut to what tells kernels apart: gputrain's GEMM instances become
+    'gemm 128x128 <A loader>/<B loader>/<store>' (namespaces, parameter lists and `void` dropped)."""
+    name = re.sub(r"^void |\(anonymous namespace\)::|gt::gpu::", "", name)
+    tile = re.match(r"gemm_tile_(?:pipelined_)?kernel<TileShape<(\d+), (\d+)[^>]*>, (\w+(?:<\w*>)?), "
+                    r"(\w+(?:<\w*>)?), (\w+)", name)
+    if tile:
+        return f"gemm {tile[1]}x{tile[2]} {tile[3]}/{tile[4]}/{tile[5]}"
+    return name.split("(")[0][:70]
+
+
+def kernel_shares(torch, fn, top=3) -> str:
+    """The CUDA kernels one call of fn runs, the longest first with their device time and share: which
+    algorithm cuDNN or cuBLAS chose (implicit GEMM, Winograd, FFT...), what our kernels must race, and
+    where our own time goes."""
     try:
         from torch.profiler import ProfilerActivity, profile
         fn(0)
@@ -351,10 +364,12 @@ def peer_kernels(torch, fn, top=3) -> str:
             t = getattr(e, "device_time_total", None)
             t = e.cuda_time_total if t is None else t
             if t and t > 0:
-                times[e.key] = times.get(e.key, 0.0) + t
+                key = short_kernel_name(e.key)
+                times[key] = times.get(key, 0.0) + t
         total = sum(times.values()) or 1.0
         names = sorted(times, key=times.get, reverse=True)[:top]
-        return ", ".join(f"{n[:70]} ({100 * times[n] / total:.0f}%)" for n in names) or "none recorded"
+        return ", ".join(f"{n} {times[n] / 1e3:.3f} ms ({100 * times[n] / total:.0f}%)" for n in names) \
+            or "none recorded"
     except Exception as exc:  # a profiler that does not work here must not stop the benchmark
         return f"profiler failed: {exc}"
 
@@ -414,7 +429,8 @@ def run_cuda(args):
         tbias = torch.zeros(k, device="cuda")
         peer_fb = lambda i: torch_conv_fwd_bwd(torch, *pick(tsets, i), tbias, pick(tdys, i), s, tpad)  # noqa: E731
         row(name + " fwd+bwd", timer(ours_fb), torch_both(peer_fb), 3 * flops)
-        print(f"    torch fwd+bwd kernels: {peer_kernels(torch, peer_fb)}", flush=True)
+        print(f"    torch fwd+bwd kernels: {kernel_shares(torch, peer_fb)}", flush=True)
+        print(f"    gputrain fwd+bwd kernels: {kernel_shares(torch, ours_fb, top=4)}", flush=True)
 
     for wl in workloads.POOL:
         name, n, h, w, c, p, s, pad, tpad = wl[:9]
@@ -457,7 +473,8 @@ def run_cuda(args):
 
         peer_fb = lambda i: torch_dense_fwd_bwd(torch, xs[i % 2], ws[i % 2], bs[i % 2], dys[i % 2])  # noqa: E731
         row(name + " fwd+bwd", timer(ours_fb), torch_both(peer_fb), 3 * flops)
-        print(f"    torch fwd+bwd kernels: {peer_kernels(torch, peer_fb)}", flush=True)
+        print(f"    torch fwd+bwd kernels: {kernel_shares(torch, peer_fb)}", flush=True)
+        print(f"    gputrain fwd+bwd kernels: {kernel_shares(torch, ours_fb, top=4)}", flush=True)
 
 
 def main(argv=None):
