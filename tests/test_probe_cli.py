@@ -27,6 +27,7 @@ def test_devices_table(scenario, fake_build, capsys):
     assert out[0].split() == ["device", "name", "details", "usable"]
     assert out[1].split()[0] == "cpu" and out[1].endswith("yes")
     assert out[2].startswith("cuda:0  Tesla T4") and "sm_75, 40 SMs, 14.8 GiB (14.4 GiB free)" in out[2]
+    assert "driver 535.104.05" in out[2]  # the driver sits in the table row, not only in str(device)
     assert out[2].endswith("no")
     assert out[4] == "not usable:" and out[5].startswith("  cuda:0 Tesla T4: this GPU is sm_75")
     # The backend lists the GPU, but no kernel of this build runs on it: the default passes it over.

@@ -35,7 +35,8 @@ def test_usable_t4_reports_everything(scenario, fake_build):
     assert (d.driver_version, d.driver_cuda_version, d.toolkit_version) == ("535.104.05", "12.2", "12.4.131")
     assert (d.utilization, d.temperature, d.power_w, d.power_limit_w) == (3, 44, 9.8, 70.0)
     assert [(p.pid, p.name, p.memory) for p in d.processes] == [(31337, "python3", 524288000)]
-    assert repr(d) == ("<Device cuda:0 'Tesla T4': sm_75, 40 SMs, 14.8 GiB (14.4 GiB free), 0000:00:04.0; usable>")
+    assert repr(d) == ("<Device cuda:0 'Tesla T4': sm_75, 40 SMs, 14.8 GiB (14.4 GiB free), 0000:00:04.0, "
+                       "driver 535.104.05; usable>")
     assert "driver 535.104.05, supports CUDA 12.2, gputrain built with CUDA 12.4.131" in str(d)
     assert "process 31337 (python3) holds 500.0 MiB" in str(d)
     assert gputrain.is_gpu_available()

@@ -52,7 +52,8 @@ def test_ready_gpu(scenario, fake_build):
     assert ids(report) == ["gpu-ready"]
     f = only(report, "gpu-ready")
     assert f.severity == "info" and f.action == "nothing to do; it is the default device"
-    assert f.seen == "cuda:0 Tesla T4 (sm_75, 40 SMs, 14.8 GiB (14.4 GiB free), 0000:00:04.0) is usable"
+    assert f.seen == ("cuda:0 Tesla T4 (sm_75, 40 SMs, 14.8 GiB (14.4 GiB free), 0000:00:04.0, driver 535.104.05) "
+                      "is usable")
     assert report.default_device == "cuda:0" and report.gpu_available
 
 

@@ -81,7 +81,8 @@ class Device:
             if memory and self.memory_free is not None:
                 memory += f" ({fmt.size(self.memory_free)} free)"
             parts = [self.arch, f"{self.multiprocessors} {unit}" if self.multiprocessors else None, memory,
-                     f"{self.pci_bus_id}" if self.pci_bus_id else None]
+                     f"{self.pci_bus_id}" if self.pci_bus_id else None,
+                     f"driver {self.driver_version}" if self.driver_version else None]
         return ", ".join(p for p in parts if p)
 
     def __repr__(self) -> str:
