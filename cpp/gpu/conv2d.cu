@@ -232,27 +232,42 @@ struct BackwardDataB32 {
   const float* w;
   uint32_t c;
   FastDivmod div_k;
+  bool vector_ok;  // k is a multiple of 4 and w 16-byte aligned: depths d..d+3 (d a multiple of 4) are
+                   // output channels kk..kk+3 of one tap, adjacent and aligned in memory
   static constexpr bool kColumnsContiguous = false;
-  static constexpr bool kVector = false;
-  __device__ float operator()(int64_t d, int64_t col) const {
+  static constexpr bool kVector = true;
+  __device__ uint32_t index(int64_t d, int64_t col) const {
     uint32_t kk;
     const uint32_t tap = div_k.divmod(uint32_t(d), &kk);
-    return w[(tap * c + uint32_t(col)) * div_k.divisor + kk];
+    return (tap * c + uint32_t(col)) * div_k.divisor + kk;
   }
+  __device__ float operator()(int64_t d, int64_t col) const { return w[index(d, col)]; }
+  __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + index(d, col)); }
 };
 
 struct BackwardFilterA32 {
   const float* x;
   Geometry32 g;
+  bool vector_ok;  // c is a multiple of 4 and x 16-byte aligned: rows row..row+3 (row a multiple of 4)
+                   // are channels c..c+3 of one tap, adjacent and aligned in memory
   static constexpr bool kDepthContiguous = false;
-  static constexpr bool kVector = false;
-  __device__ float operator()(int64_t row, int64_t p) const {
+  static constexpr bool kVector = true;
+  // Index of x for (row, p), or -1 for a padding tap.
+  __device__ int64_t index(int64_t row, int64_t p) const {
     uint32_t c, s, n, oh, ow;
     const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(row), &c), &s);
     split_pixel(uint32_t(p), g.div_ow, g.div_oh, &n, &oh, &ow);
     const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return 0.0f;
-    return x[((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c];
+    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+    return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
+  }
+  __device__ float operator()(int64_t row, int64_t p) const {
+    const int64_t i = index(row, p);
+    return i < 0 ? 0.0f : x[i];
+  }
+  __device__ float4 load4(int64_t row, int64_t p) const {
+    const int64_t i = index(row, p);
+    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(x + i);
   }
 };
 
@@ -320,14 +335,18 @@ struct StridedDataB {
   StrideClass k;
   int kw, c, sh, sw;
   FastDivmod div_taps_w, div_k;
+  bool vector_ok;  // k % 4 == 0 and w 16-byte aligned: 4 depths from a multiple of 4 are 4 output
+                   // channels of one tap
   static constexpr bool kColumnsContiguous = false;
-  static constexpr bool kVector = false;
-  __device__ float operator()(int64_t d, int64_t col) const {
+  static constexpr bool kVector = true;
+  __device__ uint32_t index(int64_t d, int64_t col) const {
     uint32_t kk, ts;
     const uint32_t tr = div_taps_w.divmod(div_k.divmod(uint32_t(d), &kk), &ts);
     const uint32_t r = uint32_t(k.ph + sh * int(tr)), s = uint32_t(k.pw + sw * int(ts));
-    return w[((r * uint32_t(kw) + s) * uint32_t(c) + uint32_t(col)) * div_k.divisor + kk];
+    return ((r * uint32_t(kw) + s) * uint32_t(c) + uint32_t(col)) * div_k.divisor + kk;
   }
+  __device__ float operator()(int64_t d, int64_t col) const { return w[index(d, col)]; }
+  __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + index(d, col)); }
 };
 
 // dx of the class's pixel (n, u, v), channel col.
@@ -385,7 +404,8 @@ int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const floa
       const FastDivmod div_taps_w(uint32_t(cls.taps_w > 0 ? cls.taps_w : 1));
       const StridedDataA la{
           dy, cls, int(g.oh), int(g.ow), div_wc, div_hc, div_taps_w, div_k, k % 4 == 0 && aligned_16(dy)};
-      const StridedDataB lb{w, cls, int(g.kw), int(g.c), int(g.stride_h), int(g.stride_w), div_taps_w, div_k};
+      const StridedDataB lb{w,     cls,   int(g.kw), int(g.c), int(g.stride_h), int(g.stride_w), div_taps_w,
+                            div_k, k % 4 == 0 && aligned_16(w)};
       const StoreStridedDx store{
           dx, cls, int(g.h), int(g.w), int(g.c), int(g.stride_h), int(g.stride_w), div_wc, div_hc};
       if (const int status = launch_gemm(plan, rows, g.c, depth, la, lb, store, s); status != GT_OK)
@@ -425,7 +445,8 @@ int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const f
     const FastDivmod div_k(static_cast<uint32_t>(k));
     return launch_gemm(plan, rows, g->c, depth,
                        BackwardDataA32{dy, Geometry32(*g), div_k, k % 4 == 0 && aligned_16(dy)},
-                       BackwardDataB32{w, static_cast<uint32_t>(g->c), div_k}, StorePlain{dx, g->c}, s);
+                       BackwardDataB32{w, static_cast<uint32_t>(g->c), div_k, k % 4 == 0 && aligned_16(w)},
+                       StorePlain{dx, g->c}, s);
   }
   return launch_gemm(plan, rows, g->c, depth, BackwardDataA{dy, *g, k}, BackwardDataB{w, *g, k},
                      StorePlain{dx, g->c}, s);
@@ -449,7 +470,9 @@ int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const
   if (const int status = plan_for(device, rows, k, depth, true, &plan); status != GT_OK) return status;
   auto s = static_cast<cudaStream_t>(stream);
   if (fits_32_bits(*g, k))
-    return backward_filter(plan, rows, k, depth, BackwardFilterA32{x, Geometry32(*g)}, dy, dw, workspace, s);
+    return backward_filter(plan, rows, k, depth,
+                           BackwardFilterA32{x, Geometry32(*g), g->c % 4 == 0 && aligned_16(x)}, dy, dw, workspace,
+                           s);
   return backward_filter(plan, rows, k, depth, BackwardFilterA{x, *g}, dy, dw, workspace, s);
 }
 

@@ -15,31 +15,38 @@ namespace gt::gpu {
 namespace {
 
 // Row-major matrix, optionally transposed. op(A)(i, p): A[i·ld + p], or A[p·ld + i] when transposed;
-// the neighbour along depth is adjacent in memory only when not transposed.
+// the neighbour along depth is adjacent in memory only when not transposed, else the neighbour row.
+// load4 reads the 4 adjacent values (depths p..p+3 of row i, or rows i..i+3 at depth p).
 template <bool kTransposed>
 struct MatrixA {
   const float* a;
   int64_t ld;
   bool vector_ok;  // rows start 16-byte aligned: a is, and ld is a multiple of 4
   static constexpr bool kDepthContiguous = !kTransposed;
-  static constexpr bool kVector = !kTransposed;
+  static constexpr bool kVector = true;
   __device__ float operator()(int64_t i, int64_t p) const {
     return kTransposed ? a[p * ld + i] : a[i * ld + p];
   }
-  __device__ float4 load4(int64_t i, int64_t p) const { return load_float4(a + i * ld + p); }
+  __device__ float4 load4(int64_t i, int64_t p) const {
+    return load_float4(kTransposed ? a + p * ld + i : a + i * ld + p);
+  }
 };
 
+// op(B)(p, j): B[p·ld + j], or B[j·ld + p] when transposed; load4 reads columns j..j+3 of depth p, or
+// depths p..p+3 of column j.
 template <bool kTransposed>
 struct MatrixB {
   const float* b;
   int64_t ld;
   bool vector_ok;
   static constexpr bool kColumnsContiguous = !kTransposed;
-  static constexpr bool kVector = !kTransposed;
+  static constexpr bool kVector = true;
   __device__ float operator()(int64_t p, int64_t j) const {
     return kTransposed ? b[j * ld + p] : b[p * ld + j];
   }
-  __device__ float4 load4(int64_t p, int64_t j) const { return load_float4(b + p * ld + j); }
+  __device__ float4 load4(int64_t p, int64_t j) const {
+    return load_float4(kTransposed ? b + j * ld + p : b + p * ld + j);
+  }
 };
 
 // C = act(acc (+ C) (+ bias)), the GEMM's own epilogue.

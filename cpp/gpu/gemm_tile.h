@@ -48,12 +48,14 @@ using NarrowTile = TileShape<128, 16, 16, 4, 4>;
 // Grid: x = row tiles (up to 2^31 − 1, for convolutions with millions of output pixels), y = column
 // tiles, z = split-K slices of `k_per_split` depth each (a multiple of BK).
 //
-// Loaders also declare kVector: whether they offer load4 (4 consecutive values as a float4, see the
-// pipelined kernel) with a run-time vector_ok.
-//
 // ALoad::kDepthContiguous says whether A(row, k) and A(row, k+1) are neighbours in memory: the tile
 // load then walks depth fastest across threads (coalesced), else rows fastest. BLoad::kColumnsContiguous
 // does the same for B(k, col) along columns.
+//
+// Loaders also declare kVector: whether they offer load4, 4 values as one float4 along their memory's
+// contiguous direction (A: 4 depths of a row when kDepthContiguous, else 4 rows at one depth; B: 4
+// columns of a depth when kColumnsContiguous, else 4 depths of a column), with a run-time vector_ok;
+// the pipelined kernel uses it.
 template <class Tile, class ALoad, class BLoad, class Store>
 __global__ void __launch_bounds__(Tile::kThreads)
     gemm_tile_kernel(int64_t m, int64_t n, int64_t k, int64_t k_per_split, ALoad load_a, BLoad load_b,
@@ -155,32 +157,43 @@ __global__ void __launch_bounds__(Tile::kThreads)
     *c = BLoad::kColumnsContiguous ? e % BN : e / BK;
     *d = BLoad::kColumnsContiguous ? e / BN : e % BK;
   };
-  // Vector loaders (kVector) hand over 4 depth-consecutive A values or 4 column-consecutive B values
-  // as one float4 when their memory is 16-byte aligned (vector_ok, decided per launch): each thread
-  // then stages groups of 4 (group e: row e / (BK/4), depths 4·(e mod BK/4).. for A; depth
-  // e / (BN/4), columns 4·(e mod BN/4).. for B), a quarter of the loads and of the index arithmetic.
-  // Groups at a ragged edge, or without alignment, are loaded element by element.
+  // Vector loaders (kVector) hand over 4 values along their contiguous direction as one float4 when
+  // their memory is 16-byte aligned (vector_ok, decided per launch): each thread then stages groups of
+  // 4, a quarter of the loads and of the index arithmetic. Group e of A is row e / (BK/4) at depths
+  // 4·(e mod BK/4).. (depth-contiguous A), or rows 4·(e mod BM/4).. at depth e / (BM/4) (row-
+  // contiguous A: a convolution's kernel gradient reads 4 channels of a pixel, a transposed matrix 4
+  // of its columns; they land in shared memory as one 16-byte store). Group e of B is depth e / (BN/4)
+  // at columns 4·(e mod BN/4).. (column-contiguous B), or column e / (BK/4) at depths 4·(e mod
+  // BK/4).. (depth-contiguous B: a kernel read for the data gradient, a transposed matrix). Groups at a
+  // ragged edge, or without alignment, are loaded element by element.
+  constexpr bool kVectorA = ALoad::kVector && Tile::kVectorLoadsA;
+  constexpr bool kVectorB = BLoad::kVector && Tile::kVectorLoadsB;
+  constexpr bool kRowsA = !ALoad::kDepthContiguous, kDepthB = !BLoad::kColumnsContiguous;
   auto a_group = [&](int it, int* r, int* d) {
     const int e = tid + it * Tile::kThreads;
-    *r = e / (BK / 4);
-    *d = (e % (BK / 4)) * 4;
+    *r = kRowsA ? (e % (BM / 4)) * 4 : e / (BK / 4);
+    *d = kRowsA ? e / (BM / 4) : (e % (BK / 4)) * 4;
   };
   auto b_group = [&](int it, int* c, int* d) {
     const int e = tid + it * Tile::kThreads;
-    *c = (e % (BN / 4)) * 4;
-    *d = e / (BN / 4);
+    *c = kDepthB ? e / (BK / 4) : (e % (BN / 4)) * 4;
+    *d = kDepthB ? (e % (BK / 4)) * 4 : e / (BN / 4);
   };
-  constexpr bool kVectorA = ALoad::kVector && Tile::kVectorLoadsA;
-  constexpr bool kVectorB = BLoad::kVector && Tile::kVectorLoadsB;
+  // Whether a group's 4 values all lie inside the matrix and the depth slice.
+  auto a_whole = [&](int64_t gr, int64_t gk) {
+    return kRowsA ? gr + 3 < m && gk < k_end : gr < m && gk + 3 < k_end;
+  };
+  auto b_whole = [&](int64_t gc, int64_t gk) {
+    return kDepthB ? gc < n && gk + 3 < k_end : gk < k_end && gc + 3 < n;
+  };
   auto load_stage = [&](int64_t k0) {  // global → registers; zeros past the matrix or the slice
     if constexpr (kVectorA) {
-      static_assert(ALoad::kDepthContiguous, "vector A loads run along the depth");
 #pragma unroll
       for (int it = 0; it < Tile::kLoadsA / 4; ++it) {
         int r, d;
         a_group(it, &r, &d);
         const int64_t gr = row0 + r, gk = k0 + d;
-        if (load_a.vector_ok && gr < m && gk + 3 < k_end) {
+        if (load_a.vector_ok && a_whole(gr, gk)) {
           const float4 v = load_a.load4(gr, gk);
           stage_a[4 * it] = v.x;
           stage_a[4 * it + 1] = v.y;
@@ -188,8 +201,10 @@ __global__ void __launch_bounds__(Tile::kThreads)
           stage_a[4 * it + 3] = v.w;
         } else {
 #pragma unroll
-          for (int q = 0; q < 4; ++q)
-            stage_a[4 * it + q] = (gr < m && gk + q < k_end) ? load_a(gr, gk + q) : 0.0f;
+          for (int q = 0; q < 4; ++q) {
+            const int64_t qr = kRowsA ? gr + q : gr, qk = kRowsA ? gk : gk + q;
+            stage_a[4 * it + q] = (qr < m && qk < k_end) ? load_a(qr, qk) : 0.0f;
+          }
         }
       }
     } else {
@@ -202,13 +217,12 @@ __global__ void __launch_bounds__(Tile::kThreads)
       }
     }
     if constexpr (kVectorB) {
-      static_assert(BLoad::kColumnsContiguous, "vector B loads run along the columns");
 #pragma unroll
       for (int it = 0; it < Tile::kLoadsB / 4; ++it) {
         int c, d;
         b_group(it, &c, &d);
         const int64_t gc = col0 + c, gk = k0 + d;
-        if (load_b.vector_ok && gk < k_end && gc + 3 < n) {
+        if (load_b.vector_ok && b_whole(gc, gk)) {
           const float4 v = load_b.load4(gk, gc);
           stage_b[4 * it] = v.x;
           stage_b[4 * it + 1] = v.y;
@@ -216,8 +230,10 @@ __global__ void __launch_bounds__(Tile::kThreads)
           stage_b[4 * it + 3] = v.w;
         } else {
 #pragma unroll
-          for (int q = 0; q < 4; ++q)
-            stage_b[4 * it + q] = (gk < k_end && gc + q < n) ? load_b(gk, gc + q) : 0.0f;
+          for (int q = 0; q < 4; ++q) {
+            const int64_t qc = kDepthB ? gc : gc + q, qk = kDepthB ? gk + q : gk;
+            stage_b[4 * it + q] = (qk < k_end && qc < n) ? load_b(qk, qc) : 0.0f;
+          }
         }
       }
     } else {
@@ -236,8 +252,13 @@ __global__ void __launch_bounds__(Tile::kThreads)
       for (int it = 0; it < Tile::kLoadsA / 4; ++it) {
         int r, d;
         a_group(it, &r, &d);
+        if constexpr (kRowsA) {
+          store_float4(&as[buf][d][r], make_float4(stage_a[4 * it], stage_a[4 * it + 1], stage_a[4 * it + 2],
+                                                   stage_a[4 * it + 3]));
+        } else {
 #pragma unroll
-        for (int q = 0; q < 4; ++q) as[buf][d + q][r] = stage_a[4 * it + q];
+          for (int q = 0; q < 4; ++q) as[buf][d + q][r] = stage_a[4 * it + q];
+        }
       }
     } else {
 #pragma unroll
@@ -252,8 +273,13 @@ __global__ void __launch_bounds__(Tile::kThreads)
       for (int it = 0; it < Tile::kLoadsB / 4; ++it) {
         int c, d;
         b_group(it, &c, &d);
-        store_float4(&bs[buf][d][c], make_float4(stage_b[4 * it], stage_b[4 * it + 1], stage_b[4 * it + 2],
-                                                 stage_b[4 * it + 3]));
+        if constexpr (kDepthB) {
+#pragma unroll
+          for (int q = 0; q < 4; ++q) bs[buf][d + q][c] = stage_b[4 * it + q];
+        } else {
+          store_float4(&bs[buf][d][c], make_float4(stage_b[4 * it], stage_b[4 * it + 1], stage_b[4 * it + 2],
+                                                   stage_b[4 * it + 3]));
+        }
       }
     } else {
 #pragma unroll
