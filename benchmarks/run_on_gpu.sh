@@ -44,7 +44,7 @@ probe() {
 }
 tests() {
   step "tests (GPU cases must run, not skip)"
-  (cd /tmp && GPUTRAIN_REQUIRE_GPU=1 timeout "$(limit 240)" python3 -m pytest -q -p no:cacheprovider -rfE --maxfail=40 \
+  (cd /tmp && GPUTRAIN_REQUIRE_GPU=1 timeout "$(limit 240)" python3 -m pytest -q -p no:cacheprovider -rfEs --maxfail=40 \
     --durations=15 "$root/tests" -k "cuda or test_backends") 2>&1 | tail -80 | tee "$out/tests.log"
 }
 ops() {
