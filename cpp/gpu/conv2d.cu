@@ -173,6 +173,23 @@ __device__ inline void split_pixel(uint32_t row, const FastDivmod& div_b, const 
   *n = div_a.divmod(t, a);
 }
 
+// Index of x at the im2col matrix's (output pixel, tap (r, s, c)), or -1 where the tap reads padding:
+// the forward pass's A(row, d) and the kernel gradient's A(row, p), with the roles of row and depth swapped.
+__device__ inline int64_t im2col_index(const Geometry32& g, uint32_t pixel, uint32_t tap) {
+  uint32_t c, s, n, oh, ow;
+  const uint32_t r = g.div_kw.divmod(g.div_c.divmod(tap, &c), &s);
+  split_pixel(pixel, g.div_ow, g.div_oh, &n, &oh, &ow);
+  const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
+  if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
+  return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
+}
+
+// p[i], or zeros for the index -1 the loaders give to taps that read padding or meet no output.
+__device__ inline float read_or_zero(const float* p, int64_t i) { return i < 0 ? 0.0f : p[i]; }
+__device__ inline float4 read4_or_zero(const float* p, int64_t i) {
+  return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(p + i);
+}
+
 struct ForwardA32 {
   const float* x;
   Geometry32 g;
@@ -180,22 +197,11 @@ struct ForwardA32 {
                    // are 4 channels of one tap, adjacent and aligned in memory
   static constexpr bool kDepthContiguous = true;
   static constexpr bool kVector = true;
-  // Index of x for (row, d), or -1 for a padding tap.
-  __device__ int64_t index(int64_t row, int64_t d) const {
-    uint32_t c, s, n, oh, ow;
-    const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(d), &c), &s);
-    split_pixel(uint32_t(row), g.div_ow, g.div_oh, &n, &oh, &ow);
-    const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
-    return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
-  }
   __device__ float operator()(int64_t row, int64_t d) const {
-    const int64_t i = index(row, d);
-    return i < 0 ? 0.0f : x[i];
+    return read_or_zero(x, im2col_index(g, uint32_t(row), uint32_t(d)));
   }
   __device__ float4 load4(int64_t row, int64_t d) const {
-    const int64_t i = index(row, d);
-    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(x + i);
+    return read4_or_zero(x, im2col_index(g, uint32_t(row), uint32_t(d)));
   }
 };
 
@@ -218,14 +224,8 @@ struct BackwardDataA32 {
     if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return -1;
     return ((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk;
   }
-  __device__ float operator()(int64_t row, int64_t d) const {
-    const int64_t i = index(row, d);
-    return i < 0 ? 0.0f : dy[i];
-  }
-  __device__ float4 load4(int64_t row, int64_t d) const {
-    const int64_t i = index(row, d);
-    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(dy + i);
-  }
+  __device__ float operator()(int64_t row, int64_t d) const { return read_or_zero(dy, index(row, d)); }
+  __device__ float4 load4(int64_t row, int64_t d) const { return read4_or_zero(dy, index(row, d)); }
 };
 
 struct BackwardDataB32 {
@@ -252,22 +252,11 @@ struct BackwardFilterA32 {
                    // are channels c..c+3 of one tap, adjacent and aligned in memory
   static constexpr bool kDepthContiguous = false;
   static constexpr bool kVector = true;
-  // Index of x for (row, p), or -1 for a padding tap.
-  __device__ int64_t index(int64_t row, int64_t p) const {
-    uint32_t c, s, n, oh, ow;
-    const uint32_t r = g.div_kw.divmod(g.div_c.divmod(uint32_t(row), &c), &s);
-    split_pixel(uint32_t(p), g.div_ow, g.div_oh, &n, &oh, &ow);
-    const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
-    if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
-    return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
-  }
   __device__ float operator()(int64_t row, int64_t p) const {
-    const int64_t i = index(row, p);
-    return i < 0 ? 0.0f : x[i];
+    return read_or_zero(x, im2col_index(g, uint32_t(p), uint32_t(row)));
   }
   __device__ float4 load4(int64_t row, int64_t p) const {
-    const int64_t i = index(row, p);
-    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(x + i);
+    return read4_or_zero(x, im2col_index(g, uint32_t(p), uint32_t(row)));
   }
 };
 
@@ -319,14 +308,8 @@ struct StridedDataA {
     if (y < 0 || y >= oh || x < 0 || x >= ow) return -1;
     return ((n * uint32_t(oh) + uint32_t(y)) * uint32_t(ow) + uint32_t(x)) * div_k.divisor + kk;
   }
-  __device__ float operator()(int64_t row, int64_t d) const {
-    const int64_t i = index(row, d);
-    return i < 0 ? 0.0f : dy[i];
-  }
-  __device__ float4 load4(int64_t row, int64_t d) const {
-    const int64_t i = index(row, d);
-    return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(dy + i);
-  }
+  __device__ float operator()(int64_t row, int64_t d) const { return read_or_zero(dy, index(row, d)); }
+  __device__ float4 load4(int64_t row, int64_t d) const { return read4_or_zero(dy, index(row, d)); }
 };
 
 // w[ph + s_h·tr, pw + s_w·ts, c, kk] at depth (tr, ts, kk) and column c.
