@@ -38,3 +38,27 @@ def test_failed_allocation_raises_memory_error(case):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split() == ["MemoryError", "ok"]
+
+
+def test_injected_failures_are_counted_once_when_threads_allocate_together():
+    # The hook's count is shared by the threads of a parallel region; it must drop by exactly one per
+    # failure delivered, never below zero, or the test above sees its failure "not used" now and then.
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from gputrain import _core, ops
+        rng = np.random.default_rng(0)
+        normal = lambda *shape: rng.standard_normal(shape, dtype=np.float32)
+        {CASES["convolution"]}
+        left = set()
+        for _ in range(1500):
+            _core._fail_cpu_gemm_allocations(1)
+            try:
+                run()
+            except MemoryError:
+                pass
+            left.add(_core._fail_cpu_gemm_allocations(0))
+        print(sorted(left))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["[0]"]

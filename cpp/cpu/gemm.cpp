@@ -59,9 +59,18 @@ using Buffer = std::unique_ptr<float, FreeDeleter>;
 
 std::atomic<int64_t> failures_to_inject{0};  // see fail_gemm_scratch_allocations
 
+// Takes one injected failure if any is left. Decrements only a positive count: threads of a parallel
+// region allocating at once must not drive it below zero (a plain fetch_sub did, 8 times in 3,000
+// convolutions, and the test saw a failure "not used").
+bool take_injected_failure() {
+  int64_t left = failures_to_inject.load(std::memory_order_relaxed);
+  while (left > 0)
+    if (failures_to_inject.compare_exchange_weak(left, left - 1)) return true;
+  return false;
+}
+
 Buffer aligned_buffer(int64_t floats) {
-  if (failures_to_inject.load(std::memory_order_relaxed) > 0 && failures_to_inject.fetch_sub(1) > 0)
-    throw std::bad_alloc();
+  if (take_injected_failure()) throw std::bad_alloc();
   const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
   auto* p = static_cast<float*>(std::aligned_alloc(64, bytes > 0 ? bytes : 64));
   if (p == nullptr) throw std::bad_alloc();
