@@ -113,10 +113,11 @@ double wave_efficiency(int64_t blocks, int sm_count) {
   return static_cast<double>(blocks) / static_cast<double>(waves * sm_count);
 }
 
+constexpr int64_t kMinBigSliceDepth = 512;  // 32 BK-deep stages: prologue and epilogue stay small
+
 // The fewest depth slices (each at least kMinBigSliceDepth deep) that keep the big tiles' waves at
 // least 90% busy, or the best slicing there is when none does.
 int64_t big_tile_splits(int sm_count, int64_t tiles, int64_t k) {
-  constexpr int64_t kMinBigSliceDepth = 512;  // 32 BK-deep stages: prologue and epilogue stay small
   const int64_t most = std::min<int64_t>(k / kMinBigSliceDepth, 256);
   int64_t best = 1;
   for (int64_t s = 1; s <= most; ++s) {
@@ -153,7 +154,7 @@ GemmPlan plan_gemm(int sm_count, int64_t m, int64_t n, int64_t k, bool allow_spl
   // A deep product with few big tiles (a convolution's kernel gradient sums over every pixel into a
   // taps × channels result) keeps the big tile and slices the depth until the waves are full: 9 tiles
   // of 3x3x128 -> 128 over 100,352 pixels become 14 slices (126 blocks) instead of 36 small tiles.
-  if (big_pays && allow_split && k >= 2 * 512 && wave_efficiency(big_tiles, sm_count) < 0.9) {
+  if (big_pays && allow_split && k >= 2 * kMinBigSliceDepth && wave_efficiency(big_tiles, sm_count) < 0.9) {
     const int64_t splits = big_tile_splits(sm_count, big_tiles, k);
     if (wave_efficiency(big_tiles * splits, sm_count) >= 0.8) {  // else too shallow to slice that far
       plan.tile = GemmTile::Big;
