@@ -1,6 +1,8 @@
 """The Keras-style progress bar, driven by a fake clock so the text is exact."""
 import io
 
+import pytest
+
 from gputrain.progress import ProgressBar
 
 
@@ -66,3 +68,38 @@ def test_eta_formats():
     clock.t = 10.0
     bar.update(1, {})
     assert "ETA: 2:46:30" in out.getvalue()
+
+
+class FakeKernelStream(io.StringIO):
+    """Stands in for a Jupyter kernel's stdout, which the bar recognises by its module."""
+
+
+FakeKernelStream.__module__ = "ipykernel.iostream"
+
+
+def test_in_jupyter_the_bar_is_one_output_updated_in_place(monkeypatch):
+    # A stream of '\r' redraws would all be stored in the notebook file; one display output, updated,
+    # keeps only the final line.
+    shown = []
+
+    class Handle:
+        def update(self, obj):
+            shown[-1] = repr(obj)
+
+    def display(obj, display_id=False):
+        assert display_id is True
+        shown.append(repr(obj))
+        return Handle()
+
+    pytest.importorskip("IPython")
+    monkeypatch.setattr("IPython.display.display", display)
+    out, clock = FakeKernelStream(), FakeClock()
+    out.write("Epoch 1/1\n")
+    bar = ProgressBar(1000, stream=out, clock=clock)
+    for step in range(1, 1001):
+        clock.t = step * 0.01  # 10 s: due for a redraw every 5 steps
+        bar.update(step, {"loss": 1.0 / step})
+    bar.finish(1000, {"loss": 0.001})
+    assert out.getvalue() == "Epoch 1/1\n"  # nothing but what was printed: the bar is a display output
+    assert shown == ["1000/1000 [==============================] - 10s 10ms/step - loss: 1.0000e-03"
+                     " - data wait: 0%"]

@@ -1,6 +1,6 @@
 """Keras's progress bar: `Epoch 1/5`, then `1875/1875 [======] - 3s 2ms/step - loss: 0.2954 -
-accuracy: 0.9142`, redrawn in place in a terminal and in Jupyter; with verbose=2 one line per epoch;
-with verbose=0 nothing. It also reports the share of step time spent waiting for input data, which is
+accuracy: 0.9142`, redrawn in place in a terminal and in Jupyter (one output, updated); with verbose=2
+one line per epoch; with verbose=0 nothing. It also reports the share of step time spent waiting for input data, which is
 what limits a fast GPU fed by a slow input pipeline."""
 from __future__ import annotations
 
@@ -29,10 +29,35 @@ def _format_per_step(seconds: float) -> str:
     return f"{seconds * 1e6:.0f}us/step"
 
 
+def _jupyter_display(stream):
+    """IPython's display() where `stream` is a Jupyter kernel's output, else None. In a notebook the bar
+    is one display output updated in place: redraws written to the stream with '\r' would all be kept
+    in the saved notebook (a hundred lines an epoch), and only its final state is worth keeping."""
+    if not type(stream).__module__.startswith("ipykernel"):
+        return None
+    try:
+        from IPython.display import display
+    except ImportError:
+        return None
+    return display
+
+
+class _Line:
+    """One line of text as a display output (text/plain, shown as written)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.text)
+
+
 def _dynamic(stream) -> bool:
-    # Redraw in place where '\r' works: a terminal, or a Jupyter kernel's output stream.
-    in_jupyter = type(stream).__module__.startswith("ipykernel")
-    return in_jupyter or (hasattr(stream, "isatty") and stream.isatty())
+    # Redraw in place where '\r' works: a terminal.
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 class ProgressBar:
@@ -49,7 +74,9 @@ class ProgressBar:
         self.clock = clock
         self.start = clock()
         self.data_wait = 0.0
-        self.dynamic = _dynamic(self.stream)
+        self.display = _jupyter_display(self.stream)
+        self._handle = None  # the bar's display output in a notebook, once drawn
+        self.dynamic = self.display is not None or _dynamic(self.stream)
         self._last_draw = 0.0
         self._last_len = 0
 
@@ -102,6 +129,13 @@ class ProgressBar:
             self.stream.flush()
 
     def _write(self, line: str, final: bool) -> None:
+        if self.display is not None:
+            if self._handle is None:
+                self.stream.flush()  # what was printed before the bar ("Epoch 1/5") shows above it
+                self._handle = self.display(_Line(line), display_id=True)
+            else:
+                self._handle.update(_Line(line))
+            return
         pad = " " * max(self._last_len - len(line), 0)
         self._last_len = len(line)
         if self.dynamic:
