@@ -113,3 +113,44 @@ def test_corrupted_cache_is_downloaded_again(tmp_path, mirror, monkeypatch):
     (_, y), _ = mnist_like.load("toy", sums, [folder.as_uri()], None)
     np.testing.assert_array_equal(y, data["train-labels-idx1-ubyte.gz"])
     assert files.sha256(tmp_path / "cache" / "toy" / "train-labels-idx1-ubyte.gz") == sums["train-labels-idx1-ubyte.gz"]
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"this is not an archive" * 10, "it is neither an .npz nor an .npy file"),
+    (b"PK\x03\x04 torn zip", "BadZipFile"),
+])
+def test_a_garbage_npz_is_named_without_suggesting_pickle(tmp_path, content, says):
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError) as caught:
+        gt.datasets.mnist.load_data(path=path)
+    assert str(caught.value).startswith(f"{path}: not a readable .npz archive") and says in str(caught.value)
+    assert "pickle" not in str(caught.value)
+
+
+def test_an_npz_of_python_objects_or_one_array_is_refused(tmp_path):
+    objects = {"x_train": np.array([{"a": 1}] * 5, dtype=object), "y_train": np.arange(5),
+               "x_test": np.zeros((2, 28, 28), np.uint8), "y_test": np.arange(2)}
+    np.savez(tmp_path / "objects.npz", **objects)
+    with pytest.raises(ValueError, match="its arrays hold Python objects") as caught:
+        gt.datasets.mnist.load_data(path=tmp_path / "objects.npz")
+    assert "allow_pickle" not in str(caught.value)
+    with open(tmp_path / "one.npz", "wb") as f:
+        np.save(f, np.zeros(3))  # an .npy file under an .npz name
+    with pytest.raises(ValueError, match="it holds a single array"):
+        gt.datasets.mnist.load_data(path=tmp_path / "one.npz")
+    np.savez(tmp_path / "partial.npz", x_train=np.zeros((1, 28, 28)))
+    with pytest.raises(ValueError, match="it lacks y_train, x_test, y_test"):
+        gt.datasets.mnist.load_data(path=tmp_path / "partial.npz")
+
+
+def test_unreachable_mirrors_leave_no_folder_and_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("GPUTRAIN_DATA_DIR", str(tmp_path / "cache" / "datasets"))
+    with pytest.raises(files.DatasetUnavailableError) as caught:
+        mnist_like.load("toy", {f: "0" * 64 for f in mnist_like.FILES}, [(tmp_path / "gone").as_uri()], None)
+    assert isinstance(caught.value, OSError)
+    message = str(caught.value)
+    assert message.startswith("The toy dataset is not on this machine and could not be downloaded")
+    assert f"copy the 4 file(s) {', '.join(mnist_like.FILES)} into {tmp_path / 'cache' / 'datasets' / 'toy'}" in message
+    assert message.endswith("or pass path= to load_data with a folder that holds them.")
+    assert not (tmp_path / "cache").exists()

@@ -1,6 +1,7 @@
 """The loader shared by MNIST and Fashion-MNIST, which have the same four files and format."""
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,19 +31,38 @@ def load(name: str, sha256: dict[str, str], mirrors: list[str], path=None):
             if files.sha256(f) != sha256[f.name]:
                 raise ValueError(f"{f}: checksum does not match the published {name} file")
     else:
-        folder = files.cache_dir(name)
-        found = [files.fetch(f, sha256[f], folder, mirrors) for f in FILES]
+        found = files.fetch_all(name, {f: sha256[f] for f in FILES}, files.cache_dir(name), mirrors)
     x_train, y_train, x_test, y_test = (read_idx(f) for f in found)
     _check(name, x_train, y_train, x_test, y_test)
     return (x_train, y_train), (x_test, y_test)
 
 
 def _from_npz(path: Path):
-    with np.load(path, allow_pickle=False) as data:
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    # NumPy's own messages for a file that is not such an archive suggest allow_pickle, which must never
+    # be used on a file from elsewhere: each failure is said in words of what was expected instead.
+    unreadable = f"{path}: not a readable .npz archive of the arrays {', '.join(keys)}"
+    try:
+        data = np.load(path, allow_pickle=False)
+    except ValueError:  # not an archive nor an array: NumPy took it for pickled objects
+        raise ValueError(f"{unreadable} (it is neither an .npz nor an .npy file)") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{unreadable} (it holds a single array)")
+    with data:
+        missing = [k for k in keys if k not in data.files]
+        if missing:
+            raise ValueError(f"{path}: expected arrays {', '.join(keys)}; it lacks {', '.join(missing)}")
         try:
-            arrays = [data[k] for k in ("x_train", "y_train", "x_test", "y_test")]
-        except KeyError as exc:
-            raise ValueError(f"{path}: expected arrays x_train, y_train, x_test, y_test") from exc
+            arrays = [data[k] for k in keys]
+        except ValueError:
+            raise ValueError(f"{unreadable} (its arrays hold Python objects, not numbers)") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{unreadable} ({type(exc).__name__}: {exc})") from None
+    for key, array in zip(keys, arrays):
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: {key} holds {array.dtype}, expected numbers")
     _check(str(path), *arrays)
     return (arrays[0], arrays[1]), (arrays[2], arrays[3])
 
