@@ -34,16 +34,45 @@ def _require_gpu() -> bool:
     return os.environ.get("GPUTRAIN_REQUIRE_GPU") == "1"
 
 
+def _unusable_reason(name: str) -> str | None:
+    backend = name.split(":")[0]
+    if backend == "cpu" or _backends.is_usable(backend):
+        return None
+    return gputrain.backend_reason(backend)
+
+
 @pytest.fixture(params=ALL_DEVICES)
 def device(request):
     name = request.param
-    backend = name.split(":")[0]
-    if backend != "cpu" and not _backends.is_usable(backend):
-        reason = gputrain.backend_reason(backend)
-        if _require_gpu() and backend == "cuda":
-            pytest.fail(f"GPUTRAIN_REQUIRE_GPU=1 but {name} is not usable: {reason}")
-        pytest.skip(f"{name} not usable here: {reason}")
+    reason = _unusable_reason(name)
+    if reason is not None:  # only with GPUTRAIN_REQUIRE_GPU=1: otherwise such cases are not collected
+        pytest.fail(f"GPUTRAIN_REQUIRE_GPU=1 but {name} is not usable: {reason}")
     return name
+
+
+_not_run: dict[tuple[str, str], int] = {}  # (device, reason) -> cases of it left out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Cases on a GPU this machine cannot use are left out at collection, and summarised in one line per
+    device and reason at the end, instead of a skip line (and the whole runtime error) for each of
+    hundreds of cases. With GPUTRAIN_REQUIRE_GPU=1 the cuda cases stay and fail."""
+    kept = []
+    for item in items:
+        name = getattr(item, "callspec", None) and item.callspec.params.get("device")
+        reason = _unusable_reason(name) if name in ALL_DEVICES else None
+        if reason is None or (_require_gpu() and name.startswith("cuda")):
+            kept.append(item)
+        else:
+            _not_run[(name, reason)] = _not_run.get((name, reason), 0) + 1
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in set(kept)])
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter):
+    for (name, reason), count in sorted(_not_run.items()):
+        terminalreporter.write_line(f"gputrain: {count} {name} cases not run: {name} is not usable here: {reason}")
 
 
 @pytest.fixture
