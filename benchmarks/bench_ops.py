@@ -1,4 +1,5 @@
-"""Conv, pooling and dense workloads of GUIDE §6 through gputrain and a peer, in one process.
+"""Conv, pooling and dense workloads (the ResNet-18 and Colab CNN layers of gputrain.bench) through
+gputrain and a peer, in one process.
 
     python benchmarks/bench_ops.py --device cpu     # peers: NumPy (OpenBLAS), PyTorch if installed
     python benchmarks/bench_ops.py --device cuda    # peers: PyTorch cuDNN/cuBLAS, TF32 off and on

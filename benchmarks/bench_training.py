@@ -1,4 +1,4 @@
-"""Training benchmarks of GUIDE §6, gputrain and PyTorch side by side in one process on one device:
+"""Training benchmarks, gputrain and PyTorch side by side in one process on one device:
 
   mnist_mlp   the TensorFlow quickstart (Flatten → Dense 128 relu → Dropout 0.2 → Dense 10, Adam,
               batch 32) for --epochs epochs of the 60,000 MNIST images, whole fit() loops; on a GPU

@@ -11,7 +11,7 @@
 # own limit and what is left of GPU_RUN_BUDGET_S (default 500 s from the start), so the logs of the
 # stages that finished come back even when a later one runs long. A stage other than build builds first
 # when gputrain._cuda is not installed. Logs: one file a stage in $OUT (or ./gpu-logs).
-# MNIST must travel with the working tree: copy ../shared/data/mnist into .device/data/ (ignored by git)
+# MNIST must travel with the working tree: copy its folder of IDX files into .device/data/mnist (ignored by git)
 # and name .device in the device tool's carry list.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit

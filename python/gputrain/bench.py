@@ -1,7 +1,7 @@
 """`gputrain bench`: how fast this notebook's devices are, so that two notebooks on two platforms can be
 compared row by row: fp32 matrix rate, memory bandwidth, the conv, pooling and dense workloads of the
-project's benchmark set (GUIDE §6: 8 convolutions, 2 max poolings, 3 dense layers, each forward+backward
-as one training step runs them), and one epoch of the MNIST quickstart, on each usable device, with
+project's benchmark set (8 convolutions, 2 max poolings and 3 dense layers of a ResNet-18 and of the
+classic Colab CNN, each forward+backward as one training step runs them), and one epoch of the MNIST quickstart, on each usable device, with
 PyTorch's numbers beside ours where it is installed (same device, NHWC memory seen by PyTorch as
 channels_last, fp32 with TF32 off). On the CPU every workload runs at its batch divided by
 CPU_BATCH_DIVISOR (and the MNIST epoch has that fraction of the images), so the whole run takes
@@ -35,7 +35,7 @@ def _out_hw(h: int, w: int, window: int, stride: int, padding: str) -> tuple[int
 
 class ConvWorkload(NamedTuple):
     """N,H,W,C → K with a square kernel; `padding` is gputrain's, `torch_padding` the symmetric padding
-    (GUIDE's p) that gives PyTorch the same output shape and work."""
+    on each side that gives PyTorch the same output shape and work."""
     name: str
     n: int
     h: int
@@ -86,7 +86,8 @@ class DenseWorkload(NamedTuple):
         return 2.0 * m * self.fin * self.fout
 
 
-# GUIDE §6, "Workloads" (NHWC, float32); benchmarks/bench_ops.py, the developers' longer benchmark,
+# The layers of a ResNet-18 (224x224 images, batch 128) and of the classic Colab CNN (150x150x3, batch 32)
+# that the benchmarks time (NHWC, float32); benchmarks/bench_ops.py, the developers' longer benchmark,
 # runs these same tables.
 CONV = (
     ConvWorkload("conv 224x224x3->64 7x7 s2 p3", 128, 224, 224, 3, 64, 7, 2, "same", 3, "resnet18"),
@@ -456,13 +457,14 @@ def table(rows: list[dict]) -> str:
         ratio = f"{r['ratio']:6.2f}" if r["ratio"] else f"{'-':>6}"
         lines.append(f"{r['device']:8} {r['workload']:52} {ours} {peer} {ratio}  {r.get('gputrain_rate', '')}")
     lines.append("ratio = PyTorch time / gputrain time: above 1, gputrain is faster")
-    lines.append("conv, maxpool, dense: the benchmark workloads of GUIDE §6 (NHWC, float32), each one "
-                 "forward+backward step; N: the batch run / GUIDE's batch")
+    lines.append("conv, maxpool, dense: layers of a ResNet-18 (224x224 images, batch 128) and of the classic "
+                 "Colab CNN (150x150x3, batch 32), NHWC float32, each timed as one forward+backward step")
+    lines.append("N: the batch run; 'N 2/32' ran batch 2 of a layer whose full batch is 32")
     for device in dict.fromkeys(r["device"] for r in rows):
         first = next(r for r in rows if r["device"] == device)
         div = first.get("batch_divisor", 1)
         scale = (f"batches (and MNIST images) divided by {div}, at least 1, to keep the run short" if div > 1
-                 else "GUIDE's full batches")
+                 else "full batches")
         peer = (f"{first['peer']} on the same device, channels_last, TF32 off" if first.get("peer")
                 else "PyTorch not installed or not on this device: no peer numbers")
         load = (f"; load average {first['cpu_load_at_start']:.2f} at start on {os.cpu_count()} logical cores "
