@@ -1,6 +1,6 @@
 // Dispatch of the neural-network ops: argument checks (rank, shapes, channels, strides, pool sizes,
 // padding names, dtypes, devices), output and workspace allocation, and the call into the CPU kernels
-// or the device's GPU table. Semantics (NHWC, HWIO, TensorFlow "same" padding) are in GUIDE §2.
+// or the device's GPU table. Semantics: NHWC activations, HWIO kernels, TensorFlow's "same" padding.
 #pragma once
 #include <cstdint>
 #include <string>
