@@ -108,10 +108,10 @@ def test_bad_batches_from_the_labels_raise_clear_errors(device, rng):
 
 def test_bad_arguments(rng):
     x = np.zeros((4, 2), np.float32)
-    for depth in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="depth: expected an int >= 1"):
+    for depth, error in ((0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="depth: expected an integer >= 1"):
             BatchFeed(x, None, np.arange(4), 2, "cpu", sparse_labels, depth=depth)
-    with pytest.raises(ValueError, match="batch_size: expected an int >= 1"):
+    with pytest.raises(ValueError, match="batch_size: expected an integer >= 1"):
         BatchFeed(x, None, np.arange(4), 0, "cpu", sparse_labels)
 
 

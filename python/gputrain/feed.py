@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from . import _core
+from . import _core, checks
 
 _DONE = object()
 _POLL_S = 0.1  # how often a producer waiting for a free slot checks for close()
@@ -34,18 +34,12 @@ def _host_rows(x: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return xb
 
 
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}: expected an int >= 1, got {value!r}")
-    return int(value)
-
-
 class BatchFeed:
     def __init__(self, x: np.ndarray, y: np.ndarray | None, order: np.ndarray, batch_size: int,
                  device: str, prepare_labels, start_step: int = 0, depth: int = 2, ring=None):
         self._x, self._y, self._order = x, y, order
-        self._batch = _positive_int(batch_size, "batch_size")
-        self._depth = _positive_int(depth, "depth")
+        self._batch = checks.count(batch_size, "batch_size", 1)
+        self._depth = checks.count(depth, "depth", 1)
         self._device, self._prepare_labels, self._start = device, prepare_labels, int(start_step)
         if ring is not None and (ring.device != device or ring.max_rows != self._batch or ring.depth != self._depth):
             raise ValueError(f"ring: made for {ring.max_rows} rows x {ring.depth} slots on {ring.device}, "

@@ -125,3 +125,9 @@ def get(identifier) -> Loss:
     if identifier not in _BY_NAME:
         raise ValueError(f"loss: {identifier!r} is not one of {', '.join(_BY_NAME)}")
     return _BY_NAME[identifier]()
+
+
+def from_config(name: str, config: dict) -> Loss:
+    if name not in _BY_NAME:
+        raise ValueError(f"loss: {name!r} is not one of {', '.join(_BY_NAME)}")
+    return _BY_NAME[name](**config)

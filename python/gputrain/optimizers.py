@@ -2,7 +2,7 @@
 Each keeps its state (slots) per parameter as Tensors beside the parameter, and a step counter."""
 from __future__ import annotations
 
-from . import ops
+from . import checks, ops
 from .tensor import zeros as _zeros
 
 
@@ -11,9 +11,9 @@ class Optimizer:
     slot_names: tuple = ()
 
     def __init__(self, learning_rate: float):
-        if learning_rate <= 0:
-            raise ValueError(f"learning_rate: must be positive, got {learning_rate}")
-        self.learning_rate = float(learning_rate)
+        # Hyper-parameters are checked here, once, for both ways of training (compiled steps and op
+        # by op), so a value that would train to NaN is refused before training starts.
+        self.learning_rate = checks.number(learning_rate, "learning_rate", low=0.0, low_open=True)
         self.iterations = 0
         self.slots: dict = {}  # parameter key -> {slot name: Tensor}
 
@@ -41,7 +41,8 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate)
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
+        self.nesterov = bool(nesterov)
 
     def update(self, param, grad, slots):
         ops.sgd_update(param, grad, slots["velocity"], learning_rate=self.learning_rate,
@@ -58,7 +59,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
                  epsilon: float = 1e-7):
         super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = checks.number(beta_1, "beta_1", 0.0, 1.0, high_open=True)
+        self.beta_2 = checks.number(beta_2, "beta_2", 0.0, 1.0, high_open=True)
+        self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
 
     def update(self, param, grad, slots):
         ops.adam_update(param, grad, slots["m"], slots["v"], self.iterations, learning_rate=self.learning_rate,
@@ -76,7 +79,10 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
                  epsilon: float = 1e-7, centered: bool = False):
         super().__init__(learning_rate)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), bool(centered)
+        self.rho = checks.number(rho, "rho", 0.0, 1.0)
+        self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
+        self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
+        self.centered = bool(centered)
 
     def update(self, param, grad, slots):
         ops.rmsprop_update(param, grad, slots["velocity"], learning_rate=self.learning_rate, rho=self.rho,
@@ -100,4 +106,6 @@ def get(identifier) -> Optimizer:
 
 
 def from_config(name: str, config: dict) -> Optimizer:
+    if name not in _BY_NAME:
+        raise ValueError(f"optimizer: {name!r} is not one of {', '.join(_BY_NAME)}")
     return _BY_NAME[name](**config)
