@@ -1,5 +1,6 @@
 """Checkpoint file format: round trips, corruption detection, atomic replacement."""
 import json
+import re
 import os
 
 import numpy as np
@@ -73,3 +74,217 @@ def test_unsupported_dtype_and_metadata(tmp_path):
         safetensors_io.save_file(tmp_path / "x", {"c": np.zeros(2, np.complex64)})
     with pytest.raises(TypeError, match="metadata"):
         safetensors_io.save_file(tmp_path / "x", {}, {"epoch": 3})
+
+
+# ---- files from strangers: anything that is not a sound safetensors file is a ValueError naming it ----
+
+def write_raw(path, header, data: bytes = b"") -> None:
+    """A file with this header (an object, any JSON value, or raw bytes) and data section, as a
+    stranger's tool or a corruption might leave it."""
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data)
+
+
+def child_load(function: str, path, timeout=60) -> dict:
+    """Calls safetensors_io.<function>(path) in a child process limited to 4 GiB of address space and
+    `timeout` seconds, so a reader that would block forever (a FIFO) or read without end (/dev/zero)
+    fails the test instead of hanging it or exhausting the machine's memory. Returns the outcome."""
+    import resource
+    import subprocess
+    import sys
+    import gputrain
+    code = ("import json, sys\n"
+            "from gputrain import safetensors_io\n"
+            "try:\n"
+            f"    safetensors_io.{function}(sys.argv[1])\n"
+            "    out = {'raised': None}\n"
+            "except BaseException as exc:\n"
+            "    out = {'raised': type(exc).__name__, 'message': str(exc)}\n"
+            "print(json.dumps(out))\n")
+
+    def limit_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gputrain.__file__)),
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                            timeout=timeout, preexec_fn=limit_memory, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("function", ["load_file", "load_metadata", "load_header"])
+def test_a_folder_is_not_a_checkpoint(tmp_path, function):
+    folder = tmp_path / "model.safetensors"
+    folder.mkdir()
+    with pytest.raises(ValueError, match=f"{re.escape(str(folder))}: not a regular file"):
+        getattr(safetensors_io, function)(folder)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or os.name != "posix", reason="needs /dev/zero")
+@pytest.mark.parametrize("function", ["load_file", "load_metadata", "load_header"])
+def test_a_device_is_not_a_checkpoint(function):
+    outcome = child_load(function, "/dev/zero")
+    assert outcome["raised"] == "ValueError", outcome
+    assert outcome["message"].startswith("/dev/zero: not a regular file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("function", ["load_file", "load_metadata", "load_header"])
+def test_a_pipe_is_not_a_checkpoint_and_does_not_block(tmp_path, function):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    outcome = child_load(function, fifo, timeout=30)  # opening a FIFO to read waits for a writer
+    assert outcome["raised"] == "ValueError", outcome
+    assert outcome["message"].startswith(f"{fifo}: not a regular file")
+
+
+@pytest.mark.parametrize("header", [[1, 2], 3, "text", None, True])
+def test_header_that_is_not_an_object(tmp_path, header):
+    path = tmp_path / "m.safetensors"
+    write_raw(path, header)
+    for function in (safetensors_io.load_file, safetensors_io.load_metadata, safetensors_io.load_header):
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: .*JSON object was expected"):
+            function(path)
+
+
+def test_deeply_nested_header_is_a_value_error(tmp_path):
+    path = tmp_path / "m.safetensors"
+    write_raw(path, b"[" * 100_000 + b"]" * 100_000)
+    for function in (safetensors_io.load_file, safetensors_io.load_metadata, safetensors_io.load_header):
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: .*nested too deeply"):
+            function(path)
+
+
+def test_header_that_is_not_json_or_not_utf8(tmp_path):
+    path = tmp_path / "m.safetensors"
+    for text in (b"{not json", b'{"w": "\xff\xfe"}', b'{"a": 1' + b"1" * 5000 + b"}"):
+        write_raw(path, text)
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: corrupt safetensors header"):
+            safetensors_io.load_header(path)
+
+
+def test_repeated_tensor_name_is_corrupt(tmp_path):
+    path = tmp_path / "m.safetensors"
+    entry = '{"dtype":"U8","shape":[1],"data_offsets":[0,1]}'
+    write_raw(path, f'{{"w":{entry},"w":{entry}}}'.encode(), b"\x01")
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: .*'w' appears twice"):
+        safetensors_io.load_file(path)
+
+
+def entry(dtype="F32", shape=(2,), offsets=(0, 8)):
+    return {"dtype": dtype, "shape": list(shape) if isinstance(shape, tuple) else shape,
+            "data_offsets": list(offsets) if isinstance(offsets, tuple) else offsets}
+
+
+BAD_ENTRIES = {
+    "not an object": ([1, 2], "must be an object"),
+    "null entry": (None, "must be an object"),
+    "unknown dtype": (entry(dtype="BF16", shape=(4,)), "dtype 'BF16' is not one this reader supports"),
+    "dtype not a string": (entry(dtype=5), "dtype 5 is not one"),
+    "missing dtype": ({"shape": [2], "data_offsets": [0, 8]}, "dtype None is not one"),
+    "negative dim": (entry(shape=(-2,)), r"shape \[-2\] must be a list"),
+    "bool dim": (entry(shape=[True, 2]), r"shape \[True, 2\] must be a list"),
+    "float dim": (entry(shape=[2.0]), r"shape \[2.0\] must be a list"),
+    "string dim": (entry(shape=["2"]), r"shape \['2'\] must be a list"),
+    "shape not a list": (entry(shape=2), "shape 2 must be a list"),
+    "too many dims": (entry(shape=[1] * 40 + [2]), "must be a list of at most 32"),
+    "float offsets": (entry(offsets=[0.0, 8.0]), r"data_offsets \[0.0, 8.0\] must be two non-negative"),
+    "bool offsets": (entry(dtype="U8", shape=(1,), offsets=[False, True]), "must be two non-negative"),
+    "three offsets": (entry(offsets=[0, 8, 16]), "must be two non-negative"),
+    "negative offset": (entry(offsets=[-8, 0]), "must be two non-negative"),
+    "backwards offsets": (entry(offsets=[8, 0]), r"data_offsets \[8, 0\] run backwards"),
+    "size disagrees with shape": (entry(shape=(3,)), "hold 8 bytes, but a F32 tensor of shape"),
+    # 2**62 * 4 elements overflow a 64-bit product to 0: the byte count must not wrap around
+    "overflowing shape": (entry(shape=[2**62, 4], offsets=[0, 0]), "hold 0 bytes, but a F32 tensor"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ENTRIES))
+def test_bad_tensor_entry_names_the_file_and_the_tensor(tmp_path, case):
+    bad, message = BAD_ENTRIES[case]
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"good": entry(offsets=(0, 8)), "weights": bad}, bytes(16))
+    for function in (safetensors_io.load_file, safetensors_io.load_header):
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: tensor 'weights': .*{message}"):
+            function(path)
+
+
+@pytest.mark.parametrize("metadata", [[], "x", {"epoch": 3}, {"a": None}])
+def test_metadata_that_is_not_strings(tmp_path, metadata):
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"__metadata__": metadata})
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: .*__metadata__ must map strings"):
+        safetensors_io.load_metadata(path)
+
+
+LAYOUTS = {
+    "overlap": ({"a": entry(offsets=(0, 8)), "b": entry(offsets=(4, 12))}, 12, "'b' overlaps tensor 'a'"),
+    "same range twice": ({"a": entry(offsets=(0, 8)), "b": entry(offsets=(0, 8))}, 8, "overlaps tensor"),
+    "gap": ({"a": entry(offsets=(0, 8)), "b": entry(offsets=(12, 20))}, 20, "'b' starts at byte 12"),
+    "gap at the start": ({"a": entry(offsets=(4, 12))}, 12, "'a' starts at byte 4"),
+    "bytes after the last": ({"a": entry(offsets=(0, 8))}, 12, "4 bytes follow the last tensor"),
+    "past the end": ({"a": entry(offsets=(0, 8)), "b": entry(offsets=(8, 16))}, 12, "'b' lies outside the file"),
+}
+
+
+@pytest.mark.parametrize("case", list(LAYOUTS))
+def test_data_ranges_must_tile_the_data_section(tmp_path, case):
+    header, data_size, message = LAYOUTS[case]
+    path = tmp_path / "m.safetensors"
+    write_raw(path, header, bytes(data_size))
+    for function in (safetensors_io.load_file, safetensors_io.load_header):
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: .*{message}"):
+            function(path)
+
+
+def test_data_in_another_order_than_the_header_loads(tmp_path, rng):
+    # Other writers (the safetensors package among them) order the data differently from the header.
+    a, b = rng.standard_normal(2).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"a": entry(shape=(2,), offsets=(12, 20)), "b": entry(shape=(3,), offsets=(0, 12)),
+                     "empty": entry(shape=(0, 5), offsets=(12, 12))}, b.tobytes() + a.tobytes())
+    tensors, _ = safetensors_io.load_file(path)
+    np.testing.assert_array_equal(tensors["a"], a)
+    np.testing.assert_array_equal(tensors["b"], b)
+    assert tensors["empty"].shape == (0, 5)
+
+
+def test_huge_declared_tensor_allocates_nothing(tmp_path):
+    import tracemalloc
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"w": entry(shape=(1 << 28,), offsets=(0, 1 << 30))}, bytes(64))  # 1 GiB declared
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: tensor 'w' lies outside the file"):
+            safetensors_io.load_file(path)
+        assert tracemalloc.get_traced_memory()[1] < 16 << 20
+    finally:
+        tracemalloc.stop()
+
+
+def test_bool_tensor_with_other_bytes_is_corrupt(tmp_path):
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"mask": entry(dtype="BOOL", shape=(3,), offsets=(0, 3))}, b"\x00\x01\x07")
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: tensor 'mask': a BOOL tensor holds"):
+        safetensors_io.load_file(path)
+
+
+def test_load_header_gives_dtypes_and_shapes_without_the_data(tmp_path, rng):
+    path = tmp_path / "m.safetensors"
+    safetensors_io.save_file(path, {"kernel": rng.integers(-5, 5, (3, 4), dtype=np.int8),
+                                    "bias": np.zeros(4, np.float32), "scalar": np.array(1.5)},
+                             {"note": "x"})
+    metadata, entries = safetensors_io.load_header(path)
+    assert metadata == {"note": "x"}
+    assert entries == {"kernel": (np.dtype(np.int8), (3, 4)), "bias": (np.dtype(np.float32), (4,)),
+                       "scalar": (np.dtype(np.float64), ())}
+    assert list(entries) == ["kernel", "bias", "scalar"]  # the order they were saved in
+
+
+def test_tensor_names_that_cannot_be_stored(tmp_path):
+    with pytest.raises(ValueError, match="'__metadata__' is the format's metadata entry"):
+        safetensors_io.save_file(tmp_path / "x", {"__metadata__": np.zeros(2, np.float32)})
+    with pytest.raises(TypeError, match="tensor names must be strings, got 1"):
+        safetensors_io.save_file(tmp_path / "x", {1: np.zeros(2, np.float32)})
+    assert not (tmp_path / "x").exists()

@@ -1,13 +1,18 @@
 """Reading and writing the safetensors format (an 8-byte little-endian header length, a JSON header
 naming each tensor's dtype, shape and byte range, then the raw bytes), so checkpoints open in any tool
 that reads it and nothing is ever unpickled. Writes are atomic: a temporary file in the same folder,
-flushed to disk, then renamed over the target, so a killed process leaves the previous file intact."""
+flushed to disk, then renamed over the target, so a killed process leaves the previous file intact.
+Reads trust nothing in a file: every header field is checked, and every declared size against the
+file's real size before anything is allocated; whatever is wrong is a ValueError naming the file."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -15,6 +20,7 @@ _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I32": np.in
            "U8": np.uint8, "I8": np.int8, "BOOL": np.bool_}
 _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
 _MAX_HEADER = 100 << 20  # a header larger than this is a corrupt file, not a model
+_MAX_RANK = 32  # NumPy 1's limit on dimensions
 
 
 def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
@@ -27,6 +33,7 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
     arrays = []
     offset = 0
     for name, value in tensors.items():
+        _check_tensor_name(name)
         array = np.asarray(value, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         if array.dtype not in _CODES:
             raise TypeError(f"{name}: dtype {array.dtype} cannot be stored")
@@ -54,6 +61,13 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
     _fsync_dir(path.parent)
 
 
+def _check_tensor_name(name) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"tensor names must be strings, got {name!r}")
+    if name == "__metadata__":
+        raise ValueError("'__metadata__' is the format's metadata entry, not a tensor name")
+
+
 def _fsync_dir(folder: Path) -> None:
     # The rename itself must reach the disk for the new file to survive a machine stop.
     try:
@@ -68,49 +82,169 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _parse_header(path: Path, head: bytes, file_size: int) -> tuple[int, dict]:
-    """(header length, header) from the file's first bytes; ValueError naming the file if corrupt."""
+class _Entry(NamedTuple):
+    """One tensor as the header declares it, validated: its bytes are data[start:end]."""
+    name: str
+    code: str
+    dtype: np.dtype
+    shape: tuple
+    start: int
+    end: int
+
+
+def _open_regular(path: Path):
+    """The file opened for reading; ValueError for a folder, device or pipe, which would otherwise block
+    (a FIFO), never end (/dev/zero) or fail obscurely."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path}: not a regular file (a folder, device or pipe), so not a safetensors file")
+    # O_NONBLOCK: should a pipe be swapped in after the check, opening it must not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    f = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        f.close()
+        raise ValueError(f"{path}: not a regular file (a folder, device or pipe), so not a safetensors file")
+    return f
+
+
+def _reject_duplicates(pairs: list) -> dict:
+    # json.loads keeps the last of two equal keys; two entries of one name mean a corrupt header.
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the key {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def parse_json(text, what: str):
+    """json.loads with its failures (bad syntax, bad UTF-8, deep nesting, repeated keys) as ValueError
+    naming `what`: a crafted file nested 100,000 deep otherwise ends in RecursionError."""
+    try:
+        return json.loads(text, object_pairs_hook=_reject_duplicates)
+    except RecursionError:
+        raise ValueError(f"{what}: nested too deeply to be a checkpoint") from None
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from exc
+
+
+def _read_header(f, path: Path) -> tuple[int, dict]:
+    """(header length, header object) from the open file; ValueError naming the file if corrupt. Reads
+    no more than the file holds, whatever the length field says."""
+    file_size = os.fstat(f.fileno()).st_size
     if file_size < 8:
         raise ValueError(f"{path}: too short to be a safetensors file")
-    size = int.from_bytes(head[:8], "little")
+    size = int.from_bytes(f.read(8), "little")
     if size > _MAX_HEADER or 8 + size > file_size:
         raise ValueError(f"{path}: corrupt or truncated safetensors header")
-    try:
-        return size, json.loads(head[8:8 + size])
-    except ValueError as exc:
-        raise ValueError(f"{path}: corrupt safetensors header: {exc}") from exc
+    text = f.read(size)
+    if len(text) != size:
+        raise ValueError(f"{path}: truncated safetensors header (the file shrank while being read)")
+    header = parse_json(text, f"{path}: corrupt safetensors header")
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: corrupt safetensors header: a JSON object was expected, "
+                         f"got {type(header).__name__}")
+    return size, header
+
+
+def _check_metadata(path: Path, metadata) -> dict[str, str]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise ValueError(f"{path}: corrupt safetensors header: __metadata__ must map strings to strings")
+    return metadata
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not a size
+
+
+def _parse_entry(path: Path, name: str, info) -> _Entry:
+    """One tensor's header entry, checked for types and self-consistency; ValueError naming it."""
+    where = f"{path}: tensor {name!r}"
+    if not isinstance(info, dict):
+        raise ValueError(f"{where}: its header entry must be an object, got {type(info).__name__}")
+    code, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+    if not isinstance(code, str) or code not in _DTYPES:
+        raise ValueError(f"{where}: dtype {code!r} is not one this reader supports "
+                         f"({', '.join(_DTYPES)})")
+    if not isinstance(shape, list) or len(shape) > _MAX_RANK or not all(_is_int(d) and d >= 0 for d in shape):
+        raise ValueError(f"{where}: shape {shape!r} must be a list of at most {_MAX_RANK} non-negative integers")
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(_is_int(o) and o >= 0 for o in offsets)):
+        raise ValueError(f"{where}: data_offsets {offsets!r} must be two non-negative integers")
+    start, end = offsets
+    if end < start:
+        raise ValueError(f"{where}: data_offsets {offsets} run backwards")
+    dtype = np.dtype(_DTYPES[code])
+    if end - start != math.prod(shape) * dtype.itemsize:  # Python integers: no overflow
+        raise ValueError(f"{where}: data_offsets {offsets} hold {end - start} bytes, but a {code} tensor "
+                         f"of shape {shape} needs {math.prod(shape) * dtype.itemsize}")
+    return _Entry(name, code, dtype, tuple(shape), start, end)
+
+
+def _check_layout(path: Path, entries: list[_Entry], data_size: int) -> None:
+    """The tensors' byte ranges must tile the data section exactly, as the format requires: no range
+    past the end (a torn write), none overlapping another, no gap, nothing after the last."""
+    for entry in entries:
+        if entry.end > data_size:
+            raise ValueError(f"{path}: tensor {entry.name!r} lies outside the file (torn write?)")
+    position, previous = 0, None
+    for entry in sorted(entries, key=lambda e: (e.start, e.end)):
+        if entry.start < position:
+            raise ValueError(f"{path}: tensor {entry.name!r} overlaps tensor {previous!r}")
+        if entry.start > position:
+            raise ValueError(f"{path}: tensor {entry.name!r} starts at byte {entry.start} of the data, "
+                             f"leaving bytes {position}..{entry.start} unused (corrupt header)")
+        position, previous = entry.end, entry.name
+    if position != data_size:
+        raise ValueError(f"{path}: {data_size - position} bytes follow the last tensor (corrupt file?)")
+
+
+def _read_validated_header(f, path: Path) -> tuple[dict[str, str], list[_Entry], int]:
+    """(metadata, entries in header order, offset of the data section), every declared size checked
+    against the file's real size, so nothing is allocated on a header's word."""
+    size, header = _read_header(f, path)
+    metadata = _check_metadata(path, header.pop("__metadata__", None))
+    entries = [_parse_entry(path, name, info) for name, info in header.items()]
+    _check_layout(path, entries, os.fstat(f.fileno()).st_size - 8 - size)
+    return metadata, entries, 8 + size
+
+
+def load_header(path) -> tuple[dict[str, str], dict[str, tuple[np.dtype, tuple]]]:
+    """(metadata, {tensor name: (dtype, shape)}) from the header alone, validated as load_file does: a
+    caller checks names, shapes and dtypes (an I8 tensor where float32 weights belong) before loading
+    or building anything. ValueError naming the file and the entry for anything corrupt."""
+    path = Path(path)
+    with _open_regular(path) as f:
+        metadata, entries, _ = _read_validated_header(f, path)
+    return metadata, {e.name: (e.dtype, e.shape) for e in entries}
 
 
 def load_metadata(path) -> dict[str, str]:
     """The metadata alone, reading only the header: deciding which checkpoint to load (resume looks
     through a folder of them) need not read every file's tensors."""
-    path = Path(path)
-    with open(path, "rb") as f:
-        file_size = os.fstat(f.fileno()).st_size
-        length = f.read(8)
-        size = int.from_bytes(length, "little") if len(length) == 8 else 0
-        head = length + f.read(min(size, _MAX_HEADER))
-    _, header = _parse_header(path, head, file_size)
-    return header.get("__metadata__", {}) or {}
+    return load_header(path)[0]
+
+
+def _read_tensor(f, path: Path, entry: _Entry, data_start: int) -> np.ndarray:
+    array = np.empty(entry.shape, entry.dtype)  # its size was checked against the file's
+    f.seek(data_start + entry.start)
+    if f.readinto(_bytes_of(array)) != entry.end - entry.start:
+        raise ValueError(f"{path}: tensor {entry.name!r} lies outside the file (it shrank while being read)")
+    if entry.code == "BOOL" and array.size and _bytes_of(array).max() > 1:
+        raise ValueError(f"{path}: tensor {entry.name!r}: a BOOL tensor holds bytes other than 0 and 1")
+    return array
+
+
+def _bytes_of(array: np.ndarray) -> np.ndarray:
+    """The array's own memory as a flat uint8 view (a 0-d array included)."""
+    return array.reshape(-1).view(np.uint8)
 
 
 def load_file(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata). ValueError naming the file for a torn or corrupt one."""
+    """(tensors, metadata). ValueError naming the file (and the tensor) for a torn or corrupt one, and
+    for anything that is not a regular file."""
     path = Path(path)
-    data = path.read_bytes()
-    size, header = _parse_header(path, data, len(data))
-    metadata = header.pop("__metadata__", {}) or {}
-    body = memoryview(data)[8 + size:]
-    tensors = {}
-    for name, info in header.items():
-        try:
-            dtype = np.dtype(_DTYPES[info["dtype"]])
-            start, end = info["data_offsets"]
-            shape = tuple(info["shape"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{path}: bad entry for {name!r}") from exc
-        count = int(np.prod(shape, dtype=np.int64))
-        if not 0 <= start <= end <= len(body) or end - start != count * dtype.itemsize:
-            raise ValueError(f"{path}: {name!r} lies outside the file (torn write?)")
-        tensors[name] = np.frombuffer(body[start:end], dtype=dtype).reshape(shape).copy()
+    with _open_regular(path) as f:
+        metadata, entries, data_start = _read_validated_header(f, path)
+        tensors = {e.name: _read_tensor(f, path, e, data_start) for e in entries}
     return tensors, metadata
