@@ -288,3 +288,110 @@ def test_tensor_names_that_cannot_be_stored(tmp_path):
     with pytest.raises(TypeError, match="tensor names must be strings, got 1"):
         safetensors_io.save_file(tmp_path / "x", {1: np.zeros(2, np.float32)})
     assert not (tmp_path / "x").exists()
+
+
+# ---- checksums: a changed byte is an error, never a silently different weight ----
+
+def saved_checkpoint(tmp_path, rng):
+    path = tmp_path / "m.safetensors"
+    tensors = {"layers/0/kernel": rng.standard_normal((3, 5)).astype(np.float32),
+               "layers/0/bias": rng.standard_normal(5).astype(np.float32)}
+    safetensors_io.save_file(path, tensors, {"gputrain": '{"training": {"epoch": 3}}'})
+    return path, tensors
+
+
+def replace_once(path, old: bytes, new: bytes) -> None:
+    data = path.read_bytes()
+    assert data.count(old) == 1 and len(old) == len(new)
+    path.write_bytes(data.replace(old, new))
+
+
+def test_checksums_are_written_and_hidden_from_the_caller(tmp_path, rng):
+    path, tensors = saved_checkpoint(tmp_path, rng)
+    header = json.loads(path.read_bytes()[8:8 + int.from_bytes(path.read_bytes()[:8], "little")])
+    digests = json.loads(header["__metadata__"][safetensors_io.CHECKSUM_KEY])
+    assert set(digests) == {"__metadata__", "layers/0/kernel", "layers/0/bias"}
+    loaded, metadata = safetensors_io.load_file(path)
+    assert metadata == {"gputrain": '{"training": {"epoch": 3}}'}
+    assert safetensors_io.load_metadata(path) == metadata == safetensors_io.load_header(path)[0]
+    np.testing.assert_array_equal(loaded["layers/0/kernel"], tensors["layers/0/kernel"])
+
+
+def test_flipped_byte_in_a_weight_is_corrupt(tmp_path, rng):
+    path, _ = saved_checkpoint(tmp_path, rng)
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x10  # in the bias, the last tensor written
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: corrupt file: tensor 'layers/0/bias' "
+                                         f"does not match its checksum"):
+        safetensors_io.load_file(path)
+    safetensors_io.load_header(path)  # the header alone is still sound
+
+
+@pytest.mark.parametrize("old, new", [(b'"dtype":"F32","shape":[5]', b'"dtype":"I32","shape":[5]'),
+                                      (b'"shape":[3,5]', b'"shape":[5,3]')])
+def test_changed_dtype_or_shape_is_corrupt(tmp_path, rng, old, new):
+    path, _ = saved_checkpoint(tmp_path, rng)
+    replace_once(path, old, new)  # every size still agrees: only the checksum can tell
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: corrupt file: tensor 'layers/0/"):
+        safetensors_io.load_file(path)
+
+
+def test_changed_metadata_is_corrupt(tmp_path, rng):
+    path, _ = saved_checkpoint(tmp_path, rng)
+    replace_once(path, b'\\"epoch\\": 3', b'\\"epoch\\": 7')
+    for function in (safetensors_io.load_file, safetensors_io.load_metadata, safetensors_io.load_header):
+        with pytest.raises(ValueError, match=f"{re.escape(str(path))}: corrupt file: the metadata does not match"):
+            function(path)
+
+
+@pytest.mark.parametrize("digests, message", [
+    ("not json", "the checksum list 'gputrain.sha256'"),
+    ('["a"]', "is not an object of strings"),
+    ('{"__metadata__": 1}', "is not an object of strings"),
+    ('{"__metadata__": "00"}', r"the tensors differ \(in 'w'\)"),
+])
+def test_malformed_checksum_list_is_corrupt(tmp_path, digests, message):
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"__metadata__": {safetensors_io.CHECKSUM_KEY: digests},
+                     "w": entry(dtype="U8", shape=(1,), offsets=(0, 1))}, b"\x05")
+    with pytest.raises(ValueError, match=f"{re.escape(str(path))}: corrupt file: .*{message}"):
+        safetensors_io.load_header(path)
+
+
+def test_file_without_checksums_loads(tmp_path):
+    # Older checkpoints and other tools' files carry no checksum list; they load unverified.
+    path = tmp_path / "m.safetensors"
+    write_raw(path, {"__metadata__": {"format": "pt"}, "w": entry(dtype="I8", shape=(2,), offsets=(0, 2))},
+              b"\x05\xfb")
+    tensors, metadata = safetensors_io.load_file(path)
+    assert metadata == {"format": "pt"}
+    np.testing.assert_array_equal(tensors["w"], np.array([5, -5], np.int8))
+
+
+def test_a_given_checksum_entry_is_replaced_by_the_files_own(tmp_path, rng):
+    path = tmp_path / "m.safetensors"
+    w = rng.standard_normal(3).astype(np.float32)
+    safetensors_io.save_file(path, {"w": w}, {safetensors_io.CHECKSUM_KEY: '{"stale": "0"}', "a": "b"})
+    tensors, metadata = safetensors_io.load_file(path)
+    assert metadata == {"a": "b"}
+    np.testing.assert_array_equal(tensors["w"], w)
+
+
+def test_files_of_the_safetensors_package_load_with_their_metadata(tmp_path, rng):
+    safetensors_numpy = pytest.importorskip("safetensors.numpy", reason="safetensors is not installed")
+    tensors = {"b": rng.standard_normal(3).astype(np.float32), "a": rng.integers(0, 9, (2, 2)).astype(np.int64)}
+    path = tmp_path / "theirs.safetensors"
+    safetensors_numpy.save_file(tensors, str(path), metadata={"format": "np"})
+    loaded, metadata = safetensors_io.load_file(path)
+    assert metadata == {"format": "np"}
+    for name in tensors:
+        np.testing.assert_array_equal(loaded[name], tensors[name])
+
+
+def test_our_checkpoints_keep_their_metadata_in_the_safetensors_package(tmp_path, rng):
+    safetensors = pytest.importorskip("safetensors", reason="safetensors is not installed")
+    path, tensors = saved_checkpoint(tmp_path, rng)
+    with safetensors.safe_open(str(path), framework="np") as f:
+        assert f.metadata()["gputrain"] == '{"training": {"epoch": 3}}'
+        np.testing.assert_array_equal(f.get_tensor("layers/0/kernel"), tensors["layers/0/kernel"])

@@ -3,9 +3,17 @@ naming each tensor's dtype, shape and byte range, then the raw bytes), so checkp
 that reads it and nothing is ever unpickled. Writes are atomic: a temporary file in the same folder,
 flushed to disk, then renamed over the target, so a killed process leaves the previous file intact.
 Reads trust nothing in a file: every header field is checked, and every declared size against the
-file's real size before anything is allocated; whatever is wrong is a ValueError naming the file."""
+file's real size before anything is allocated; whatever is wrong is a ValueError naming the file.
+
+Checksums: the metadata key "gputrain.sha256" holds a JSON object mapping each tensor's name to the
+SHA-256 of its dtype code, shape and bytes (json.dumps([code, shape]), a newline, then the raw data),
+and "__metadata__" to the SHA-256 of the other metadata (json.dumps(metadata, sort_keys=True)). It is
+written on every save and verified on every load where present, so a flipped byte is an error instead
+of a silently wrong weight; files without it (older checkpoints, other tools) load unverified, and
+other safetensors readers see one more metadata string. Loads return the metadata without it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -21,15 +29,18 @@ _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I32": np.in
 _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
 _MAX_HEADER = 100 << 20  # a header larger than this is a corrupt file, not a model
 _MAX_RANK = 32  # NumPy 1's limit on dimensions
+CHECKSUM_KEY = "gputrain.sha256"
 
 
 def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
+    """Writes the tensors and string metadata (any CHECKSUM_KEY given is replaced by the file's own)."""
     path = Path(path)
+    metadata = dict(metadata or {})
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("metadata: keys and values must be strings")
+    metadata.pop(CHECKSUM_KEY, None)
     header: dict = {}
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise TypeError("metadata: keys and values must be strings")
-        header["__metadata__"] = metadata
+    digests = {"__metadata__": _metadata_digest(metadata)}
     arrays = []
     offset = 0
     for name, value in tensors.items():
@@ -37,11 +48,14 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
         array = np.asarray(value, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         if array.dtype not in _CODES:
             raise TypeError(f"{name}: dtype {array.dtype} cannot be stored")
-        header[name] = {"dtype": _CODES[array.dtype], "shape": list(array.shape),
+        code = _CODES[array.dtype]
+        header[name] = {"dtype": code, "shape": list(array.shape),
                         "data_offsets": [offset, offset + array.nbytes]}
+        digests[name] = _tensor_digest(code, array.shape, array)
         offset += array.nbytes
         arrays.append(array)
-    encoded = json.dumps(header, separators=(",", ":")).encode()
+    metadata[CHECKSUM_KEY] = json.dumps(digests, separators=(",", ":"))
+    encoded = json.dumps({"__metadata__": metadata, **header}, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # keeps the data 8-byte aligned, as the format recommends
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,7 +64,7 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
             f.write(len(encoded).to_bytes(8, "little"))
             f.write(encoded)
             for array in arrays:
-                f.write(array.tobytes())
+                f.write(_bytes_of(array))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -59,6 +73,17 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _tensor_digest(code: str, shape, array: np.ndarray) -> str:
+    # dtype and shape are covered too: F32 flipped to I32, or (3, 5) to (5, 3), keeps every size right.
+    digest = hashlib.sha256(json.dumps([code, list(shape)]).encode() + b"\n")
+    digest.update(_bytes_of(array))
+    return digest.hexdigest()
+
+
+def _metadata_digest(metadata: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(metadata, sort_keys=True).encode()).hexdigest()
 
 
 def _check_tensor_name(name) -> None:
@@ -199,14 +224,40 @@ def _check_layout(path: Path, entries: list[_Entry], data_size: int) -> None:
         raise ValueError(f"{path}: {data_size - position} bytes follow the last tensor (corrupt file?)")
 
 
-def _read_validated_header(f, path: Path) -> tuple[dict[str, str], list[_Entry], int]:
-    """(metadata, entries in header order, offset of the data section), every declared size checked
-    against the file's real size, so nothing is allocated on a header's word."""
+def _pop_digests(path: Path, metadata: dict[str, str], entries: list[_Entry]) -> dict[str, str] | None:
+    """The tensors' checksums, taken out of the metadata after checking the metadata's own against it;
+    None for a file written without them."""
+    text = metadata.pop(CHECKSUM_KEY, None)
+    if text is None:
+        return None
+    digests = parse_json(text, f"{path}: corrupt file: the checksum list {CHECKSUM_KEY!r}")
+    names = {"__metadata__"} | {e.name for e in entries}
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise ValueError(f"{path}: corrupt file: the checksum list {CHECKSUM_KEY!r} is not an object of strings")
+    if set(digests) != names:
+        odd = sorted(names.symmetric_difference(digests))[:5]
+        raise ValueError(f"{path}: corrupt file: the checksum list {CHECKSUM_KEY!r} and the tensors differ "
+                         f"(in {', '.join(map(repr, odd))})")
+    if digests["__metadata__"] != _metadata_digest(metadata):
+        raise ValueError(f"{path}: corrupt file: the metadata does not match its checksum")
+    return digests
+
+
+class _Header(NamedTuple):
+    metadata: dict[str, str]
+    entries: list[_Entry]  # in header order
+    data_start: int  # the data section's offset in the file
+    digests: dict[str, str] | None  # each tensor's checksum, if the file has them
+
+
+def _read_validated_header(f, path: Path) -> _Header:
+    """The header with every declared size checked against the file's real size, so nothing is
+    allocated on a header's word, and the metadata checked against its checksum."""
     size, header = _read_header(f, path)
     metadata = _check_metadata(path, header.pop("__metadata__", None))
     entries = [_parse_entry(path, name, info) for name, info in header.items()]
     _check_layout(path, entries, os.fstat(f.fileno()).st_size - 8 - size)
-    return metadata, entries, 8 + size
+    return _Header(metadata, entries, 8 + size, _pop_digests(path, metadata, entries))
 
 
 def load_header(path) -> tuple[dict[str, str], dict[str, tuple[np.dtype, tuple]]]:
@@ -215,8 +266,8 @@ def load_header(path) -> tuple[dict[str, str], dict[str, tuple[np.dtype, tuple]]
     or building anything. ValueError naming the file and the entry for anything corrupt."""
     path = Path(path)
     with _open_regular(path) as f:
-        metadata, entries, _ = _read_validated_header(f, path)
-    return metadata, {e.name: (e.dtype, e.shape) for e in entries}
+        header = _read_validated_header(f, path)
+    return header.metadata, {e.name: (e.dtype, e.shape) for e in header.entries}
 
 
 def load_metadata(path) -> dict[str, str]:
@@ -225,13 +276,16 @@ def load_metadata(path) -> dict[str, str]:
     return load_header(path)[0]
 
 
-def _read_tensor(f, path: Path, entry: _Entry, data_start: int) -> np.ndarray:
+def _read_tensor(f, path: Path, entry: _Entry, header: _Header) -> np.ndarray:
     array = np.empty(entry.shape, entry.dtype)  # its size was checked against the file's
-    f.seek(data_start + entry.start)
+    f.seek(header.data_start + entry.start)
     if f.readinto(_bytes_of(array)) != entry.end - entry.start:
         raise ValueError(f"{path}: tensor {entry.name!r} lies outside the file (it shrank while being read)")
     if entry.code == "BOOL" and array.size and _bytes_of(array).max() > 1:
         raise ValueError(f"{path}: tensor {entry.name!r}: a BOOL tensor holds bytes other than 0 and 1")
+    if header.digests is not None and _tensor_digest(entry.code, entry.shape, array) != header.digests[entry.name]:
+        raise ValueError(f"{path}: corrupt file: tensor {entry.name!r} does not match its checksum "
+                         f"(a changed byte in its data, dtype or shape)")
     return array
 
 
@@ -241,10 +295,10 @@ def _bytes_of(array: np.ndarray) -> np.ndarray:
 
 
 def load_file(path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """(tensors, metadata). ValueError naming the file (and the tensor) for a torn or corrupt one, and
-    for anything that is not a regular file."""
+    """(tensors, metadata). ValueError naming the file (and the tensor) for a torn or corrupt one, one
+    whose checksums disagree with its contents, and anything that is not a regular file."""
     path = Path(path)
     with _open_regular(path) as f:
-        metadata, entries, data_start = _read_validated_header(f, path)
-        tensors = {e.name: _read_tensor(f, path, e, data_start) for e in entries}
-    return tensors, metadata
+        header = _read_validated_header(f, path)
+        tensors = {e.name: _read_tensor(f, path, e, header) for e in header.entries}
+    return tensors, header.metadata
