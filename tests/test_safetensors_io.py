@@ -1,7 +1,12 @@
 """Checkpoint file format: round trips, corruption detection, atomic replacement."""
 import json
-import re
 import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -85,14 +90,18 @@ def write_raw(path, header, data: bytes = b"") -> None:
     path.write_bytes(len(text).to_bytes(8, "little") + text + data)
 
 
+def child_environment() -> dict:
+    """The environment for a child Python that imports the gputrain under test."""
+    import gputrain
+    return dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gputrain.__file__)),
+                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+
+
 def child_load(function: str, path, timeout=60) -> dict:
     """Calls safetensors_io.<function>(path) in a child process limited to 4 GiB of address space and
     `timeout` seconds, so a reader that would block forever (a FIFO) or read without end (/dev/zero)
     fails the test instead of hanging it or exhausting the machine's memory. Returns the outcome."""
     import resource
-    import subprocess
-    import sys
-    import gputrain
     code = ("import json, sys\n"
             "from gputrain import safetensors_io\n"
             "try:\n"
@@ -105,10 +114,8 @@ def child_load(function: str, path, timeout=60) -> dict:
     def limit_memory():
         resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(gputrain.__file__)),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                            timeout=timeout, preexec_fn=limit_memory, env=env)
+                            timeout=timeout, preexec_fn=limit_memory, env=child_environment())
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -395,3 +402,133 @@ def test_our_checkpoints_keep_their_metadata_in_the_safetensors_package(tmp_path
     with safetensors.safe_open(str(path), framework="np") as f:
         assert f.metadata()["gputrain"] == '{"training": {"epoch": 3}}'
         np.testing.assert_array_equal(f.get_tensor("layers/0/kernel"), tensors["layers/0/kernel"])
+
+
+# ---- temporaries: a killed save's orphan is removed at the next save, a live one's never ----
+
+STALLED_SAVE = """
+import os, sys
+import numpy as np
+from gputrain import safetensors_io
+
+def stall(fd):
+    # The data is written and the rename not yet done: report the temporary, then wait for a line.
+    print(next(name for name in os.listdir(os.path.dirname(sys.argv[1])) if name.endswith('.tmp')), flush=True)
+    sys.stdin.readline()
+    os.fsync = real_fsync
+    real_fsync(fd)
+
+real_fsync, os.fsync = os.fsync, stall
+safetensors_io.save_file(sys.argv[1], {"w": np.full(int(sys.argv[2]), 1.5, np.float32)})
+print("saved", flush=True)
+"""
+
+
+def start_stalled_save(path, count: int) -> tuple[subprocess.Popen, str]:
+    """A child process saving `count` float32 values to `path`, stopped just before its rename; the
+    child and its temporary's name."""
+    child = subprocess.Popen([sys.executable, "-c", STALLED_SAVE, str(path), str(count)], text=True,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_environment())
+    temporary = child.stdout.readline().strip()
+    assert temporary, "the child exited before writing its temporary"
+    return child, temporary
+
+
+def our_temporary(folder, pid: int, host="otherhost", place="0badf00d", target="m.safetensors"):
+    path = folder / f".{target}.gputrain-{pid}-{host}-{place}-k3j2h1g0.tmp"
+    path.write_bytes(b"partial")
+    return path
+
+
+def make_old(path, days=2.0):
+    stamp = time.time() - days * 24 * 3600
+    os.utime(path, (stamp, stamp), follow_symlinks=False)
+
+
+def test_temporary_names_say_whose_they_are(tmp_path, monkeypatch):
+    renamed = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renamed.append(os.path.basename(src)), real_replace(src, dst)))
+    safetensors_io.save_file(tmp_path / "m.safetensors", {"w": np.zeros(2, np.float32)})
+    match = re.fullmatch(r"\.m\.safetensors\.gputrain-(\d+)-(\w+)-([0-9a-f]{8})-\w+\.tmp", renamed[0])
+    assert match and int(match[1]) == os.getpid(), renamed
+    assert match[2] in re.sub(r"\W", "_", socket.gethostname())
+    long_name = "x" * 240 + ".safetensors"
+    safetensors_io.save_file(tmp_path / long_name, {"w": np.zeros(2, np.float32)})  # within 255 bytes
+    assert len(renamed[1]) <= 255 and (tmp_path / long_name).exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 and pid checks are POSIX")
+def test_killed_save_leaves_an_orphan_that_the_next_save_removes(tmp_path, rng):
+    good = rng.standard_normal(5).astype(np.float32)
+    safetensors_io.save_file(tmp_path / "m.safetensors", {"w": good})
+    child, temporary = start_stalled_save(tmp_path / "m.safetensors", 16 << 20)  # 64 MiB
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()  # reaped: its pid is no longer running
+    orphan = tmp_path / temporary
+    assert orphan.stat().st_size > 64 << 20 and f".gputrain-{child.pid}-" in temporary
+    np.testing.assert_array_equal(safetensors_io.load_file(tmp_path / "m.safetensors")[0]["w"], good)
+    strangers = [tmp_path / name for name in (".notes.tmp", ".m.safetensors.k3j2h1g0.tmp",
+                                              "m.safetensors.gputrain-1-h-0badf00d-k3j2h1g0.tmp")]
+    for path in strangers:
+        path.write_bytes(b"not ours")
+        make_old(path, days=30)
+    safetensors_io.save_file(tmp_path / "other.safetensors", {"w": good})  # a save into the same folder
+    assert not orphan.exists()
+    assert all(path.read_bytes() == b"not ours" for path in strangers)
+    np.testing.assert_array_equal(safetensors_io.load_file(tmp_path / "m.safetensors")[0]["w"], good)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pid checks are POSIX")
+def test_live_save_keeps_its_temporary_and_completes(tmp_path, rng):
+    child, temporary = start_stalled_save(tmp_path / "m.safetensors", 1 << 20)
+    try:
+        safetensors_io.save_file(tmp_path / "other.safetensors", {"w": np.zeros(3, np.float32)})
+        assert safetensors_io.remove_stale_temporaries(tmp_path) == []
+        assert (tmp_path / temporary).exists()
+        out, _ = child.communicate("go\n", timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0 and out.strip() == "saved"
+    tensors, _ = safetensors_io.load_file(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(tensors["w"], np.full(1 << 20, 1.5, np.float32))
+    assert not (tmp_path / temporary).exists()
+
+
+def test_temporaries_untouched_for_a_day_are_removed_whoever_wrote_them(tmp_path):
+    old_elsewhere = our_temporary(tmp_path, 4242)
+    old_of_this_process = our_temporary(tmp_path, os.getpid(), place=safetensors_io._pid_place(),
+                                        target="n.safetensors")
+    for path in (old_elsewhere, old_of_this_process):
+        make_old(path)
+    fresh_elsewhere = our_temporary(tmp_path, 4243)
+    removed = safetensors_io.remove_stale_temporaries(tmp_path)
+    assert sorted(removed) == sorted([old_elsewhere, old_of_this_process])
+    assert fresh_elsewhere.exists()  # another machine's pid cannot be checked: it waits for the age
+
+
+def test_fresh_temporary_of_this_process_is_kept(tmp_path):
+    # Another thread of this process may be writing it.
+    mine = our_temporary(tmp_path, os.getpid(), place=safetensors_io._pid_place())
+    safetensors_io.save_file(tmp_path / "x.safetensors", {"w": np.zeros(1, np.float32)})
+    assert mine.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links here")
+def test_links_and_folders_of_our_naming_are_left_alone(tmp_path):
+    target = tmp_path / "precious.bin"
+    target.write_bytes(b"keep")
+    link = tmp_path / ".m.safetensors.gputrain-4242-otherhost-0badf00d-k3j2h1g0.tmp"
+    link.symlink_to(target)
+    folder = tmp_path / ".n.safetensors.gputrain-4242-otherhost-0badf00d-k3j2h1g0.tmp"
+    folder.mkdir()
+    for path in (link, folder):
+        make_old(path)
+    assert safetensors_io.remove_stale_temporaries(tmp_path) == []
+    assert link.is_symlink() and folder.is_dir() and target.read_bytes() == b"keep"
+
+
+def test_cleanup_of_a_missing_folder_is_quiet(tmp_path):
+    assert safetensors_io.remove_stale_temporaries(tmp_path / "nowhere") == []

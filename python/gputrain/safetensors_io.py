@@ -10,15 +10,23 @@ SHA-256 of its dtype code, shape and bytes (json.dumps([code, shape]), a newline
 and "__metadata__" to the SHA-256 of the other metadata (json.dumps(metadata, sort_keys=True)). It is
 written on every save and verified on every load where present, so a flipped byte is an error instead
 of a silently wrong weight; files without it (older checkpoints, other tools) load unverified, and
-other safetensors readers see one more metadata string. Loads return the metadata without it."""
+other safetensors readers see one more metadata string. Loads return the metadata without it.
+
+Temporaries are named `.<target name>.gputrain-<pid>-<host>-<place>-<random>.tmp`, where <place> is a
+hash of the host name, boot and pid namespace (the scope in which a pid names one process). Each save
+first removes the folder's stale ones of that naming, left by killed saves: those of a process that is
+gone (same place, pid not running), and any untouched for STALE_TEMPORARY_AGE_S."""
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 import os
+import re
+import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +38,11 @@ _CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
 _MAX_HEADER = 100 << 20  # a header larger than this is a corrupt file, not a model
 _MAX_RANK = 32  # NumPy 1's limit on dimensions
 CHECKSUM_KEY = "gputrain.sha256"
+# A save rewrites its temporary continuously until the rename; one untouched for a day is an orphan
+# whoever wrote it (even from another machine sharing the folder, whose pids cannot be checked here).
+STALE_TEMPORARY_AGE_S = 24 * 3600
+_TEMPORARY = re.compile(r"\.(?P<target>.+)\.gputrain-(?P<pid>[0-9]{1,10})-(?P<host>[A-Za-z0-9_]{1,40})"
+                        r"-(?P<place>[0-9a-f]{8})-[A-Za-z0-9_]+\.tmp")
 
 
 def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | None = None) -> None:
@@ -58,7 +71,8 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
     encoded = json.dumps({"__metadata__": metadata, **header}, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # keeps the data 8-byte aligned, as the format recommends
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path.parent)  # before writing: the orphans may be what fills the disk
+    fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(len(encoded).to_bytes(8, "little"))
@@ -73,6 +87,88 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _temporary_prefix(path: Path) -> str:
+    # The target's name is cut short so that the temporary's stays within the usual 255-byte limit.
+    return f".{path.name[:100]}.gputrain-{os.getpid()}-{_host_tag()}-{_pid_place()}-"
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+
+
+def _pid_place() -> str:
+    """Eight hex digits naming where this process's pid is meaningful: the same host name, the same
+    boot and the same pid namespace (containers sharing a folder each have their own pid 1)."""
+    parts = [socket.gethostname(), _read_quietly("/proc/sys/kernel/random/boot_id")]
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        pass  # not Linux: the host name alone
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+
+
+def _read_quietly(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # os.kill(pid, 0) would end the process on Windows; rely on the age alone
+    if pid <= 0:
+        return False  # never signal 0 or -1: they mean a whole process group
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    except (OverflowError, OSError):
+        return False  # no such pid can exist
+    return True
+
+
+def _is_stale_temporary(entry: os.DirEntry, place: str, max_age_s: float) -> bool:
+    owner = _TEMPORARY.fullmatch(entry.name)
+    if owner is None:
+        return False  # not of our naming: never ours to remove
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    if time.time() - info.st_mtime > max_age_s:
+        return True
+    # Our own pid may be another thread's save in progress; elsewhere a pid cannot be checked.
+    pid = int(owner["pid"])
+    return owner["place"] == place and pid != os.getpid() and not _pid_alive(pid)
+
+
+def remove_stale_temporaries(folder, max_age_s: float = STALE_TEMPORARY_AGE_S) -> list[Path]:
+    """Removes the temporaries that killed saves left in `folder` and returns their paths: files of
+    our naming whose writer is gone (same place, pid not running) or untouched for max_age_s. Never a
+    temporary that a live process may still be writing, never a file of another naming. Best effort:
+    whatever cannot be listed or removed is left, silently, as a save must not fail for it."""
+    place = _pid_place()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    removed = []
+    for entry in entries:
+        if _is_stale_temporary(entry, place, max_age_s):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue  # removed by another process meanwhile, or not ours to remove
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _tensor_digest(code: str, shape, array: np.ndarray) -> str:
