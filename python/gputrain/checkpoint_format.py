@@ -1,0 +1,318 @@
+"""Checks a checkpoint's "gputrain" metadata (format gputrain.model/1) field by field, and its tensors
+against what a model expects, before anything is built or resumed from it: a crafted or corrupt file is
+a ValueError naming the file and the field, never a crash, a silently wrong resume, or a model name
+that makes a later checkpoint land outside its folder (safe_name)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+
+import numpy as np
+
+from . import safetensors_io
+
+FORMAT = "gputrain.model/1"
+METADATA_KEY = "gputrain"  # the safetensors metadata entry holding the JSON checked here
+
+# Bounds far above any real model, low enough that checking a crafted file stays quick.
+MAX_TEXT = 1024  # characters in a name or a string value
+MAX_INFO_CHARS = 16 << 20
+MAX_LAYERS = 10_000
+MAX_LAYERS_CHARS = 1 << 20  # the layer list as JSON: ~100 characters a layer is usual
+MAX_UNKNOWN_CHARS = 64 << 10  # a field this version does not know, as JSON
+MAX_CONFIG_ITEMS = 256  # entries in one config object or list
+MAX_CONFIG_DEPTH = 4  # objects and lists within a layer's config
+MAX_INPUT_RANK = 8
+MAX_INPUT_DIM = 1 << 24
+MAX_SAMPLE_SIZE = 1 << 31  # values in one input sample
+MAX_COUNT = 2**63 - 1  # epochs, steps, optimizer iterations: they must fit an int64
+SEED_LIMIT = 2**32
+MAX_HISTORY_KEYS = 256
+MAX_HISTORY_LENGTH = 100_000  # epochs
+MAX_METRICS = 16
+MAX_NAME = 100  # characters of a safe_name result
+
+
+# ---- reading ----
+
+def read_info(path) -> dict:
+    """The checked "gputrain" info of the file at `path`, from its header alone (safetensors_io's
+    checks and checksums included). ValueError if the file is corrupt, not a gputrain file, or any
+    field is wrong."""
+    metadata = safetensors_io.load_metadata(path)
+    if METADATA_KEY not in metadata:
+        raise ValueError(f"{path}: not a gputrain model file (no {METADATA_KEY!r} metadata)")
+    return parse_info(metadata[METADATA_KEY], path)
+
+
+def parse_info(text: str, path) -> dict:
+    """The info object parsed from `text` (the "gputrain" metadata of the file `path`, named in
+    errors) with every field checked. "format" must be FORMAT; "model", "training" and "compile" may
+    each be absent (save_weights writes the format alone), and are checked where present. Keys this
+    version does not know are allowed (a later version may add some) but bounded in size."""
+    if not isinstance(text, str) or len(text) > MAX_INFO_CHARS:
+        raise ValueError(f"{path}: the {METADATA_KEY!r} metadata must be a JSON text of at most "
+                         f"{MAX_INFO_CHARS} characters")
+    info = safetensors_io.parse_json(text, f"{path}: the {METADATA_KEY!r} metadata")
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: not a gputrain model file (its {METADATA_KEY!r} metadata is not an object)")
+    _check_format(path, info.get("format"))
+    for key, value in info.items():
+        _SECTIONS.get(key, _check_unknown)(path, key, value)
+    return info
+
+
+def _check_format(path, value) -> None:
+    if value == FORMAT:
+        return
+    newer = isinstance(value, str) and value.startswith("gputrain.model/")
+    raise ValueError(f"{path}: not a gputrain model file (format {_show(value)}, expected {FORMAT!r})"
+                     + ("; written by a newer gputrain?" if newer else ""))
+
+
+# ---- errors ----
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fail(path, field: str, expected: str, value) -> None:
+    raise ValueError(f"{path}: {field} must be {expected}, got {_show(value)}")
+
+
+def _too_large(path, field: str, size: int, limit: int, unit: str) -> None:
+    raise ValueError(f"{path}: {field} is too large: {size} {unit}, at most {limit}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not a count
+
+
+# ---- building blocks ----
+
+def _require_object(path, field: str, value, required=()) -> None:
+    if not isinstance(value, dict):
+        _fail(path, field, "an object", value)
+    for key in required:
+        if key not in value:
+            raise ValueError(f"{path}: {field}.{key} is missing")
+
+
+def _check_text(path, field: str, value, limit: int = MAX_TEXT) -> None:
+    if not isinstance(value, str) or len(value) > limit:
+        _fail(path, field, f"a string of at most {limit} characters", value)
+
+
+def _check_list(path, field: str, value, limit: int, minimum: int = 0) -> None:
+    if not isinstance(value, list) or not minimum <= len(value) <= limit:
+        _fail(path, field, f"a list of {minimum} to {limit} entries", value)
+
+
+def _check_count(path, field: str, value) -> None:
+    if not _is_int(value) or not 0 <= value <= MAX_COUNT:
+        _fail(path, field, "a non-negative integer", value)
+
+
+def _check_setting(path, field: str, value, depth_left: int) -> None:
+    """A value in a layer's, optimizer's or loss's config: JSON of bounded size with finite numbers;
+    objects and lists only `depth_left` levels deep."""
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_COUNT:
+            _fail(path, field, "an integer that fits 64 bits", value)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            _fail(path, field, "a finite number", value)
+    elif isinstance(value, str):
+        _check_text(path, field, value)
+    elif depth_left <= 0:
+        _fail(path, field, "a number, flag or string", value)
+    elif isinstance(value, list):
+        _check_list(path, field, value, MAX_CONFIG_ITEMS)
+        for i, item in enumerate(value):
+            _check_setting(path, f"{field}[{i}]", item, depth_left - 1)
+    else:
+        _check_config(path, field, value, depth_left - 1)
+
+
+def _check_config(path, field: str, value, depth_left: int = MAX_CONFIG_DEPTH) -> None:
+    _require_object(path, field, value)
+    if len(value) > MAX_CONFIG_ITEMS:
+        _too_large(path, field, len(value), MAX_CONFIG_ITEMS, "entries")
+    for key, item in value.items():
+        _check_text(path, f"{field} key", key, 128)
+        _check_setting(path, f"{field}.{key}", item, depth_left)
+
+
+def _check_json_size(path, field: str, value, limit: int) -> None:
+    # Measured in C before a walk in Python, which a crafted file could otherwise make slow.
+    size = len(json.dumps(value))
+    if size > limit:
+        _too_large(path, field, size, limit, "characters of JSON")
+
+
+def _check_unknown(path, field: str, value) -> None:
+    # A field of a later version: unchecked in meaning, but bounded like a config value.
+    _check_json_size(path, field, value, MAX_UNKNOWN_CHARS)
+    _check_setting(path, field, value, MAX_CONFIG_DEPTH)
+
+
+def _check_fields(path, field: str, value, checks: dict) -> None:
+    """An object whose known keys (all required) each have their check; other keys are bounded."""
+    _require_object(path, field, value, required=checks)
+    for key, item in value.items():
+        checks.get(key, _check_unknown)(path, f"{field}.{key}", item)
+
+
+# ---- model ----
+
+def _check_model(path, field: str, model) -> None:
+    _check_fields(path, field, model, {"name": _check_text, "input_shape": _check_input_shape,
+                                       "layers": _check_layers})
+
+
+def _check_input_shape(path, field: str, shape) -> None:
+    if shape is None:
+        return
+    _check_list(path, field, shape, MAX_INPUT_RANK, minimum=1)
+    if not all(_is_int(d) and 1 <= d <= MAX_INPUT_DIM for d in shape):
+        _fail(path, field, f"null or a list of integers from 1 to {MAX_INPUT_DIM}", shape)
+    if math.prod(shape) > MAX_SAMPLE_SIZE:
+        _fail(path, field, f"a shape of at most {MAX_SAMPLE_SIZE} values", shape)
+
+
+def _check_layers(path, field: str, layers) -> None:
+    _check_list(path, field, layers, MAX_LAYERS, minimum=1)
+    _check_json_size(path, field, layers, MAX_LAYERS_CHARS)
+    for i, layer in enumerate(layers):
+        _check_fields(path, f"{field}[{i}]", layer, {"class_name": _check_class_name, "config": _check_config})
+
+
+def _check_class_name(path, field: str, value) -> None:
+    _check_text(path, field, value, 128)
+
+
+# ---- training ----
+
+def _check_seed(path, field: str, seed) -> None:
+    if seed is not None and (not _is_int(seed) or not 0 <= seed < SEED_LIMIT):
+        _fail(path, field, "null or an integer in [0, 2**32)", seed)
+
+
+def _check_history(path, field: str, history) -> None:
+    """Metric name -> one value per epoch. NaN and infinities are kept: a diverged run records them."""
+    _require_object(path, field, history)
+    if len(history) > MAX_HISTORY_KEYS:
+        _too_large(path, field, len(history), MAX_HISTORY_KEYS, "metrics")
+    for key, values in history.items():
+        _check_text(path, f"{field} key", key, 128)
+        _check_list(path, f"{field}[{key!r}]", values, MAX_HISTORY_LENGTH)
+        if not set(map(type, values)) <= {int, float}:  # exact types: a bool is no loss value
+            i = next(i for i, v in enumerate(values) if type(v) not in (int, float))
+            _fail(path, f"{field}[{key!r}][{i}]", "a number", values[i])
+
+
+def _check_training(path, field: str, training) -> None:
+    _check_fields(path, field, training, {"epoch": _check_count, "step": _check_count,
+                                          "seed": _check_seed, "history": _check_history})
+
+
+# ---- compile ----
+
+def _check_named_config(path, field: str, value, extra: dict | None = None) -> None:
+    _check_fields(path, field, value, {"name": _check_class_name, "config": _check_scalar_config,
+                                       **(extra or {})})
+
+
+def _check_scalar_config(path, field: str, config) -> None:
+    # Optimizer and loss settings are plain numbers, flags and names.
+    _check_config(path, field, config, depth_left=0)
+
+
+def _check_optimizer(path, field: str, value) -> None:
+    _check_named_config(path, field, value, {"iterations": _check_count})
+
+
+def _check_metrics(path, field: str, metrics) -> None:
+    _check_list(path, field, metrics, MAX_METRICS)
+    for i, metric in enumerate(metrics):
+        _check_text(path, f"{field}[{i}]", metric, 128)
+
+
+def _check_compile(path, field: str, compiled) -> None:
+    _check_fields(path, field, compiled, {"optimizer": _check_optimizer, "loss": _check_named_config,
+                                          "metrics": _check_metrics})
+
+
+def _checked_first(path, field: str, value) -> None:
+    pass  # the format, by _check_format
+
+
+_SECTIONS = {"format": _checked_first, "model": _check_model, "training": _check_training, "compile": _check_compile}
+
+
+# ---- tensors ----
+
+def check_tensors(path, entries: dict, expected: dict, dtype=np.float32) -> None:
+    """Checks, before anything is loaded, that the file holds every tensor of `expected` (name ->
+    shape) with that shape and `dtype`. `entries` is safetensors_io.load_header(path)[1]. ValueError
+    naming the file and the tensor: missing, another shape, or another dtype (an I8 tensor where
+    float32 weights belong)."""
+    want = np.dtype(dtype)
+    for name, shape in expected.items():
+        if name not in entries:
+            raise ValueError(f"{path}: has no tensor {name!r} (saved from another architecture?)")
+        got_dtype, got_shape = entries[name]
+        if tuple(got_shape) != tuple(shape):
+            raise ValueError(f"{path}: {name} has shape {tuple(got_shape)}, the model expects {tuple(shape)}")
+        if got_dtype != want:
+            raise ValueError(f"{path}: {name} holds {got_dtype} values, the model expects {want}")
+
+
+def check_optimizer_slots(path, entries: dict, params: dict, slot_names, prefix: str = "optimizer/") -> None:
+    """Checks the file's optimizer state tensors (`prefix`<parameter key>/<slot>): each must belong to
+    a parameter of `params` (key -> shape), be one of the optimizer's `slot_names`, and have that
+    parameter's shape and float32 values. A file may hold none (saved before the first step)."""
+    for name in entries:
+        if not name.startswith(prefix):
+            continue
+        key, _, slot = name[len(prefix):].rpartition("/")
+        if key not in params or slot not in slot_names:
+            raise ValueError(f"{path}: optimizer state {name!r} belongs to no parameter and slot of this "
+                             f"model and optimizer (slots: {', '.join(slot_names)})")
+        check_tensors(path, entries, {name: params[key]})
+
+
+# ---- file names ----
+
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]")
+_DOT_RUNS = re.compile(r"\.{2,}")
+_WINDOWS_DEVICES = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+
+
+def safe_name(name: str) -> str:
+    """`name` made safe as one component of a file name: ordinary names (letters, digits, _ - .) come
+    back unchanged; any other is cleaned (no path separators, no "..", no leading dot or dash, no
+    control characters, nothing but ASCII letters, digits, _ - .), cut to MAX_NAME characters and
+    given 8 hex digits of the original's hash, so that two different names (a/b and a_b) do not
+    share a file."""
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a string, got {type(name).__name__}")
+    cleaned = _UNSAFE_CHARACTERS.sub("_", name)
+    cleaned = _DOT_RUNS.sub(lambda run: "_" * len(run.group()), cleaned)
+    cleaned = re.sub(r"^[.-]|\.$", "_", cleaned)  # hidden files, options to tools; Windows drops the dot
+    if _WINDOWS_DEVICES.fullmatch(cleaned):
+        cleaned = "_" + cleaned  # NUL, NUL.txt, NUL.anything name a device there, not a file
+    if cleaned == name and 0 < len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{cleaned[:MAX_NAME - 9] or 'model'}-{digest}"
+
+
+def is_safe_name(name) -> bool:
+    """Whether `name` is a string that safe_name leaves unchanged."""
+    return isinstance(name, str) and safe_name(name) == name
