@@ -90,8 +90,10 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
 
 
 def _temporary_prefix(path: Path) -> str:
-    # The target's name is cut short so that the temporary's stays within the usual 255-byte limit.
-    return f".{path.name[:100]}.gputrain-{os.getpid()}-{_host_tag()}-{_pid_place()}-"
+    # The target's name is cut to 100 bytes so that the temporary's stays within the usual 255-byte
+    # limit (bytes, not characters: é is two).
+    target = os.fsdecode(os.fsencode(path.name)[:100])
+    return f".{target}.gputrain-{os.getpid()}-{_host_tag()}-{_pid_place()}-"
 
 
 def _host_tag() -> str:
@@ -128,8 +130,10 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # another user's process
-    except (OverflowError, OSError):
+    except OverflowError:
         return False  # no such pid can exist
+    except OSError:
+        return True  # unknown: keep the file
     return True
 
 
