@@ -89,7 +89,8 @@ BAD_FIELDS = [
     ("training.history", {"loss": [0.1, True]}, r"training\.history\['loss'\]\[1\] must be a number, got True"),
     ("training.history", {"loss": [[0.1]]}, r"training\.history\['loss'\]\[0\] must be a number"),
     ("training.history", {"loss": [0.1] * 100_001}, r"training\.history\['loss'\] must be a list of 0 to 100000"),
-    ("training.history", {f"m{i}": [] for i in range(257)}, r"training\.history is too large: 257 metrics, at most 256"),
+    ("training.history", {f"m{i}": [] for i in range(257)},
+     r"training\.history is too large: 257 metrics, at most 256"),
     ("training", [], r"training must be an object, got \[\]"),
     ("training", None, r"training must be an object, got None"),
     # model
@@ -122,7 +123,8 @@ BAD_FIELDS = [
     ("model.layers.2.config.kernel_size", [3] * 257, r"model\.layers\[2\]\.config\.kernel_size must be a list"),
     ("model.layers.2.config.kernel_size", [[[[[3]]]]], r"model\.layers\[2\]\.config\.kernel_size\[0\]\[0\]\[0\]\[0\] "
                                                        r"must be a number, flag or string"),
-    ("model.layers.2.config", {f"k{i}": 1 for i in range(257)}, r"model\.layers\[2\]\.config is too large: 257 entries"),
+    ("model.layers.2.config", {f"k{i}": 1 for i in range(257)},
+     r"model\.layers\[2\]\.config is too large: 257 entries"),
     # compile
     ("compile", "adam", r"compile must be an object"),
     ("compile.optimizer.iterations", -3, r"compile\.optimizer\.iterations must be a non-negative integer, got -3"),

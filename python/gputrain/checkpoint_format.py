@@ -1,7 +1,6 @@
-"""Checks a checkpoint's "gputrain" metadata (format gputrain.model/1) field by field, and its tensors
-against what a model expects, before anything is built or resumed from it: a crafted or corrupt file is
-a ValueError naming the file and the field, never a crash, a silently wrong resume, or a model name
-that makes a later checkpoint land outside its folder (safe_name)."""
+"""Checks a checkpoint's "gputrain" info (format gputrain.model/1) field by field, and its tensors against a model,
+before anything is built or resumed: a crafted or corrupt file is a ValueError naming the file and the field, never
+a crash or a silently wrong resume; safe_name keeps a model's name from placing checkpoints outside their folder."""
 from __future__ import annotations
 
 import hashlib
