@@ -71,17 +71,28 @@ class Layer:
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
 
-    def make_params(self, input_shape: tuple) -> dict:
-        """name -> NumPy initial value; layers with weights override."""
+    def param_specs(self, input_shape: tuple) -> dict:
+        """name -> (shape, initializer), in Keras's weight order; layers with weights override."""
         return {}
 
-    def build(self, input_shape: tuple, device: str) -> tuple:
+    def param_shapes(self, input_shape: tuple) -> dict:
+        """name -> shape of each weight, computed without allocating it (a loader compares them with a
+        file's before building)."""
+        return {name: tuple(shape) for name, (shape, _) in self.param_specs(input_shape).items()}
+
+    def set_shapes(self, input_shape: tuple) -> tuple:
+        """Records the input shape and returns the output shape, checked; allocates nothing."""
         self.input_shape = tuple(input_shape)
         self.output_shape = tuple(self.compute_output_shape(self.input_shape))
         if any(d is not None and d <= 0 for d in self.output_shape):
             raise ValueError(f"{self.name}: input shape {self.input_shape} gives an empty output "
                              f"{self.output_shape}")
-        self.params = {k: _tensor(v, device=device) for k, v in self.make_params(self.input_shape).items()}
+        return self.output_shape
+
+    def build(self, input_shape: tuple, device: str) -> tuple:
+        self.set_shapes(input_shape)
+        self.params = {name: _tensor(initializer(shape), device=device)
+                       for name, (shape, initializer) in self.param_specs(self.input_shape).items()}
         self.built = True
         return self.output_shape
 
@@ -162,12 +173,12 @@ class Dense(_Activated):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
-    def make_params(self, input_shape):
-        params = {"kernel": self.kernel_initializer((input_shape[-1], self.units))}
+    def param_specs(self, input_shape):
+        specs = {"kernel": ((input_shape[-1], self.units), self.kernel_initializer)}
         if self.use_bias:
-            params["bias"] = self.bias_initializer((self.units,))
-        self.trainable_names = tuple(params)
-        return params
+            specs["bias"] = ((self.units,), self.bias_initializer)
+        self.trainable_names = tuple(specs)
+        return specs
 
     def forward(self, x, training):
         self._x = x
@@ -212,12 +223,12 @@ class Conv2D(_Activated):
         return (_padded_extent(h, self.kernel_size[0], self.strides[0], self.padding),
                 _padded_extent(w, self.kernel_size[1], self.strides[1], self.padding), self.filters)
 
-    def make_params(self, input_shape):
-        params = {"kernel": self.kernel_initializer(self.kernel_size + (input_shape[-1], self.filters))}
+    def param_specs(self, input_shape):
+        specs = {"kernel": (self.kernel_size + (input_shape[-1], self.filters), self.kernel_initializer)}
         if self.use_bias:
-            params["bias"] = self.bias_initializer((self.filters,))
-        self.trainable_names = tuple(params)
-        return params
+            specs["bias"] = ((self.filters,), self.bias_initializer)
+        self.trainable_names = tuple(specs)
+        return specs
 
     def forward(self, x, training):
         self._x = x
@@ -371,11 +382,11 @@ class BatchNormalization(Layer):
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
 
-    def make_params(self, input_shape):
-        c = input_shape[-1]
+    def param_specs(self, input_shape):
+        c = (input_shape[-1],)
         self.trainable_names = ("gamma", "beta")
-        return {"gamma": np.ones(c, np.float32), "beta": np.zeros(c, np.float32),
-                "moving_mean": np.zeros(c, np.float32), "moving_variance": np.ones(c, np.float32)}
+        ones, zeros = initializers.Ones(), initializers.Zeros()
+        return {"gamma": (c, ones), "beta": (c, zeros), "moving_mean": (c, zeros), "moving_variance": (c, ones)}
 
     def forward(self, x, training):
         p = self.params
