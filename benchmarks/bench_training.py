@@ -20,7 +20,7 @@ import os
 import numpy as np
 
 import gputrain as gt
-from gputrain import bench, models, plan as plan_module
+from gputrain import bench, plan as plan_module, saving
 
 
 def load_mnist(path):
@@ -43,7 +43,7 @@ def colab_cnn_gputrain(device, batch):
     rng = np.random.default_rng(0)
     xb = gt.tensor(rng.random((batch, 150, 150, 3), dtype=np.float32), device=model.device)
     yb = gt.tensor(rng.integers(0, 2, (batch, 1)).astype(np.float32), device=model.device)
-    plan = plan_module.build(model, batch, models._key)
+    plan = plan_module.build(model, batch, saving.weight_key)
     iteration = iter(range(1, 1 << 30))
     step = lambda: plan.step(xb, yb, next(iteration), model.optimizer.learning_rate)  # noqa: E731
     return step, lambda: gt._core.synchronize(model.device)

@@ -9,7 +9,7 @@ import pytest
 
 import gputrain as gt
 from gputrain import checkpoint_format, layers, safetensors_io
-from gputrain.checkpoint_format import FORMAT, is_safe_name, parse_info, safe_name
+from gputrain.checkpoint_format import FORMAT, LEGACY_FORMAT, is_safe_name, parse_info, safe_name
 
 FILE = "x.safetensors"
 
@@ -23,8 +23,10 @@ def valid_info() -> dict:
                                                                     "activation": "relu", "use_bias": True}},
                                  {"class_name": "Conv2D", "config": {"name": "c", "kernel_size": [3, 3],
                                                                      "strides": [1, 1], "padding": "same"}}]},
-            "training": {"epoch": 2, "step": 1875, "seed": 123456789,
-                         "history": {"loss": [0.31, 0.2], "accuracy": [0.91, 0.95]}},
+            "checkpoint_name": "mnist_quickstart",
+            "training": {"epoch": 2, "samples": 3200, "batch_size": 32, "seed": 123456789,
+                         "history": {"loss": [0.31, 0.2], "accuracy": [0.91, 0.95]},
+                         "logs": {"loss": 0.18, "accuracy": 0.96}, "logs_samples": 3200},
             "compile": {"optimizer": {"name": "adam", "config": {"learning_rate": 0.001, "beta_1": 0.9,
                                                                  "beta_2": 0.999, "epsilon": 1e-07},
                                       "iterations": 5625},
@@ -63,19 +65,40 @@ def test_valid_info_comes_back_unchanged():
 
 def test_the_issues_example_message():
     with pytest.raises(ValueError) as error:
-        parse_info(json.dumps(with_field("training.step", 1.5)), FILE)
+        parse_info(json.dumps(with_field("training.samples", 1.5)), FILE)
+    assert str(error.value) == "x.safetensors: training.samples must be a non-negative integer, got 1.5"
+
+
+def test_a_version_1_checkpoint_is_checked_with_its_own_fields():
+    # Written before progress was counted in samples: (epoch in progress, steps of it done).
+    info = valid_info()
+    info["format"] = LEGACY_FORMAT
+    info["training"] = {"epoch": 2, "step": 1875, "seed": 123456789, "history": {"loss": [0.31]}}
+    assert parse_info(json.dumps(info), FILE) == info
+    info["training"]["step"] = 1.5
+    with pytest.raises(ValueError) as error:
+        parse_info(json.dumps(info), FILE)
     assert str(error.value) == "x.safetensors: training.step must be a non-negative integer, got 1.5"
+    del info["training"]["step"]
+    with pytest.raises(ValueError, match=r"training\.step is missing"):
+        parse_info(json.dumps(info), FILE)
 
 
 BAD_FIELDS = [
     # training
-    ("training.step", 1.5, r"training\.step must be a non-negative integer, got 1\.5"),
-    ("training.step", -1, r"training\.step must be a non-negative integer, got -1"),
-    ("training.step", True, r"training\.step must be a non-negative integer, got True"),
-    ("training.step", "3", r"training\.step must be a non-negative integer, got '3'"),
-    ("training.step", None, r"training\.step must be a non-negative integer, got None"),
-    ("training.step", 2**63, r"training\.step must be a non-negative integer"),
-    ("training.step", DELETE, r"training\.step is missing"),
+    ("training.samples", 1.5, r"training\.samples must be a non-negative integer, got 1\.5"),
+    ("training.samples", -1, r"training\.samples must be a non-negative integer, got -1"),
+    ("training.samples", True, r"training\.samples must be a non-negative integer, got True"),
+    ("training.samples", "3", r"training\.samples must be a non-negative integer, got '3'"),
+    ("training.samples", None, r"training\.samples must be a non-negative integer, got None"),
+    ("training.samples", 2**63, r"training\.samples must be a non-negative integer"),
+    ("training.samples", DELETE, r"training\.samples is missing"),
+    ("training.batch_size", 0, r"training\.batch_size must be null or a positive integer, got 0"),
+    ("training.batch_size", 32.0, r"training\.batch_size must be null or a positive integer"),
+    ("training.logs", [], r"training\.logs must be an object"),
+    ("training.logs", {"loss": "0.1"}, r"training\.logs\['loss'\] must be a number, got '0\.1'"),
+    ("training.logs_samples", -1, r"training\.logs_samples must be a non-negative integer"),
+    ("checkpoint_name", 5, r"checkpoint_name must be a string of at most 1024 characters, got 5"),
     ("training.epoch", 2.0, r"training\.epoch must be a non-negative integer, got 2\.0"),
     ("training.epoch", [], r"training\.epoch must be a non-negative integer"),
     ("training.seed", -1, r"training\.seed must be null or an integer in \[0, 2\*\*32\), got -1"),
@@ -158,8 +181,8 @@ def test_bad_field_names_the_file_and_the_field(field, value, message):
 
 
 @pytest.mark.parametrize("info, message", [
-    ({"model": valid_info()["model"]}, r"not a gputrain model file \(format None, expected 'gputrain\.model/1'\)"),
-    ({"format": "gputrain.model/2"}, r"not a gputrain model file \(format 'gputrain\.model/2'.*newer gputrain"),
+    ({"model": valid_info()["model"]}, r"not a gputrain model file \(format None, expected 'gputrain\.model/2'\)"),
+    ({"format": "gputrain.model/3"}, r"not a gputrain model file \(format 'gputrain\.model/3'.*newer gputrain"),
     ({"format": 1}, r"not a gputrain model file \(format 1"),
     ([FORMAT], r"not a gputrain model file \(its 'gputrain' metadata is not an object\)"),
     ("3", r"not a gputrain model file"),
@@ -213,7 +236,7 @@ def test_read_info_of_a_saved_model(tmp_path):
     model.save(tmp_path / "m.safetensors")
     info = checkpoint_format.read_info(tmp_path / "m.safetensors")
     assert info["model"] == model.get_config()
-    assert info["training"]["epoch"] == 1 and info["training"]["step"] == 3
+    assert info["training"]["epoch"] == 2 and info["training"]["samples"] == 0  # 2 epochs completed
     assert info["compile"]["optimizer"]["iterations"] == model.optimizer.iterations == 6
     model.save_weights(tmp_path / "w.safetensors")
     assert checkpoint_format.read_info(tmp_path / "w.safetensors") == {"format": FORMAT}
@@ -225,10 +248,10 @@ def test_read_info_of_a_crafted_checkpoint(tmp_path):
     model.save(tmp_path / "m.safetensors")
     tensors, metadata = safetensors_io.load_file(tmp_path / "m.safetensors")
     info = json.loads(metadata["gputrain"])
-    info["training"]["step"] = 1.5
+    info["training"]["samples"] = 1.5
     safetensors_io.save_file(tmp_path / "m.safetensors", tensors, {"gputrain": json.dumps(info)})
     path = tmp_path / "m.safetensors"
-    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: training.step must be a non-negative"):
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: training.samples must be a non-negative"):
         checkpoint_format.read_info(path)
     safetensors_io.save_file(path, tensors, {"other": "x"})
     with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: not a gputrain model file"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gputrain as gt
-from gputrain import callbacks, layers, session
+from gputrain import callbacks, layers, saving, session
 
 DEVICE = "cpu"
 
@@ -285,20 +285,21 @@ def test_checkpoint_every_minutes_saves_mid_epoch_once_the_minutes_have_passed(t
     x, y = problem(64)
     model = compiled(gt.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=())
     saves = []
-    real_save = model.save
+    real_save = saving.save_model
 
-    def spy(path, *args, **kwargs):
-        saves.append((model.training_state["epoch"], model.training_state["step"], clock["now"]))
-        return real_save(path, *args, **kwargs)
+    def spy(saved, path, *args, **kwargs):
+        saves.append((saved.training_state["epoch"], saved.training_state["samples"], clock["now"]))
+        return real_save(saved, path, *args, **kwargs)
 
-    monkeypatch.setattr(model, "save", spy)
+    monkeypatch.setattr(saving, "save_model", spy)
     path = tmp_path / "ck.safetensors"
     checkpoint = callbacks.ModelCheckpoint(path, every_minutes=1)
     model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[Tick(), checkpoint])
     # 8 steps an epoch, 25 s each: due at 60 s after the last save, so after steps 3 and 6 (75 s, 150 s),
-    # then at each epoch's end (save_freq="epoch"), which restarts the minute.
-    assert saves == [(0, 3, 1075.0), (0, 6, 1150.0), (0, 8, 1200.0),
-                     (1, 3, 1275.0), (1, 6, 1350.0), (1, 8, 1400.0)]
+    # then at each epoch's end (save_freq="epoch"), which restarts the minute. Progress is saved as
+    # (epochs completed, samples of the next epoch done): 24 and 48 samples are 3 and 6 steps of 8.
+    assert saves == [(0, 24, 1075.0), (0, 48, 1150.0), (1, 0, 1200.0),
+                     (1, 24, 1275.0), (1, 48, 1350.0), (2, 0, 1400.0)]
     assert checkpoint.last_path == path and path.exists()
 
 
@@ -347,7 +348,7 @@ def test_checkpoint_every_minutes_does_not_save_before_the_minutes_pass(tmp_path
     # minute is not up by the end of training (118 s).
     assert tick.exists_after == [False] * 9 + [True] * 7
     saved = gt.models.load_model(path).training_state
-    assert (saved["epoch"], saved["step"]) == (1, 1)
+    assert (saved["epoch"], saved["samples"]) == (1, 8)  # one epoch completed, one step of 8 samples
 
 
 # ---- 7. EarlyStopping(restore_best_weights=True) --------------------------------------------------

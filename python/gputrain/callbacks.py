@@ -1,11 +1,14 @@
 """Callbacks for fit, in Keras's words: ModelCheckpoint (by epoch, every N steps or every M minutes,
-optionally best-only), EarlyStopping, and History, which fit returns."""
+optionally best-only), EarlyStopping, TerminateOnNaN, and History, which fit returns."""
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from . import checks, saving
 
 
 class Callback:
@@ -39,7 +42,7 @@ class History(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Saves the whole model (weights, optimizer state, epoch and step) with an atomic write.
+    """Saves the whole model (weights, optimizer state, training progress) with an atomic write.
 
     filepath: where to save; may hold Keras placeholders such as {epoch:02d} or {val_loss:.3f}. None
     (the default) saves `<model name>-<architecture key>.safetensors` in the platform's persistent folder
@@ -47,18 +50,26 @@ class ModelCheckpoint(Callback):
     ~/.gputrain/checkpoints), replaced on each save so the newest state is always there; the key (a hash
     of the layers and their settings) keeps different models of one user apart in that shared folder.
     save_freq: "epoch", or a number of training steps. every_minutes: also save when this many minutes
-    have passed since the last save. save_best_only: at epoch ends, save only when `monitor` improved."""
+    have passed since the last save. save_best_only: at epoch ends, save only when `monitor` improved.
+
+    Nothing good is lost: weights holding NaN or Inf are never saved, and a file this fit neither wrote
+    nor resumed from, which holds a model trained further than this one, is renamed aside (the new name
+    is printed) instead of being overwritten. `last_path` is the file last saved, or resumed from."""
 
     def __init__(self, filepath=None, save_freq="epoch", every_minutes: float | None = None,
                  save_best_only: bool = False, monitor: str = "val_loss", mode: str = "auto", verbose: int = 0):
-        if save_freq != "epoch" and not (isinstance(save_freq, int) and save_freq > 0):
-            raise ValueError(f"save_freq: expected 'epoch' or a positive number of steps, got {save_freq!r}")
-        if every_minutes is not None and every_minutes <= 0:
-            raise ValueError(f"every_minutes: must be positive, got {every_minutes}")
+        if save_freq != "epoch":
+            save_freq = checks.count(save_freq, "save_freq", 1)
+        if every_minutes is not None:
+            every_minutes = checks.number(every_minutes, "every_minutes", low=0.0, low_open=True)
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
+        if filepath is not None and not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"filepath: expected a path or None, got {type(filepath).__name__}")
         self.filepath = filepath
         self.save_freq = save_freq
         self.every_minutes = every_minutes
-        self.save_best_only = save_best_only
+        self.save_best_only = bool(save_best_only)
         self.monitor = monitor
         self.verbose = verbose
         if mode == "auto":
@@ -66,6 +77,8 @@ class ModelCheckpoint(Callback):
         self._better = np.greater if mode == "max" else np.less
         self._best = -np.inf if mode == "max" else np.inf
         self._last_save = time.monotonic()
+        self._ours: set = set()  # files this fit wrote or resumed from: ours to replace
+        self._warned_nonfinite = False
         self.last_path: Path | None = None
 
     @property
@@ -74,24 +87,55 @@ class ModelCheckpoint(Callback):
         mid_epoch = isinstance(self.save_freq, int) or self.every_minutes is not None
         return mid_epoch and self.filepath is not None and "{" in str(self.filepath)
 
+    def single_file(self) -> Path | None:
+        """The one file this callback writes when its filepath has no placeholders; None otherwise."""
+        if self.filepath is None or "{" in str(self.filepath):
+            return None
+        return Path(self.filepath).expanduser()
+
     def folder(self) -> Path:
         return self.path_for({}).parent
 
+    def check_target(self) -> None:
+        """Raises, before training starts, when the folder checkpoints go to cannot be one."""
+        folder = self.folder()
+        for parent in (folder, *folder.parents):
+            if parent.exists():
+                if not parent.is_dir():
+                    raise NotADirectoryError(f"checkpoints go to {folder}, but {parent} is a file, not a folder"
+                                             f" (set GPUTRAIN_CHECKPOINT_DIR or filepath to a folder)")
+                break
+
     def path_for(self, logs: dict) -> Path:
         if self.filepath is None:
-            from .models import architecture_key
-            key = architecture_key(self.model.get_config())
-            return default_checkpoint_dir() / f"{self.model.name}-{key}.safetensors"
+            return default_checkpoint_dir() / saving.default_filename(self.model)
         path = str(self.filepath)
+        state = self.model.training_state
+        # Keras numbers the epoch being saved from 1: the one just completed, or the one in progress.
+        epoch = state["epoch"] + (1 if state["samples"] else 0)
         try:
-            path = path.format(epoch=self.model.training_state["epoch"] + 1, **logs)
+            path = path.format(epoch=epoch, **logs)
         except (KeyError, IndexError, ValueError):
             pass  # a placeholder with nothing to fill (for example {val_loss} mid-epoch) stays as written
         return Path(path).expanduser()
 
+    def resumed_from(self, path: Path) -> None:
+        self.last_path = Path(path)
+        self._ours.add(self.last_path)
+
     def save(self, logs: dict | None = None):
-        self.last_path = self.path_for(logs or {})
-        self.model.save(self.last_path)
+        path = self.path_for(logs or {})
+        if path not in self._ours:
+            kept = saving.keep_aside_if_further(path, self.model.optimizer.iterations)
+            if kept is not None:
+                print(f"{path} held a model trained further than this one: kept as {kept}")
+        if not saving.save_model(self.model, path, finite_only=True):
+            if not self._warned_nonfinite:
+                self._warned_nonfinite = True
+                print(f"not saved to {path}: the weights hold NaN or Inf")
+            return
+        self.last_path = path
+        self._ours.add(path)
         self._last_save = time.monotonic()
         if self.verbose:
             print(f"saved checkpoint {self.last_path}")
@@ -123,10 +167,14 @@ class ModelCheckpoint(Callback):
 class EarlyStopping(Callback):
     reads_batch_logs = False
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, verbose: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False):
-        self.monitor, self.patience = monitor, patience
-        self.min_delta = abs(min_delta)
+        self.monitor = monitor
+        self.patience = checks.count(patience, "patience", 0)
+        self.min_delta = abs(checks.number(min_delta, "min_delta"))
+        self.verbose = verbose
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
             mode = "max" if "acc" in monitor else "min"
         self.sign = 1.0 if mode == "max" else -1.0
@@ -154,12 +202,25 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             if self._best_weights is not None:
                 self.model.set_weights(self._best_weights)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: early stopping")
+
+
+class TerminateOnNaN(Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, as Keras's does. (fit also stops
+    on its own when it sees such a loss, at the latest when the progress bar next reads it; this
+    callback reads every batch's loss, which costs a device synchronisation per step.)"""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
 
 
 def default_checkpoint_dir() -> Path:
     """GPUTRAIN_CHECKPOINT_DIR if set; else the platform's persistent folder (which survives the end of a
     notebook session) plus gputrain-checkpoints, or ~/.gputrain/checkpoints where the platform has none."""
-    import os
     from .session import persistent_dir
     if os.environ.get("GPUTRAIN_CHECKPOINT_DIR"):
         return Path(os.environ["GPUTRAIN_CHECKPOINT_DIR"]).expanduser()

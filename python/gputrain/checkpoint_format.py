@@ -1,4 +1,4 @@
-"""Checks a checkpoint's "gputrain" info (format gputrain.model/1) field by field, and its tensors against a model,
+"""Checks a checkpoint's "gputrain" info (format gputrain.model/2, or /1 as older versions wrote it) field by field, and its tensors against a model,
 before anything is built or resumed: a crafted or corrupt file is a ValueError naming the file and the field, never
 a crash or a silently wrong resume; safe_name keeps a model's name from placing checkpoints outside their folder."""
 from __future__ import annotations
@@ -12,7 +12,10 @@ import numpy as np
 
 from . import safetensors_io
 
-FORMAT = "gputrain.model/1"
+FORMAT = "gputrain.model/2"
+# Version 1 counted progress as (index of the epoch in progress, steps of it done); version 2 counts
+# epochs completed (Keras's convention) and the samples of the next epoch, which a new batch size keeps.
+LEGACY_FORMAT = "gputrain.model/1"
 METADATA_KEY = "gputrain"  # the safetensors metadata entry holding the JSON checked here
 
 # Bounds far above any real model, low enough that checking a crafted file stays quick.
@@ -58,13 +61,14 @@ def parse_info(text: str, path) -> dict:
     if not isinstance(info, dict):
         raise ValueError(f"{path}: not a gputrain model file (its {METADATA_KEY!r} metadata is not an object)")
     _check_format(path, info.get("format"))
+    sections = _SECTIONS if info["format"] == FORMAT else _LEGACY_SECTIONS
     for key, value in info.items():
-        _SECTIONS.get(key, _check_unknown)(path, key, value)
+        sections.get(key, _check_unknown)(path, key, value)
     return info
 
 
 def _check_format(path, value) -> None:
-    if value == FORMAT:
+    if value in (FORMAT, LEGACY_FORMAT):
         return
     newer = isinstance(value, str) and value.startswith("gputrain.model/")
     raise ValueError(f"{path}: not a gputrain model file (format {_show(value)}, expected {FORMAT!r})"
@@ -215,7 +219,30 @@ def _check_history(path, field: str, history) -> None:
             _fail(path, f"{field}[{key!r}][{i}]", "a number", values[i])
 
 
+def _check_batch_size(path, field: str, value) -> None:
+    if value is not None and (not _is_int(value) or not 1 <= value <= MAX_COUNT):
+        _fail(path, field, "null or a positive integer", value)
+
+
+def _check_means(path, field: str, logs) -> None:
+    """The running means of an epoch in progress (name -> number), as the progress bar shows them."""
+    _require_object(path, field, logs)
+    if len(logs) > MAX_HISTORY_KEYS:
+        _too_large(path, field, len(logs), MAX_HISTORY_KEYS, "metrics")
+    for key, value in logs.items():
+        _check_text(path, f"{field} key", key, 128)
+        if type(value) not in (int, float):
+            _fail(path, f"{field}[{key!r}]", "a number", value)
+
+
 def _check_training(path, field: str, training) -> None:
+    _check_fields(path, field, training, {"epoch": _check_count, "samples": _check_count,
+                                          "batch_size": _check_batch_size, "seed": _check_seed,
+                                          "history": _check_history, "logs": _check_means,
+                                          "logs_samples": _check_count})
+
+
+def _check_legacy_training(path, field: str, training) -> None:
     _check_fields(path, field, training, {"epoch": _check_count, "step": _check_count,
                                           "seed": _check_seed, "history": _check_history})
 
@@ -251,7 +278,9 @@ def _checked_first(path, field: str, value) -> None:
     pass  # the format, by _check_format
 
 
-_SECTIONS = {"format": _checked_first, "model": _check_model, "training": _check_training, "compile": _check_compile}
+_SECTIONS = {"format": _checked_first, "model": _check_model, "training": _check_training, "compile": _check_compile,
+             "checkpoint_name": _check_text}
+_LEGACY_SECTIONS = {**_SECTIONS, "training": _check_legacy_training}
 
 
 # ---- tensors ----
