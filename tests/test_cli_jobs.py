@@ -26,7 +26,7 @@ def test_train_mnist_reaches_accuracy_and_saves_a_resumable_checkpoint(tmp_path)
     again = gputrain("train", "mnist", "--data", str(data), "--epochs", "2", "--device", "cpu",
                      "--checkpoint", str(ckpt), "--resume")
     assert again.returncode == 0, again.stderr
-    assert "Resuming from" in again.stdout and "Epoch 1/2" not in again.stdout and "Epoch 2/2" in again.stdout
+    assert "Resuming 'mnist_quickstart' from" in again.stdout and "Epoch 1/2" not in again.stdout and "Epoch 2/2" in again.stdout
 
 
 def test_train_without_data_names_the_problem(tmp_path):
@@ -44,7 +44,7 @@ def test_bench_quick_json_on_cpu():
     assert workloads[0].startswith("fp32 matmul") and workloads[1].startswith("copy") and "MNIST" in workloads[-1]
     assert all(r["device"] == "cpu" and r["gputrain_ms"] > 0 for r in rows)
     assert rows[0]["gputrain_rate"].endswith("GFLOP/s") and float(rows[0]["gputrain_rate"].split()[0]) > 0.1
-    # The quick subset of GUIDE §6's workloads, one of each kind, forward+backward, at the CPU's batch.
+    # The quick subset of the benchmark workloads, one of each kind, forward+backward, at the CPU's batch.
     ran = [r for r in rows if r.get("kind") in ("conv", "pool", "dense")]
     assert [r["name"] for r in ran] == list(bench.QUICK)
     guide = {wl.name: wl for wl in bench.CONV + bench.POOL + bench.DENSE}
@@ -69,8 +69,8 @@ def test_bench_table_states_the_cpu_scaling():
     assert "cpu: batches (and MNIST images) divided by 16" in text and "PyTorch not installed" in text
 
 
-def test_bench_workloads_are_guide_section_6():
-    """The conv, pooling and dense workloads of GUIDE §6, shape for shape."""
+def test_bench_workloads_are_the_resnet18_and_colab_cnn_layers():
+    """The conv, pooling and dense workloads the project benchmarks, shape for shape."""
     from gputrain import bench
 
     conv = {(w.n, w.h, w.w, w.c, w.k, w.kernel, w.stride, w.torch_padding) for w in bench.CONV}
@@ -93,4 +93,80 @@ def test_bench_workloads_are_guide_section_6():
 
 def test_bench_rejects_unknown_device():
     result = gputrain("bench", "--quick", "--device", "tpu")
-    assert result.returncode != 0 and "tpu" in result.stderr
+    assert result.returncode == 2 and "tpu" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_table_explains_its_workloads_in_its_own_words():
+    from gputrain import bench
+
+    rows = [{"device": "cpu", "workload": "conv 74x74x16->32 3x3 valid, N 2/32", "gputrain_ms": 1.0,
+             "pytorch_ms": None, "ratio": None, "peer": None, "batch_divisor": 16}]
+    text = bench.table(rows)
+    assert "GUIDE" not in text
+    assert "ResNet-18" in text and "Colab CNN" in text and "'N 2/32' ran batch 2 of a layer whose full batch is 32" in text
+
+
+# ---- a user's mistakes: one line, what to do, exit status 2, nothing overwritten -----------------------
+
+def one_line_error(result, *parts):
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3, result.stderr
+    for part in parts:
+        assert part in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1", "2.5"])
+def test_train_refuses_a_bad_epoch_count_and_keeps_the_checkpoint(tmp_path, epochs):
+    ckpt = tmp_path / "mnist.safetensors"
+    ckpt.write_bytes(b"a trained model")
+    result = gputrain("train", "mnist", "--epochs", epochs, "--checkpoint", str(ckpt), "--device", "cpu")
+    assert result.returncode == 2 and "--epochs: expected an integer >= 1" in result.stderr
+    assert ckpt.read_bytes() == b"a trained model"
+
+
+def test_train_names_missing_data_and_a_missing_gpu_in_one_line(tmp_path):
+    one_line_error(gputrain("train", "mnist", "--data", str(tmp_path / "nope")), "--data", "no such file or folder")
+    one_line_error(gputrain("train", "mnist", "--data", str(tmp_path)), "--data", "lacks train-images-idx3-ubyte.gz")
+    for command in (("train", "mnist"), ("bench", "--quick")):
+        for device in ("cuda", "hip"):
+            if gt_usable(device):
+                continue
+            one_line_error(gputrain(*command, "--device", device), f"--device {device}", "gputrain devices")
+
+
+def gt_usable(backend):
+    from gputrain import _backends
+    return _backends.is_usable(backend)
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = gputrain("train", "mnist", "--data", str(tmp_path), "--debug")
+    assert result.returncode == 2 and "Traceback" in result.stderr and "lacks train-images" in result.stderr
+
+
+def test_train_offline_says_what_to_do_and_leaves_no_empty_folder(tmp_path, monkeypatch, capsys):
+    from gputrain import cli
+    from gputrain.datasets import mnist
+
+    monkeypatch.setattr(mnist, "MIRRORS", [(tmp_path / "no-mirror").as_uri()])  # as unreachable as offline
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GPUTRAIN_DATA_DIR", raising=False)
+    assert cli.main(["train", "mnist", "--epochs", "1", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gputrain train: The mnist dataset is not on this machine")
+    assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, " \
+           "t10k-labels-idx1-ubyte.gz" in err
+    assert f"into {tmp_path / 'home' / '.gputrain' / 'datasets' / 'mnist'}, or pass --data with a folder" in err
+    assert not (tmp_path / "home").exists()  # no empty dataset folder left behind
+
+
+@pytest.mark.parametrize("command", [("devices", "--json"), ("doctor", "--json"), ("build-info",), ("devices",)])
+def test_a_closed_pipe_ends_quietly(command):
+    # `gputrain doctor --json | head`: the reader may be gone before the output is written.
+    for _ in range(3):
+        process = subprocess.Popen([sys.executable, "-m", "gputrain", *command], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        process.wait(timeout=120)
+        assert "BrokenPipeError" not in err and "Traceback" not in err, err

@@ -26,3 +26,17 @@ def test_import_loads_no_probe_reader_and_no_driver_library():
     modules, libraries = result.stdout.splitlines()
     assert modules == "['gputrain.probe', 'gputrain.probe.api']"
     assert libraries == "[]"
+
+
+def test_doctor_prints_its_report_in_a_plain_script_and_not_where_values_are_shown():
+    # The README's `gt.doctor()` on a line of its own: a script shows nothing of a returned value, a
+    # REPL or Jupyter shows it (printing too would show it twice).
+    script = subprocess.run([sys.executable, "-c", "import gputrain as gt\ngt.doctor()\n"], capture_output=True,
+                            text=True, timeout=120)
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.startswith("gputrain doctor\n") and "fix:" in script.stdout
+    repl = subprocess.run([sys.executable, "-c", "import sys\nsys.ps1 = '>>> '\nimport gputrain as gt\n"
+                           "report = gt.doctor()\nprint(len(str(report)) > 0)\n"],
+                          capture_output=True, text=True, timeout=120)
+    assert repl.returncode == 0, repl.stderr
+    assert repl.stdout == "True\n"

@@ -19,9 +19,13 @@ def build_model() -> Sequential:
 
 
 def train_mnist(epochs: int = 5, device: str | None = None, data: str | None = None,
-                checkpoint: str | None = None, resume: bool = False, verbose: int = 1) -> dict:
-    """Trains and evaluates; returns {"device", "test_loss", "test_accuracy", "checkpoint"}."""
-    (x_train, y_train), (x_test, y_test) = datasets.mnist.load_data(path=data)
+                checkpoint: str | None = None, resume: bool = False, verbose: int = 1, dataset=None) -> dict:
+    """Trains and evaluates; returns {"device", "test_loss", "test_accuracy", "checkpoint"}. `dataset`:
+    MNIST as load_data returns it, already loaded; else it is loaded from `data` (a folder, an .npz, or
+    None to download it once)."""
+    if dataset is None:
+        dataset = datasets.mnist.load_data(path=data)
+    (x_train, y_train), (x_test, y_test) = dataset
     x_train, x_test = x_train / 255.0, x_test / 255.0
     model = build_model()
     model.compile(optimizer="adam", loss=losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -32,10 +36,8 @@ def train_mnist(epochs: int = 5, device: str | None = None, data: str | None = N
     model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=verbose, callbacks=[saver],
               resume=resume)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    if saver.last_path is None:  # nothing left to train after resuming: save the final state anyway
-        saver.save()
     if verbose:
         print(f"test accuracy: {accuracy:.4f} (loss {loss:.4f})")
-        print(f"checkpoint: {saver.last_path}")
+        print(f"checkpoint: {saver.last_path}")  # the file saved, or resumed from when nothing was left
     return {"device": model.device, "test_loss": loss, "test_accuracy": accuracy,
-            "checkpoint": str(saver.last_path)}
+            "checkpoint": None if saver.last_path is None else str(saver.last_path)}

@@ -2,6 +2,8 @@
 is_gpu_available(). Each imports the probe on first use, keeping `import gputrain` cheap."""
 from __future__ import annotations
 
+import sys
+
 
 def devices():
     """The CPU, then every NVIDIA and AMD GPU found, as Device objects (a list that prints as a table)."""
@@ -11,11 +13,8 @@ def devices():
     return _devices.DeviceList(_devices.from_snapshot(snapshot.take()))
 
 
-def doctor(run_kernels: bool = False):
-    """A Report of findings (severity, what was seen, the action that fixes it); prints as text and
-    shows as HTML in Jupyter; `.to_dict()` for JSON. run_kernels=True also launches a test kernel on
-    each usable GPU, as `gputrain doctor` does; it is off by default because the GPU context it creates
-    would hold GPU memory in this process (the notebook's) until it ends."""
+def diagnose(run_kernels: bool = False):
+    """The doctor's Report, without printing it (the command line prints it itself)."""
     from . import devices as _devices
     from . import doctor as _doctor
     from . import snapshot
@@ -30,6 +29,27 @@ def doctor(run_kernels: bool = False):
         if not all(launched):
             found = _devices.from_snapshot(snap)
     return _doctor.build_report(snap, found)
+
+
+def doctor(run_kernels: bool = False):
+    """A Report of findings (severity, what was seen, the action that fixes it); prints as text and
+    shows as HTML in Jupyter; `.to_dict()` for JSON. Where nothing displays the value returned (a plain
+    script), it is also printed, so `gputrain.doctor()` on a line of its own always shows its findings.
+    run_kernels=True also launches a test kernel on each usable GPU, as `gputrain doctor` does; it is off
+    by default because the GPU context it creates would hold GPU memory in this process (the
+    notebook's) until it ends."""
+    report = diagnose(run_kernels)
+    if not _shows_return_values():
+        print(report)
+    return report
+
+
+def _shows_return_values() -> bool:
+    """Whether an expression's value is displayed where this runs: Jupyter, IPython, the Python REPL."""
+    if hasattr(sys, "ps1"):
+        return True
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and getattr(ipython, "get_ipython", lambda: None)() is not None
 
 
 def detect_platform():
