@@ -133,11 +133,13 @@ loss, accuracy = model.evaluate(x_test, y_test, verbose=2)"""
 
 RESUME = """\
 # A new session (or this one, after a crash) continues from the newest checkpoint: weights, optimizer
-# state, epoch and step. Here: one more epoch on top of what was trained above.
+# state and progress. Here: the file the training above saved (or resumed from, when it had nothing left
+# to train), trained one epoch more.
 print("checkpoint:", checkpoint.last_path)
 again = gt.models.load_model(checkpoint.last_path)
-print("restored at epoch", again.training_state["epoch"] + 1, "after", again.optimizer.iterations, "steps")
-again.fit(x_train, y_train, epochs=again.training_state["epoch"] + 2, verbose=2,
+done = again.training_state["epoch"]
+print(f"restored: {done} epochs completed, {again.optimizer.iterations} steps")
+again.fit(x_train, y_train, epochs=done + 1, verbose=2,
           callbacks=[gt.callbacks.ModelCheckpoint(checkpoint.last_path)], resume=True)
 again.evaluate(x_test, y_test, verbose=2)"""
 
@@ -164,8 +166,8 @@ cnn.fit(images, labels, batch_size=8, epochs=1)"""
 
 BENCH = """\
 # How this notebook's device compares: matrix rate, memory bandwidth, and per-layer timings.
-from gputrain import cli
-cli.main(["bench", "--quick"])"""
+from gputrain import bench
+print(bench.table(bench.run(quick=True)))"""
 
 
 def markdown(text):
