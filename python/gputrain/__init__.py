@@ -4,7 +4,10 @@
 load is reported by `gputrain.backend_reason()` instead of failing the import.
 """
 from ._version import __version__
-from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
+from . import cpu_threads
+
+with cpu_threads.openmp_settings():  # libgomp reads its wait policy once, as _core loads it
+    from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
 from ._backends import backend_reason, build_info, default_device, is_built
 from . import config, datasets, device_lib, ops
 from . import callbacks, layers, losses, models, optimizers, utils

@@ -1,0 +1,77 @@
+"""How gputrain's OpenMP threads wait between CPU ops, set before libgomp starts (it reads GOMP_SPINCOUNT
+and OMP_WAIT_POLICY once, when `_core` loads it). libgomp's default spins about 300,000 times (milliseconds)
+before sleeping; on 2 shared cores a second busy process made the quickstart's steps 7–30x slower, and a
+bound of SPIN_COUNT spins kept them near idle speed at no cost to large ops (bench_cpu_contention.py;
+rows in benchmarks/RESULTS.md). A setting of the user's own always wins."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SPIN_COUNT = "1000"
+USER_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")  # either one decides how libgomp's threads wait
+
+
+@dataclass(frozen=True)
+class WaitPolicy:
+    source: str  # "gputrain" (its default applied), "user" (their variables), "too-late" (libgomp ran first)
+    setting: str  # what libgomp's threads run with, as variables: "GOMP_SPINCOUNT=1000"
+    library: str | None = None  # for "too-late": the libgomp another library had already loaded
+
+    def __str__(self) -> str:
+        if self.source == "too-late":
+            return f"libgomp's default ({self.setting}; {self.library} was loaded before gputrain)"
+        return f"{self.setting} ({'gputrain' if self.source == 'gputrain' else 'your'} setting)"
+
+
+_chosen: WaitPolicy | None = None
+
+
+def loaded_libgomp(maps: str) -> str | None:
+    """Path of the libgomp.so.1 mapped in a process, from its /proc/PID/maps text. Copies bundled in
+    wheels (libgomp-<hash>.so.1) are separate runtimes that do not share gputrain's settings."""
+    for line in maps.splitlines():
+        fields = line.split(None, 5)  # address, perms, offset, device, inode, then the path if any
+        if len(fields) == 6 and os.path.basename(fields[5].strip()).startswith("libgomp.so.1"):
+            return fields[5].strip()
+    return None
+
+
+def decide(environ: Mapping[str, str], maps: str) -> WaitPolicy:
+    """The wait policy libgomp will start with, given the environment and this process's memory map."""
+    own = [f"{name}={environ[name]}" for name in USER_VARIABLES if environ.get(name)]
+    if own:
+        return WaitPolicy("user", " ".join(own))
+    library = loaded_libgomp(maps)
+    if library:
+        return WaitPolicy("too-late", "GOMP_SPINCOUNT=300000", library)
+    return WaitPolicy("gputrain", f"GOMP_SPINCOUNT={SPIN_COUNT}")
+
+
+def chosen() -> WaitPolicy | None:
+    """What was decided when gputrain was imported (None before that)."""
+    return _chosen
+
+
+@contextlib.contextmanager
+def openmp_settings():
+    """Around the first import of `_core`: sets gputrain's spin count for libgomp to read as it loads,
+    then takes it out of os.environ again, so that programs this process starts and libraries it loads
+    later (which may bundle their own OpenMP) see the environment the user left."""
+    global _chosen
+    try:
+        with open("/proc/self/maps") as f:
+            maps = f.read()
+    except OSError:  # not Linux: no libgomp of ours to find, nothing lost by assuming none
+        maps = ""
+    _chosen = decide(os.environ, maps)
+    if _chosen.source != "gputrain":
+        yield
+        return
+    os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
+    try:
+        yield
+    finally:
+        del os.environ["GOMP_SPINCOUNT"]
