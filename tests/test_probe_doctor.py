@@ -402,7 +402,8 @@ def test_severity_order_and_report_forms(scenario, fake_build, monkeypatch):
     page = report._repr_html_()
     assert page.count("<li><b style=") == len(report.findings) and "<table>" in page
     data = json.loads(json.dumps(report.to_dict()))
-    assert set(data) == {"platform", "default_device", "gpu_available", "devices", "findings"}
+    assert set(data) == {"platform", "default_device", "gpu_available", "devices", "cpu_load", "openmp_wait",
+                         "findings"}
     assert data["findings"][0] == report.findings[0].to_dict() and data["gpu_available"] is True
     assert [d["id"] for d in data["devices"]] == ["cpu", "cuda:0", "-"]
 

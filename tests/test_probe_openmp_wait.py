@@ -1,6 +1,6 @@
 """How gputrain's OpenMP threads wait: the choice made at import (gputrain's bounded spin count, the
-user's own variables, or too late because libgomp was loaded first), and what libgomp itself reports it
-started with (in a child process, as the choice is made once per process)."""
+user's own variables, or too late because libgomp was loaded first), what libgomp itself reports it
+started with (in a child process, as the choice is made once per process), and the doctor's finding."""
 import json
 import os
 import subprocess
@@ -8,6 +8,9 @@ import sys
 
 import pytest
 
+import gputrain
+from fakes.fixtures import fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
+from fakes.machines import cpu_window
 from gputrain import cpu_threads
 
 SYSTEM_GOMP = "/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0"
@@ -99,3 +102,43 @@ def test_too_late_when_another_library_loaded_libgomp_first():
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[:2] == ["too-late", None]
     assert _started_with(result) == "GOMP_SPINCOUNT = '300000'"
+
+
+def too_late(monkeypatch):
+    monkeypatch.setattr(cpu_threads, "_chosen", cpu_threads.WaitPolicy("too-late", "GOMP_SPINCOUNT=300000",
+                                                                       "/opt/conda/lib/libgomp.so.1"))
+
+
+def test_doctor_says_when_the_wait_policy_could_not_be_set(scenario, fake_build, monkeypatch):
+    too_late(monkeypatch)
+    report = gputrain.doctor()
+    (f,) = report.by_id("openmp-wait-policy")
+    assert f.severity == "info"
+    assert f.seen == ("libgomp (/opt/conda/lib/libgomp.so.1) was loaded by another library before gputrain, so "
+                      "gputrain could not bound how long its OpenMP threads spin after each op: they run with "
+                      "libgomp's default (GOMP_SPINCOUNT=300000, milliseconds of a busy core), which slows CPU "
+                      "training several times when other work shares the cores")
+    spin = cpu_threads.SPIN_COUNT
+    assert f.action == (f"import gputrain before that library, or set GOMP_SPINCOUNT={spin} before anything is "
+                        f"imported (first cell: import os; os.environ['GOMP_SPINCOUNT'] = '{spin}'), then restart "
+                        "the kernel")
+    assert ("  OpenMP threads wait: libgomp's default (GOMP_SPINCOUNT=300000; /opt/conda/lib/libgomp.so.1 was "
+            "loaded before gputrain)\n") in str(report)
+    assert report.to_dict()["openmp_wait"] == {"source": "too-late", "setting": "GOMP_SPINCOUNT=300000",
+                                               "library": "/opt/conda/lib/libgomp.so.1"}
+
+
+def test_it_is_a_warning_when_other_work_shares_the_cores(scenario, fake_build, monkeypatch):
+    too_late(monkeypatch)
+    cpu_window(scenario, others=[(901, "python3", 1.0, "python3 -c while True: pass")])
+    report = gputrain.doctor()
+    assert [(f.id, f.severity) for f in report.findings] == [
+        ("no-gpu", "warning"), ("cpu-busy", "warning"), ("openmp-wait-policy", "warning")]
+    assert "; gputrain's OpenMP threads wait with libgomp's default (GOMP_SPINCOUNT=300000; " in report.findings[1].seen
+
+
+def test_no_finding_when_gputrain_or_the_user_chose(scenario, fake_build, monkeypatch):
+    for chosen in (cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=1000"),
+                   cpu_threads.WaitPolicy("user", "OMP_WAIT_POLICY=active")):
+        monkeypatch.setattr(cpu_threads, "_chosen", chosen)
+        assert not gputrain.doctor().by_id("openmp-wait-policy")

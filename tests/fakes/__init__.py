@@ -104,6 +104,28 @@ class FakeRoot:
         self.write("/proc/1/stat", f"1 (my (init) x) {' '.join(fields)}\n")
         self.write("/proc/uptime", f"{uptime:.2f} 1234.56\n")
 
+    def cpu_ticks(self, per_cpu: list[tuple[int, int, int]]) -> None:
+        """/proc/stat: for each CPU, (busy, idle, steal) clock ticks since boot; busy is written as user
+        and system time, idle as idle and iowait, as the kernel splits them."""
+        lines = [f"cpu{i} {busy - busy // 3} 0 {busy // 3} {idle - idle // 10} {idle // 10} 0 0 {steal} 0 0"
+                 for i, (busy, idle, steal) in enumerate(per_cpu)]
+        total = [sum(c[k] for c in per_cpu) for k in range(3)]
+        self.write("/proc/stat", f"cpu  {total[0]} 0 0 {total[1]} 0 0 0 {total[2]} 0 0\n" + "\n".join(lines)
+                   + "\nintr 12345\nctxt 67890\nprocs_running 3\n")
+
+    def process(self, pid: int, name: str, ticks: int, cmdline: str = "", own: bool = False) -> None:
+        """/proc/PID/stat with `ticks` of user and system time (own=True: /proc/self/stat too)."""
+        fields = ["R", "1", str(pid), str(pid), "0", "-1", "4194560", "0", "0", "0", "0", str(ticks - ticks // 4),
+                  str(ticks // 4)] + ["0"] * 39
+        text = f"{pid} ({name}) {' '.join(fields)}\n"
+        self.write(f"/proc/{pid}/stat", text)
+        self.write(f"/proc/{pid}/cmdline", cmdline.replace(" ", "\0") + "\0" if cmdline else "")
+        if own:
+            self.write("/proc/self/stat", text)
+
+    def loadavg(self, one: float, five: float, fifteen: float) -> None:
+        self.write("/proc/loadavg", f"{one:.2f} {five:.2f} {fifteen:.2f} 3/250 4321\n")
+
     def pci(self, bus_id: str, vendor: int, device: int, pci_class: int = 0x030200, driver: str | None = None,
             numa: int = -1, revision: int = 0xA1, **files) -> Path:
         base = self.mkdir(f"/sys/bus/pci/devices/{bus_id}")

@@ -46,6 +46,13 @@ class Scenario:
     def use_hip(self, path: str) -> None:
         self._mp.setenv("GPUTRAIN_PROBE_LIBHIP", path)
 
+    def during_cpu_window(self, change) -> None:
+        """The doctor's CPU-load window: instead of sleeping, call change() to move the fake /proc on to
+        its state at the end of the window."""
+        from gputrain.probe import cpu_load
+
+        self._mp.setattr(cpu_load, "_sleep", lambda seconds: change())
+
     def calls(self) -> list[str]:
         return self.log_path.read_text().split() if self.log_path.exists() else []
 

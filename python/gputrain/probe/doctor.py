@@ -6,8 +6,10 @@ import html
 import os
 from dataclasses import asdict, dataclass
 
+from .. import cpu_threads
 from . import build, findings, fmt
 from . import devices as _devices
+from .cpu_load import CpuLoad
 from .devices import Device, DeviceList
 from .issues import SEVERITIES, Issue
 from .platform import Platform
@@ -29,11 +31,14 @@ class Finding:
 
 class Report:
     def __init__(self, platform: Platform, devices: list[Device], findings_: list[Finding],
-                 default_device: str | None):
+                 default_device: str | None, cpu_load: CpuLoad | None = None,
+                 openmp_wait: cpu_threads.WaitPolicy | None = None):
         self.platform = platform
         self.devices = DeviceList(devices)
         self.findings = findings_
         self.default_device = default_device
+        self.cpu_load = cpu_load
+        self.openmp_wait = openmp_wait
 
     @property
     def gpu_available(self) -> bool:
@@ -45,6 +50,8 @@ class Report:
     def to_dict(self) -> dict:
         return {"platform": self.platform.to_dict(), "default_device": self.default_device,
                 "gpu_available": self.gpu_available, "devices": [d.to_dict() for d in self.devices],
+                "cpu_load": self.cpu_load.to_dict() if self.cpu_load else None,
+                "openmp_wait": asdict(self.openmp_wait) if self.openmp_wait else None,
                 "findings": [f.to_dict() for f in self.findings]}
 
     def _headline(self) -> list[str]:
@@ -53,9 +60,17 @@ class Report:
         if p.session_limit:
             session += f" of about {fmt.duration(p.session_limit)}"
         gpus = [d for d in self.devices if d.is_gpu]
-        return [f"platform: {p}" + (f", {session}" if session else ""),
-                f"GPUs: {len(gpus)} found, {sum(d.usable for d in gpus)} usable by gputrain",
-                f"gputrain will run on: {self.default_device or 'nothing until GPUTRAIN_DEVICE is fixed'}"]
+        lines = [f"platform: {p}" + (f", {session}" if session else ""),
+                 f"GPUs: {len(gpus)} found, {sum(d.usable for d in gpus)} usable by gputrain",
+                 f"gputrain will run on: {self.default_device or 'nothing until GPUTRAIN_DEVICE is fixed'}"]
+        load = self.cpu_load
+        if load:
+            average = ", ".join(f"{a:.2f}" for a in load.load_average) if load.load_average else "?"
+            lines.append(f"CPU: other work used {load.others:.1f} of {load.cpus} CPUs over {load.window:.1f} s "
+                         f"(load average {average})")
+        if self.openmp_wait:
+            lines.append(f"OpenMP threads wait: {self.openmp_wait}")
+        return lines
 
     def __str__(self) -> str:
         lines = ["gputrain doctor"] + [f"  {h}" for h in self._headline()]
@@ -101,7 +116,10 @@ def default_device(devices: list[Device]) -> tuple[str | None, Issue | None]:
     return name, None
 
 
-def build_report(snap: Snapshot, devices: list[Device]) -> Report:
+def build_report(snap: Snapshot, devices: list[Device], cpu_load: CpuLoad | None = None,
+                 openmp_wait: cpu_threads.WaitPolicy | None = None) -> Report:
+    """cpu_load: other work on the CPUs, measured by the caller (it takes a moment); openmp_wait: how
+    gputrain's OpenMP threads wait, as decided at import (cpu_threads.chosen())."""
     default, default_issue = default_device(devices)
     found: list[Issue] = [i for d in devices for i in d.issues]
     if default_issue:
@@ -109,9 +127,10 @@ def build_report(snap: Snapshot, devices: list[Device]) -> Report:
     found += findings.no_gpu(snap, devices) + findings.driver_without_devices(snap, devices)
     found += findings.memory_held(snap, devices) + findings.preallocation(snap, devices)
     found += findings.nvml_missing(snap, devices) + findings.session_limit(snap)
+    found += findings.cpu_busy(cpu_load, openmp_wait) + findings.openmp_wait(cpu_load, openmp_wait)
     found += findings.ready(devices, default or "")
     unique: dict[tuple[str, str], Finding] = {}
     for i in found:
         unique.setdefault((i.id, i.seen), Finding(i.id, i.severity, i.seen, i.action))
     ordered = sorted(unique.values(), key=lambda f: SEVERITIES.index(f.severity))  # stable within a severity
-    return Report(snap.platform, devices, ordered, default)
+    return Report(snap.platform, devices, ordered, default, cpu_load, openmp_wait)

@@ -1,9 +1,12 @@
 """The doctor's checks beyond a single device: no GPU at all, driver signs with no GPU listed, GPU
 memory held by other processes or preallocated by TensorFlow or JAX here, NVML missing, the session
-limit, and the GPUs that are ready. Per-device issues come from issues.py through devices.py."""
+limit, CPUs kept busy by other work, an OpenMP wait policy gputrain could not set, and the GPUs that
+are ready. Per-device issues come from issues.py through devices.py."""
 from __future__ import annotations
 
+from .. import cpu_threads
 from . import fmt, issues
+from .cpu_load import CpuLoad
 from .devices import Device
 from .issues import Issue
 from .snapshot import Snapshot
@@ -28,6 +31,11 @@ _ENABLE_GPU = {
              "notebook service with a GPU runtime)",
 }
 SESSION_WARNING = 3600  # seconds left when the doctor starts asking for a checkpoint
+# CPUs' worth of other work that makes gputrain's CPU ops share cores: its OpenMP team has one thread per
+# CPU and splits each op evenly, so one thread on a shared core holds up the whole op.
+CPU_BUSY = 0.75
+ONE_THREAD = ("set OMP_NUM_THREADS=1 before gputrain is imported (first cell: import os; "
+              "os.environ['OMP_NUM_THREADS'] = '1'), then restart the kernel")
 
 
 def no_gpu(snap: Snapshot, devices: list[Device]) -> list[Issue]:
@@ -140,6 +148,41 @@ def session_limit(snap: Snapshot) -> list[Issue]:
                   f"this {p.name} session has run {fmt.duration(p.session_elapsed)} of its "
                   f"{fmt.duration(p.session_limit)} limit: {state}, after which the runtime and its files are "
                   "gone", save)]
+
+
+def cpu_busy(load: CpuLoad | None, wait: cpu_threads.WaitPolicy | None) -> list[Issue]:
+    if load is None or load.others < CPU_BUSY:
+        return []
+    named = [p for p in load.top if p.cpus >= 0.1]
+    listing = (", ".join(str(p) for p in named) if named
+               else "no process visible here accounts for it (another container or the host)")
+    steal = (f"; {load.steal:.1f} CPU of it was steal time (the host ran other virtual machines on these "
+             "CPUs)" if load.steal >= 0.1 else "")
+    average = ", ".join(f"{a:.2f}" for a in load.load_average) if load.load_average else "?"
+    policy = f"; gputrain's OpenMP threads wait with {wait}" if wait else ""
+    seen = (f"other work kept {load.others:.1f} of the {load.cpus} CPUs this process may use busy over "
+            f"{load.window:.1f} s: {listing}{steal}; load average {average}{policy}. gputrain's CPU ops "
+            "share those cores and slow down")
+    if named:
+        action = ("stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`); if it "
+                  f"must keep running, {ONE_THREAD}")
+    else:
+        action = f"nothing in this runtime can stop it: {ONE_THREAD}, or train on a GPU"
+    return [Issue("cpu-busy", "warning", seen, action)]
+
+
+def openmp_wait(load: CpuLoad | None, wait: cpu_threads.WaitPolicy | None) -> list[Issue]:
+    if wait is None or wait.source != "too-late":
+        return []
+    busy = load is not None and load.others >= CPU_BUSY
+    return [Issue("openmp-wait-policy", "warning" if busy else "info",
+                  f"libgomp ({wait.library}) was loaded by another library before gputrain, so gputrain could "
+                  f"not bound how long its OpenMP threads spin after each op: they run with libgomp's default "
+                  f"({wait.setting}, milliseconds of a busy core), which slows CPU training several times when "
+                  "other work shares the cores",
+                  f"import gputrain before that library, or set GOMP_SPINCOUNT={cpu_threads.SPIN_COUNT} before "
+                  f"anything is imported (first cell: import os; os.environ['GOMP_SPINCOUNT'] = "
+                  f"'{cpu_threads.SPIN_COUNT}'), then restart the kernel")]
 
 
 def ready(devices: list[Device], default: str) -> list[Issue]:
