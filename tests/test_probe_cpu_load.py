@@ -7,9 +7,18 @@ import pytest
 import gputrain
 from fakes.fixtures import fake_build, fake_libs, scenario  # noqa: F401  (pytest fixtures)
 from fakes.machines import OWN_PID, cpu_window
+from gputrain import cpu_threads
 from gputrain.probe import cpu_load
 
 BUSY_LOOP = "python3 -c while True: pass"
+BOUNDED = cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=1000", 1000)
+KILL = "stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`)"
+
+
+@pytest.fixture(autouse=True)
+def wait_policy(monkeypatch):
+    """gputrain's own bound, whatever OpenMP variables the shell running the tests has set."""
+    monkeypatch.setattr(cpu_threads, "_chosen", BOUNDED)
 
 
 def only(report, finding_id):
@@ -42,12 +51,10 @@ def test_other_processes_keep_a_core_busy(scenario, fake_build):
     assert f.seen.startswith(
         "other work kept 1.4 of the 2 CPUs this process may use busy over 0.2 s: python3 (pid 901: python3 -c "
         "while True: pass) 1.0 CPU, cc1plus (pid 902: cc1plus -O3 conv.cpp) 0.3 CPU; load average 2.35, 1.50, "
-        "0.90; gputrain's OpenMP threads wait with ")
-    assert f.seen.endswith(". gputrain's CPU ops share those cores and slow down")
+        "0.90; gputrain's OpenMP threads wait with GOMP_SPINCOUNT=1000 (gputrain setting). gputrain's CPU ops "
+        "share those cores and slow down")
     assert "sshd" not in f.seen  # a process using under a tenth of a CPU is not worth naming
-    assert f.action == ("stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`); if it "
-                        "must keep running, set OMP_NUM_THREADS=1 before gputrain is imported (first cell: import "
-                        "os; os.environ['OMP_NUM_THREADS'] = '1'), then restart the kernel")
+    assert f.action == f"{KILL}, or train on a GPU"
     data = json.loads(json.dumps(report.to_dict()))
     assert data["cpu_load"]["others"] == 1.42 and data["cpu_load"]["top"][0] == {
         "pid": 901, "name": "python3", "command": BUSY_LOOP, "cpus": 1.0}
@@ -68,9 +75,26 @@ def test_steal_time_with_no_process_to_blame(scenario, fake_build):
     assert f.seen.startswith("other work kept 0.9 of the 2 CPUs this process may use busy over 0.2 s: no process "
                              "visible here accounts for it (another container or the host); 0.9 CPU of it was "
                              "steal time (the host ran other virtual machines on these CPUs); load average ")
-    assert f.action.startswith("nothing in this runtime can stop it: set OMP_NUM_THREADS=1 before gputrain is "
-                               "imported")
-    assert f.action.endswith(", or train on a GPU")
+    assert f.action == ("nothing in this runtime can stop it: train on a GPU, or start a new runtime (it may land "
+                        "on a less busy machine)")
+
+
+@pytest.mark.parametrize("setting, spins", [("OMP_WAIT_POLICY=active", 30_000_000_000),
+                                            ("GOMP_SPINCOUNT=10k", 10_000)])
+def test_threads_that_spin_long_are_told_to_sleep_sooner(scenario, fake_build, monkeypatch, setting, spins):
+    monkeypatch.setattr(cpu_threads, "_chosen", cpu_threads.WaitPolicy("user", setting, spins))
+    cpu_window(scenario, others=[(901, "python3", 1.0, BUSY_LOOP)])
+    f = only(gputrain.doctor(), "cpu-busy")
+    assert f"; gputrain's OpenMP threads wait with {setting} (your setting). " in f.seen
+    assert f.action == (f"{KILL}; if it must keep running, let gputrain's idle threads sleep sooner: set "
+                        "GOMP_SPINCOUNT=1000 (or OMP_NUM_THREADS=1) before anything is imported (first cell: "
+                        "import os; os.environ['GOMP_SPINCOUNT'] = '1000'), then restart the kernel")
+
+
+def test_a_short_spin_of_the_users_own_needs_no_change(scenario, fake_build, monkeypatch):
+    monkeypatch.setattr(cpu_threads, "_chosen", cpu_threads.WaitPolicy("user", "OMP_WAIT_POLICY=passive", 0))
+    cpu_window(scenario, steal=1.0)
+    assert only(gputrain.doctor(), "cpu-busy").action.startswith("nothing in this runtime can stop it: train on a GPU")
 
 
 def test_only_the_cpus_this_process_may_use_count(scenario, fake_build):

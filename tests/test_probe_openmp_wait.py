@@ -23,19 +23,25 @@ def maps(*paths):
 
 def test_gputrain_bounds_the_spin_when_nothing_is_set():
     chosen = cpu_threads.decide({}, maps("/usr/lib/libstdc++.so.6.0.30"))
-    assert chosen == cpu_threads.WaitPolicy("gputrain", f"GOMP_SPINCOUNT={cpu_threads.SPIN_COUNT}")
+    assert chosen == cpu_threads.WaitPolicy("gputrain", f"GOMP_SPINCOUNT={cpu_threads.SPIN_COUNT}",
+                                            int(cpu_threads.SPIN_COUNT))
     assert str(chosen) == f"GOMP_SPINCOUNT={cpu_threads.SPIN_COUNT} (gputrain setting)"
 
 
-@pytest.mark.parametrize("environ, setting", [
-    ({"OMP_WAIT_POLICY": "active"}, "OMP_WAIT_POLICY=active"),
-    ({"GOMP_SPINCOUNT": "infinite", "OMP_NUM_THREADS": "1"}, "GOMP_SPINCOUNT=infinite"),
-    ({"GOMP_SPINCOUNT": "20k", "OMP_WAIT_POLICY": "passive"}, "GOMP_SPINCOUNT=20k OMP_WAIT_POLICY=passive"),
+@pytest.mark.parametrize("environ, setting, spins", [
+    ({"OMP_WAIT_POLICY": "active"}, "OMP_WAIT_POLICY=active", 30_000_000_000),
+    ({"OMP_WAIT_POLICY": "Passive"}, "OMP_WAIT_POLICY=Passive", 0),
+    ({"GOMP_SPINCOUNT": "infinite", "OMP_NUM_THREADS": "1"}, "GOMP_SPINCOUNT=infinite", 2**64 - 1),
+    ({"GOMP_SPINCOUNT": "20k", "OMP_WAIT_POLICY": "passive"}, "GOMP_SPINCOUNT=20k OMP_WAIT_POLICY=passive", 20_000),
+    ({"GOMP_SPINCOUNT": "3M"}, "GOMP_SPINCOUNT=3M", 3_000_000),
+    ({"GOMP_SPINCOUNT": "lots", "OMP_WAIT_POLICY": "passive"}, "GOMP_SPINCOUNT=lots OMP_WAIT_POLICY=passive", 0),
+    ({"OMP_WAIT_POLICY": "sometimes"}, "OMP_WAIT_POLICY=sometimes", 300_000),
 ])
-def test_the_users_own_setting_wins(environ, setting):
+def test_the_users_own_setting_wins(environ, setting, spins):
     # Even with libgomp already loaded: it started with the user's variables, which were set before.
+    # Values libgomp rejects ("lots", "sometimes") leave its default for that variable.
     chosen = cpu_threads.decide(environ, maps(SYSTEM_GOMP))
-    assert chosen == cpu_threads.WaitPolicy("user", setting) and str(chosen) == f"{setting} (your setting)"
+    assert chosen == cpu_threads.WaitPolicy("user", setting, spins) and str(chosen) == f"{setting} (your setting)"
 
 
 def test_an_empty_variable_counts_as_unset():
@@ -45,7 +51,7 @@ def test_an_empty_variable_counts_as_unset():
 @pytest.mark.parametrize("path", [SYSTEM_GOMP, "/opt/conda/lib/libgomp.so.1"])
 def test_too_late_when_libgomp_is_already_loaded(path):
     chosen = cpu_threads.decide({"OMP_NUM_THREADS": "2"}, maps("/usr/lib/libc.so.6", path))
-    assert chosen == cpu_threads.WaitPolicy("too-late", "GOMP_SPINCOUNT=300000", path)
+    assert chosen == cpu_threads.WaitPolicy("too-late", "GOMP_SPINCOUNT=300000", 300_000, path)
     assert str(chosen) == f"libgomp's default (GOMP_SPINCOUNT=300000; {path} was loaded before gputrain)"
 
 
@@ -105,7 +111,7 @@ def test_too_late_when_another_library_loaded_libgomp_first():
 
 
 def too_late(monkeypatch):
-    monkeypatch.setattr(cpu_threads, "_chosen", cpu_threads.WaitPolicy("too-late", "GOMP_SPINCOUNT=300000",
+    monkeypatch.setattr(cpu_threads, "_chosen", cpu_threads.WaitPolicy("too-late", "GOMP_SPINCOUNT=300000", 300_000,
                                                                        "/opt/conda/lib/libgomp.so.1"))
 
 
@@ -125,7 +131,7 @@ def test_doctor_says_when_the_wait_policy_could_not_be_set(scenario, fake_build,
     assert ("  OpenMP threads wait: libgomp's default (GOMP_SPINCOUNT=300000; /opt/conda/lib/libgomp.so.1 was "
             "loaded before gputrain)\n") in str(report)
     assert report.to_dict()["openmp_wait"] == {"source": "too-late", "setting": "GOMP_SPINCOUNT=300000",
-                                               "library": "/opt/conda/lib/libgomp.so.1"}
+                                               "spins": 300_000, "library": "/opt/conda/lib/libgomp.so.1"}
 
 
 def test_it_is_a_warning_when_other_work_shares_the_cores(scenario, fake_build, monkeypatch):
@@ -134,11 +140,13 @@ def test_it_is_a_warning_when_other_work_shares_the_cores(scenario, fake_build, 
     report = gputrain.doctor()
     assert [(f.id, f.severity) for f in report.findings] == [
         ("no-gpu", "warning"), ("cpu-busy", "warning"), ("openmp-wait-policy", "warning")]
-    assert "; gputrain's OpenMP threads wait with libgomp's default (GOMP_SPINCOUNT=300000; " in report.findings[1].seen
+    busy = report.findings[1]
+    assert "; gputrain's OpenMP threads wait with libgomp's default (GOMP_SPINCOUNT=300000; " in busy.seen
+    assert "; if it must keep running, let gputrain's idle threads sleep sooner: set GOMP_SPINCOUNT=" in busy.action
 
 
 def test_no_finding_when_gputrain_or_the_user_chose(scenario, fake_build, monkeypatch):
-    for chosen in (cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=1000"),
-                   cpu_threads.WaitPolicy("user", "OMP_WAIT_POLICY=active")):
+    for chosen in (cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=1000", 1000),
+                   cpu_threads.WaitPolicy("user", "OMP_WAIT_POLICY=active", 30_000_000_000)):
         monkeypatch.setattr(cpu_threads, "_chosen", chosen)
         assert not gputrain.doctor().by_id("openmp-wait-policy")

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 
 SPIN_COUNT = "1000"
 USER_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")  # either one decides how libgomp's threads wait
+LIBGOMP_SPINS = {"": 300_000, "active": 30_000_000_000, "passive": 0}  # by OMP_WAIT_POLICY, when no GOMP_SPINCOUNT
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 
 
 @dataclass(frozen=True)
 class WaitPolicy:
     source: str  # "gputrain" (its default applied), "user" (their variables), "too-late" (libgomp ran first)
     setting: str  # what libgomp's threads run with, as variables: "GOMP_SPINCOUNT=1000"
+    spins: int  # how many times an idle thread checks for work before it sleeps
     library: str | None = None  # for "too-late": the libgomp another library had already loaded
 
     def __str__(self) -> str:
@@ -39,15 +42,28 @@ def loaded_libgomp(maps: str) -> str | None:
     return None
 
 
+def libgomp_spins(environ: Mapping[str, str]) -> int:
+    """The spin count libgomp derives from these variables: GOMP_SPINCOUNT ('20k', 'infinite') if valid,
+    else by OMP_WAIT_POLICY; values libgomp rejects count as unset, as libgomp treats them."""
+    count = environ.get("GOMP_SPINCOUNT", "").strip().lower()
+    if count in ("infinite", "infinity"):
+        return 2**64 - 1
+    number, unit = (count[:-1].strip(), count[-1]) if count and count[-1] in _UNITS else (count, "")
+    if number.isdigit():
+        return int(number) * _UNITS[unit]
+    policy = environ.get("OMP_WAIT_POLICY", "").strip().lower()
+    return LIBGOMP_SPINS.get(policy, LIBGOMP_SPINS[""])
+
+
 def decide(environ: Mapping[str, str], maps: str) -> WaitPolicy:
     """The wait policy libgomp will start with, given the environment and this process's memory map."""
     own = [f"{name}={environ[name]}" for name in USER_VARIABLES if environ.get(name)]
     if own:
-        return WaitPolicy("user", " ".join(own))
+        return WaitPolicy("user", " ".join(own), libgomp_spins(environ))
     library = loaded_libgomp(maps)
     if library:
-        return WaitPolicy("too-late", "GOMP_SPINCOUNT=300000", library)
-    return WaitPolicy("gputrain", f"GOMP_SPINCOUNT={SPIN_COUNT}")
+        return WaitPolicy("too-late", "GOMP_SPINCOUNT=300000", LIBGOMP_SPINS[""], library)
+    return WaitPolicy("gputrain", f"GOMP_SPINCOUNT={SPIN_COUNT}", int(SPIN_COUNT))
 
 
 def chosen() -> WaitPolicy | None:

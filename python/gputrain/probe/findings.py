@@ -34,8 +34,9 @@ SESSION_WARNING = 3600  # seconds left when the doctor starts asking for a check
 # CPUs' worth of other work that makes gputrain's CPU ops share cores: its OpenMP team has one thread per
 # CPU and splits each op evenly, so one thread on a shared core holds up the whole op.
 CPU_BUSY = 0.75
-ONE_THREAD = ("set OMP_NUM_THREADS=1 before gputrain is imported (first cell: import os; "
-              "os.environ['OMP_NUM_THREADS'] = '1'), then restart the kernel")
+# Spin counts from here up made the quickstart 3-30x slower beside one busy process on 2 cores
+# (benchmarks/bench_cpu_contention.py); below it, idle threads give their core back soon enough.
+LONG_SPIN = 10_000
 
 
 def no_gpu(snap: Snapshot, devices: list[Device]) -> list[Issue]:
@@ -163,11 +164,19 @@ def cpu_busy(load: CpuLoad | None, wait: cpu_threads.WaitPolicy | None) -> list[
     seen = (f"other work kept {load.others:.1f} of the {load.cpus} CPUs this process may use busy over "
             f"{load.window:.1f} s: {listing}{steal}; load average {average}{policy}. gputrain's CPU ops "
             "share those cores and slow down")
-    if named:
-        action = ("stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`); if it "
-                  f"must keep running, {ONE_THREAD}")
+    if wait is not None and wait.spins >= LONG_SPIN:
+        spin = cpu_threads.SPIN_COUNT
+        remedy = (f"let gputrain's idle threads sleep sooner: set GOMP_SPINCOUNT={spin} (or OMP_NUM_THREADS=1) "
+                  f"before anything is imported (first cell: import os; os.environ['GOMP_SPINCOUNT'] = '{spin}'), "
+                  "then restart the kernel")
+        action = (f"stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`); if it must "
+                  f"keep running, {remedy}" if named else f"nothing in this runtime can stop it; {remedy}")
+    elif named:
+        action = ("stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`), or train on "
+                  "a GPU")
     else:
-        action = f"nothing in this runtime can stop it: {ONE_THREAD}, or train on a GPU"
+        action = ("nothing in this runtime can stop it: train on a GPU, or start a new runtime (it may land on a "
+                  "less busy machine)")
     return [Issue("cpu-busy", "warning", seen, action)]
 
 
