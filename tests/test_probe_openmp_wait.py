@@ -101,6 +101,16 @@ def test_libgomp_starts_with_the_users_setting():
     assert _started_with(result) == "GOMP_SPINCOUNT = '300000'"
 
 
+@pytest.mark.parametrize("environ", [{}, {"GOMP_SPINCOUNT": "0"}, {"GOMP_SPINCOUNT": "20K"},
+                                     {"GOMP_SPINCOUNT": "lots"}, {"OMP_WAIT_POLICY": "passive"},
+                                     {"OMP_WAIT_POLICY": "ACTIVE"}, {"OMP_WAIT_POLICY": "x"}])
+def test_the_spin_count_is_the_one_libgomp_derives(environ):
+    result = _child("import ctypes; ctypes.CDLL('libgomp.so.1')", **environ)
+    if result.returncode != 0:
+        pytest.skip(f"libgomp.so.1 does not load here: {result.stderr.strip()[-200:]}")
+    assert _started_with(result) == f"GOMP_SPINCOUNT = '{cpu_threads.libgomp_spins(environ)}'"
+
+
 def test_too_late_when_another_library_loaded_libgomp_first():
     result = _child("import ctypes; ctypes.CDLL('libgomp.so.1'); " + REPORT)
     if result.returncode != 0 and "libgomp.so.1" in result.stderr:

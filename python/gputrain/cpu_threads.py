@@ -1,8 +1,7 @@
-"""How gputrain's OpenMP threads wait between CPU ops, set before libgomp starts (it reads GOMP_SPINCOUNT
-and OMP_WAIT_POLICY once, when `_core` loads it). libgomp's default spins about 300,000 times (milliseconds)
-before sleeping; on 2 shared cores a second busy process made the quickstart's steps 7–30x slower, and a
-bound of SPIN_COUNT spins kept them near idle speed at no cost to large ops (bench_cpu_contention.py;
-rows in benchmarks/RESULTS.md). A setting of the user's own always wins."""
+"""How gputrain's OpenMP threads wait between CPU ops. Unless told otherwise, libgomp spins 300,000 times
+(milliseconds of a busy core) before a thread sleeps, and it reads that once, as `_core` loads it; beside
+one busy process on 2 shared cores this made quickstart steps 9-28x slower than a bound of SPIN_COUNT
+spins (benchmarks/bench_cpu_contention.py; rows in benchmarks/RESULTS.md). A user's own setting wins."""
 from __future__ import annotations
 
 import contextlib
