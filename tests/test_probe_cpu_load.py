@@ -11,7 +11,8 @@ from gputrain import cpu_threads
 from gputrain.probe import cpu_load
 
 BUSY_LOOP = "python3 -c while True: pass"
-BOUNDED = cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=1000", 1000)
+SPIN = cpu_threads.SPIN_COUNT
+BOUNDED = cpu_threads.WaitPolicy("gputrain", f"GOMP_SPINCOUNT={SPIN}", int(SPIN))
 KILL = "stop what you do not need (another notebook: Kernel → Shut Down; else `kill PID`)"
 
 
@@ -51,8 +52,8 @@ def test_other_processes_keep_a_core_busy(scenario, fake_build):
     assert f.seen.startswith(
         "other work kept 1.4 of the 2 CPUs this process may use busy over 0.2 s: python3 (pid 901: python3 -c "
         "while True: pass) 1.0 CPU, cc1plus (pid 902: cc1plus -O3 conv.cpp) 0.3 CPU; load average 2.35, 1.50, "
-        "0.90; gputrain's OpenMP threads wait with GOMP_SPINCOUNT=1000 (gputrain setting). gputrain's CPU ops "
-        "share those cores and slow down")
+        f"0.90; gputrain's OpenMP threads wait with GOMP_SPINCOUNT={SPIN} (gputrain setting). gputrain's CPU "
+        "ops share those cores and slow down")
     assert "sshd" not in f.seen  # a process using under a tenth of a CPU is not worth naming
     assert f.action == f"{KILL}, or train on a GPU"
     data = json.loads(json.dumps(report.to_dict()))
@@ -80,15 +81,15 @@ def test_steal_time_with_no_process_to_blame(scenario, fake_build):
 
 
 @pytest.mark.parametrize("setting, spins", [("OMP_WAIT_POLICY=active", 30_000_000_000),
-                                            ("GOMP_SPINCOUNT=10k", 10_000)])
+                                            ("GOMP_SPINCOUNT=3k", 3_000)])
 def test_threads_that_spin_long_are_told_to_sleep_sooner(scenario, fake_build, monkeypatch, setting, spins):
     monkeypatch.setattr(cpu_threads, "_chosen", cpu_threads.WaitPolicy("user", setting, spins))
     cpu_window(scenario, others=[(901, "python3", 1.0, BUSY_LOOP)])
     f = only(gputrain.doctor(), "cpu-busy")
     assert f"; gputrain's OpenMP threads wait with {setting} (your setting). " in f.seen
     assert f.action == (f"{KILL}; if it must keep running, let gputrain's idle threads sleep sooner: set "
-                        "GOMP_SPINCOUNT=1000 (or OMP_NUM_THREADS=1) before anything is imported (first cell: "
-                        "import os; os.environ['GOMP_SPINCOUNT'] = '1000'), then restart the kernel")
+                        f"GOMP_SPINCOUNT={SPIN} (or OMP_NUM_THREADS=1) before anything is imported (first cell: "
+                        f"import os; os.environ['GOMP_SPINCOUNT'] = '{SPIN}'), then restart the kernel")
 
 
 def test_a_short_spin_of_the_users_own_needs_no_change(scenario, fake_build, monkeypatch):

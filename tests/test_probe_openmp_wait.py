@@ -156,7 +156,7 @@ def test_it_is_a_warning_when_other_work_shares_the_cores(scenario, fake_build, 
 
 
 def test_no_finding_when_gputrain_or_the_user_chose(scenario, fake_build, monkeypatch):
-    for chosen in (cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=1000", 1000),
+    for chosen in (cpu_threads.WaitPolicy("gputrain", "GOMP_SPINCOUNT=300", 300),
                    cpu_threads.WaitPolicy("user", "OMP_WAIT_POLICY=active", 30_000_000_000)):
         monkeypatch.setattr(cpu_threads, "_chosen", chosen)
         assert not gputrain.doctor().by_id("openmp-wait-policy")

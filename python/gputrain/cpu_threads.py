@@ -1,7 +1,7 @@
 """How gputrain's OpenMP threads wait between CPU ops. Unless told otherwise, libgomp spins 300,000 times
-(milliseconds of a busy core) before a thread sleeps, and it reads that once, as `_core` loads it; beside
-one busy process on 2 shared cores this made quickstart steps 9-28x slower than a bound of SPIN_COUNT
-spins (benchmarks/bench_cpu_contention.py; rows in benchmarks/RESULTS.md). A user's own setting wins."""
+(~9 ms on a 2-core AMD EPYC) before a thread sleeps, read once as `_core` loads it; beside one busy process
+that made quickstart steps about 2x slower (9-28x with more load) than a bound of SPIN_COUNT spins, which
+cost the idle machine nothing measurable (benchmarks/bench_cpu_contention.py; rows in benchmarks/RESULTS.md)."""
 from __future__ import annotations
 
 import contextlib
@@ -9,7 +9,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SPIN_COUNT = "1000"
+# 300 spins took 9 µs on that EPYC (30 ns a spin) and 3,000 were already 1.5x slower beside a busy process;
+# Intel's PAUSE is about twice as slow since Skylake, so the bound stays well below where that began.
+SPIN_COUNT = "300"
 USER_VARIABLES = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")  # either one decides how libgomp's threads wait
 LIBGOMP_SPINS = {"": 300_000, "active": 30_000_000_000, "passive": 0}  # by OMP_WAIT_POLICY, when no GOMP_SPINCOUNT
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
@@ -18,7 +20,7 @@ _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12}
 @dataclass(frozen=True)
 class WaitPolicy:
     source: str  # "gputrain" (its default applied), "user" (their variables), "too-late" (libgomp ran first)
-    setting: str  # what libgomp's threads run with, as variables: "GOMP_SPINCOUNT=1000"
+    setting: str  # what libgomp's threads run with, as variables: "GOMP_SPINCOUNT=300"
     spins: int  # how many times an idle thread checks for work before it sleeps
     library: str | None = None  # for "too-late": the libgomp another library had already loaded
 
@@ -43,7 +45,7 @@ def loaded_libgomp(maps: str) -> str | None:
 
 def libgomp_spins(environ: Mapping[str, str]) -> int:
     """The spin count libgomp derives from these variables: GOMP_SPINCOUNT ('20k', 'infinite') if valid,
-    else by OMP_WAIT_POLICY; values libgomp rejects count as unset, as libgomp treats them."""
+    else by OMP_WAIT_POLICY; a value libgomp rejects counts as unset, as it does there."""
     count = environ.get("GOMP_SPINCOUNT", "").strip().lower()
     if count in ("infinite", "infinity"):
         return 2**64 - 1

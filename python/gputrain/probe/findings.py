@@ -34,9 +34,9 @@ SESSION_WARNING = 3600  # seconds left when the doctor starts asking for a check
 # CPUs' worth of other work that makes gputrain's CPU ops share cores: its OpenMP team has one thread per
 # CPU and splits each op evenly, so one thread on a shared core holds up the whole op.
 CPU_BUSY = 0.75
-# Spin counts from here up made the quickstart 3-30x slower beside one busy process on 2 cores
-# (benchmarks/bench_cpu_contention.py); below it, idle threads give their core back soon enough.
-LONG_SPIN = 10_000
+# Spin counts from here up made the quickstart 1.5x (3,000) to 28x (300,000) slower beside other work
+# on 2 cores (benchmarks/bench_cpu_contention.py); below it, idle threads give their core back soon enough.
+LONG_SPIN = 3_000
 
 
 def no_gpu(snap: Snapshot, devices: list[Device]) -> list[Issue]:
