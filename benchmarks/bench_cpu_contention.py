@@ -11,9 +11,11 @@ starts. Settings (--settings, comma-separated; default all four):
   passive    OMP_WAIT_POLICY=passive: threads sleep at once
   VAR=VALUE  anything else, taken literally (e.g. GOMP_SPINCOUNT=10000; several joined by '+')
 
-Per row: the load average when the row starts, the CPUs other work used over 0.5 s just before it (the
-busy process counts), the OpenMP threads, ms per training step (median of the repeats, min-max), the
-epoch time for 60,000 images, and the matmul's median. Whole epochs are timed (first a 100-step fit
+Per row: the load average when the row starts; "others": the CPUs' worth other work used (the busy
+process counts) over 0.5 s before the row / during the whole row (busy and steal time on the machine
+less the row's own process: where the second exceeds the first, the row had company it did not ask for);
+the OpenMP threads; ms per training step (median of the repeats, min-max); the epoch time for 60,000
+images; and the matmul's median. Whole epochs are timed (first a 100-step fit
 as warm-up); --quick times 200 steps once and scales them to an epoch instead.
 
 Usage: python benchmarks/bench_cpu_contention.py --data $MNIST [--quick] [--repeats 3] [--loads idle,loaded]
@@ -24,6 +26,7 @@ import argparse
 import datetime
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -97,6 +100,20 @@ def commit() -> str:
         return "?"
 
 
+def children_cpu_seconds() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)  # finished children only: not the busy process
+    return used.ru_utime + used.ru_stime
+
+
+def others_during(before, after, own_seconds: float) -> float | None:
+    """CPUs' worth of busy and steal time between two /proc/stat readings, less `own_seconds` of CPU."""
+    if before is None or after is None or after.total <= before.total:
+        return None
+    per_cpu = (after.total - before.total) / after.cpus
+    busy = after.busy - before.busy + after.steal - before.steal
+    return max(0.0, (busy - own_seconds * os.sysconf("SC_CLK_TCK")) / per_cpu)
+
+
 def run_row(args, name: str) -> dict:
     from gputrain.probe import cpu_load
 
@@ -106,20 +123,23 @@ def run_row(args, name: str) -> dict:
     load = cpu_load.measure(0.5)
     command = [sys.executable, os.path.abspath(__file__), "--child", "--data", args.data, "--repeats",
                str(args.repeats), "--steps", str(args.steps), "--matmul-repeats", str(args.matmul_repeats)]
+    ticks, own = cpu_load.cpu_times(), children_cpu_seconds()
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    during = others_during(ticks, cpu_load.cpu_times(), children_cpu_seconds() - own)
     if result.returncode != 0:
         raise SystemExit(f"{name}: the child process failed:\n{result.stderr}")
     row = json.loads(result.stdout.strip().splitlines()[-1])
-    return {**row, "setting": name, "load_average": load_average, "others": load.others if load else None}
+    return {**row, "setting": name, "load_average": load_average, "others": load.others if load else None,
+            "during": during}
 
 
 def print_row(row: dict, load_name: str) -> None:
     ms = [s * 1e3 for s in row["per_step"]]
     median = statistics.median(ms)
     label = LABELS.get(row["setting"], row["setting"])
-    others = f"{row['others']:.1f}" if row["others"] is not None else "?"
+    others = "/".join(f"{row[k]:.1f}" if row[k] is not None else "?" for k in ("others", "during"))
     spread = f"{min(ms):.2f}-{max(ms):.2f}"
-    print(f"{label:27} {load_name:6} {row['load_average']:7.2f} {others:>6} {row['threads']:7d} {median:8.3f} "
+    print(f"{label:27} {load_name:6} {row['load_average']:7.2f} {others:>9} {row['threads']:7d} {median:8.3f} "
           f"{spread:>13} {median * EPOCH_STEPS / 1e3:8.2f} {row['matmul'] * 1e3:9.1f} "
           f"{2 * MATMUL ** 3 / row['matmul'] / 1e9:7.1f}  {row['wait']}", flush=True)
 
@@ -153,7 +173,7 @@ def main() -> None:
     print(f"CPU: {cpu_model()}")
     timed = f"{args.steps} steps scaled to" if args.steps else "median of whole"
     print(f"quickstart: batch {BATCH}, {timed} epochs of {EPOCH_IMAGES:,} images; matmul {MATMUL}^3 fp32")
-    print(f"{'setting':27} {'load':6} {'loadavg':>7} {'others':>6} {'threads':>7} {'ms/step':>8} {'(min-max)':>13} "
+    print(f"{'setting':27} {'load':6} {'loadavg':>7} {'others':>9} {'threads':>7} {'ms/step':>8} {'(min-max)':>13} "
           f"{'epoch s':>8} {'matmul ms':>9} {'GFLOP/s':>7}  OpenMP wait")
     rows = {}
     busy = None

@@ -43,14 +43,15 @@ class CpuLoad:
 
 
 @dataclass(frozen=True)
-class _CpuTimes:
+class CpuTimes:
+    """Clock ticks since boot summed over the CPUs counted (benchmarks difference two of them)."""
     busy: int  # clock ticks: user, nice, system, irq, softirq (guest time is already inside user)
     steal: int
     total: int
     cpus: int
 
 
-def _cpu_times(allowed: set[int] | None) -> _CpuTimes | None:
+def cpu_times(allowed: set[int] | None = None) -> CpuTimes | None:
     busy = steal = total = cpus = 0
     for line in (files.read("/proc/stat") or "").splitlines():
         name, _, rest = line.partition(" ")
@@ -67,7 +68,7 @@ def _cpu_times(allowed: set[int] | None) -> _CpuTimes | None:
         steal += stolen
         total += user + nice + system + idle + iowait + irq + softirq + stolen
         cpus += 1
-    return _CpuTimes(busy, steal, total, cpus) if cpus else None
+    return CpuTimes(busy, steal, total, cpus) if cpus else None
 
 
 def _allowed_cpus() -> set[int] | None:
@@ -125,14 +126,14 @@ def measure(window: float = WINDOW_S) -> CpuLoad | None:
     """Sleeps `window` seconds between two readings; None where /proc/stat cannot be read (not Linux)
     or no clock tick passed."""
     allowed = _allowed_cpus()
-    before = _cpu_times(allowed)
+    before = cpu_times(allowed)
     if before is None:
         return None
     own_before = _process("/proc/self/stat")
     own_pid = own_before[0] if own_before else None
     procs_before = _processes(own_pid)
     _sleep(window)
-    after = _cpu_times(allowed)
+    after = cpu_times(allowed)
     own_after = _process("/proc/self/stat")
     procs_after = _processes(own_pid)
     if after is None or after.cpus != before.cpus or after.total <= before.total:
