@@ -15,8 +15,8 @@ Per row: the load average when the row starts; "others": the CPUs' worth other w
 process counts) over 0.5 s before the row / during the whole row (busy and steal time on the machine
 less the row's own process: where the second exceeds the first, the row had company it did not ask for);
 the OpenMP threads; ms per training step (median of the repeats, min-max); the epoch time for 60,000
-images; and the matmul's median. Whole epochs are timed (first a 100-step fit
-as warm-up); --quick times 200 steps once and scales them to an epoch instead.
+images; and the matmul's median. Whole epochs are timed after a 100-step warm-up fit (a row stops
+repeating after ROW_BUDGET_S); --quick times 200 steps once and scales them to an epoch instead.
 
 Usage: python benchmarks/bench_cpu_contention.py --data $MNIST [--quick] [--repeats 3] [--loads idle,loaded]
 """
