@@ -98,7 +98,8 @@ def pool2d(x, kind, pool=(2, 2), strides=None, padding="valid"):
 
 def max_pool2d_argmax(x, pool=(2, 2), strides=None, padding="valid"):
     """Where each window's first maximum lies inside its window, row-major (i·pool_w + j): a row-major
-    scan with a strict '>', so the first of equal maxima wins."""
+    scan with a strict '>', so the first of equal maxima wins; a window holding NaN points at its first
+    NaN, as np.argmax does (its maximum is NaN, as np.max's)."""
     x = np.asarray(x, np.float64)
     strides = strides or pool
     n, h, w, c = x.shape
@@ -110,7 +111,8 @@ def max_pool2d_argmax(x, pool=(2, 2), strides=None, padding="valid"):
                 best = -math.inf
                 for r in rows:
                     for q in cols:
-                        if argmax[b, oh, ow, ch] < 0 or x[b, r, q, ch] > best:
+                        v = x[b, r, q, ch]
+                        if argmax[b, oh, ow, ch] < 0 or v > best or (math.isnan(v) and not math.isnan(best)):
                             best, argmax[b, oh, ow, ch] = x[b, r, q, ch], (r - r0) * pool[1] + (q - c0)
     return argmax
 
@@ -161,7 +163,8 @@ def relu(x):
 
 
 def relu_grad(dy, x):
-    return np.where(np.asarray(x) > 0, np.asarray(dy, np.float64), 0.0)
+    """PyTorch's rule (threshold_backward): dy except where x <= 0, so a NaN x passes dy on."""
+    return np.where(np.asarray(x) <= 0, 0.0, np.asarray(dy, np.float64))
 
 
 def sigmoid(x):
@@ -195,6 +198,11 @@ def _splitmix64(z: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
     return z ^ (z >> 31)
+
+
+def dropout(x, mask, rate):
+    """x·mask/(1 − rate): a product, so a dropped NaN or Inf gives NaN (PyTorch's formula too)."""
+    return np.asarray(x, np.float64) * np.asarray(mask, np.float64) / (1.0 - rate)
 
 
 def dropout_mask(size: int, rate: float, seed: int) -> np.ndarray:

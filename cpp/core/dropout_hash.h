@@ -3,11 +3,7 @@
 #pragma once
 #include <stdint.h>
 
-#if defined(__CUDACC__) || defined(__HIPCC__) || defined(__HIP__)
-#define GT_HOST_DEVICE __host__ __device__
-#else
-#define GT_HOST_DEVICE
-#endif
+#include "core/host_device.h"
 
 namespace gt {
 

@@ -5,7 +5,7 @@
 #pragma once
 #include <stdint.h>
 
-#include "core/dropout_hash.h"  // GT_HOST_DEVICE
+#include "core/host_device.h"
 
 namespace gt {
 

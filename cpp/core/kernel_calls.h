@@ -64,7 +64,7 @@ void global_avg_pool2d_backward(const Device& device, int64_t n, int64_t hw, int
 
 // ---- element- and row-wise ----
 void activation_forward(const Device& device, GtActivation kind, int64_t n, const float* x, float* y);
-// relu: xy is the forward input (or output: both are positive at the same places); sigmoid: the output.
+// relu: xy is the forward input (or output: both are <= 0, or NaN, at the same places); sigmoid: the output.
 void activation_backward(const Device& device, GtActivation kind, int64_t n, const float* dy,
                          const float* xy, float* dx);
 void softmax_forward(const Device& device, int64_t rows, int64_t cols, const float* x, float* y);

@@ -137,7 +137,7 @@ struct Activated : Indexed {
       case PlanActivation::Softmax:
         kernels::softmax_backward(p.device, rows, cols, cptr(dy(p)), cptr(y(p)), ptr(p.scratch));
         break;
-      default:  // relu's derivative reads its output: positive exactly where its input is
+      default:  // relu's derivative reads its output: <= 0, or NaN, exactly where its input is
         kernels::activation_backward(p.device, fused_kind(activation), n, cptr(dy(p)), cptr(y(p)), ptr(p.scratch));
     }
     return cptr(p.scratch);

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/nan_rules.h"
+
 namespace gt::cpu {
 namespace {
 constexpr int64_t kParallelFrom = 1 << 15;  // below this a thread team costs more than it saves
@@ -17,12 +19,12 @@ inline float sigmoid(float x) {
 
 void relu_forward(int64_t n, const float* x, float* y) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) y[i] = relu_value(x[i]);
 }
 
 void relu_backward(int64_t n, const float* dy, const float* x, float* dx) {
 #pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+  for (int64_t i = 0; i < n; ++i) dx[i] = relu_grad_value(dy[i], x[i]);
 }
 
 void sigmoid_forward(int64_t n, const float* x, float* y) {

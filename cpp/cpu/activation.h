@@ -6,7 +6,7 @@
 namespace gt::cpu {
 
 void relu_forward(int64_t n, const float* x, float* y);
-void relu_backward(int64_t n, const float* dy, const float* x, float* dx);  // dy where x > 0
+void relu_backward(int64_t n, const float* dy, const float* x, float* dx);  // dy except where x <= 0
 void sigmoid_forward(int64_t n, const float* x, float* y);
 void sigmoid_backward(int64_t n, const float* dy, const float* y, float* dx);  // dy·y·(1 − y)
 void softmax_forward(int64_t rows, int64_t cols, const float* x, float* y);

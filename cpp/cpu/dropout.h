@@ -1,6 +1,7 @@
 // Inverted dropout on the CPU: keep each element with probability 1 − rate (the mask of
-// core/dropout_hash.h, the same on every backend) and scale kept ones by 1/(1 − rate).
-// Backward needs only the mask: dx = dy·mask/(1 − rate).
+// core/dropout_hash.h, the same on every backend) and scale kept ones by 1/(1 − rate): y = x·mask/(1 − rate),
+// a product, so a dropped NaN or Inf gives NaN as NumPy's formula does. Backward needs only the mask:
+// dx = dy·mask/(1 − rate).
 #pragma once
 #include <cstdint>
 

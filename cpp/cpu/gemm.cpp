@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/nan_rules.h"
 #include "cpu/parallel.h"
 
 #ifdef _OPENMP
@@ -177,7 +178,7 @@ void fetch_a_from_depth_rows(const RowSource& s, int64_t p0, int64_t kc, int64_t
 
 inline float activate(GtActivation activation, float v) {
   switch (activation) {
-    case GT_ACTIVATION_RELU: return v > 0.0f ? v : 0.0f;
+    case GT_ACTIVATION_RELU: return relu_value(v);
     case GT_ACTIVATION_SIGMOID: {
       const float e = std::exp(-std::fabs(v));
       return v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
@@ -237,9 +238,9 @@ void micro_kernel(int64_t kc, ASliver a_at, const float* __restrict bp, int64_t 
       vfloat* row1 = reinterpret_cast<vfloat*>(c + i * ldc + kVec);
       vfloat v0 = (overwrite ? vfloat{} : *row) + acc[i][0] + bias0;
       vfloat v1 = (overwrite ? vfloat{} : *row1) + acc[i][1] + bias1;
-      if (relu) {
-        v0 = v0 > vfloat{} ? v0 : vfloat{};
-        v1 = v1 > vfloat{} ? v1 : vfloat{};
+      if (relu) {  // relu_value on whole vectors: zero only where v < 0, so NaN stays NaN
+        v0 = v0 < vfloat{} ? vfloat{} : v0;
+        v1 = v1 < vfloat{} ? vfloat{} : v1;
       }
       *row = v0;
       *row1 = v1;

@@ -1,6 +1,8 @@
 // Accuracy counts over a batch; batches are small, so one thread.
 #include "cpu/metrics.h"
 
+#include "core/nan_rules.h"
+
 namespace gt::cpu {
 
 void count_argmax_hits(int64_t rows, int64_t classes, const float* output, const int32_t* labels,
@@ -10,7 +12,7 @@ void count_argmax_hits(int64_t rows, int64_t classes, const float* output, const
     const float* row = output + r * classes;
     int64_t best = 0;
     for (int64_t j = 1; j < classes; ++j)
-      if (row[j] > row[best]) best = j;
+      if (max_takes(row[j], row[best])) best = j;  // np.argmax: the first maximum, or the first NaN
     hits += best == labels[r];
   }
   counter[0] += static_cast<float>(hits);

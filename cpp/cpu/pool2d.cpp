@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/nan_rules.h"
 #include "cpu/parallel.h"
 
 namespace gt::cpu {
@@ -50,7 +51,7 @@ void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float*
         for (int64_t iw = cols.begin; iw < cols.end; ++iw) {
           const float* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
           if (kind == GT_POOL_MAX) {
-            for (int64_t c = 0; c < g.c; ++c) acc[c] = in[c] > acc[c] ? in[c] : acc[c];
+            for (int64_t c = 0; c < g.c; ++c) acc[c] = max_takes(in[c], acc[c]) ? in[c] : acc[c];
           } else {
 #pragma omp simd
             for (int64_t c = 0; c < g.c; ++c) acc[c] += in[c];
@@ -72,31 +73,29 @@ void max_pool2d_argmax(const GtWindow2d& g, const float* x, int32_t* argmax, flo
   parallel_for(g.n * g.oh, threads_for(g.n * g.oh * g.ow * g.kh * g.kw * g.c), [&](int64_t r) {
     const int64_t n = r / g.oh, oh = r % g.oh;
     const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
-    std::vector<float> best(static_cast<size_t>(g.c)), maximum(static_cast<size_t>(g.c));
+    std::vector<float> best(static_cast<size_t>(g.c));
     for (int64_t ow = 0; ow < g.ow; ++ow) {
       const Span cols = window_span(ow, g.stride_w, g.pad_left, g.kw, g.w);
       int32_t* arg = argmax + ((n * g.oh + oh) * g.ow + ow) * g.c;
       std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-      std::fill(maximum.begin(), maximum.end(), -std::numeric_limits<float>::infinity());
       std::fill(arg, arg + g.c, -1);
-      // Row-major scan with a strict '>': the first maximum keeps its place (TensorFlow's rule). The
-      // pooled value is kept apart, with pool2d_forward's own rule, so both agree even on NaNs.
+      // Row-major scan from the window's first cell by max_takes: the first maximum keeps its place
+      // (TensorFlow's rule), and the first NaN takes it and keeps it (NumPy's). The running value is
+      // then pool2d_forward's maximum to the bit, NaNs included.
       for (int64_t ih = rows.begin; ih < rows.end; ++ih)
         for (int64_t iw = cols.begin; iw < cols.end; ++iw) {
           const float* in = x + ((n * g.h + ih) * g.w + iw) * g.c;
           const int32_t local = static_cast<int32_t>((ih - (oh * g.stride_h - g.pad_top)) * g.kw +
                                                      (iw - (ow * g.stride_w - g.pad_left)));
           float* best_value = best.data();
-          float* max_value = maximum.data();
 #pragma omp simd
           for (int64_t c = 0; c < g.c; ++c) {  // selects, not branches: the channel loop vectorises
-            const bool take = in[c] > best_value[c] || arg[c] < 0;
+            const bool take = arg[c] < 0 || max_takes(in[c], best_value[c]);
             best_value[c] = take ? in[c] : best_value[c];
             arg[c] = take ? local : arg[c];
-            max_value[c] = in[c] > max_value[c] ? in[c] : max_value[c];
           }
         }
-      if (y != nullptr) std::copy(maximum.begin(), maximum.end(), y + ((n * g.oh + oh) * g.ow + ow) * g.c);
+      if (y != nullptr) std::copy(best.begin(), best.end(), y + ((n * g.oh + oh) * g.ow + ow) * g.c);
     }
   });
 }

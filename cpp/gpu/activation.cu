@@ -12,7 +12,7 @@ __global__ void activation_forward_kernel(int kind, int64_t n, const float* __re
                                           float* __restrict__ y) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    y[i] = kind == GT_ACTIVATION_RELU ? (x[i] > 0.0f ? x[i] : 0.0f) : sigmoid(x[i]);
+    y[i] = kind == GT_ACTIVATION_RELU ? relu_value(x[i]) : sigmoid(x[i]);
 }
 
 // relu: xy is the forward input; sigmoid: the forward output.
@@ -20,7 +20,7 @@ __global__ void activation_backward_kernel(int kind, int64_t n, const float* __r
                                            const float* __restrict__ xy, float* __restrict__ dx) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    dx[i] = kind == GT_ACTIVATION_RELU ? (xy[i] > 0.0f ? dy[i] : 0.0f) : dy[i] * xy[i] * (1.0f - xy[i]);
+    dx[i] = kind == GT_ACTIVATION_RELU ? relu_grad_value(dy[i], xy[i]) : dy[i] * xy[i] * (1.0f - xy[i]);
 }
 
 __global__ void softmax_forward_kernel(int64_t cols, const float* __restrict__ x, float* __restrict__ y) {

@@ -17,7 +17,7 @@ __global__ void dropout_forward_kernel(int64_t n, const float* __restrict__ x, u
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     const bool keep = dropout_keep(seed, static_cast<uint64_t>(i), threshold);
     mask[i] = keep ? 1 : 0;
-    y[i] = keep ? x[i] * scale : 0.0f;
+    y[i] = x[i] * (keep ? scale : 0.0f);  // x·mask·scale: a dropped NaN or Inf gives NaN, as in NumPy
   }
 }
 
@@ -26,7 +26,7 @@ __global__ void dropout_backward_kernel(int64_t n, const float* __restrict__ dy,
                                         float* __restrict__ dx) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    dx[i] = dy[i] * (mask[i] ? scale : 0.0f);
 }
 
 }  // namespace

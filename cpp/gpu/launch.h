@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/nan_rules.h"
 #include "core/op_params.h"
 #include "gpu/vendor.h"
 
@@ -25,7 +26,7 @@ __device__ inline float sigmoid(float x) {
 
 // The fused epilogue of dense and conv2d (kind: GtActivation).
 __device__ inline float activate(int kind, float v) {
-  return kind == GT_ACTIVATION_RELU ? (v > 0.0f ? v : 0.0f) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
+  return kind == GT_ACTIVATION_RELU ? relu_value(v) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
 }
 
 // 16-byte loads and stores of four 4-byte values (float4, int4); p must be 16-byte aligned (the

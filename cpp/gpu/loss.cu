@@ -54,7 +54,8 @@ __global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__
       dinput[i] = ((z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e)) - t) * inv_n;
     } else {
       const float p = input[i];
-      const float pc = fminf(fmaxf(p, eps), 1.0f - eps);
+      // Comparisons, not fminf/fmaxf, which would turn a NaN p into eps: np.clip keeps NaN.
+      const float pc = p < eps ? eps : (p > 1.0f - eps ? 1.0f - eps : p);
       sum += -(t * logf(pc) + (1.0f - t) * logf(1.0f - pc));
       const bool clipped = p < eps || p > 1.0f - eps;  // Keras's clip passes no gradient there
       dinput[i] = clipped ? 0.0f : -(t / pc - (1.0f - t) / (1.0f - pc)) * inv_n;

@@ -1,6 +1,7 @@
 // Accuracy counts that add into a counter in device memory, so fit reads its metrics only when it
 // reports. One block: a batch has at most a few thousand rows, and the launch is stream-ordered with
 // the step, so the single writer needs no atomics.
+#include "core/nan_rules.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -15,7 +16,7 @@ __global__ void count_argmax_hits_kernel(int64_t rows, int64_t classes, const fl
     const float* row = output + r * classes;
     int64_t best = 0;
     for (int64_t j = 1; j < classes; ++j)
-      if (row[j] > row[best]) best = j;  // the first maximum wins ties, as NumPy's argmax
+      if (max_takes(row[j], row[best])) best = j;  // np.argmax: the first maximum, or the first NaN
     hits += best == labels[r] ? 1.0f : 0.0f;
   }
   hits = block_reduce(hits, SumOp(), 0.0f);

@@ -12,6 +12,7 @@
 #include <initializer_list>
 
 #include "core/fast_divmod.h"
+#include "core/nan_rules.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -51,7 +52,7 @@ __global__ void pool2d_forward_kernel(GtWindow2d g, int kind, const float* __res
     for (int64_t ih = h0; ih < h1; ++ih)
       for (int64_t iw = w0; iw < w1; ++iw) {
         const float v = x[((n * g.h + ih) * g.w + iw) * g.c + c];
-        acc = kind == GT_POOL_MAX ? (v > acc ? v : acc) : acc + v;
+        acc = kind == GT_POOL_MAX ? (max_takes(v, acc) ? v : acc) : acc + v;
       }
     if (kind == GT_POOL_AVG) {
       const int64_t count = (h1 - h0) * (w1 - w0);
@@ -61,7 +62,8 @@ __global__ void pool2d_forward_kernel(GtWindow2d g, int kind, const float* __res
   }
 }
 
-// Row-major scan with a strict '>': the first maximum keeps its place (TensorFlow's rule).
+// Row-major scan by max_takes: the first maximum keeps its place (TensorFlow's rule), the first NaN
+// takes it (NumPy's).
 __global__ void max_pool2d_argmax_kernel(GtWindow2d g, const float* __restrict__ x,
                                          int32_t* __restrict__ argmax) {
   const int64_t total = g.n * g.oh * g.ow * g.c;
@@ -77,7 +79,7 @@ __global__ void max_pool2d_argmax_kernel(GtWindow2d g, const float* __restrict__
     for (int64_t ih = h0; ih < h1; ++ih)
       for (int64_t iw = w0; iw < w1; ++iw) {
         const float v = x[((n * g.h + ih) * g.w + iw) * g.c + c];
-        if (where < 0 || v > best) {
+        if (where < 0 || max_takes(v, best)) {
           best = v;
           where = static_cast<int32_t>((ih - top) * g.kw + (iw - left));
         }
@@ -196,9 +198,9 @@ __device__ inline void covering_outputs32(int32_t i, const FastDivmod& stride, i
   *end = last < outputs ? last : outputs;
 }
 
-// y and argmax (each unless null) for every output group. Max keeps two running values so that both
-// results match the simple kernels to the bit, NaNs included: the value by '>' from −∞ (a NaN never
-// wins), the argmax by "first cell, then '>'".
+// y and argmax (each unless null) for every output group. Max scans by max_takes, as the simple kernels
+// do: the value from −∞ and the argmax from the first cell agree on the value (NaNs included), so one
+// running maximum serves both, and both match the simple kernels to the bit.
 template <int V>
 __global__ void pool2d_forward_fast_kernel(Pool32 p, uint32_t total, int kind, const float* __restrict__ x,
                                            float* __restrict__ y, int32_t* __restrict__ argmax) {
@@ -211,12 +213,11 @@ __global__ void pool2d_forward_fast_kernel(Pool32 p, uint32_t total, int kind, c
     const int32_t left = static_cast<int32_t>(ow * p.stride_w.divisor) - p.pad_left;
     const int32_t h0 = top > 0 ? top : 0, h1 = top + p.kh < p.h ? top + p.kh : p.h;
     const int32_t w0 = left > 0 ? left : 0, w1 = left + p.kw < p.w ? left + p.kw : p.w;
-    float acc[V], best[V];
+    float acc[V];
     int32_t where[V];
 #pragma unroll
     for (int l = 0; l < V; ++l) {
       acc[l] = kind == GT_POOL_MAX ? -INFINITY : 0.0f;
-      best[l] = -INFINITY;
       where[l] = -1;
     }
     for (int32_t ih = h0; ih < h1; ++ih)
@@ -226,9 +227,10 @@ __global__ void pool2d_forward_fast_kernel(Pool32 p, uint32_t total, int kind, c
         const int32_t local = (ih - top) * p.kw + (iw - left);
 #pragma unroll
         for (int l = 0; l < V; ++l) {
-          acc[l] = kind == GT_POOL_MAX ? (v[l] > acc[l] ? v[l] : acc[l]) : acc[l] + v[l];
-          if (with_argmax && (where[l] < 0 || v[l] > best[l])) {
-            best[l] = v[l];
+          if (kind != GT_POOL_MAX) {
+            acc[l] += v[l];
+          } else if (where[l] < 0 || max_takes(v[l], acc[l])) {
+            acc[l] = v[l];
             where[l] = local;
           }
         }

@@ -113,7 +113,7 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, device: s
 def dense(x, kernel, bias=None, device: str | None = None, activation: str | None = None):
     """activation(x (..., in) @ kernel (in, out) + bias (out,)): Keras's Dense. activation None (or
     "linear"), "relu" or "sigmoid" is applied in the same pass that writes y. The gradient of a fused
-    activation comes from its output: relu_grad(dy, y) (y > 0 exactly where the input was) or
+    activation comes from its output: relu_grad(dy, y) (y is <= 0, or NaN, exactly where the input was) or
     sigmoid_grad(dy, y), then dense_grad."""
     x, kernel, bias = _as_array(x, "x"), _as_array(kernel, "kernel"), _optional(bias, "bias")
     return _core.dense(x, kernel, bias, _device(device, x, kernel, bias), activation)
@@ -201,7 +201,7 @@ def relu(x, device: str | None = None):
 
 
 def relu_grad(dy, x, device: str | None = None):
-    """dy where the forward input x > 0, else 0."""
+    """0 where the forward input x <= 0, else dy (PyTorch's rule: a NaN x passes dy on)."""
     dy, x = _as_array(dy, "dy"), _as_array(x, "x")
     return _core.relu_grad(dy, x, _device(device, dy, x))
 
@@ -231,7 +231,8 @@ def softmax_grad(dy, y, device: str | None = None):
 
 def dropout(x, rate: float, seed: int, device: str | None = None):
     """(y, mask): each element kept with probability 1 − rate and scaled by 1/(1 − rate); mask is uint8
-    (1 = kept). The mask is a function of (seed, element index) only: the same on every backend."""
+    (1 = kept). The mask is a function of (seed, element index) only: the same on every backend.
+    y = x·mask/(1 − rate), a product: a dropped NaN or Inf gives NaN."""
     x = _as_array(x, "x")
     return _core.dropout(x, _real(rate, "rate"), _seed(seed), _device(device, x))
 
