@@ -1,5 +1,5 @@
-"""Float64 NumPy references for the nn ops, written from the definitions (GUIDE §2) with plain loops and
-einsum, independent of gputrain's code. Backward references are checked against finite differences of
+"""Float64 NumPy references for the nn ops, written from the definitions (NHWC, HWIO, TensorFlow's
+padding rule) with plain loops and einsum, independent of gputrain's code. Backward references are checked against finite differences of
 the forward references (tests/test_reference.py) before our kernels are judged against them."""
 from __future__ import annotations
 
