@@ -30,7 +30,7 @@ def test_softmax_cross_entropy_accepts_int64_labels_and_checks_their_range(devic
         gputrain.ops.softmax_cross_entropy(np.array([0, 3]), logits, device=device)
     with pytest.raises(ValueError, match=r"labels: expected shape \(2,\)"):
         gputrain.ops.softmax_cross_entropy(np.array([0, 1, 2]), logits, device=device)
-    with pytest.raises(TypeError, match=r"labels: expected integer"):
+    with pytest.raises(TypeError, match=r"softmax_cross_entropy: labels must be integer class indices, got dtype float64"):
         gputrain.ops.softmax_cross_entropy(np.array([0.0, 1.0]), logits, device=device)
 
 

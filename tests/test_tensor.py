@@ -275,3 +275,29 @@ def test_host_blocks_are_aligned_for_vectors_and_huge_pages():
     for floats, alignment in [(3, 64), (1000, 64), ((32 << 20) // 4, 2 << 20), (11_000_000, 2 << 20)]:
         t = gt.empty((floats,), device="cpu")
         assert t.__array_interface__["data"][0] % alignment == 0, (floats, alignment)
+
+
+@pytest.mark.parametrize("bad", [None, "abc", 3, [1.0]])
+def test_from_dlpack_rejects_what_is_not_dlpack(bad):
+    with pytest.raises(TypeError, match=r"^from_dlpack: x must support DLPack \(have __dlpack__\) or be a DLPack "
+                                        r"capsule, got \w+$"):
+        gt.from_dlpack(bad)
+
+
+def test_wrongly_typed_arguments_of_tensor_methods_are_one_line_errors():
+    t = gt.tensor(np.arange(6, dtype=np.float32), device="cpu")
+    for name in ("copy", "non_blocking"):
+        with pytest.raises(TypeError, match=f"^to: {name} must be a bool, got str$"):
+            t.to("cpu", **{name: "yes"})
+    with pytest.raises(TypeError, match=r"^__dlpack__: max_version must be a pair of ints .*got 'x'$"):
+        t.__dlpack__(max_version="x")
+    with pytest.raises(TypeError, match=r"^__dlpack__: max_version must be a pair of ints .*got \(1, 2, 3\)$"):
+        t.__dlpack__(max_version=(1, 2, 3))
+    with pytest.raises(TypeError, match=r"^__dlpack__: dl_device must be a pair of ints .*got \(1, 1180591620717411303424\)$"):
+        t.__dlpack__(dl_device=(1, 2**70))
+    with pytest.raises(TypeError, match=r"^__dlpack__: stream must be None or an int, got str$"):
+        t.__dlpack__(stream="s")
+    with pytest.raises(TypeError, match=r"^__dlpack__: copy must be None or a bool, got str$"):
+        t.__dlpack__(copy="no")
+    with pytest.raises(TypeError, match=r"^dtype: expected one of float32, .* got int$"):
+        gt.tensor([1.0], dtype=5, device="cpu")

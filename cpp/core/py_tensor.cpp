@@ -244,6 +244,24 @@ Tensor import_dlpack(const py::capsule& capsule) {
   throw TypeError("from_dlpack: expected an unconsumed DLPack capsule");
 }
 
+// __dlpack__'s max_version and dl_device: a pair of ints; a TypeError naming the argument otherwise
+// (instead of pybind11's cast error, which names a C++ type).
+std::pair<int, int> int_pair_arg(const py::object& obj, const char* name) {
+  if (py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj)) {
+    const auto items = py::reinterpret_borrow<py::sequence>(obj);
+    if (items.size() == 2 && py::isinstance<py::int_>(items[0]) && py::isinstance<py::int_>(items[1]) &&
+        !py::isinstance<py::bool_>(items[0]) && !py::isinstance<py::bool_>(items[1])) {
+      try {
+        return {items[0].cast<int>(), items[1].cast<int>()};
+      } catch (const py::cast_error&) {
+        // an int beyond C's int: reported below
+      }
+    }
+  }
+  throw TypeError(std::string("__dlpack__: ") + name + " must be a pair of ints (Python ints within C int), got " +
+                  std::string(py::str(py::repr(obj))).substr(0, 60));
+}
+
 void synchronize(const Device& device) {
   if (device.type == DeviceType::CPU) return;
   const GtBackendTable& table = backend_for(device);
@@ -355,21 +373,23 @@ void bind_tensor(py::module_& m) {
       .def("__dlpack__",
            [](const Tensor& t, py::object stream, py::object max_version, py::object dl_device_arg,
               py::object copy) {
+             if (!stream.is_none() && (!py::isinstance<py::int_>(stream) || py::isinstance<py::bool_>(stream)))
+               throw TypeError("__dlpack__: stream must be None or an int, got " +
+                               std::string(py::str(py::type::handle_of(stream).attr("__name__"))));
+             if (!copy.is_none() && !py::isinstance<py::bool_>(copy))
+               throw TypeError("__dlpack__: copy must be None or a bool, got " +
+                               std::string(py::str(py::type::handle_of(copy).attr("__name__"))));
+             const bool versioned = !max_version.is_none() && int_pair_arg(max_version, "max_version").first >= 1;
              if (!dl_device_arg.is_none()) {
-               const auto wanted = dl_device_arg.cast<std::pair<int, int>>();
+               const auto wanted = int_pair_arg(dl_device_arg, "dl_device");
                const DLDevice d = dl_device(t.device());
                if (wanted.first != d.device_type || wanted.second != d.device_id)
                  throw py::buffer_error("__dlpack__: export to another device is not supported; use .to()");
              }
-             if (!copy.is_none() && copy.cast<bool>())
-               return export_dlpack(t.to(t.device(), true), !max_version.is_none() &&
-                                                                max_version.cast<std::pair<int, int>>().first >= 1);
+             if (!copy.is_none() && copy.cast<bool>()) return export_dlpack(t.to(t.device(), true), versioned);
              // Our kernels run on the device's legacy default stream: wait for them before a consumer
              // reads on its own stream (-1 means the consumer needs no synchronisation).
-             if (!stream.is_none() && !(py::isinstance<py::int_>(stream) && stream.cast<long long>() == -1))
-               synchronize(t.device());
-             const bool versioned =
-                 !max_version.is_none() && max_version.cast<std::pair<int, int>>().first >= 1;
+             if (!stream.is_none() && !py::int_(-1).equal(stream)) synchronize(t.device());
              return export_dlpack(t, versioned);
            },
            py::kw_only(), arg("stream") = py::none(), arg("max_version") = py::none(),

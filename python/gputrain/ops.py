@@ -1,6 +1,7 @@
 """Functional operations. NumPy arrays in, NumPy out, computed on `device=` (default: the default
 device); gputrain Tensors in, Tensors out on the tensors' device (`device=` is then ignored).
-Validation happens in the C++ dispatch."""
+Argument types are checked here, each message naming the op and the argument; values (shapes, ranges,
+the dtypes of arrays) are validated once, in the C++ dispatch."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,15 +10,133 @@ from . import _core
 from ._backends import resolve_device
 
 
-def _as_array(x, name: str):
-    # Python scalars and lists become float32; arrays and Tensors keep their dtype so that a wrong one
-    # is reported by dispatch instead of converted silently.
-    if isinstance(x, (np.ndarray, _core.Tensor)):
+_INT64_MAX = 2**63 - 1
+
+
+def _describe(value) -> str:
+    """A value as an error message shows it: short reprs in full, anything else by its type."""
+    if value is None or isinstance(value, (bool, int, float, str, bytes, tuple, list)):
+        text = repr(value)
+        return text if len(text) <= 40 else f"{type(value).__name__} {text[:37]}..."
+    return type(value).__name__
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+class _Args:
+    """Type checks of one op's arguments, done here so that every message names the op and the argument
+    (the binding would report a wrongly typed value as a list of its signatures, or convert it: None
+    into NaN, "2" into 2.0). Values (ranges, shapes, dtypes of arrays) are checked once, in dispatch."""
+
+    def __init__(self, op: str):
+        self.op = op
+
+    def error(self, name: str, expected: str, value) -> TypeError:
+        return TypeError(f"{self.op}: {name} must be {expected}, got {_describe(value)}")
+
+    def array(self, x, name: str):
+        """An array or Tensor as it is (dispatch names a wrong dtype); a Python or NumPy number or a
+        (nested) list or tuple of them as float32."""
+        if isinstance(x, (np.ndarray, _core.Tensor)):
+            return x
+        if not (isinstance(x, (int, float, np.number, list, tuple)) and not isinstance(x, (bool, np.bool_))):
+            raise self.error(name, "an array or gputrain.Tensor", x)
+        try:
+            values = np.asarray(x)
+        except ValueError as exc:  # a ragged list
+            raise ValueError(f"{self.op}: {name}: the list is not rectangular ({exc})") from None
+        if values.dtype.kind not in "iuf":
+            raise TypeError(f"{self.op}: {name} must be an array or gputrain.Tensor, got a {type(x).__name__} "
+                            f"of {values.dtype} elements; expected numbers")
+        with np.errstate(over="ignore"):
+            converted = values.astype(np.float32)
+        if values.dtype.kind == "f" and (np.isinf(converted) & np.isfinite(values)).any():
+            raise ValueError(f"{self.op}: {name} holds values beyond float32's range (±3.4e38)")
+        return converted
+
+    def optional(self, x, name: str):
+        return None if x is None else self.array(x, name)
+
+    def tensor(self, x, name: str, optional: bool = False):
+        """An array or Tensor that is used where it is (updated in place, or read as its own dtype):
+        never converted here."""
+        if x is None and optional:
+            return None
+        if not isinstance(x, (np.ndarray, _core.Tensor)):
+            raise self.error(name, "a NumPy array or gputrain.Tensor" + (" (or None)" if optional else ""), x)
         return x
-    try:
-        return np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array of float32, got {type(x).__name__}") from exc
+
+    def flag(self, value, name: str) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise self.error(name, "a bool", value)
+        return bool(value)
+
+    def real(self, value, name: str) -> float:
+        """A hyper-parameter given as a Python or NumPy number (dispatch checks its range)."""
+        if not (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))):
+            raise self.error(name, "a number", value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{self.op}: {name} is too large for a float: {value}") from None
+
+    def integer(self, value, name: str, low: int, high: int) -> int:
+        """An int that the binding's integer type holds (dispatch checks the range that makes sense)."""
+        if not _is_int(value):
+            raise self.error(name, "an int", value)
+        if not low <= int(value) <= high:
+            raise ValueError(f"{self.op}: {name} must be in [{low}, {high}], got {value}")
+        return int(value)
+
+    def pair(self, value, name: str) -> list[int]:
+        """An int or a pair of ints (Keras accepts both) as [h, w]; dispatch checks they are positive."""
+        if _is_int(value):
+            items = [value, value]
+        else:
+            try:
+                items = [] if isinstance(value, (str, bytes)) else list(value)
+            except TypeError:
+                items = []
+            if not items:
+                raise self.error(name, "an int or a pair of ints", value)
+            if len(items) != 2:
+                raise ValueError(f"{self.op}: {name} must be an int or a pair of ints, got {tuple(items)!r}")
+            if not all(_is_int(v) for v in items):
+                raise self.error(name, "an int or a pair of ints", tuple(items))
+        if not all(-_INT64_MAX - 1 <= int(v) <= _INT64_MAX for v in items):
+            raise ValueError(f"{self.op}: {name} must fit a 64-bit integer, got {tuple(int(v) for v in items)}")
+        return [int(v) for v in items]
+
+    def padding(self, padding) -> str:
+        if not isinstance(padding, str):
+            raise self.error("padding", "'valid' or 'same'", padding)
+        return padding.lower()
+
+    def activation(self, activation):
+        if activation is not None and not isinstance(activation, str):
+            raise self.error("activation", "None, 'linear', 'relu' or 'sigmoid'", activation)
+        return activation
+
+    def labels(self, labels):
+        """Integer class labels as int32. An int32 Tensor is used where it is; another integer Tensor is
+        converted through the host (the kernels read int32)."""
+        if isinstance(labels, _core.Tensor):
+            if labels.dtype == "int32" or labels.dtype not in ("int64", "uint8"):
+                return labels  # dispatch names a wrong dtype
+            return _core.tensor_from_numpy(self.labels(labels.numpy()), labels.device)
+        if not isinstance(labels, (np.ndarray, list, tuple, int, np.integer)) or isinstance(labels, (bool, np.bool_)):
+            raise self.error("labels", "an array or gputrain.Tensor of integer class indices", labels)
+        try:
+            array = np.asarray(labels)
+        except ValueError as exc:
+            raise ValueError(f"{self.op}: labels: the list is not rectangular ({exc})") from None
+        if array.dtype.kind not in "iu":
+            raise TypeError(f"{self.op}: labels must be integer class indices, got dtype {array.dtype}")
+        if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
+            raise ValueError(f"{self.op}: labels: values do not fit int32")
+        return np.ascontiguousarray(array, dtype=np.int32)
 
 
 def _device(device, *args) -> str:
@@ -35,67 +154,9 @@ def _device(device, *args) -> str:
 
 def add(a, b, device: str | None = None):
     """Element-wise a + b of two float32 arrays of the same shape."""
-    a, b = _as_array(a, "a"), _as_array(b, "b")
+    args = _Args("add")
+    a, b = args.array(a, "a"), args.array(b, "b")
     return _core.add(a, b, _device(device, a, b))
-
-
-# ---- argument helpers -------------------------------------------------------------------------------
-
-def _pair(value, name: str) -> list[int]:
-    """An int or a pair of ints (Keras accepts both) as [h, w]; dispatch checks they are positive."""
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return [int(value), int(value)]
-    if isinstance(value, str):
-        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}")
-    try:
-        items = list(value)
-    except TypeError:
-        raise TypeError(f"{name}: expected an int or a pair of ints, got {value!r}") from None
-    if len(items) != 2:
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {tuple(items)!r}")
-    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
-        raise TypeError(f"{name}: expected an int or a pair of ints, got {tuple(items)!r}")
-    return [int(v) for v in items]
-
-
-def _padding(padding) -> str:
-    if not isinstance(padding, str):
-        raise TypeError(f"padding: expected 'valid' or 'same', got {padding!r}")
-    return padding.lower()
-
-
-def _optional(x, name: str):
-    return None if x is None else _as_array(x, name)
-
-
-def _labels(labels):
-    """Integer class labels as int32. An int32 Tensor is used where it is; another integer Tensor is
-    converted through the host (the kernels read int32)."""
-    if isinstance(labels, _core.Tensor):
-        if labels.dtype == "int32" or labels.dtype not in ("int64", "uint8"):
-            return labels  # dispatch names a wrong dtype
-        return _core.tensor_from_numpy(_labels(labels.numpy()), labels.device)
-    array = np.asarray(labels)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"labels: expected integer class indices, got dtype {array.dtype}")
-    if array.size and (array.min() < np.iinfo(np.int32).min or array.max() > np.iinfo(np.int32).max):
-        raise ValueError("labels: values do not fit int32")
-    return np.ascontiguousarray(array, dtype=np.int32)
-
-
-def _real(value, name: str) -> float:
-    """A hyper-parameter given as a Python or NumPy number (dispatch checks its range)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {value!r}")
-    return float(value)
-
-
-def _seed(seed) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**64:
-        raise ValueError(f"seed: expected 0 <= seed < 2**64, got {seed}")
-    return int(seed)
 
 
 def _loss(loss):
@@ -106,8 +167,10 @@ def _loss(loss):
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, device: str | None = None):
     """op(a) @ op(b) for 2-D float32 arrays, op = transpose where asked."""
-    a, b = _as_array(a, "a"), _as_array(b, "b")
-    return _core.matmul(a, b, bool(transpose_a), bool(transpose_b), _device(device, a, b))
+    args = _Args("matmul")
+    a, b = args.array(a, "a"), args.array(b, "b")
+    return _core.matmul(a, b, args.flag(transpose_a, "transpose_a"), args.flag(transpose_b, "transpose_b"),
+                        _device(device, a, b))
 
 
 def dense(x, kernel, bias=None, device: str | None = None, activation: str | None = None):
@@ -115,13 +178,15 @@ def dense(x, kernel, bias=None, device: str | None = None, activation: str | Non
     "linear"), "relu" or "sigmoid" is applied in the same pass that writes y. The gradient of a fused
     activation comes from its output: relu_grad(dy, y) (y is <= 0, or NaN, exactly where the input was) or
     sigmoid_grad(dy, y), then dense_grad."""
-    x, kernel, bias = _as_array(x, "x"), _as_array(kernel, "kernel"), _optional(bias, "bias")
-    return _core.dense(x, kernel, bias, _device(device, x, kernel, bias), activation)
+    args = _Args("dense")
+    x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
+    return _core.dense(x, kernel, bias, _device(device, x, kernel, bias), args.activation(activation))
 
 
 def dense_grad(dy, x, kernel, device: str | None = None):
     """(dx, dkernel, dbias) of dense for the output gradient dy."""
-    dy, x, kernel = _as_array(dy, "dy"), _as_array(x, "x"), _as_array(kernel, "kernel")
+    args = _Args("dense_grad")
+    dy, x, kernel = args.array(dy, "dy"), args.array(x, "x"), args.array(kernel, "kernel")
     return _core.dense_grad(dy, x, kernel, _device(device, dy, x, kernel))
 
 
@@ -129,103 +194,118 @@ def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", device:
            activation: str | None = None):
     """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in, out), plus bias (out,), then
     activation (None/"linear", "relu", "sigmoid") fused into the same pass, as in dense."""
-    x, kernel, bias = _as_array(x, "x"), _as_array(kernel, "kernel"), _optional(bias, "bias")
-    return _core.conv2d(x, kernel, bias, _pair(strides, "strides"), _padding(padding),
-                        _device(device, x, kernel, bias), activation)
+    args = _Args("conv2d")
+    x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
+    return _core.conv2d(x, kernel, bias, args.pair(strides, "strides"), args.padding(padding),
+                        _device(device, x, kernel, bias), args.activation(activation))
 
 
 def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: str | None = None):
     """(dx, dkernel, dbias) of conv2d for the output gradient dy."""
-    dy, x, kernel = _as_array(dy, "dy"), _as_array(x, "x"), _as_array(kernel, "kernel")
-    return _core.conv2d_grad(dy, x, kernel, _pair(strides, "strides"), _padding(padding),
+    args = _Args("conv2d_grad")
+    dy, x, kernel = args.array(dy, "dy"), args.array(x, "x"), args.array(kernel, "kernel")
+    return _core.conv2d_grad(dy, x, kernel, args.pair(strides, "strides"), args.padding(padding),
                              _device(device, dy, x, kernel))
 
 
 # ---- pooling ----------------------------------------------------------------------------------------
 
-def _pool(kind, x, pool_size, strides, padding, device, return_argmax=False):
-    x = _as_array(x, "x")
-    pool = _pair(pool_size, "pool_size")
-    return _core.pool2d(x, kind, pool, pool if strides is None else _pair(strides, "strides"),
-                        _padding(padding), _device(device, x), return_argmax)
+def _window(args: _Args, pool_size, strides):
+    pool = args.pair(pool_size, "pool_size")
+    return pool, pool if strides is None else args.pair(strides, "strides")
 
 
-def _pool_grad(kind, dy, x, pool_size, strides, padding, device, argmax=None):
-    dy, x = _as_array(dy, "dy"), _as_array(x, "x")
-    pool = _pair(pool_size, "pool_size")
-    return _core.pool2d_grad(dy, x, kind, pool, pool if strides is None else _pair(strides, "strides"),
-                             _padding(padding), _device(device, dy, x, argmax), argmax)
+def _pool(op, kind, x, pool_size, strides, padding, device, return_argmax=False):
+    args = _Args(op)
+    x = args.array(x, "x")
+    pool, strides = _window(args, pool_size, strides)
+    return _core.pool2d(x, kind, pool, strides, args.padding(padding), _device(device, x),
+                        args.flag(return_argmax, "return_argmax"))
+
+
+def _pool_grad(op, kind, dy, x, pool_size, strides, padding, device, argmax=None):
+    args = _Args(op)
+    dy, x, argmax = args.array(dy, "dy"), args.array(x, "x"), args.tensor(argmax, "argmax", optional=True)
+    pool, strides = _window(args, pool_size, strides)
+    return _core.pool2d_grad(dy, x, kind, pool, strides, args.padding(padding), _device(device, dy, x, argmax),
+                             argmax)
 
 
 def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None,
                return_argmax: bool = False):
-    """Max pooling of NHWC x; strides default to pool_size (Keras). With return_argmax, (y, argmax):
-    argmax (int32, y's shape) holds where each window's first maximum lies inside its window
-    (row-major, i·pool_w + j); given to max_pool2d_grad, it spares the backward a second pass over x."""
-    return _pool("max", x, pool_size, strides, padding, device, bool(return_argmax))
+    """Max pooling of NHWC x; strides default to pool_size (Keras). A window holding NaN gives NaN (as
+    np.max). With return_argmax, (y, argmax): argmax (int32, y's shape) holds where each window's first
+    maximum (or first NaN, as np.argmax) lies inside its window (row-major, i·pool_w + j); given to
+    max_pool2d_grad, it spares the backward a second pass over x."""
+    return _pool("max_pool2d", "max", x, pool_size, strides, padding, device, return_argmax)
 
 
 def max_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
                     device: str | None = None, argmax=None):
-    """dx of max pooling: each window's gradient goes to its first maximum (found again in x, or read
-    from `argmax`, the forward's for this x)."""
-    return _pool_grad("max", dy, x, pool_size, strides, padding, device, argmax)
+    """dx of max pooling: each window's gradient goes to its first maximum, or its first NaN (found
+    again in x, or read from `argmax`, the forward's for this x)."""
+    return _pool_grad("max_pool2d_grad", "max", dy, x, pool_size, strides, padding, device, argmax)
 
 
 def avg_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None):
     """Average pooling of NHWC x; with "same" each window divides by its number of real cells."""
-    return _pool("avg", x, pool_size, strides, padding, device)
+    return _pool("avg_pool2d", "avg", x, pool_size, strides, padding, device)
 
 
 def avg_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
                     device: str | None = None):
-    return _pool_grad("avg", dy, x, pool_size, strides, padding, device)
+    return _pool_grad("avg_pool2d_grad", "avg", dy, x, pool_size, strides, padding, device)
 
 
 def global_avg_pool2d(x, device: str | None = None):
     """Mean over height and width: (N, H, W, C) → (N, C)."""
-    x = _as_array(x, "x")
+    x = _Args("global_avg_pool2d").array(x, "x")
     return _core.global_avg_pool2d(x, _device(device, x))
 
 
 def global_avg_pool2d_grad(dy, x, device: str | None = None):
-    dy, x = _as_array(dy, "dy"), _as_array(x, "x")
+    args = _Args("global_avg_pool2d_grad")
+    dy, x = args.array(dy, "dy"), args.array(x, "x")
     return _core.global_avg_pool2d_grad(dy, x, _device(device, dy, x))
 
 
 # ---- activations and dropout ------------------------------------------------------------------------
 
 def relu(x, device: str | None = None):
-    x = _as_array(x, "x")
+    """np.maximum(x, 0): NaN stays NaN."""
+    x = _Args("relu").array(x, "x")
     return _core.relu(x, _device(device, x))
 
 
 def relu_grad(dy, x, device: str | None = None):
     """0 where the forward input x <= 0, else dy (PyTorch's rule: a NaN x passes dy on)."""
-    dy, x = _as_array(dy, "dy"), _as_array(x, "x")
+    args = _Args("relu_grad")
+    dy, x = args.array(dy, "dy"), args.array(x, "x")
     return _core.relu_grad(dy, x, _device(device, dy, x))
 
 
 def sigmoid(x, device: str | None = None):
-    x = _as_array(x, "x")
+    x = _Args("sigmoid").array(x, "x")
     return _core.sigmoid(x, _device(device, x))
 
 
 def sigmoid_grad(dy, y, device: str | None = None):
     """dy·y·(1 − y), from the forward output y."""
-    dy, y = _as_array(dy, "dy"), _as_array(y, "y")
+    args = _Args("sigmoid_grad")
+    dy, y = args.array(dy, "dy"), args.array(y, "y")
     return _core.sigmoid_grad(dy, y, _device(device, dy, y))
 
 
 def softmax(x, device: str | None = None):
     """Softmax over the last axis."""
-    x = _as_array(x, "x")
+    x = _Args("softmax").array(x, "x")
     return _core.softmax(x, _device(device, x))
 
 
 def softmax_grad(dy, y, device: str | None = None):
     """y·(dy − Σ dy·y) over the last axis, from the forward output y."""
-    dy, y = _as_array(dy, "dy"), _as_array(y, "y")
+    args = _Args("softmax_grad")
+    dy, y = args.array(dy, "dy"), args.array(y, "y")
     return _core.softmax_grad(dy, y, _device(device, dy, y))
 
 
@@ -233,13 +313,16 @@ def dropout(x, rate: float, seed: int, device: str | None = None):
     """(y, mask): each element kept with probability 1 − rate and scaled by 1/(1 − rate); mask is uint8
     (1 = kept). The mask is a function of (seed, element index) only: the same on every backend.
     y = x·mask/(1 − rate), a product: a dropped NaN or Inf gives NaN."""
-    x = _as_array(x, "x")
-    return _core.dropout(x, _real(rate, "rate"), _seed(seed), _device(device, x))
+    args = _Args("dropout")
+    x = args.array(x, "x")
+    return _core.dropout(x, args.real(rate, "rate"), args.integer(seed, "seed", 0, 2**64 - 1), _device(device, x))
 
 
 def dropout_grad(dy, mask, rate: float, device: str | None = None):
-    dy = _as_array(dy, "dy")
-    return _core.dropout_grad(dy, mask, _real(rate, "rate"), _device(device, dy, mask))
+    """dy·mask/(1 − rate)."""
+    args = _Args("dropout_grad")
+    dy, mask = args.array(dy, "dy"), args.tensor(mask, "mask")
+    return _core.dropout_grad(dy, mask, args.real(rate, "rate"), _device(device, dy, mask))
 
 
 # ---- losses -----------------------------------------------------------------------------------------
@@ -247,7 +330,8 @@ def dropout_grad(dy, mask, rate: float, device: str | None = None):
 def softmax_cross_entropy(labels, logits, device: str | None = None):
     """(loss, dlogits): sparse categorical cross-entropy from logits (batch, classes) and integer labels
     (batch,), mean over the batch."""
-    labels, logits = _labels(labels), _as_array(logits, "logits")
+    args = _Args("softmax_cross_entropy")
+    labels, logits = args.labels(labels), args.array(logits, "logits")
     loss, grad = _core.softmax_cross_entropy(labels, logits, _device(device, labels, logits))
     return _loss(loss), grad
 
@@ -256,8 +340,9 @@ def binary_cross_entropy(target, output, from_logits: bool = False, device: str 
     """(loss, doutput): Keras's binary cross-entropy, mean over all elements; `output` is logits when
     from_logits, else probabilities, clipped to [1e-7, 1 − 1e-7] as Keras 3 does (no epsilon inside
     the logs; the gradient is zero where the clip acted)."""
-    target, output = _as_array(target, "target"), _as_array(output, "output")
-    loss, grad = _core.binary_cross_entropy(target, output, bool(from_logits),
+    args = _Args("binary_cross_entropy")
+    target, output = args.array(target, "target"), args.array(output, "output")
+    loss, grad = _core.binary_cross_entropy(target, output, args.flag(from_logits, "from_logits"),
                                             _device(device, target, output))
     return _loss(loss), grad
 
@@ -269,16 +354,21 @@ def batch_norm(x, gamma=None, beta=None, moving_mean=None, moving_var=None, trai
     """(y, mean, var): normalisation over the last axis. Training uses the batch's mean and variance
     (returned) and updates moving_mean/moving_var in place when given; inference uses (and returns
     copies of) moving_mean/moving_var. gamma/beta None mean 1/0."""
-    x, gamma, beta = _as_array(x, "x"), _optional(gamma, "gamma"), _optional(beta, "beta")
-    return _core.batch_norm(x, gamma, beta, moving_mean, moving_var, bool(training), _real(momentum, "momentum"),
-                            _real(epsilon, "epsilon"), _device(device, x, gamma, beta, moving_mean, moving_var))
+    args = _Args("batch_norm")
+    x, gamma, beta = args.array(x, "x"), args.optional(gamma, "gamma"), args.optional(beta, "beta")
+    moving_mean = args.tensor(moving_mean, "moving_mean", optional=True)
+    moving_var = args.tensor(moving_var, "moving_var", optional=True)
+    return _core.batch_norm(x, gamma, beta, moving_mean, moving_var, args.flag(training, "training"),
+                            args.real(momentum, "momentum"), args.real(epsilon, "epsilon"),
+                            _device(device, x, gamma, beta, moving_mean, moving_var))
 
 
 def batch_norm_grad(dy, x, gamma, mean, var, epsilon: float = 1e-3, device: str | None = None):
     """(dx, dgamma, dbeta) of training-mode batch_norm, given the batch mean and var it returned."""
-    dy, x, gamma = _as_array(dy, "dy"), _as_array(x, "x"), _optional(gamma, "gamma")
-    mean, var = _as_array(mean, "mean"), _as_array(var, "var")
-    return _core.batch_norm_grad(dy, x, gamma, mean, var, _real(epsilon, "epsilon"),
+    args = _Args("batch_norm_grad")
+    dy, x, gamma = args.array(dy, "dy"), args.array(x, "x"), args.optional(gamma, "gamma")
+    mean, var = args.array(mean, "mean"), args.array(var, "var")
+    return _core.batch_norm_grad(dy, x, gamma, mean, var, args.real(epsilon, "epsilon"),
                                  _device(device, dy, x, gamma, mean, var))
 
 
@@ -287,19 +377,23 @@ def batch_norm_grad(dy, x, gamma, mean, var, epsilon: float = 1e-3, device: str 
 def sgd_update(param, grad, velocity=None, learning_rate: float = 0.01, momentum: float = 0.0,
                nesterov: bool = False, device: str | None = None):
     """Keras SGD step, in place on param (and velocity, needed when momentum > 0)."""
-    grad = _as_array(grad, "grad")
-    _core.sgd_update(param, grad, velocity, _real(learning_rate, "learning_rate"), _real(momentum, "momentum"), bool(nesterov),
+    args = _Args("sgd_update")
+    param, grad = args.tensor(param, "param"), args.array(grad, "grad")
+    velocity = args.tensor(velocity, "velocity", optional=True)
+    _core.sgd_update(param, grad, velocity, args.real(learning_rate, "learning_rate"),
+                     args.real(momentum, "momentum"), args.flag(nesterov, "nesterov"),
                      _device(device, param, grad, velocity))
 
 
 def adam_update(param, grad, m, v, step: int, learning_rate: float = 0.001, beta_1: float = 0.9,
                 beta_2: float = 0.999, epsilon: float = 1e-7, device: str | None = None):
     """Keras Adam step number `step` (1 for the first), in place on param, m and v."""
-    grad = _as_array(grad, "grad")
-    if not isinstance(step, (int, np.integer)) or isinstance(step, bool):
-        raise TypeError(f"step: expected an int, got {type(step).__name__}")
-    _core.adam_update(param, grad, m, v, int(step), _real(learning_rate, "learning_rate"), _real(beta_1, "beta_1"), _real(beta_2, "beta_2"),
-                      _real(epsilon, "epsilon"), _device(device, param, grad, m, v))
+    args = _Args("adam_update")
+    param, grad = args.tensor(param, "param"), args.array(grad, "grad")
+    m, v = args.tensor(m, "m"), args.tensor(v, "v")
+    _core.adam_update(param, grad, m, v, args.integer(step, "step", -_INT64_MAX - 1, _INT64_MAX),
+                      args.real(learning_rate, "learning_rate"), args.real(beta_1, "beta_1"),
+                      args.real(beta_2, "beta_2"), args.real(epsilon, "epsilon"), _device(device, param, grad, m, v))
 
 
 def rmsprop_update(param, grad, velocity, learning_rate: float = 0.001, rho: float = 0.9,
@@ -307,7 +401,13 @@ def rmsprop_update(param, grad, velocity, learning_rate: float = 0.001, rho: flo
                    momentum_buffer=None, average_grad=None, device: str | None = None):
     """Keras RMSprop step, in place on param and velocity (and momentum_buffer when momentum > 0,
     average_grad when centered)."""
-    grad = _as_array(grad, "grad")
-    _core.rmsprop_update(param, grad, velocity, momentum_buffer, average_grad, _real(learning_rate, "learning_rate"),
-                         _real(rho, "rho"), _real(momentum, "momentum"), _real(epsilon, "epsilon"), bool(centered),
+    args = _Args("rmsprop_update")
+    param, grad = args.tensor(param, "param"), args.array(grad, "grad")
+    velocity = args.tensor(velocity, "velocity")
+    momentum_buffer = args.tensor(momentum_buffer, "momentum_buffer", optional=True)
+    average_grad = args.tensor(average_grad, "average_grad", optional=True)
+    _core.rmsprop_update(param, grad, velocity, momentum_buffer, average_grad,
+                         args.real(learning_rate, "learning_rate"), args.real(rho, "rho"),
+                         args.real(momentum, "momentum"), args.real(epsilon, "epsilon"),
+                         args.flag(centered, "centered"),
                          _device(device, param, grad, velocity, momentum_buffer, average_grad))

@@ -18,7 +18,14 @@ DTYPES = ("float32", "float16", "bfloat16", "int32", "int64", "uint8")
 def _dtype_name(dtype) -> str:
     if dtype is None:
         return None
-    name = dtype if isinstance(dtype, str) else getattr(dtype, "__name__", None) or str(np.dtype(dtype))
+    if isinstance(dtype, str):
+        name = dtype
+    else:
+        try:
+            name = getattr(dtype, "__name__", None) or str(np.dtype(dtype))
+        except TypeError:
+            raise TypeError(f"dtype: expected one of {', '.join(DTYPES)} (a name or a NumPy dtype), "
+                            f"got {type(dtype).__name__}") from None
     if name not in DTYPES:
         raise ValueError(f"dtype: {name!r} is not supported; expected one of {', '.join(DTYPES)}")
     return name
@@ -54,6 +61,12 @@ def _host_array(data, dtype: str | None) -> np.ndarray:
     if dtype == "bfloat16":
         return _to_bfloat16(array)
     return np.asarray(array, dtype=dtype, order="C")
+
+
+def _flag(value, name: str, op: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be a bool, got {type(value).__name__}")
+    return bool(value)
 
 
 def tensor(data, dtype=None, device: str | None = None) -> Tensor:
@@ -107,8 +120,11 @@ def from_dlpack(x) -> Tensor:
             capsule = x.__dlpack__(max_version=(1, 0), **kwargs)
         except TypeError:  # a producer from before DLPack 1.0 takes no max_version
             capsule = x.__dlpack__(**kwargs)
-    else:
+    elif type(x).__name__ == "PyCapsule":
         capsule = x
+    else:
+        raise TypeError(f"from_dlpack: x must support DLPack (have __dlpack__) or be a DLPack capsule, "
+                        f"got {type(x).__name__}")
     return _core.from_dlpack_capsule(capsule)
 
 
@@ -119,7 +135,8 @@ def _to(self: Tensor, device: str, copy: bool = False, non_blocking: bool = Fals
     pinned for, returns before the data has moved: the copy runs on the device's copy stream, and work
     later given to the device waits for it. Do not write the source until the copy is done
     (gputrain.synchronize(device), or reading the result back). Other copies are synchronous."""
-    return _core.tensor_to(self, resolve_device(device), copy, bool(non_blocking))
+    return _core.tensor_to(self, resolve_device(device), _flag(copy, "copy", "to"),
+                           _flag(non_blocking, "non_blocking", "to"))
 
 
 def _pin_memory(self: Tensor, device: str | None = None) -> Tensor:
