@@ -301,3 +301,31 @@ def test_wrongly_typed_arguments_of_tensor_methods_are_one_line_errors():
         t.__dlpack__(copy="no")
     with pytest.raises(TypeError, match=r"^dtype: expected one of float32, .* got int$"):
         gt.tensor([1.0], dtype=5, device="cpu")
+
+
+@pytest.mark.parametrize("make", [gt.zeros, gt.empty])
+def test_shapes_are_integers(make):
+    for bad in [(2.5,), 2.5, (2, 3.0), (True, 2), True, "23", (np.float32(2),), None, ((2,),)]:
+        with pytest.raises(TypeError, match=f"^{make.__name__}: shape must be an int or a tuple of ints, got "):
+            make(bad, device="cpu")
+    for bad in [(2, -1), -3]:
+        with pytest.raises(ValueError, match=f"^{make.__name__}: shape: extents must be >= 0, got "):
+            make(bad, device="cpu")
+    with pytest.raises(ValueError, match=f"^{make.__name__}: shape: extents must be below 2\\*\\*63"):
+        make((2**63, 0), device="cpu")
+    assert make((np.int64(2), 3), device="cpu").shape == (2, 3)
+    assert make(np.array([4, 1]), device="cpu").shape == (4, 1)
+    assert make([], device="cpu").shape == ()
+
+
+def test_reshape_takes_integer_shapes():
+    t = gt.tensor(np.arange(6, dtype=np.float32), device="cpu")
+    np.testing.assert_array_equal(t.reshape((2, 3)).numpy(), np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(t.reshape([3, np.int32(2)]).numpy(), np.arange(6).reshape(3, 2))
+    for bad in [(2.0, 3), (True, 6), "6"]:
+        with pytest.raises(TypeError, match="^reshape: shape must be an int or a tuple of ints, got "):
+            t.reshape(bad)
+    with pytest.raises(ValueError, match=r"^reshape: shape: extents must be >= 0, got \(-2, -3\)"):
+        t.reshape((-2, -3))
+    with pytest.raises(ValueError, match=r"reshape: cannot view shape \(6,\) as \(4,\)"):
+        t.reshape(4)

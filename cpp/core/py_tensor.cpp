@@ -361,7 +361,8 @@ void bind_tensor(py::module_& m) {
                              "True when the memory was lent for reading only (a read-only array shared "
                              "through DLPack): ops do not update it in place.")
       .def("numpy", &to_numpy, "A NumPy copy of the tensor, on the host.")
-      .def("reshape", [](const Tensor& t, const Shape& shape) { return t.reshape(shape); }, arg("shape"))
+      // Tensor.reshape (tensor.py) checks the shape's type, then views through this.
+      .def("_reshape_view", [](const Tensor& t, const Shape& shape) { return t.reshape(shape); }, arg("shape"))
       .def("__len__", [](const Tensor& t) {
         if (t.ndim() == 0) throw TypeError("len() of a 0-d tensor");
         return t.dim(0);

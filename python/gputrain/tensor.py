@@ -74,27 +74,36 @@ def tensor(data, dtype=None, device: str | None = None) -> Tensor:
     return _core.tensor_from_numpy(_host_array(data, _dtype_name(dtype)), resolve_device(device))
 
 
-def _shape(shape) -> list[int]:
-    if isinstance(shape, (int, np.integer)):
-        shape = (shape,)
-    try:
-        dims = [int(d) for d in shape]
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"shape: expected a tuple of ints, got {shape!r}") from exc
+def _is_dim(d) -> bool:
+    return isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
+
+
+def _shape(shape, op: str) -> list[int]:
+    """A shape as a list of extents: an int or a sequence of ints, each in [0, 2**63). A float, a bool
+    or a string is a TypeError rather than truncated or read digit by digit."""
+    if _is_dim(shape):
+        dims = [shape]
+    elif isinstance(shape, (tuple, list)) or (isinstance(shape, np.ndarray) and shape.ndim == 1):
+        dims = list(shape)
+        if not all(_is_dim(d) for d in dims):
+            raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {tuple(dims)!r}")
+    else:
+        raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {type(shape).__name__}")
+    dims = [int(d) for d in dims]
     if any(d < 0 for d in dims):
-        raise ValueError(f"shape: extents must be >= 0, got {tuple(dims)}")
+        raise ValueError(f"{op}: shape: extents must be >= 0, got {tuple(dims)}")
     if any(d >= 2**63 for d in dims):
-        raise ValueError(f"shape: extents must be below 2**63, got {tuple(dims)}")
+        raise ValueError(f"{op}: shape: extents must be below 2**63, got {tuple(dims)}")
     return dims
 
 
 def zeros(shape, dtype="float32", device: str | None = None) -> Tensor:
-    return _core.zeros(_shape(shape), _dtype_name(dtype), resolve_device(device))
+    return _core.zeros(_shape(shape, "zeros"), _dtype_name(dtype), resolve_device(device))
 
 
 def empty(shape, dtype="float32", device: str | None = None) -> Tensor:
     """Uninitialised memory: fill it before reading."""
-    return _core.empty(_shape(shape), _dtype_name(dtype), resolve_device(device))
+    return _core.empty(_shape(shape, "empty"), _dtype_name(dtype), resolve_device(device))
 
 
 _DLPACK_CUDA, _DLPACK_ROCM = 2, 10
@@ -149,6 +158,11 @@ def _pin_memory(self: Tensor, device: str | None = None) -> Tensor:
     return _core.pin_memory(self, name)
 
 
+def _reshape(self: Tensor, shape) -> Tensor:
+    """This tensor's memory viewed with another shape of as many elements (no copy)."""
+    return self._reshape_view(_shape(shape, "reshape"))
+
+
 def _is_pinned(self: Tensor) -> bool:
     """True for a host tensor in page-locked memory (from pin_memory)."""
     return _core.is_pinned(self)
@@ -169,6 +183,7 @@ def _repr(self: Tensor) -> str:
 
 
 Tensor.to = _to
+Tensor.reshape = _reshape
 Tensor.pin_memory = _pin_memory
 Tensor.is_pinned = _is_pinned
 Tensor.__repr__ = _repr
