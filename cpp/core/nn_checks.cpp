@@ -2,6 +2,8 @@
 #include "core/nn_checks.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 
 #include "core/ops.h"
 
@@ -20,11 +22,57 @@ void check_positive_pair(const char* name, Pair p) {
                      ", " + std::to_string(p.w) + ")");
 }
 
+void check_float32(const char* name, double value) {
+  if (!std::isfinite(static_cast<float>(value)))
+    throw ValueError(std::string(name) + ": expected a finite float32 number, got " + std::to_string(value));
+}
+
+void check_range(const char* name, double value, double lo, double hi, bool hi_open) {
+  if (!(value >= lo && (hi_open ? value < hi : value <= hi)))
+    throw ValueError(std::string(name) + ": expected a number in [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + (hi_open ? ")" : "]") + ", got " + std::to_string(value));
+  check_float32(name, value);
+}
+
+void check_positive(const char* name, double value) {
+  if (!(value > 0.0)) throw ValueError(std::string(name) + ": expected a positive number, got " + std::to_string(value));
+  check_float32(name, value);
+}
+
+void check_rate(double rate) {
+  if (!(rate >= 0.0 && rate < 1.0))
+    throw ValueError("rate: expected a number in [0, 1), got " + std::to_string(rate));
+}
+
 void check_vector(const char* name, const Tensor& t, int64_t extent, const std::string& why) {
   if (t.ndim() != 1 || t.dim(0) != extent)
     throw ValueError(std::string(name) + ": expected shape (" + std::to_string(extent) + ",) " + why +
                      ", got " + shape_str(t.shape()));
 }
+
+namespace {
+
+// The output extent along one axis, and the padding before it (TensorFlow's rule), computed without
+// overflow for any positive stride and window: ceil(n / s) as (n − 1) / s + 1 (n >= 1), and the total
+// padding as window − (n − (out − 1)·s), where (out − 1)·s <= n − 1.
+struct Axis {
+  int64_t out, pad_before, stride;
+};
+Axis same_axis(int64_t n, int64_t window, int64_t stride) {
+  const int64_t out = (n - 1) / stride + 1;
+  const int64_t covered = n - (out - 1) * stride;  // >= 1
+  return {out, window > covered ? (window - covered) / 2 : 0, stride};
+}
+
+// An axis with one output never steps by its stride; every kernel computes the same with any stride
+// larger than each padded coordinate (< n + pad). Storing the smallest such value keeps the kernels'
+// index arithmetic (o·stride, (t + stride − 1) / stride, loops over stride classes) far from overflow
+// whatever the stride asked for (2**63 − 1 included).
+void bound_stride(Axis& a, int64_t n) {
+  if (a.out == 1 && a.stride > n + a.pad_before) a.stride = n + a.pad_before;
+}
+
+}  // namespace
 
 GtWindow2d window_geometry(const char* x_name, const Tensor& x, int64_t kh, int64_t kw, Pair strides,
                            const std::string& padding, const char* window_what) {
@@ -39,30 +87,49 @@ GtWindow2d window_geometry(const char* x_name, const Tensor& x, int64_t kh, int6
   g.c = x.dim(3);
   g.kh = kh;
   g.kw = kw;
-  g.stride_h = strides.h;
-  g.stride_w = strides.w;
   if (g.h < 1 || g.w < 1 || g.c < 1)
     throw ValueError(std::string(x_name) + ": height, width and channels must be >= 1, got shape " +
                      shape_str(x.shape()));
   std::string mode = padding;
   for (auto& ch : mode) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  Axis rows{}, cols{};
   if (mode == "valid") {
     if (kh > g.h || kw > g.w)
       throw ValueError(std::string(x_name) + " " + shape_str(x.shape()) + " is smaller than the " +
                        window_what + " (" + std::to_string(kh) + ", " + std::to_string(kw) +
                        ") with padding 'valid'");
-    g.oh = (g.h - kh) / strides.h + 1;
-    g.ow = (g.w - kw) / strides.w + 1;
+    rows = {(g.h - kh) / strides.h + 1, 0, strides.h};
+    cols = {(g.w - kw) / strides.w + 1, 0, strides.w};
   } else if (mode == "same") {
-    g.oh = (g.h + strides.h - 1) / strides.h;
-    g.ow = (g.w + strides.w - 1) / strides.w;
     // TensorFlow: total = max((out − 1)·stride + window − in, 0); the smaller half goes on top/left.
-    g.pad_top = std::max<int64_t>((g.oh - 1) * strides.h + kh - g.h, 0) / 2;
-    g.pad_left = std::max<int64_t>((g.ow - 1) * strides.w + kw - g.w, 0) / 2;
+    rows = same_axis(g.h, kh, strides.h);
+    cols = same_axis(g.w, kw, strides.w);
   } else {
     throw ValueError("padding: expected 'valid' or 'same', got '" + padding + "'");
   }
+  bound_stride(rows, g.h);
+  bound_stride(cols, g.w);
+  g.oh = rows.out;
+  g.ow = cols.out;
+  g.pad_top = rows.pad_before;
+  g.pad_left = cols.pad_before;
+  g.stride_h = rows.stride;
+  g.stride_w = cols.stride;
   return g;
+}
+
+GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
+                         const std::string& padding) {
+  if (kind != GT_POOL_MAX && kind != GT_POOL_AVG) throw ValueError("pool kind: expected max or avg");
+  check_positive_pair("pool_size", pool_size);
+  // Max pooling's argmax is an int32 index into the window (i·pool_w + j): a window must have fewer
+  // than 2^31 cells (a "same" window may be far larger than x).
+  constexpr int64_t kMaxCells = INT32_MAX;
+  if (kind == GT_POOL_MAX && pool_size.h > kMaxCells / pool_size.w)
+    throw ValueError("pool_size: a max-pooling window of (" + std::to_string(pool_size.h) + ", " +
+                     std::to_string(pool_size.w) + ") has more than 2**31 - 1 cells, the most its int32 " +
+                     "argmax can index");
+  return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
 }
 
 Tensor workspace(int64_t floats, const Device& device) {

@@ -24,14 +24,27 @@ void gpu_call(const Device& device, const char* what, Call call) {
 void check_float_on(const char* name, const Tensor& t, const Device& device);
 // A positive (h, w) pair such as strides or pool_size.
 void check_positive_pair(const char* name, Pair p);
+// Hyper-parameters, checked by the ops and by training plans alike; the kernels take them as float32,
+// so a value beyond float32's range (which would become inf) is rejected too.
+// value in [lo, hi] (hi_open: [lo, hi)); hi may be INFINITY.
+void check_range(const char* name, double value, double lo, double hi, bool hi_open);
+void check_float32(const char* name, double value);   // finite, within float32's range
+void check_positive(const char* name, double value);  // > 0, within float32's range
+void check_rate(double rate);                          // dropout's rate: [0, 1)
 // Shape (extent,) exactly.
 void check_vector(const char* name, const Tensor& t, int64_t extent, const std::string& why);
 
 // The geometry of sliding a (kh, kw) window over NHWC `x` ("valid" or "same", TensorFlow's rule:
 // "same" gives ceil(n/stride) and puts the odd padding cell at the bottom/right). ValueError for an
-// unknown padding name or a window that does not fit.
+// unknown padding name or a window that does not fit. Any positive strides and window work (no
+// overflow); the stride of an axis with one output is stored bounded by that axis's padded extent.
 GtWindow2d window_geometry(const char* x_name, const Tensor& x, int64_t kh, int64_t kw, Pair strides,
                            const std::string& padding, const char* window_what);
+
+// window_geometry for pooling: also checks the kind, that pool_size is positive, and that a max-pooling
+// window's cells fit its int32 argmax.
+GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
+                         const std::string& padding);
 
 // An uninitialised float32 workspace of `floats` on `device` (at least one element).
 Tensor workspace(int64_t floats, const Device& device);

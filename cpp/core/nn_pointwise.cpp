@@ -25,11 +25,6 @@ void last_axis(const char* name, const Tensor& x, int64_t* rows, int64_t* cols) 
   *rows = *cols > 0 ? x.numel() / *cols : 0;
 }
 
-void check_rate(double rate) {
-  if (!(rate >= 0.0 && rate < 1.0))
-    throw ValueError("rate: expected a number in [0, 1), got " + std::to_string(rate));
-}
-
 }  // namespace
 
 DropoutConstants dropout_constants(double rate) {

@@ -6,15 +6,6 @@
 namespace gt::ops {
 namespace {
 
-void check_pool_kind(GtPoolKind kind) {
-  if (kind != GT_POOL_MAX && kind != GT_POOL_AVG) throw ValueError("pool kind: expected max or avg");
-}
-
-GtWindow2d pool_geometry(const Tensor& x, Pair pool_size, Pair strides, const std::string& padding) {
-  check_positive_pair("pool_size", pool_size);
-  return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
-}
-
 // The mean over height and width needs at least one cell: the forward and its gradient agree on it.
 void check_global_pool_input(const Tensor& x) {
   if (x.ndim() != 4)
@@ -29,10 +20,9 @@ void check_global_pool_input(const Tensor& x) {
 PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding,
                   bool with_argmax) {
   const Device& device = x.device();
-  check_pool_kind(kind);
   check_float_on("x", x, device);
   if (with_argmax && kind != GT_POOL_MAX) throw ValueError("argmax: only max pooling has one");
-  const GtWindow2d g = pool_geometry(x, pool_size, strides, padding);
+  const GtWindow2d g = pool_geometry(x, kind, pool_size, strides, padding);
   const Shape y_shape{g.n, g.oh, g.ow, g.c};
   PoolResult r{Tensor::empty(y_shape, DType::Float32, device),
                with_argmax ? Tensor::empty(y_shape, DType::Int32, device) : Tensor()};
@@ -45,10 +35,9 @@ PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides
 Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
                    const std::string& padding, const Tensor& argmax) {
   const Device& device = x.device();
-  check_pool_kind(kind);
   check_float_on("dy", dy, device);
   check_float_on("x", x, device);
-  const GtWindow2d g = pool_geometry(x, pool_size, strides, padding);
+  const GtWindow2d g = pool_geometry(x, kind, pool_size, strides, padding);
   const Shape y_shape{g.n, g.oh, g.ow, g.c};
   if (dy.shape() != y_shape)
     throw ValueError("dy: expected shape " + shape_str(y_shape) + " (the pooled x " +

@@ -8,16 +8,6 @@
 namespace gt::ops {
 namespace {
 
-void check_range(const char* name, double value, double lo, double hi, bool hi_open) {
-  if (!(value >= lo && (hi_open ? value < hi : value <= hi)))
-    throw ValueError(std::string(name) + ": expected a number in [" + std::to_string(lo) + ", " +
-                     std::to_string(hi) + (hi_open ? ")" : "]") + ", got " + std::to_string(value));
-}
-
-void check_finite(const char* name, double value) {
-  if (!std::isfinite(value)) throw ValueError(std::string(name) + ": expected a finite number");
-}
-
 // Optional per-channel vector (gamma, beta, statistics) of shape (c,) on the device.
 void check_channel_vector(const char* name, const Tensor& t, const Tensor& x, int64_t c) {
   if (!t.defined()) return;
@@ -56,7 +46,7 @@ BatchNormResult batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& b
   if (moving_mean.defined() != moving_var.defined())
     throw ValueError("moving_mean and moving_var: give both or neither");
   check_range("momentum", momentum, 0.0, 1.0, false);
-  if (!(epsilon > 0.0)) throw ValueError("epsilon: expected a positive number, got " + std::to_string(epsilon));
+  check_positive("epsilon", epsilon);
   const auto eps = static_cast<float>(epsilon);
   BatchNormResult r;
   r.y = Tensor::empty(x.shape(), DType::Float32, device);
@@ -98,7 +88,7 @@ BatchNormGrads batch_norm_grad(const Tensor& dy, const Tensor& x, const Tensor& 
   if (!mean.defined() || !var.defined()) throw ValueError("mean and var: required");
   check_channel_vector("mean", mean, x, c);
   check_channel_vector("var", var, x, c);
-  if (!(epsilon > 0.0)) throw ValueError("epsilon: expected a positive number, got " + std::to_string(epsilon));
+  check_positive("epsilon", epsilon);
   const auto eps = static_cast<float>(epsilon);
   BatchNormGrads g{Tensor::empty(x.shape(), DType::Float32, device),
                    Tensor::empty({c}, DType::Float32, device), Tensor::empty({c}, DType::Float32, device)};
@@ -114,7 +104,7 @@ void sgd_update(const Tensor& param, const Tensor& grad, const Tensor& velocity,
   const Device& device = param.device();
   check_float_on("param", param, device);
   check_state("grad", grad, param);
-  check_finite("learning_rate", lr);
+  check_float32("learning_rate", lr);
   check_range("momentum", momentum, 0.0, 1.0, false);
   if (momentum > 0.0) {
     if (!velocity.defined()) throw ValueError("velocity: required when momentum > 0");
@@ -132,7 +122,7 @@ void adam_update(const Tensor& param, const Tensor& grad, const Tensor& m, const
   check_state("grad", grad, param);
   check_state("m", m, param);
   check_state("v", v, param);
-  check_finite("learning_rate", lr);
+  check_float32("learning_rate", lr);
   check_range("beta_1", beta_1, 0.0, 1.0, true);
   check_range("beta_2", beta_2, 0.0, 1.0, true);
   check_range("epsilon", epsilon, 0.0, INFINITY, true);
@@ -148,7 +138,7 @@ void rmsprop_update(const Tensor& param, const Tensor& grad, const Tensor& veloc
   check_float_on("param", param, device);
   check_state("grad", grad, param);
   check_state("velocity", velocity, param);
-  check_finite("learning_rate", lr);
+  check_float32("learning_rate", lr);
   check_range("rho", rho, 0.0, 1.0, false);
   check_range("momentum", momentum, 0.0, 1.0, false);
   check_range("epsilon", epsilon, 0.0, INFINITY, true);

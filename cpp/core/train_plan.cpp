@@ -9,6 +9,7 @@
 #include "core/train_plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <tuple>
 
@@ -371,9 +372,8 @@ void TrainPlan::add_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair s
 
 void TrainPlan::add_pool2d(GtPoolKind kind, ops::Pair pool_size, ops::Pair strides, const std::string& padding) {
   Impl& p = *impl_;
-  ops::check_positive_pair("pool_size", pool_size);
   auto layer = std::make_unique<Pool2dLayer>(p.values.size() - 1, kind);
-  layer->g = ops::window_geometry("x", p.values.back(), pool_size.h, pool_size.w, strides, padding, "pool window");
+  layer->g = ops::pool_geometry(p.values.back(), kind, pool_size, strides, padding);
   const Shape out{layer->g.oh, layer->g.ow, layer->g.c};
   if (kind == GT_POOL_MAX) layer->argmax = p.buffer(with_batch(p.batch, out), DType::Int32);
   p.push(std::move(layer), out);
@@ -403,7 +403,7 @@ void TrainPlan::add_flatten() {
 
 void TrainPlan::add_dropout(double rate, uint64_t seed) {
   Impl& p = *impl_;
-  if (!(rate >= 0.0 && rate < 1.0)) throw ValueError("rate: expected a number in [0, 1), got " + std::to_string(rate));
+  ops::check_rate(rate);
   const Tensor& x = p.values.back();
   auto layer = std::make_unique<DropoutLayer>(p.values.size() - 1, rate, seed);
   layer->mask = p.buffer(x.shape(), DType::UInt8);
@@ -414,6 +414,10 @@ void TrainPlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, const Te
                                const Tensor& moving_var, double momentum, double epsilon) {
   Impl& p = *impl_;
   const Tensor& x = p.values.back();
+  ops::check_range("momentum", momentum, 0.0, 1.0, false);
+  ops::check_positive("epsilon", epsilon);
+  if (x.dim(x.ndim() - 1) < 1)
+    throw ValueError("batch_norm: expected inputs with channels >= 1, got " + shape_str(x.shape()));
   auto layer = std::make_unique<BatchNormLayer>(p.values.size() - 1, momentum, epsilon);
   layer->c = x.dim(x.ndim() - 1);
   layer->m = x.numel() / layer->c;
@@ -474,6 +478,7 @@ void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation) {
 
 void TrainPlan::set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities) {
   Impl& p = *impl_;
+  ops::check_range("momentum", momentum, 0.0, 1.0, false);
   if (momentum > 0.0) check_same_extent("velocities", velocities, p.params);
   const float mom = static_cast<float>(momentum);
   p.adam = false;
@@ -488,6 +493,9 @@ void TrainPlan::set_sgd(double momentum, bool nesterov, const std::vector<Tensor
 void TrainPlan::set_adam(double beta_1, double beta_2, double epsilon, const std::vector<Tensor>& m,
                          const std::vector<Tensor>& v) {
   Impl& p = *impl_;
+  ops::check_range("beta_1", beta_1, 0.0, 1.0, true);
+  ops::check_range("beta_2", beta_2, 0.0, 1.0, true);
+  ops::check_range("epsilon", epsilon, 0.0, INFINITY, true);
   check_same_extent("m", m, p.params);
   check_same_extent("v", v, p.params);
   p.adam = true;
@@ -506,6 +514,9 @@ void TrainPlan::set_rmsprop(double rho, double momentum, double epsilon, bool ce
                             const std::vector<Tensor>& velocities, const std::vector<Tensor>& momentum_buffers,
                             const std::vector<Tensor>& average_grads) {
   Impl& p = *impl_;
+  ops::check_range("rho", rho, 0.0, 1.0, false);
+  ops::check_range("momentum", momentum, 0.0, 1.0, false);
+  ops::check_range("epsilon", epsilon, 0.0, INFINITY, true);
   check_same_extent("velocities", velocities, p.params);
   if (momentum > 0.0) check_same_extent("momentum_buffers", momentum_buffers, p.params);
   if (centered) check_same_extent("average_grads", average_grads, p.params);
@@ -524,6 +535,7 @@ void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double
   Impl& p = *impl_;
   if (!p.has_loss || !p.update) throw ValueError("step: the plan needs its loss and optimizer first");
   if (iteration < 1) throw ValueError("iteration: expected the 1-based optimizer step, got " + std::to_string(iteration));
+  ops::check_float32("learning_rate", learning_rate);
   const Tensor& input = p.values[0];
   if (x.shape() != input.shape())
     throw ValueError("x: expected shape " + shape_str(input.shape()) + ", got " + shape_str(x.shape()));

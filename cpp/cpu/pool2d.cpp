@@ -32,7 +32,7 @@ Span window_span(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t e
 // The outputs [begin, end) whose windows cover input index `i` along one axis.
 Span covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int64_t outputs) {
   const int64_t t = i + pad;  // o·stride <= t < o·stride + size
-  const int64_t lo = t - size + 1 <= 0 ? 0 : (t - size + 1 + stride - 1) / stride;
+  const int64_t lo = t - size + 1 <= 0 ? 0 : (t - size) / stride + 1;  // ceil((t − size + 1)/stride)
   return {lo, std::min(t / stride + 1, outputs)};
 }
 

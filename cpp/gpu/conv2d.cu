@@ -156,6 +156,8 @@ struct Geometry32 {
 
 bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t limit = int64_t(1) << 31;
+  // Each factor first, so that the products below cannot overflow 64 bits either.
+  if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit || k >= limit) return false;
   const int64_t x = g.n * g.h * g.w * g.c, y = g.n * g.oh * g.ow * k, w = g.kh * g.kw * g.c * k;
   const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
   const int64_t taps = g.kh * g.kw * std::max(g.c, k);
@@ -163,7 +165,7 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t coordinate =
       std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
   return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
-         coordinate < limit && k < limit;
+         coordinate < limit;
 }
 
 // Pixel (n, a, b) of a row index over an (n, a_extent, b_extent) grid.

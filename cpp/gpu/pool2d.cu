@@ -32,7 +32,7 @@ __device__ inline void window_span(int64_t o, int64_t stride, int64_t pad, int64
 __device__ inline void covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int64_t outputs,
                                         int64_t* begin, int64_t* end) {
   const int64_t t = i + pad;
-  *begin = t - size + 1 <= 0 ? 0 : (t - size + 1 + stride - 1) / stride;
+  *begin = t - size + 1 <= 0 ? 0 : (t - size) / stride + 1;  // ceil((t − size + 1)/stride)
   const int64_t last = t / stride + 1;
   *end = last < outputs ? last : outputs;
 }
@@ -308,11 +308,16 @@ __global__ void avg_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const 
   }
 }
 
-// Whether the fast kernels serve this geometry: every input and output index below 2^31.
+// Whether the fast kernels serve this geometry: every input and output index below 2^31, and every
+// window coordinate too (a window's end top + kh and a padded row i + pad_top are below h + kh; its
+// local index i·kw + j below kh·kw). A "same" window can be far larger than x: such windows, and
+// strides of 2^31 or more, go to the 64-bit simple kernels.
 bool fast_kernels_fit(const GtWindow2d& g) {
   if (const char* v = std::getenv("GPUTRAIN_POOL_KERNEL"); v != nullptr && std::strcmp(v, "simple") == 0) return false;
   const int64_t limit = int64_t(1) << 31;
-  return g.n * g.h * g.w * g.c < limit && g.n * g.oh * g.ow * g.c < limit;
+  if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit) return false;
+  return g.n * g.h * g.w * g.c < limit && g.n * g.oh * g.ow * g.c < limit && g.h + g.kh < limit &&
+         g.w + g.kw < limit && g.kh * g.kw < limit;
 }
 
 // 4 channels per thread when they come in fours and every buffer (null ones aside) is 16-byte aligned.
