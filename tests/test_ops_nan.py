@@ -300,3 +300,13 @@ def test_training_step_accuracy_counts_numpys_argmax(device):
     loss_sum, hits = plan.metrics()
     assert np.isnan(loss_sum)
     assert hits == 4
+
+
+def test_losses_of_empty_batches_are_nan(device):
+    """The mean over no element is 0/0, NaN, as np.mean (and Keras, PyTorch) give it, not 0."""
+    loss, grad = gt.ops.softmax_cross_entropy(np.zeros(0, np.int32), np.zeros((0, 3), np.float32), device=device)
+    assert np.isnan(loss) and grad.shape == (0, 3)
+    for from_logits in (False, True):
+        loss, grad = gt.ops.binary_cross_entropy(np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32),
+                                                 from_logits=from_logits, device=device)
+        assert np.isnan(loss) and grad.shape == (0, 2)

@@ -27,7 +27,7 @@ void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, c
     for (int64_t j = 0; j < classes; ++j) g[j] = g[j] * inv * inv_rows;
     g[label] -= inv_rows;
   }
-  *loss = rows > 0 ? static_cast<float>(total / static_cast<double>(rows)) : 0.0f;
+  *loss = static_cast<float>(total / static_cast<double>(rows));  // 0/0: NaN for an empty batch, as np.mean
 }
 
 void binary_cross_entropy(int64_t n, const float* input, const float* target, bool from_logits,
@@ -52,7 +52,7 @@ void binary_cross_entropy(int64_t n, const float* input, const float* target, bo
       dinput[i] = clipped ? 0.0f : -(t / pc - (1.0f - t) / (1.0f - pc)) * inv_n;
     }
   }
-  *loss = n > 0 ? static_cast<float>(total / static_cast<double>(n)) : 0.0f;
+  *loss = static_cast<float>(total / static_cast<double>(n));  // 0/0: NaN when empty, as np.mean
 }
 
 }  // namespace gt::cpu

@@ -79,7 +79,7 @@ int softmax_cross_entropy_f32(int device, int64_t rows, int64_t classes, const f
     GT_GPU_CHECK_LAUNCH(softmax_cross_entropy_kernel);
   }
   GT_LAUNCH(mean_kernel, 1, kThreads, s)
-  (workspace, rows, rows > 0 ? 1.0f / static_cast<float>(rows) : 0.0f, loss);
+  (workspace, rows, rows > 0 ? 1.0f / static_cast<float>(rows) : NAN, loss);  // empty: 0·NaN, as np.mean
   GT_GPU_CHECK_LAUNCH(mean_kernel);
   return GT_OK;
 }
@@ -95,7 +95,7 @@ int binary_cross_entropy_f32(int device, int64_t n, const float* input, const fl
     GT_GPU_CHECK_LAUNCH(binary_cross_entropy_kernel);
   }
   GT_LAUNCH(mean_kernel, 1, kThreads, s)
-  (workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : 0.0f, loss);
+  (workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : NAN, loss);  // empty: 0·NaN, as np.mean
   GT_GPU_CHECK_LAUNCH(mean_kernel);
   return GT_OK;
 }

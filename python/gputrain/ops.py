@@ -329,7 +329,7 @@ def dropout_grad(dy, mask, rate: float, device: str | None = None):
 
 def softmax_cross_entropy(labels, logits, device: str | None = None):
     """(loss, dlogits): sparse categorical cross-entropy from logits (batch, classes) and integer labels
-    (batch,), mean over the batch."""
+    (batch,), mean over the batch (NaN for an empty batch, as np.mean)."""
     args = _Args("softmax_cross_entropy")
     labels, logits = args.labels(labels), args.array(logits, "logits")
     loss, grad = _core.softmax_cross_entropy(labels, logits, _device(device, labels, logits))
@@ -337,9 +337,9 @@ def softmax_cross_entropy(labels, logits, device: str | None = None):
 
 
 def binary_cross_entropy(target, output, from_logits: bool = False, device: str | None = None):
-    """(loss, doutput): Keras's binary cross-entropy, mean over all elements; `output` is logits when
-    from_logits, else probabilities, clipped to [1e-7, 1 − 1e-7] as Keras 3 does (no epsilon inside
-    the logs; the gradient is zero where the clip acted)."""
+    """(loss, doutput): Keras's binary cross-entropy, mean over all elements (NaN for none, as np.mean);
+    `output` is logits when from_logits, else probabilities, clipped to [1e-7, 1 − 1e-7] as Keras 3
+    does (no epsilon inside the logs; the gradient is zero where the clip acted)."""
     args = _Args("binary_cross_entropy")
     target, output = args.array(target, "target"), args.array(output, "output")
     loss, grad = _core.binary_cross_entropy(target, output, args.flag(from_logits, "from_logits"),
