@@ -236,11 +236,13 @@ def binary_cross_entropy(target, output, from_logits):
     if from_logits:
         loss = np.mean(np.maximum(o, 0) - o * t + np.log1p(np.exp(-np.abs(o))))
         return loss, (sigmoid(o) - t) / n
-    eps = BCE_EPSILON  # Keras 3: clip to [eps, 1 - eps], no epsilon inside the logs
-    p = np.clip(o, eps, 1 - eps)
+    # Keras 3: clip to [eps, 1 − eps], no epsilon inside the logs. The bounds are float32 numbers, as in
+    # Keras on float32 outputs: 1 − 1e-7 is 1 − 1.19e-7 there (the float32 spacing below 1 is 6e-8).
+    lo, hi = float(np.float32(BCE_EPSILON)), float(np.float32(1 - BCE_EPSILON))
+    p = np.clip(o, lo, hi)
     loss = np.mean(-(t * np.log(p) + (1 - t) * np.log(1 - p)))
     grad = -(t / p - (1 - t) / (1 - p)) / n
-    return loss, np.where((o < eps) | (o > 1 - eps), 0.0, grad)
+    return loss, np.where((o < lo) | (o > hi), 0.0, grad)
 
 
 # ---- batch normalisation ----------------------------------------------------------------------------

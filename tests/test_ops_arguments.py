@@ -42,7 +42,8 @@ def test_window_arguments_must_be_ints(op, argument):
     x = np.ones((1, 4, 4, 1), np.float32)
     with pytest.raises(TypeError, match=f"{op.__name__}: {argument} must be an int or a pair of ints, got 'ab'"):
         op(x, **{argument: "ab"}, device="cpu")
-    with pytest.raises(TypeError, match=f"{op.__name__}: {argument} must be an int or a pair of ints, got \\(2.0, 2\\)"):
+    with pytest.raises(TypeError,
+                       match=f"{op.__name__}: {argument} must be an int or a pair of ints, got \\(2.0, 2\\)"):
         op(x, **{argument: (2.0, 2)}, device="cpu")
 
 
@@ -127,7 +128,8 @@ def _valid_calls():
 
 
 PUBLIC_OPS = sorted(name for name, value in vars(gt.ops).items()
-                    if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == gt.ops.__name__)
+                    if callable(value) and not name.startswith("_")
+                    and getattr(value, "__module__", "") == gt.ops.__name__)
 STRING_ARGUMENTS = {"padding", "activation"}  # a wrong name is a ValueError from dispatch
 NONE_MEANS_DEFAULT = {("batch_norm_grad", "gamma")}  # no default, but None means 1 as in batch_norm
 
