@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np
+
 
 def count(value, name: str, minimum: int = 0) -> int:
     """`value` as an int >= minimum; TypeError for a float, bool or non-number, ValueError below it."""
@@ -30,3 +32,10 @@ def number(value, name: str, low: float | None = None, high: float | None = None
         raise ValueError(f"{name}: expected a number in {left}{low if low is not None else '-inf'}, "
                          f"{high if high is not None else 'inf'}{right}, got {value}")
     return value
+
+
+def flag(value, name: str) -> bool:
+    """A true bool (NumPy's too): a string such as "no" must not become True."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import initializers, ops
+from . import checks, initializers, ops
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
@@ -34,13 +34,21 @@ def unique_name(base: str) -> str:
 
 
 def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    try:
-        a, b = value
-        return int(a), int(b)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}") from exc
+    """An int or a pair of ints >= 1 (Keras accepts both); a float or bool is refused, not truncated."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        size = checks.count(value, name, 1)
+        return size, size
+    items = list(value)
+    if len(items) != 2:
+        raise ValueError(f"{name}: expected an int or a pair of ints, got {value!r}")
+    return checks.count(items[0], name, 1), checks.count(items[1], name, 1)
+
+
+def _shape(value, name: str) -> tuple:
+    """A sample shape (without the batch): positive ints."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}: expected a tuple of positive ints, got {value!r}")
+    return tuple(checks.count(d, name, 1) for d in value)
 
 
 def _check_activation(activation):
@@ -60,7 +68,9 @@ class Layer:
 
     def __init__(self, name: str | None = None, input_shape=None):
         self.name = name or unique_name(_snake_case(type(self).__name__))
-        self.input_shape = tuple(input_shape) if input_shape is not None else None
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a string, got {type(name).__name__}")
+        self.input_shape = _shape(input_shape, "input_shape") if input_shape is not None else None
         self.params: dict = {}          # name -> Tensor, in Keras's weight order
         self.trainable_names: tuple = ()
         self.grads: dict = {}
@@ -163,10 +173,8 @@ class Dense(_Activated):
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
-        if not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"units: expected a positive int, got {units!r}")
-        self.units = int(units)
-        self.use_bias = use_bias
+        self.units = checks.count(units, "units", 1)
+        self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
@@ -204,15 +212,14 @@ class Conv2D(_Activated):
                  use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
-        if not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"filters: expected a positive int, got {filters!r}")
+        filters = checks.count(filters, "filters", 1)
         if padding not in ("valid", "same"):
             raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = padding
-        self.use_bias = use_bias
+        self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
@@ -348,10 +355,8 @@ class Flatten(Layer):
 class Dropout(Layer):
     def __init__(self, rate: float, seed: int | None = None, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate: expected a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
-        self.seed = seed
+        self.rate = checks.number(rate, "rate", 0.0, 1.0, high_open=True)
+        self.seed = None if seed is None else checks.count(seed, "seed", 0)
 
     def forward(self, x, training):
         self._mask = None
@@ -379,8 +384,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
+        self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
 
     def param_specs(self, input_shape):
         c = (input_shape[-1],)

@@ -42,7 +42,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(learning_rate)
         self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = checks.flag(nesterov, "nesterov")
 
     def update(self, param, grad, slots):
         ops.sgd_update(param, grad, slots["velocity"], learning_rate=self.learning_rate,
@@ -82,7 +82,7 @@ class RMSprop(Optimizer):
         self.rho = checks.number(rho, "rho", 0.0, 1.0)
         self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
-        self.centered = bool(centered)
+        self.centered = checks.flag(centered, "centered")
 
     def update(self, param, grad, slots):
         ops.rmsprop_update(param, grad, slots["velocity"], learning_rate=self.learning_rate, rho=self.rho,
