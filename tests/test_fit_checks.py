@@ -15,10 +15,10 @@ def problem(n=64, features=6, seed=5):
     return x, (x[:, 0] > 0).astype(np.int64)
 
 
-def model(optimizer="adam", plans=True):
+def model(optimizer="adam", plans=True, device="cpu"):
     m = gt.Sequential([layers.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(2)])
     m._use_plans = plans
-    m.compile(optimizer, gt.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"], device="cpu")
+    m.compile(optimizer, gt.losses.SparseCategoricalCrossentropy(from_logits=True), ["accuracy"], device=device)
     return m
 
 
@@ -112,3 +112,27 @@ def test_optimizer_hyper_parameters_are_refused_the_same_way_on_both_paths():
                  lambda: gt.optimizers.SGD(momentum=-0.1), lambda: gt.optimizers.Adam(learning_rate=0)):
         with pytest.raises(ValueError, match="expected a number in"):
             make()
+
+
+def test_compiled_steps_name_the_first_bad_step_without_reading_every_loss(device):
+    # The device marks the first step whose loss was not finite; the host reads it only once it sees the
+    # running loss go bad (at the epoch's end, or after a second), and names the same step as a run that
+    # read every loss.
+    def diverge(reads):
+        gt.utils.set_random_seed(1)
+        x, y = problem(320)
+        m = model(gt.optimizers.SGD(1e30), device=device)
+
+        class Reads(callbacks.Callback):
+            reads_batch_logs = reads
+
+        with pytest.warns(RuntimeWarning) as caught:
+            m.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False, callbacks=[Reads()])
+        message = str(caught[0].message)
+        assert "at step " in message, message
+        return int(message.split("at step ")[1].split(".")[0]), m.optimizer.iterations
+
+    exact, stopped_at = diverge(True)
+    assert stopped_at == exact
+    named, ran = diverge(False)
+    assert named == exact and ran > exact  # steps ran on before the loss was read

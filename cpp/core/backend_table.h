@@ -18,7 +18,7 @@ enum GtStatus {
 };
 
 // Bump when a field is added, removed or changes meaning; _core refuses a table of another version.
-#define GT_BACKEND_ABI_VERSION 4
+#define GT_BACKEND_ABI_VERSION 5
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 // Which of a device's two streams an event or a wait applies to. Kernels and synchronous copies run on
@@ -194,6 +194,11 @@ struct GtBackendTable {
   // Runs the graph's work once on the compute stream, after what was enqueued there before.
   int (*graph_launch)(int device, void* graph);
   int (*graph_destroy)(int device, void* graph);
+
+  // ---- version 5: divergence found without waiting ----
+  // *first = step->step + 1 when *value is NaN or infinite and *first is 0 (device memory, one thread).
+  int (*mark_first_nonfinite_f32)(int device, const float* value, const GtStepScalars* step, int64_t* first,
+                                  void* stream);
 };
 
 }  // extern "C"

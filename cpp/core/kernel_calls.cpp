@@ -296,6 +296,16 @@ void count_threshold_hits(const Device& device, int64_t n, const float* output, 
   });
 }
 
+void mark_first_nonfinite(const Device& device, const float* value, const GtStepScalars* step, int64_t* first) {
+  if (on_cpu(device)) {
+    cpu::mark_first_nonfinite(value, step->step, first);
+    return;
+  }
+  gpu_call(device, "training step", [&](const GtBackendTable& t) {
+    return t.mark_first_nonfinite_f32(device.index, value, step, first, current_stream());
+  });
+}
+
 void accumulate(const Device& device, int64_t n, const float* x, float* acc) {
   if (on_cpu(device)) {
     cpu::add_f32(acc, x, acc, n);

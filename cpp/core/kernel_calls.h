@@ -92,6 +92,9 @@ void count_argmax_hits(const Device& device, int64_t rows, int64_t classes, cons
 // counter[0] += number of i with (output[i] > threshold) == (target[i] > 0.5).
 void count_threshold_hits(const Device& device, int64_t n, const float* output, const float* target,
                           float threshold, float* counter);
+// *first = step + 1 (the plan's step counter, read where the step runs) when *value is NaN or infinite
+// and *first is 0.
+void mark_first_nonfinite(const Device& device, const float* value, const GtStepScalars* step, int64_t* first);
 // acc[i] += x[i] (running sums that stay on the device).
 void accumulate(const Device& device, int64_t n, const float* x, float* acc);
 

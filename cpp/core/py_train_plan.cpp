@@ -73,6 +73,9 @@ void bind_train_plan(py::module_& m) {
       .def("metrics", &TrainPlan::metrics, py::call_guard<py::gil_scoped_release>(),
            "(sum of the steps' mean losses, correct predictions) since reset_metrics().")
       .def("reset_metrics", &TrainPlan::reset_metrics)
+      .def("first_nonfinite_step", &TrainPlan::first_nonfinite_step, py::call_guard<py::gil_scoped_release>(),
+           "Index among this plan's steps since reset_metrics() of the first whose loss was NaN or infinite, "
+           "or -1.")
       .def_property_readonly("graph_state", &TrainPlan::graph_state,
                              "'off', 'pending', 'replaying' or 'failed' (see graph_failure)")
       .def_property_readonly("graph_failure", &TrainPlan::graph_failure)

@@ -60,6 +60,8 @@ struct TrainPlan::Impl {
   PlanLoss loss = PlanLoss::SparseCategorical;
   bool has_loss = false;
   Tensor labels, loss_value, sums;  // sums: {loss, hits}
+  Tensor first_nonfinite;  // int64: 1 + the step whose loss was first NaN or infinite since the reset, or 0
+  uint64_t steps_at_reset = 0;
   std::function<void()> update;  // reads the learning rate (Adam: alpha) from the step scalars
   bool adam = false;
   double beta_1 = 0.0, beta_2 = 0.0;  // Adam's, for its alpha
@@ -473,6 +475,8 @@ void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation) {
   p.loss_value = p.buffer({});
   p.sums = p.buffer({2});
   kernels::fill_zero(p.device, p.sums.raw(), p.sums.nbytes());
+  p.first_nonfinite = p.buffer({1}, DType::Int64);
+  kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
   p.has_loss = true;
 }
 
@@ -589,6 +593,7 @@ void TrainPlan::Impl::run() {
                                   ptr(p.sums) + 1);
   }
   kernels::accumulate(p.device, 1, cptr(p.loss_value), ptr(p.sums));
+  kernels::mark_first_nonfinite(p.device, cptr(p.loss_value), p.step_scalars(), p.first_nonfinite.data<int64_t>());
   for (size_t i = p.layers.size(); i-- > 0;) p.layers[i]->backward(p);
   p.update();
 }
@@ -601,7 +606,18 @@ std::pair<double, double> TrainPlan::metrics() const {
 }
 
 void TrainPlan::reset_metrics() {
-  if (impl_->has_loss) kernels::fill_zero(impl_->device, impl_->sums.raw(), impl_->sums.nbytes());
+  Impl& p = *impl_;
+  if (!p.has_loss) return;
+  kernels::fill_zero(p.device, p.sums.raw(), p.sums.nbytes());
+  kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
+  p.steps_at_reset = p.steps;
+}
+
+int64_t TrainPlan::first_nonfinite_step() const {
+  const Impl& p = *impl_;
+  if (!p.has_loss) return -1;
+  const int64_t first = p.first_nonfinite.to(Device{}).data<int64_t>()[0];
+  return first == 0 ? -1 : first - 1 - static_cast<int64_t>(p.steps_at_reset);
 }
 
 std::string TrainPlan::graph_state() const {

@@ -62,6 +62,9 @@ class TrainPlan {
   // waits for the device.
   std::pair<double, double> metrics() const;
   void reset_metrics();
+  // Which of this plan's steps since reset_metrics() (0 for the first) was the first whose loss was NaN
+  // or infinite, or -1; reading waits for the device.
+  int64_t first_nonfinite_step() const;
 
   // "off" (the CPU, or graphs not asked for), "pending" (before the first step), "replaying", or
   // "failed" (the runtime refused the capture; steps launch their kernels one by one, graph_failure()

@@ -1,6 +1,8 @@
 // Accuracy counts over a batch; batches are small, so one thread.
 #include "cpu/metrics.h"
 
+#include <cmath>
+
 #include "core/nan_rules.h"
 
 namespace gt::cpu {
@@ -23,6 +25,10 @@ void count_threshold_hits(int64_t n, const float* output, const float* target, f
   int64_t hits = 0;
   for (int64_t i = 0; i < n; ++i) hits += (output[i] > threshold) == (target[i] > 0.5f);
   counter[0] += static_cast<float>(hits);
+}
+
+void mark_first_nonfinite(const float* value, uint64_t step, int64_t* first) {
+  if (*first == 0 && !std::isfinite(*value)) *first = static_cast<int64_t>(step) + 1;
 }
 
 }  // namespace gt::cpu

@@ -12,5 +12,8 @@ void count_argmax_hits(int64_t rows, int64_t classes, const float* output, const
 // counter[0] += number of i with (output[i] > threshold) == (target[i] > 0.5) (binary accuracy).
 void count_threshold_hits(int64_t n, const float* output, const float* target, float threshold,
                           float* counter);
+// *first = step + 1 when `value` is NaN or infinite and *first is still 0: the first step of a training
+// loop whose loss went bad, kept where the loop runs so that naming it costs no step a wait.
+void mark_first_nonfinite(const float* value, uint64_t step, int64_t* first);
 
 }  // namespace gt::cpu

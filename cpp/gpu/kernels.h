@@ -93,6 +93,8 @@ int count_argmax_hits_f32(int device, int64_t rows, int64_t classes, const float
                           const int32_t* labels, float* counter, void* stream);
 int count_threshold_hits_f32(int device, int64_t n, const float* output, const float* target,
                              float threshold, float* counter, void* stream);
+int mark_first_nonfinite_f32(int device, const float* value, const GtStepScalars* step, int64_t* first,
+                             void* stream);
 
 // step_graph.cu
 int write_step_scalars(int device, GtStepScalars* dst, GtStepScalars value, void* stream);

@@ -33,6 +33,13 @@ __global__ void count_threshold_hits_kernel(int64_t n, const float* __restrict__
   if (threadIdx.x == 0) counter[0] += hits;
 }
 
+// One thread: one value to look at, stream-ordered after the loss that wrote it.
+__global__ void mark_first_nonfinite_kernel(const float* value, const GtStepScalars* step, int64_t* first) {
+  const float v = *value;
+  if (*first == 0 && !(fabsf(v) <= 3.402823466e38f))  // NaN compares false, an infinity exceeds FLT_MAX
+    *first = static_cast<int64_t>(step->step) + 1;
+}
+
 }  // namespace
 
 int count_argmax_hits_f32(int device, int64_t rows, int64_t classes, const float* output,
@@ -52,6 +59,14 @@ int count_threshold_hits_f32(int device, int64_t n, const float* output, const f
   GT_LAUNCH(count_threshold_hits_kernel, 1, kThreads, static_cast<cudaStream_t>(stream))(n, output, target,
                                                                                          threshold, counter);
   GT_GPU_CHECK_LAUNCH(count_threshold_hits_kernel);
+  return GT_OK;
+}
+
+int mark_first_nonfinite_f32(int device, const float* value, const GtStepScalars* step, int64_t* first,
+                             void* stream) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_LAUNCH(mark_first_nonfinite_kernel, 1, 1, static_cast<cudaStream_t>(stream))(value, step, first);
+  GT_GPU_CHECK_LAUNCH(mark_first_nonfinite_kernel);
   return GT_OK;
 }
 

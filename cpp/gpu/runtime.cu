@@ -257,9 +257,10 @@ const GtBackendTable table = {
     graph_capture_end,
     graph_launch,
     graph_destroy,
+    mark_first_nonfinite_f32,
 };
 // Every entry above is set: a table entry left null by a missing initializer would crash on first use.
-static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, graph_destroy) + sizeof(void*),
+static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, mark_first_nonfinite_f32) + sizeof(void*),
               "the table initializer must end with the struct's last entry");
 }  // namespace
 

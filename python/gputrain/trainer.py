@@ -272,7 +272,8 @@ class Trainer:
             loss_sum = correct = seen = 0
             logs = carried.merged({}, 0)
             diverged_after = None  # the last step known to have had a finite loss, once it is not
-            last_finite, last_read = step, time.monotonic()
+            part_start = last_finite = step
+            last_read = time.monotonic()
             plan_metrics.start()
 
             def record_means():
@@ -342,16 +343,28 @@ class Trainer:
             for c in callbacks:
                 c.on_epoch_end(epoch, logs)
             if diverged_after is not None:
-                self._report_divergence(epoch, diverged_after, step)
+                first_bad = (self._first_nonfinite_step(part_start, batch_size, bar.target) if compiled
+                             else diverged_after + 1)
+                self._report_divergence(epoch, first_bad, diverged_after, step)
             if self.stop_training:
                 break
         self._before_save = None
         for c in callbacks + [history]:
             c.on_train_end()
 
-    def _report_divergence(self, epoch: int, last_finite: int, step: int) -> None:
-        where = (f"at step {step}" if last_finite == step - 1
-                 else f"between steps {last_finite + 1} and {step}")
+    def _first_nonfinite_step(self, part_start: int, batch_size: int, last_step: int) -> int | None:
+        """The epoch's step (1-based) whose loss was the first NaN or infinite one, as the plans marked it
+        on the device: the full-batch plan counts its steps from `part_start` (where this fit's part of
+        the epoch began), the plan of a smaller last batch runs only the epoch's last step."""
+        found = []
+        for batch, plan in self._plans.items():
+            index = plan.first_nonfinite_step()
+            if index >= 0:
+                found.append(part_start + index + 1 if batch == batch_size else last_step)
+        return min(found) if found else None
+
+    def _report_divergence(self, epoch: int, first_bad: int | None, last_finite: int, step: int) -> None:
+        where = f"at step {first_bad}" if first_bad else f"between steps {last_finite + 1} and {step}"
         warnings.warn(f"fit stopped: the loss became NaN or infinite in epoch {epoch + 1}, {where}. Check the "
                       f"inputs and labels for NaN, Inf or huge values, or lower the learning rate. Checkpoints "
                       f"were not overwritten with the diverged weights.", RuntimeWarning, stacklevel=4)
