@@ -136,3 +136,26 @@ def test_compiled_steps_name_the_first_bad_step_without_reading_every_loss(devic
     assert stopped_at == exact
     named, ran = diverge(False)
     assert named == exact and ran > exact  # steps ran on before the loss was read
+
+
+def test_weights_replaced_by_a_callback_mid_fit_are_trained_and_reported():
+    # set_weights drops the compiled steps (they held the old tensors); the epoch's running loss must
+    # come from the steps built after it too, as op by op, not only from the dropped ones.
+    def run(plans):
+        gt.utils.set_random_seed(2)
+        x, y = problem(320)
+        m = model(plans=plans)
+        start = m.get_weights()
+
+        class Reset(callbacks.Callback):
+            reads_batch_logs = False
+
+            def on_train_batch_end(self, batch, logs=None):
+                if batch == 4:
+                    self.model.set_weights(start)
+
+        return m.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[Reset()]).history
+
+    compiled, op_by_op = run(True), run(False)
+    np.testing.assert_allclose(compiled["loss"], op_by_op["loss"], rtol=1e-4)
+    np.testing.assert_allclose(compiled["accuracy"], op_by_op["accuracy"], rtol=1e-6)

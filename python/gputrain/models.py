@@ -126,7 +126,7 @@ class Sequential(Trainer):
                 raise ValueError(f"set_weights: {layer.name}/{name} has shape {layer.params[name].shape}, "
                                  f"got {value.shape}")
             layer.params[name] = _tensor(value, device=self.device)
-        self._plans = {}
+        self._plans.clear()  # in place: a running fit reads this dict
 
     def _forward(self, x, training: bool):
         for layer in self._layers:

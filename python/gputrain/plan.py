@@ -107,18 +107,33 @@ class SparseLabelCheck:
 class EpochMetrics:
     """The running loss and accuracy of an epoch trained by plans (`plans`: batch size -> plan, filled
     as batches of new sizes arrive): each plan sums its steps' mean losses and correct counts on the
-    device; read() combines them, weighting each plan by its batch."""
+    device; read() combines them, weighting each plan by its batch. Plans dropped from `plans` during
+    the epoch (new weights were set) still count their steps until the epoch ends."""
 
     def __init__(self, plans: dict, units_per_sample: int):
         self.plans, self.units = plans, units_per_sample
+        self._epoch: dict = {}  # id -> (plan, steps of the epoch before its first) for each plan run in it
 
     def start(self) -> None:
+        self._epoch = {}
         for plan in self.plans.values():
             plan.reset_metrics()
 
+    def track(self, plan, steps_before: int) -> None:
+        """Called with the plan of each step and the epoch's steps before it (a dict lookup a step)."""
+        if id(plan) not in self._epoch:
+            self._epoch[id(plan)] = (plan, steps_before)
+
+    def first_nonfinite_step(self) -> int | None:
+        """The epoch's step (1-based) whose loss was the first NaN or infinite one, as the plans marked
+        it on the device; each counts its steps from its first in the epoch."""
+        found = [before + index + 1 for plan, before in self._epoch.values()
+                 if (index := plan.first_nonfinite_step()) >= 0]
+        return min(found) if found else None
+
     def read(self, seen: int, with_accuracy: bool) -> dict:
         loss_sum = hits = 0.0
-        for plan in self.plans.values():
+        for plan, _ in self._epoch.values():
             plan_loss, plan_hits = plan.metrics()
             loss_sum += plan_loss * plan.batch
             hits += plan_hits

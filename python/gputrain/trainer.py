@@ -77,7 +77,7 @@ class Trainer:
                              f"choose another device")
         self.device = resolve_device(device or self.device)
         self.build()
-        self._plans = {}
+        self._plans.clear()
 
     # ---- one step -------------------------------------------------------------------------------
     def _fused_logits(self):
@@ -114,12 +114,13 @@ class Trainer:
         return float(loss.numpy()), correct
 
     def _plan_step(self, xb, yb, count):
-        """One step through the compiled plan for this batch size (built on first use)."""
+        """One step through the compiled plan for this batch size (built on first use); the plan."""
         plan = self._plans.get(count)
         if plan is None:
             plan = self._plans[count] = plan_module.build(self, count, saving.weight_key)
         self.optimizer.iterations += 1
         plan_module.step(plan, xb, yb, self.optimizer.iterations, self.optimizer.learning_rate)
+        return plan
 
     # ---- inputs ---------------------------------------------------------------------------------
     def _check_xy(self, x, y, name="x"):
@@ -272,8 +273,7 @@ class Trainer:
             loss_sum = correct = seen = 0
             logs = carried.merged({}, 0)
             diverged_after = None  # the last step known to have had a finite loss, once it is not
-            part_start = last_finite = step
-            last_read = time.monotonic()
+            last_finite, last_read = step, time.monotonic()
             plan_metrics.start()
 
             def record_means():
@@ -294,7 +294,7 @@ class Trainer:
                     step += 1
                     read = True
                     if compiled:
-                        self._plan_step(xb, yb, count)
+                        plan_metrics.track(self._plan_step(xb, yb, count), step - 1)
                         now = time.monotonic()
                         # Also once a second without a bar: a loss gone NaN stops training soon.
                         read = batch_logs or bar.due(step) or step == bar.target or now - last_read >= 1.0
@@ -343,25 +343,13 @@ class Trainer:
             for c in callbacks:
                 c.on_epoch_end(epoch, logs)
             if diverged_after is not None:
-                first_bad = (self._first_nonfinite_step(part_start, batch_size, bar.target) if compiled
-                             else diverged_after + 1)
+                first_bad = plan_metrics.first_nonfinite_step() if compiled else diverged_after + 1
                 self._report_divergence(epoch, first_bad, diverged_after, step)
             if self.stop_training:
                 break
         self._before_save = None
         for c in callbacks + [history]:
             c.on_train_end()
-
-    def _first_nonfinite_step(self, part_start: int, batch_size: int, last_step: int) -> int | None:
-        """The epoch's step (1-based) whose loss was the first NaN or infinite one, as the plans marked it
-        on the device: the full-batch plan counts its steps from `part_start` (where this fit's part of
-        the epoch began), the plan of a smaller last batch runs only the epoch's last step."""
-        found = []
-        for batch, plan in self._plans.items():
-            index = plan.first_nonfinite_step()
-            if index >= 0:
-                found.append(part_start + index + 1 if batch == batch_size else last_step)
-        return min(found) if found else None
 
     def _report_divergence(self, epoch: int, first_bad: int | None, last_finite: int, step: int) -> None:
         where = f"at step {first_bad}" if first_bad else f"between steps {last_finite + 1} and {step}"
