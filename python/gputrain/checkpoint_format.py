@@ -206,17 +206,31 @@ def _check_seed(path, field: str, seed) -> None:
         _fail(path, field, "null or an integer in [0, 2**32)", seed)
 
 
+def _check_per_metric(path, field: str, table, check_value) -> None:
+    """An object of metric name -> value, bounded in size, each value checked by check_value."""
+    _require_object(path, field, table)
+    if len(table) > MAX_HISTORY_KEYS:
+        _too_large(path, field, len(table), MAX_HISTORY_KEYS, "metrics")
+    for key, value in table.items():
+        _check_text(path, f"{field} key", key, 128)
+        check_value(path, f"{field}[{key!r}]", value)
+
+
+def _check_number(path, field: str, value) -> None:
+    if type(value) not in (int, float):  # exact types: a bool is no loss value
+        _fail(path, field, "a number", value)
+
+
+def _check_values(path, field: str, values) -> None:
+    _check_list(path, field, values, MAX_HISTORY_LENGTH)
+    if not set(map(type, values)) <= {int, float}:
+        i = next(i for i, v in enumerate(values) if type(v) not in (int, float))
+        _check_number(path, f"{field}[{i}]", values[i])
+
+
 def _check_history(path, field: str, history) -> None:
     """Metric name -> one value per epoch. NaN and infinities are kept: a diverged run records them."""
-    _require_object(path, field, history)
-    if len(history) > MAX_HISTORY_KEYS:
-        _too_large(path, field, len(history), MAX_HISTORY_KEYS, "metrics")
-    for key, values in history.items():
-        _check_text(path, f"{field} key", key, 128)
-        _check_list(path, f"{field}[{key!r}]", values, MAX_HISTORY_LENGTH)
-        if not set(map(type, values)) <= {int, float}:  # exact types: a bool is no loss value
-            i = next(i for i, v in enumerate(values) if type(v) not in (int, float))
-            _fail(path, f"{field}[{key!r}][{i}]", "a number", values[i])
+    _check_per_metric(path, field, history, _check_values)
 
 
 def _check_batch_size(path, field: str, value) -> None:
@@ -226,13 +240,7 @@ def _check_batch_size(path, field: str, value) -> None:
 
 def _check_means(path, field: str, logs) -> None:
     """The running means of an epoch in progress (name -> number), as the progress bar shows them."""
-    _require_object(path, field, logs)
-    if len(logs) > MAX_HISTORY_KEYS:
-        _too_large(path, field, len(logs), MAX_HISTORY_KEYS, "metrics")
-    for key, value in logs.items():
-        _check_text(path, f"{field} key", key, 128)
-        if type(value) not in (int, float):
-            _fail(path, f"{field}[{key!r}]", "a number", value)
+    _check_per_metric(path, field, logs, _check_number)
 
 
 def _check_training(path, field: str, training) -> None:
