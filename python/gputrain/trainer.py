@@ -213,8 +213,11 @@ class Trainer:
             return history
         if self.training_state["seed"] is None:
             self.training_state["seed"] = int(initializers.generator().integers(0, 2**31))
-        self._epochs(x, y, batch_size, initial_epoch, epochs, start_sample, shuffle, verbose, callbacks,
-                     checkpoints, history, validation_data)
+        try:
+            self._epochs(x, y, batch_size, initial_epoch, epochs, start_sample, shuffle, verbose, callbacks,
+                         checkpoints, history, validation_data)
+        finally:
+            self._before_save = None  # also when training was interrupted: a later save records nothing stale
         return history
 
     def _resume(self, found, checkpoint, samples: int, batch_size: int) -> tuple[int, int]:
@@ -347,7 +350,6 @@ class Trainer:
                 self._report_divergence(epoch, first_bad, diverged_after, step)
             if self.stop_training:
                 break
-        self._before_save = None
         for c in callbacks + [history]:
             c.on_train_end()
 
