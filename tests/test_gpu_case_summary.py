@@ -16,7 +16,7 @@ def test_unusable_gpu_cases_are_one_line_per_device(tmp_path):
     lines = run.stdout.splitlines()
     assert not [line for line in lines if line.startswith("SKIPPED") and "not usable" in line], run.stdout
     for backend in ("cuda", "hip"):
-        summary = [line for line in lines if line.startswith(f"gputrain: ") and f" {backend}:0 cases not run: " in line]
+        summary = [line for line in lines if line.startswith("gputrain: ") and f" {backend}:0 cases not run: " in line]
         if _backends.is_usable(backend):
             assert summary == []
         else:

@@ -3,7 +3,6 @@ the default initializers, categorical cross-entropy on one-hot labels, fit's val
 initial_epoch, ModelCheckpoint(every_minutes=...), EarlyStopping(restore_best_weights=True) and the
 default checkpoint folder. CPU only, small synthetic data: the whole file runs in a few seconds."""
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest

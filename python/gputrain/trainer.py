@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 
 from . import _core, callbacks as callbacks_module, checks, initializers, losses, optimizers
+from .layers import _Activated
 from . import plan as plan_module, saving, session
 from ._backends import resolve_device
 from .feed import BatchFeed
@@ -81,7 +82,6 @@ class Trainer:
 
     # ---- one step -------------------------------------------------------------------------------
     def _fused_logits(self):
-        from .layers import _Activated
         last = self.layers[-1]
         fused = (not self.loss.from_logits and isinstance(last, _Activated)
                  and last.activation == self.loss.fused_activation)
