@@ -1,24 +1,24 @@
-"""The compiled training step (gputrain/plan.py, cpp/core/train_plan.cpp) against the op-by-op path it
-replaces: the same weights, optimizer state, losses and accuracies after the same steps, for every
-layer, loss and optimizer it covers; uint8 inputs converted on the device; buffers allocated once;
-clear errors for bad input."""
+"""The model's plan (gputrain/plan.py, cpp/core/train_plan.cpp) against an op-by-op reference composed
+from gputrain.ops (tests/reference_training.py): the same weights, optimizer state, losses and accuracies
+after the same steps, for every layer, loss and optimizer; uint8 inputs converted on the device; buffers
+allocated once; clear errors for bad input."""
 import numpy as np
 import pytest
 
 import gputrain as gt
 from gputrain import layers, plan as plan_module
 
+import reference_training
 from conftest import EMULATED_GPU
 
 
 def _models(make, device, loss, optimizer, x_shape):
-    """Two copies of one model with identical weights: one trained by plans, one op by op."""
+    """Two copies of one model with identical weights: one for fit, one for the reference."""
     gt.utils.set_random_seed(1)
     a, b = make(), make()
     for model in (a, b):
         model.compile(optimizer(), loss(), ["accuracy"], device=device)
     b.set_weights(a.get_weights())
-    b._use_plans = False
     return a, b
 
 
@@ -66,40 +66,35 @@ def _data(rng, x_shape, classes, n=23):
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_plan_trains_exactly_as_op_by_op(device, rng, case):
+def test_plan_trains_as_the_op_by_op_reference(device, rng, case):
     make, loss, optimizer, x_shape, classes = CASES[case]
     planned, reference = _models(make, device, loss, optimizer, x_shape)
-    assert plan_module.supported(planned)
     x, y = _data(rng, x_shape, classes)
-    # 23 samples in batches of 5: four full batches and one of 3, so two plans take part. The same
-    # generator state before each fit gives both the same shuffling.
-    gt.utils.set_random_seed(2)
-    h_plan = planned.fit(x, y, batch_size=5, epochs=2, shuffle=True, verbose=0)
-    gt.utils.set_random_seed(2)
-    h_ref = reference.fit(x, y, batch_size=5, epochs=2, shuffle=True, verbose=0)
+    # 23 samples in batches of 5: four full batches and one of 3, so two plans take part.
+    h_plan = planned.fit(x, y, batch_size=5, epochs=2, shuffle=False, verbose=0).history
+    h_ref = reference_training.fit(reference, x, y, batch_size=5, epochs=2)
     assert sorted(planned._plans) == [3, 5]
     # On a GPU every plan's step was recorded as a graph and replayed (a refused capture would fall back
     # to the same arithmetic, so the comparison below alone would not notice).
     expected_state = "off" if device == "cpu" else "replaying"
     assert {plan.graph_state for plan in planned._plans.values()} == {expected_state}, \
         [plan.graph_failure for plan in planned._plans.values()]
-    assert not reference._plans
     assert planned.optimizer.iterations == reference.optimizer.iterations == 10
     for got, want in zip(planned.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
     for key in ("loss", "accuracy"):
-        np.testing.assert_allclose(h_plan.history[key], h_ref.history[key], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(h_plan[key], h_ref[key], rtol=1e-4, atol=1e-6)
     for key, slots in reference.optimizer.slots.items():
         for name, tensor in slots.items():
             np.testing.assert_allclose(planned.optimizer.slots[key][name].numpy(), tensor.numpy(),
                                        rtol=2e-4, atol=2e-5)
 
 
-@pytest.mark.parametrize("use_plans", [True, False])
-def test_uint8_images_are_converted_on_the_device(device, rng, use_plans):
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_uint8_images_are_converted_on_the_device(device, rng, run_eagerly):
     make, loss, optimizer, x_shape, classes = CASES["mlp_softmax_adam"]
     a, b = _models(make, device, loss, optimizer, x_shape)
-    a._use_plans = b._use_plans = use_plans
+    a.run_eagerly = b.run_eagerly = run_eagerly
     x = rng.integers(0, 256, (20,) + x_shape).astype(np.uint8)
     y = rng.integers(0, classes, 20)
     a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
@@ -133,13 +128,24 @@ def test_out_of_range_label_is_a_clear_error(device):
         model.fit(x, np.array([0, 1, 3, 0, 0, 0]), batch_size=6, shuffle=False, verbose=0)
 
 
-def test_configuration_without_plan_trains_op_by_op(device, rng):
-    # Categorical cross-entropy on probabilities that no softmax made: the plan does not cover it.
+def test_cross_entropy_on_probabilities_no_softmax_made(device, rng):
+    # Sparse cross-entropy on sigmoid outputs: the loss reads the probabilities themselves, clipped to
+    # [1e-7, 1 - 1e-7] as Keras clips them; one SGD step checked against float64 NumPy.
     model = gt.Sequential([layers.Dense(3, activation="sigmoid", input_shape=(4,))])
-    model.compile("sgd", "sparse_categorical_crossentropy", device=device)
-    assert not plan_module.supported(model)
-    model.fit(rng.standard_normal((10, 4)).astype(np.float32), rng.integers(0, 3, 10), batch_size=4, verbose=0)
-    assert not model._plans
+    model.compile(gt.optimizers.SGD(0.5), "sparse_categorical_crossentropy", device=device)
+    x, y = rng.standard_normal((10, 4)), rng.integers(0, 3, 10)
+    kernel, bias = (w.astype(np.float64) for w in model.get_weights())
+    probs = 1.0 / (1.0 + np.exp(-(x @ kernel + bias)))
+    picked = np.clip(probs[np.arange(10), y], 1e-7, 1 - 1e-7)
+    dprobs = np.zeros_like(probs)
+    dprobs[np.arange(10), y] = -1.0 / (picked * 10)
+    dz = dprobs * probs * (1 - probs)
+    history = model.fit(x.astype(np.float32), y, batch_size=10, verbose=0).history
+    assert history["loss"][0] == pytest.approx(-np.log(picked).mean(), rel=1e-5)
+    got_kernel, got_bias = model.get_weights()
+    np.testing.assert_allclose(got_kernel, kernel - 0.5 * x.T @ dz, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_bias, bias - 0.5 * dz.sum(axis=0), rtol=1e-5, atol=1e-6)
+    assert {plan.graph_state for plan in model._plans.values()} == {"off"}  # it reads them on the host
 
 
 def test_uint8_to_float32_checks_its_input(device):

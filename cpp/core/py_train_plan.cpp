@@ -1,5 +1,5 @@
-// Python binding of the training plan (gputrain._core._TrainPlan), used by Sequential.fit through
-// gputrain/plan.py. Tensors only: the plan works on the model's device tensors, never on NumPy copies.
+// Python binding of the training plan (gputrain._core._TrainPlan), the executor of every model's fit,
+// evaluate and predict through gputrain/plan.py. Tensors only: the plan works on the model's device tensors, never on NumPy copies.
 // The GIL is released while a step launches its kernels, so the input feed thread keeps working.
 #include <pybind11/stl.h>
 
@@ -23,10 +23,11 @@ PlanActivation plan_activation(const py::object& name) {
 
 PlanLoss plan_loss(const std::string& name) {
   if (name == "sparse_categorical") return PlanLoss::SparseCategorical;
+  if (name == "sparse_categorical_probabilities") return PlanLoss::SparseCategoricalProbabilities;
   if (name == "binary_logits") return PlanLoss::BinaryLogits;
   if (name == "binary_probabilities") return PlanLoss::BinaryProbabilities;
-  throw ValueError("loss: expected 'sparse_categorical', 'binary_logits' or 'binary_probabilities', got '" +
-                   name + "'");
+  throw ValueError("loss: expected 'sparse_categorical', 'sparse_categorical_probabilities', 'binary_logits' or "
+                   "'binary_probabilities', got '" + name + "'");
 }
 
 Tensor optional(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
@@ -36,31 +37,34 @@ Tensor optional(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 void bind_train_plan(py::module_& m) {
   using arg = py::arg;
   py::class_<TrainPlan>(m, "_TrainPlan", "A compiled training step at one batch size (see train_plan.h).")
-      .def(py::init([](const std::string& device, int64_t batch, const Shape& sample_shape, bool graphs) {
-             return std::make_unique<TrainPlan>(parse_device(device), batch, sample_shape, graphs);
+      .def(py::init([](const std::string& device, int64_t batch, const Shape& sample_shape, bool graphs,
+                       bool training) {
+             return std::make_unique<TrainPlan>(parse_device(device), batch, sample_shape, graphs, training);
            }),
-           arg("device"), arg("batch"), arg("sample_shape"), arg("graphs") = true)
+           arg("device"), arg("batch"), arg("sample_shape"), arg("graphs") = true, arg("training") = true)
       .def("add_dense", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
-                           const py::object& activation) {
-             p.add_dense(kernel, optional(bias), plan_activation(activation));
-           }, arg("kernel"), arg("bias"), arg("activation"))
+                           const py::object& activation, int64_t input) {
+             return p.add_dense(kernel, optional(bias), plan_activation(activation), input);
+           }, arg("kernel"), arg("bias"), arg("activation"), arg("input") = -1)
       .def("add_conv2d", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
                             const std::vector<int64_t>& strides, const std::string& padding,
-                            const py::object& activation) {
-             p.add_conv2d(kernel, optional(bias), pair_arg(strides, "strides"), padding, plan_activation(activation));
-           }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("activation"))
+                            const py::object& activation, int64_t input) {
+             return p.add_conv2d(kernel, optional(bias), pair_arg(strides, "strides"), padding,
+                                 plan_activation(activation), input);
+           }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("activation"), arg("input") = -1)
       .def("add_pool2d", [](TrainPlan& p, const std::string& kind, const std::vector<int64_t>& pool_size,
-                            const std::vector<int64_t>& strides, const std::string& padding) {
-             p.add_pool2d(pool_kind(kind), pair_arg(pool_size, "pool_size"), pair_arg(strides, "strides"), padding);
-           }, arg("kind"), arg("pool_size"), arg("strides"), arg("padding"))
-      .def("add_global_avg_pool2d", &TrainPlan::add_global_avg_pool2d)
-      .def("add_flatten", &TrainPlan::add_flatten)
-      .def("add_dropout", &TrainPlan::add_dropout, arg("rate"), arg("seed"))
+                            const std::vector<int64_t>& strides, const std::string& padding, int64_t input) {
+             return p.add_pool2d(pool_kind(kind), pair_arg(pool_size, "pool_size"), pair_arg(strides, "strides"),
+                                 padding, input);
+           }, arg("kind"), arg("pool_size"), arg("strides"), arg("padding"), arg("input") = -1)
+      .def("add_global_avg_pool2d", &TrainPlan::add_global_avg_pool2d, arg("input") = -1)
+      .def("add_flatten", &TrainPlan::add_flatten, arg("input") = -1)
+      .def("add_dropout", &TrainPlan::add_dropout, arg("rate"), arg("seed"), arg("input") = -1)
       .def("add_batch_norm", &TrainPlan::add_batch_norm, arg("gamma"), arg("beta"), arg("moving_mean"),
-           arg("moving_variance"), arg("momentum"), arg("epsilon"))
-      .def("add_activation", [](TrainPlan& p, const py::object& activation) {
-             p.add_activation(plan_activation(activation));
-           }, arg("activation"))
+           arg("moving_variance"), arg("momentum"), arg("epsilon"), arg("input") = -1)
+      .def("add_activation", [](TrainPlan& p, const py::object& activation, int64_t input) {
+             return p.add_activation(plan_activation(activation), input);
+           }, arg("activation"), arg("input") = -1)
       .def("set_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation) {
              p.set_loss(plan_loss(loss), fuse_activation);
            }, arg("loss"), arg("fuse_activation"))
@@ -70,6 +74,18 @@ void bind_train_plan(py::module_& m) {
            arg("velocities"), arg("momentum_buffers"), arg("average_grads"))
       .def("step", &TrainPlan::step, arg("x"), arg("y"), arg("iteration"), arg("learning_rate"),
            py::call_guard<py::gil_scoped_release>())
+      // The pieces of step(), for running a model one node at a time (Model.compile(run_eagerly=True)).
+      .def("load", &TrainPlan::load, arg("x"), arg("y"), arg("iteration"), arg("learning_rate"),
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("node_count", &TrainPlan::node_count)
+      .def("forward_node", &TrainPlan::forward_node, arg("index"), py::call_guard<py::gil_scoped_release>())
+      .def("loss", &TrainPlan::loss, py::call_guard<py::gil_scoped_release>())
+      .def("backward_node", &TrainPlan::backward_node, arg("index"), py::call_guard<py::gil_scoped_release>())
+      .def("update", &TrainPlan::update, py::call_guard<py::gil_scoped_release>())
+      .def("node_output", &TrainPlan::node_output, arg("index"),
+           "The value node `index` wrote in the last forward (the plan's buffer: the next step overwrites it).")
+      .def("predict", &TrainPlan::predict, arg("x"), py::call_guard<py::gil_scoped_release>())
+      .def("evaluate", &TrainPlan::evaluate, arg("x"), arg("y"), py::call_guard<py::gil_scoped_release>())
       .def("metrics", &TrainPlan::metrics, py::call_guard<py::gil_scoped_release>(),
            "(sum of the steps' mean losses, correct predictions) since reset_metrics().")
       .def("reset_metrics", &TrainPlan::reset_metrics)
@@ -79,6 +95,7 @@ void bind_train_plan(py::module_& m) {
       .def_property_readonly("graph_state", &TrainPlan::graph_state,
                              "'off', 'pending', 'replaying' or 'failed' (see graph_failure)")
       .def_property_readonly("graph_failure", &TrainPlan::graph_failure)
+      .def_property_readonly("training", &TrainPlan::training)
       .def_property_readonly("batch", &TrainPlan::batch)
       .def_property_readonly("output_shape", &TrainPlan::output_shape)
       .def_property_readonly("buffer_bytes", &TrainPlan::buffer_bytes)

@@ -1,8 +1,12 @@
-// A compiled training step for a Sequential model at one batch size: every activation, gradient and
-// workspace buffer is allocated once when the plan is built, and step() launches a fixed list of kernels
-// (input conversion, forward, loss, metrics, backward, optimizer) with no Python between them. The loss
-// and the accuracy count are summed on the device, so a step never waits for the device; metrics() reads
-// the sums when the caller reports them.
+// The one executor of a model at one batch size: a graph of layer nodes (cpp/core/plan_nodes.cpp), each
+// layer kind's forward and backward written once there, plus a loss and an optimizer. Every activation,
+// gradient and workspace buffer is allocated once when the plan is built. A training step launches a
+// fixed list of kernels (input conversion, forward, loss, metrics, backward, optimizer) with no Python
+// between them, or the same nodes one call at a time (run eagerly, for debugging); an inference plan
+// (predict, evaluate) runs the same nodes' forward with training off. The loss and the accuracy count are
+// summed on the device, so a step never waits for the device; metrics() reads the sums when asked.
+// Values are numbered: 0 is the plan's input, each node reads one value and writes a new one, so the
+// graph is directed and acyclic by construction (merging nodes come with the functional API).
 #pragma once
 #include <memory>
 #include <string>
@@ -16,30 +20,38 @@ namespace gt {
 
 enum class PlanActivation { None, Relu, Sigmoid, Softmax };
 // SparseCategorical: int32 labels (batch,), logits (or a fused softmax) over the last axis.
+// SparseCategoricalProbabilities: the same labels against probabilities no softmax of the plan produced
+// (computed on the host: such a plan is never recorded as a graph).
 // BinaryLogits / BinaryProbabilities: float32 targets shaped like the output.
-enum class PlanLoss { SparseCategorical, BinaryLogits, BinaryProbabilities };
+enum class PlanLoss { SparseCategorical, SparseCategoricalProbabilities, BinaryLogits, BinaryProbabilities };
 
 class TrainPlan {
  public:
   // `sample_shape` excludes the batch; x may be given as float32 or uint8 (converted on the device).
   // With `graphs` on a GPU, the first step records its kernels as a graph that later steps replay.
-  TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs = true);
+  // Without `training`, an inference plan: no gradients or optimizer, dropout passes its input through
+  // and batch normalisation uses its moving statistics.
+  TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs = true,
+            bool training = true);
   ~TrainPlan();
   TrainPlan(const TrainPlan&) = delete;
   TrainPlan& operator=(const TrainPlan&) = delete;
 
-  // Layers in model order. Parameters are the model's own tensors, updated in place (never copies).
-  void add_dense(const Tensor& kernel, const Tensor& bias, PlanActivation activation);
-  void add_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides, const std::string& padding,
-                  PlanActivation activation);
-  void add_pool2d(GtPoolKind kind, ops::Pair pool_size, ops::Pair strides, const std::string& padding);
-  void add_global_avg_pool2d();
-  void add_flatten();
-  // Each step draws its mask from splitmix64(seed + step number).
-  void add_dropout(double rate, uint64_t seed);
-  void add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& moving_mean,
-                      const Tensor& moving_var, double momentum, double epsilon);
-  void add_activation(PlanActivation activation);
+  // Layers in an order where each comes after the layer whose output it reads: `input` is a value
+  // returned by an earlier add_* (0: the plan's input; -1: the last value added); each returns the value
+  // it writes. Parameters are the model's own tensors, updated in place (never copies).
+  int64_t add_dense(const Tensor& kernel, const Tensor& bias, PlanActivation activation, int64_t input = -1);
+  int64_t add_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides, const std::string& padding,
+                     PlanActivation activation, int64_t input = -1);
+  int64_t add_pool2d(GtPoolKind kind, ops::Pair pool_size, ops::Pair strides, const std::string& padding,
+                     int64_t input = -1);
+  int64_t add_global_avg_pool2d(int64_t input = -1);
+  int64_t add_flatten(int64_t input = -1);
+  // Each step draws its mask from splitmix64(seed + step number): the one seeding rule.
+  int64_t add_dropout(double rate, uint64_t seed, int64_t input = -1);
+  int64_t add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& moving_mean,
+                         const Tensor& moving_var, double momentum, double epsilon, int64_t input = -1);
+  int64_t add_activation(PlanActivation activation, int64_t input = -1);
 
   // The loss on the last layer's output. With fuse_activation, the last layer's softmax (sparse
   // cross-entropy) or sigmoid (binary, then given as BinaryLogits) is computed inside the loss from the
@@ -55,8 +67,22 @@ class TrainPlan {
 
   // One training step on x (batch, sample...) and y on the plan's device; `iteration` is the 1-based
   // optimizer step. Sparse labels must already be known to lie in [0, classes) (the feed checks them
-  // on the host, where they come from).
+  // on the host, where they come from). The same as load(), then every node's forward, loss(), every
+  // node's backward in reverse and update(), which a caller may also run one at a time.
   void step(const Tensor& x, const Tensor& y, int64_t iteration, double learning_rate);
+  void load(const Tensor& x, const Tensor& y, int64_t iteration, double learning_rate);
+  size_t node_count() const;
+  void forward_node(size_t index);
+  void loss();
+  void backward_node(size_t index);
+  void update();
+  // The value a node wrote in the last forward (a view of the plan's buffer, overwritten by the next).
+  Tensor node_output(size_t index) const;
+
+  // Inference plans: the model's output for x (a new tensor on the plan's device), and the loss and
+  // accuracy of x against y added to metrics().
+  Tensor predict(const Tensor& x);
+  void evaluate(const Tensor& x, const Tensor& y);
 
   // (sum of the steps' mean losses, number of correct predictions) since reset_metrics(); reading
   // waits for the device.
@@ -72,6 +98,7 @@ class TrainPlan {
   std::string graph_state() const;
   std::string graph_failure() const;
 
+  bool training() const;
   int64_t batch() const;
   const Device& device() const;
   Shape output_shape() const;                 // with the batch
@@ -82,6 +109,8 @@ class TrainPlan {
   struct Impl;
 
  private:
+  void load_input(const Tensor& x);
+  const struct PlanNode& node(size_t index) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,6 +1,7 @@
-"""Keras-style layers. Each layer builds its parameters on a device (Glorot uniform kernels, zero biases),
-runs forward on gputrain Tensors keeping what its backward needs, and returns input gradients from
-backward while leaving parameter gradients in `grads`. Shapes exclude the batch dimension."""
+"""Keras-style layers: each checks its arguments, computes its output shape, builds its parameters on a
+device (Glorot uniform kernels, zero biases) and adds its node to a model's plan (`add_to_plan`), where its
+forward and backward are written once, in C++ (cpp/core/plan_nodes.cpp). Shapes exclude the batch
+dimension."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import checks, initializers, ops
+from . import checks, initializers
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
@@ -73,7 +74,6 @@ class Layer:
         self.input_shape = _shape(input_shape, "input_shape") if input_shape is not None else None
         self.params: dict = {}          # name -> Tensor, in Keras's weight order
         self.trainable_names: tuple = ()
-        self.grads: dict = {}
         self.output_shape = None
         self.built = False
 
@@ -112,42 +112,13 @@ class Layer:
     def get_config(self) -> dict:
         return {"name": self.name}
 
-    # ---- running ----
-    def forward(self, x, training: bool):
-        raise NotImplementedError(type(self).__name__)
-
-    def backward(self, dy):
-        raise NotImplementedError(type(self).__name__)
-
 
 class _Activated(Layer):
-    """A layer followed by an optional activation, fused in the layer's forward/backward."""
+    """A layer followed by an optional activation, fused into its node's forward and backward."""
 
     def __init__(self, activation=None, **kwargs):
         super().__init__(**kwargs)
         self.activation = _check_activation(activation)
-
-    def activate(self, z):
-        self._z = z
-        if self.activation is None:
-            self._a = z
-        elif self.activation == "relu":
-            self._a = ops.relu(z)
-        elif self.activation == "sigmoid":
-            self._a = ops.sigmoid(z)
-        else:
-            self._a = ops.softmax(z)
-        return self._a
-
-    def activation_backward(self, dy, pre_activation: bool = False):
-        """pre_activation: dy is already the gradient of the activation's input (a loss fused with it)."""
-        if self.activation is None or pre_activation:
-            return dy
-        if self.activation == "relu":
-            return ops.relu_grad(dy, self._z)
-        if self.activation == "sigmoid":
-            return ops.sigmoid_grad(dy, self._a)
-        return ops.softmax_grad(dy, self._a)
 
 
 class Input(Layer):
@@ -155,12 +126,6 @@ class Input(Layer):
 
     def __init__(self, shape, name: str | None = None):
         super().__init__(name=name, input_shape=shape)
-
-    def forward(self, x, training):
-        return x
-
-    def backward(self, dy):
-        return dy
 
     def get_config(self):
         return {"name": self.name, "shape": list(self.input_shape)}
@@ -187,18 +152,6 @@ class Dense(_Activated):
             specs["bias"] = ((self.units,), self.bias_initializer)
         self.trainable_names = tuple(specs)
         return specs
-
-    def forward(self, x, training):
-        self._x = x
-        return self.activate(ops.dense(x, self.params["kernel"], self.params.get("bias")))
-
-    def backward(self, dy, pre_activation: bool = False):
-        dz = self.activation_backward(dy, pre_activation)
-        dx, dkernel, dbias = ops.dense_grad(dz, self._x, self.params["kernel"])
-        self.grads = {"kernel": dkernel}
-        if self.use_bias:
-            self.grads["bias"] = dbias
-        return dx
 
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation, "use_bias": self.use_bias}
@@ -237,21 +190,6 @@ class Conv2D(_Activated):
         self.trainable_names = tuple(specs)
         return specs
 
-    def forward(self, x, training):
-        self._x = x
-        z = ops.conv2d(x, self.params["kernel"], self.params.get("bias"), strides=self.strides,
-                       padding=self.padding)
-        return self.activate(z)
-
-    def backward(self, dy, pre_activation: bool = False):
-        dz = self.activation_backward(dy, pre_activation)
-        dx, dkernel, dbias = ops.conv2d_grad(dz, self._x, self.params["kernel"], strides=self.strides,
-                                             padding=self.padding)
-        self.grads = {"kernel": dkernel}
-        if self.use_bias:
-            self.grads["bias"] = dbias
-        return dx
-
     def get_config(self):
         return {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
@@ -263,7 +201,6 @@ class Conv2D(_Activated):
 
 
 class _Pooling2D(Layer):
-    forward_op = backward_op = None  # set by each subclass
     plan_kind = None  # "max" or "avg"
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", name=None, input_shape=None):
@@ -281,16 +218,6 @@ class _Pooling2D(Layer):
         return (_padded_extent(h, self.pool_size[0], self.strides[0], self.padding),
                 _padded_extent(w, self.pool_size[1], self.strides[1], self.padding), c)
 
-    def _window(self) -> dict:
-        return {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
-
-    def forward(self, x, training):
-        self._x = x
-        return type(self).forward_op(x, **self._window())
-
-    def backward(self, dy):
-        return type(self).backward_op(dy, self._x, **self._window())
-
     def get_config(self):
         return {"name": self.name, "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding}
@@ -302,21 +229,8 @@ class _Pooling2D(Layer):
 class MaxPooling2D(_Pooling2D):
     plan_kind = "max"
 
-    def forward(self, x, training):
-        # In training, where each window's maximum lies is kept for backward: no second pass over x.
-        self._x, self._argmax = x, None
-        if not training:
-            return ops.max_pool2d(x, **self._window())
-        y, self._argmax = ops.max_pool2d(x, return_argmax=True, **self._window())
-        return y
-
-    def backward(self, dy):
-        return ops.max_pool2d_grad(dy, self._x, argmax=self._argmax, **self._window())
-
 
 class AveragePooling2D(_Pooling2D):
-    forward_op = staticmethod(ops.avg_pool2d)
-    backward_op = staticmethod(ops.avg_pool2d_grad)
     plan_kind = "avg"
 
 
@@ -326,13 +240,6 @@ class GlobalAveragePooling2D(Layer):
             raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
         return (input_shape[-1],)
 
-    def forward(self, x, training):
-        self._x = x
-        return ops.global_avg_pool2d(x)
-
-    def backward(self, dy):
-        return ops.global_avg_pool2d_grad(dy, self._x)
-
     def add_to_plan(self, plan):
         plan.add_global_avg_pool2d()
 
@@ -340,13 +247,6 @@ class GlobalAveragePooling2D(Layer):
 class Flatten(Layer):
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
-
-    def forward(self, x, training):
-        self._shape = x.shape
-        return x.reshape([x.shape[0], int(np.prod(x.shape[1:]))])
-
-    def backward(self, dy):
-        return dy.reshape(list(self._shape))
 
     def add_to_plan(self, plan):
         plan.add_flatten()
@@ -357,19 +257,6 @@ class Dropout(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.rate = checks.number(rate, "rate", 0.0, 1.0, high_open=True)
         self.seed = None if seed is None else checks.count(seed, "seed", 0)
-
-    def forward(self, x, training):
-        self._mask = None
-        if not training or self.rate == 0.0:
-            return x
-        seed = int(initializers.generator().integers(0, 2**63)) if self.seed is None else self.seed
-        if self.seed is not None:
-            self.seed += 1  # a fixed seed gives a reproducible sequence of masks, not one mask forever
-        y, self._mask = ops.dropout(x, self.rate, seed)
-        return y
-
-    def backward(self, dy):
-        return dy if self._mask is None else ops.dropout_grad(dy, self._mask, self.rate)
 
     def add_to_plan(self, plan):
         plan.add_dropout(self.rate, _plan.dropout_seed(self))
@@ -393,20 +280,6 @@ class BatchNormalization(Layer):
         ones, zeros = initializers.Ones(), initializers.Zeros()
         return {"gamma": (c, ones), "beta": (c, zeros), "moving_mean": (c, zeros), "moving_variance": (c, ones)}
 
-    def forward(self, x, training):
-        p = self.params
-        y, self._mean, self._var = ops.batch_norm(x, p["gamma"], p["beta"], p["moving_mean"],
-                                                  p["moving_variance"], training=training,
-                                                  momentum=self.momentum, epsilon=self.epsilon)
-        self._x = x
-        return y
-
-    def backward(self, dy):
-        dx, dgamma, dbeta = ops.batch_norm_grad(dy, self._x, self.params["gamma"], self._mean, self._var,
-                                                epsilon=self.epsilon)
-        self.grads = {"gamma": dgamma, "beta": dbeta}
-        return dx
-
     def add_to_plan(self, plan):
         p = self.params
         plan.add_batch_norm(p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], self.momentum,
@@ -419,12 +292,6 @@ class BatchNormalization(Layer):
 class Activation(_Activated):
     def __init__(self, activation, name=None, input_shape=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
-
-    def forward(self, x, training):
-        return self.activate(x)
-
-    def backward(self, dy, pre_activation: bool = False):
-        return self.activation_backward(dy, pre_activation)
 
     def add_to_plan(self, plan):
         plan.add_activation(self.activation)

@@ -1,15 +1,13 @@
-"""Losses in Keras's words. Each computes (mean loss, gradient) on the device through gputrain.ops.
-Where the model ends in the activation a probability loss expects (softmax for cross-entropy, sigmoid
-for binary cross-entropy), the loss is computed from the logits instead, exactly as Keras does: the
-same value, without the rounding of log(softmax)."""
+"""Losses in Keras's words: each converts and checks the labels on the host and adds itself to the
+model's plan, which computes it on the device (cpp/core/train_plan.cpp). Where the model ends in the
+activation a probability loss expects (softmax for cross-entropy, sigmoid for binary cross-entropy), the
+loss is computed from the logits instead, exactly as Keras does: the same value, without the rounding
+of log(softmax)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
-
-from . import ops
-from .tensor import tensor as _tensor
-
-_EPSILON = 1e-7  # Keras's clip for probabilities
 
 
 class Loss:
@@ -27,22 +25,12 @@ class Loss:
         """Whole-array checks of y against the model's output shape (without the batch), before fit or
         evaluate starts, so a mismatch is reported once, naming y's shape."""
 
-    def on_logits(self, logits, labels):
+    def add_to_plan(self, plan, last_activation, output_shape: tuple) -> None:
         raise NotImplementedError(type(self).__name__)
 
-    def on_probabilities(self, probs, labels):
-        raise NotImplementedError(type(self).__name__)
-
-    def compute(self, output, labels, logits=None):
-        """(loss Tensor of shape (), gradient, gradient_is_for_logits)."""
-        if self.from_logits:
-            loss, grad = self.on_logits(output, labels)
-            return loss, grad, False
-        if logits is not None:
-            loss, grad = self.on_logits(logits, labels)
-            return loss, grad, True
-        loss, grad = self.on_probabilities(output, labels)
-        return loss, grad, False
+    def units_per_sample(self, output_shape: tuple) -> int:
+        """How many predictions a sample's accuracy counts."""
+        return 1
 
     def get_config(self) -> dict:
         return {"from_logits": self.from_logits}
@@ -63,19 +51,13 @@ class SparseCategoricalCrossentropy(Loss):
                 raise ValueError("y: sparse labels must be integer class indices")
         return y.astype(np.int32)
 
-    def on_logits(self, logits, labels):
-        return ops.softmax_cross_entropy(labels, logits)
-
-    def on_probabilities(self, probs, labels):
-        # No softmax to fuse with: -log(p[label]) on the host, as this path is rare and small.
-        p = probs.numpy().astype(np.float64)
-        y = labels.numpy()
-        n = len(y)
-        picked = np.clip(p[np.arange(n), y], _EPSILON, 1 - _EPSILON)
-        grad = np.zeros_like(p)
-        grad[np.arange(n), y] = -1.0 / (picked * n)
-        return (_tensor(np.float32(-np.log(picked).mean()), device=probs.device),
-                _tensor(grad.astype(np.float32), device=probs.device))
+    def add_to_plan(self, plan, last_activation, output_shape):
+        if self.from_logits:
+            plan.set_loss("sparse_categorical", False)
+        elif last_activation == "softmax" and len(output_shape) == 1:
+            plan.set_loss("sparse_categorical", True)
+        else:  # probabilities that no softmax of the model produced
+            plan.set_loss("sparse_categorical_probabilities", False)
 
 
 class CategoricalCrossentropy(SparseCategoricalCrossentropy):
@@ -109,11 +91,14 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"y: {per_sample} target(s) per sample (y has shape {y.shape}), but the model "
                              f"has {outputs} output(s) per sample")
 
-    def on_logits(self, logits, labels):
-        return ops.binary_cross_entropy(labels, logits, from_logits=True)
+    def add_to_plan(self, plan, last_activation, output_shape):
+        if self.from_logits:
+            plan.set_loss("binary_logits", False)
+        else:
+            plan.set_loss("binary_probabilities", last_activation == "sigmoid")
 
-    def on_probabilities(self, probs, labels):
-        return ops.binary_cross_entropy(labels, probs, from_logits=False)
+    def units_per_sample(self, output_shape):
+        return int(math.prod(output_shape))
 
 
 _BY_NAME = {cls.name: cls for cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy)}

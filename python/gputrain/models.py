@@ -12,10 +12,6 @@ from .trainer import Trainer
 
 
 class Sequential(Trainer):
-    # fit trains through compiled plans where they cover the model; False trains op by op from Python
-    # (the reference the plan is tested against, and the fallback for what plans do not cover).
-    _use_plans = True
-
     def __init__(self, layers=None, name: str | None = None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a string, got {type(name).__name__}")
@@ -34,7 +30,8 @@ class Sequential(Trainer):
         # Progress in Keras's terms: epochs completed, and samples of the next epoch already trained.
         self.training_state = {"epoch": 0, "samples": 0, "batch_size": None, "seed": None, "history": {},
                                "logs": {}, "logs_samples": 0}
-        self._plans: dict = {}  # batch size -> compiled training step over the current tensors
+        self._plans: dict = {}  # batch size -> training plan over the current tensors
+        self._inference_plans: dict = {"evaluate": {}, "predict": {}}  # the same for evaluate and predict
         self._before_save = None  # set by fit while it runs: records its progress before a save
         for layer in layers or []:
             self.add(layer)
@@ -126,12 +123,7 @@ class Sequential(Trainer):
                 raise ValueError(f"set_weights: {layer.name}/{name} has shape {layer.params[name].shape}, "
                                  f"got {value.shape}")
             layer.params[name] = _tensor(value, device=self.device)
-        self._plans.clear()  # in place: a running fit reads this dict
-
-    def _forward(self, x, training: bool):
-        for layer in self._layers:
-            x = layer.forward(x, training)
-        return x
+        self._forget_plans()
 
     # ---- saving ----
     def get_config(self) -> dict:

@@ -1,8 +1,9 @@
-"""Optimizers with Keras's defaults and update rules, applied in place on the device by gputrain.ops.
-Each keeps its state (slots) per parameter as Tensors beside the parameter, and a step counter."""
+"""Optimizers with Keras's defaults and update rules: each checks its hyper-parameters, keeps its state
+(slots) per parameter as Tensors beside the parameter and a step counter, and adds its update to the
+model's plan, which applies it in place on the device (cpp/core/train_plan.cpp)."""
 from __future__ import annotations
 
-from . import checks, ops
+from . import checks
 from .tensor import zeros as _zeros
 
 
@@ -11,8 +12,8 @@ class Optimizer:
     slot_names: tuple = ()
 
     def __init__(self, learning_rate: float):
-        # Hyper-parameters are checked here, once, for both ways of training (compiled steps and op
-        # by op), so a value that would train to NaN is refused before training starts.
+        # Hyper-parameters are checked here, once, so a value that would train to NaN is refused before
+        # training starts; the plan checks them again against what its kernels accept.
         self.learning_rate = checks.number(learning_rate, "learning_rate", low=0.0, low_open=True)
         self.iterations = 0
         self.slots: dict = {}  # parameter key -> {slot name: Tensor}
@@ -22,13 +23,9 @@ class Optimizer:
             self.slots[key] = {s: _zeros(param.shape, device=param.device) for s in self.slot_names}
         return self.slots[key]
 
-    def apply(self, params: dict, grads: dict) -> None:
-        """One step over every (key -> param) with its gradient."""
-        self.iterations += 1
-        for key, param in params.items():
-            self.update(param, grads[key], self.slots_for(key, param))
-
-    def update(self, param, grad, slots) -> None:
+    def add_to_plan(self, plan, slots: list) -> None:
+        """Sets the plan's update; `slots`: this optimizer's slots of each trainable parameter, in the
+        plan's parameter order."""
         raise NotImplementedError(type(self).__name__)
 
     def get_config(self) -> dict:
@@ -44,9 +41,8 @@ class SGD(Optimizer):
         self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
         self.nesterov = checks.flag(nesterov, "nesterov")
 
-    def update(self, param, grad, slots):
-        ops.sgd_update(param, grad, slots["velocity"], learning_rate=self.learning_rate,
-                       momentum=self.momentum, nesterov=self.nesterov)
+    def add_to_plan(self, plan, slots):
+        plan.set_sgd(self.momentum, self.nesterov, [s["velocity"] for s in slots])
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": self.nesterov}
@@ -63,9 +59,8 @@ class Adam(Optimizer):
         self.beta_2 = checks.number(beta_2, "beta_2", 0.0, 1.0, high_open=True)
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
 
-    def update(self, param, grad, slots):
-        ops.adam_update(param, grad, slots["m"], slots["v"], self.iterations, learning_rate=self.learning_rate,
-                        beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon)
+    def add_to_plan(self, plan, slots):
+        plan.set_adam(self.beta_1, self.beta_2, self.epsilon, [s["m"] for s in slots], [s["v"] for s in slots])
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -84,10 +79,9 @@ class RMSprop(Optimizer):
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
         self.centered = checks.flag(centered, "centered")
 
-    def update(self, param, grad, slots):
-        ops.rmsprop_update(param, grad, slots["velocity"], learning_rate=self.learning_rate, rho=self.rho,
-                           momentum=self.momentum, epsilon=self.epsilon, centered=self.centered,
-                           momentum_buffer=slots["momentum"], average_grad=slots["average_gradient"])
+    def add_to_plan(self, plan, slots):
+        plan.set_rmsprop(self.rho, self.momentum, self.epsilon, self.centered, [s["velocity"] for s in slots],
+                         [s["momentum"] for s in slots], [s["average_gradient"] for s in slots])
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,

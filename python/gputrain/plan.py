@@ -1,40 +1,20 @@
-"""Sequential.fit's compiled training step: the model's layers, loss and optimizer turned into a
-`_core._TrainPlan` per batch size, whose buffers are allocated once and whose step runs every kernel
-(uint8 conversion, forward, loss, accuracy, backward, optimizer) in C++ with no Python between them.
-Loss and accuracy are summed on the device and read only when the progress bar or the epoch's end
-needs them. Configurations the plan does not cover (a categorical cross-entropy on probabilities that
-no softmax produced) train op by op instead."""
+"""The model's one executor: its layers, loss and optimizer compiled into a `_core._TrainPlan` per batch size
+and use (training; evaluation and prediction, with training off), whose buffers are allocated once. Each
+layer, loss and optimizer adds itself to the plan (`add_to_plan`); the plan holds each layer kind's
+forward and backward once, in C++. A training step runs every kernel (uint8 conversion, forward, loss,
+accuracy, backward, optimizer) with no Python between them, or, for a model compiled with
+`run_eagerly=True`, the same nodes one call at a time. Loss and accuracy are summed on the device and
+read only when the progress bar or the epoch's end needs them."""
 from __future__ import annotations
 
-import math
 import os
 import warnings
 
 import numpy as np
 
-from . import _core, initializers, losses, optimizers
+from . import _core, initializers
 
-
-def _loss_mode(model) -> tuple[str, bool] | None:
-    """(plan loss name, fuse the last activation) or None where the plan cannot compute the loss."""
-    loss, last = model.loss, model.layers[-1]
-    activation = getattr(last, "activation", None)
-    if isinstance(loss, losses.BinaryCrossentropy):
-        if loss.from_logits:
-            return "binary_logits", False
-        return "binary_probabilities", activation == "sigmoid"
-    if isinstance(loss, losses.SparseCategoricalCrossentropy):
-        if loss.from_logits:
-            return "sparse_categorical", False
-        if activation == "softmax" and len(model.output_shape) == 1:
-            return "sparse_categorical", True
-    return None
-
-
-def supported(model) -> bool:
-    return (_loss_mode(model) is not None and
-            isinstance(model.optimizer, (optimizers.SGD, optimizers.Adam, optimizers.RMSprop)) and
-            all(hasattr(layer, "add_to_plan") for layer in model.layers))
+KINDS = ("train", "evaluate", "predict")
 
 
 def graphs_enabled() -> bool:
@@ -43,34 +23,41 @@ def graphs_enabled() -> bool:
     return os.environ.get("GPUTRAIN_GPU_GRAPHS", "1").strip().lower() not in ("0", "off", "false", "no")
 
 
-def build(model, batch: int, key) -> "_core._TrainPlan":
-    """A plan for `batch` rows over the model's current parameters and optimizer slots (`key(i, name)`
-    names the slots of layer i's parameter `name`, as the optimizer stores them)."""
-    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs_enabled())
+def last_activation(model):
+    """The output activation of the model's last layer (a loss may take it over), or None."""
+    return getattr(model.layers[-1], "activation", None)
+
+
+def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
+    """A plan for `batch` rows over the model's current parameters and, for training, its optimizer
+    slots (`key(i, name)` names the slots of layer i's parameter `name`, as the optimizer stores them)."""
+    training = kind == "train"
+    graphs = graphs_enabled() and not (training and model.run_eagerly)
+    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training)
     for layer in model.layers:
         layer.add_to_plan(plan)
-    loss_name, fuse = _loss_mode(model)
-    plan.set_loss(loss_name, fuse)
-    opt = model.optimizer
-    slots = [opt.slots_for(key(i, name), layer.params[name])
-             for i, layer in enumerate(model.layers) for name in layer.trainable_names]
-
-    def state(slot):
-        return [s[slot] for s in slots]
-
-    if isinstance(opt, optimizers.Adam):
-        plan.set_adam(opt.beta_1, opt.beta_2, opt.epsilon, state("m"), state("v"))
-    elif isinstance(opt, optimizers.SGD):
-        plan.set_sgd(opt.momentum, opt.nesterov, state("velocity"))
-    else:
-        plan.set_rmsprop(opt.rho, opt.momentum, opt.epsilon, opt.centered, state("velocity"), state("momentum"),
-                         state("average_gradient"))
+    if kind != "predict":
+        model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape))
+    if training:
+        slots = [model.optimizer.slots_for(key(i, name), layer.params[name])
+                 for i, layer in enumerate(model.layers) for name in layer.trainable_names]
+        model.optimizer.add_to_plan(plan, slots)
     return plan
 
 
-def step(plan, x, y, iteration: int, learning_rate: float) -> None:
-    """One training step; says once, as a RuntimeWarning, when the runtime refused to record the plan's
-    step as a graph (training goes on, launching each kernel on its own)."""
+def step(plan, x, y, iteration: int, learning_rate: float, eagerly: bool = False) -> None:
+    """One training step, whole or (eagerly) one node at a time through the same nodes; says once, as a
+    RuntimeWarning, when the runtime refused to record the plan's step as a graph (training goes on,
+    launching each kernel on its own)."""
+    if eagerly:
+        plan.load(x, y, iteration, learning_rate)
+        for i in range(plan.node_count):
+            plan.forward_node(i)
+        plan.loss()
+        for i in reversed(range(plan.node_count)):
+            plan.backward_node(i)
+        plan.update()
+        return
     first = plan.graph_state == "pending"
     plan.step(x, y, iteration, learning_rate)
     if first and plan.graph_state == "failed":
@@ -88,7 +75,7 @@ def dropout_seed(layer) -> int:
 
 
 class SparseLabelCheck:
-    """The feed's label conversion for a plan: the loss's own, then each label checked against the
+    """The feed's label conversion for sparse labels: the loss's own, then each label checked against the
     number of classes on the host, where the batch is, since the loss kernel indexes with them."""
 
     def __init__(self, loss, classes: int):
@@ -141,10 +128,3 @@ class EpochMetrics:
         if with_accuracy:
             logs["accuracy"] = hits / max(seen * self.units, 1)
         return logs
-
-
-def units_per_sample(model) -> int:
-    """How many predictions a sample's accuracy counts: one class, or every binary output."""
-    if isinstance(model.loss, losses.BinaryCrossentropy):
-        return int(math.prod(model.output_shape))
-    return 1

@@ -150,7 +150,7 @@ def restore(model, path, info: dict | None = None, optimizer_state: bool = True)
                 key, slot = name[len("optimizer/"):].rsplit("/", 1)
                 slots.setdefault(key, {})[slot] = _tensor(value, device=model.device)
         model.optimizer.slots = slots
-    model._plans.clear()  # they held the replaced tensors (cleared in place: a running fit reads this dict)
+    model._forget_plans()  # they held the replaced tensors
 
 
 def training_state(info: dict) -> dict:
@@ -181,7 +181,7 @@ def load_weights(model, path) -> None:
     for i, layer in enumerate(model.layers):
         for name in layer.params:
             layer.params[name] = _tensor(tensors[weight_key(i, name)], device=model.device)
-    model._plans.clear()
+    model._forget_plans()
 
 
 def _check_declared_shapes(model, path) -> None:

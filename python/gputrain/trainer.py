@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 
 from . import _core, callbacks as callbacks_module, checks, initializers, losses, optimizers
-from .layers import _Activated
 from . import plan as plan_module, saving, session
 from ._backends import resolve_device
 from .feed import BatchFeed
@@ -60,10 +59,16 @@ def check_finite_rows(array: np.ndarray, name: str) -> None:
 
 
 class Trainer:
-    """Mixed into a model that has `layers`, `device`, `input_shape`, `output_shape`, `build()` and
-    `_forward(x, training)`."""
+    """Mixed into a model that has `layers`, `device`, `input_shape`, `output_shape` and `build()`. Every
+    step runs through the model's plans (gputrain/plan.py): `_plans` maps a batch size to its training
+    plan, `_inference_plans` each of "evaluate" and "predict" to theirs."""
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device: str | None = None) -> None:
+    run_eagerly = False
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device: str | None = None,
+                run_eagerly: bool = False) -> None:
+        """As Keras's; `run_eagerly=True` runs each training step one layer at a time through the same
+        layer nodes (for debugging: same results, more launches)."""
         if loss is None:
             raise ValueError("compile: a loss is required, for example 'sparse_categorical_crossentropy'")
         self.optimizer = optimizers.get(optimizer)
@@ -76,51 +81,39 @@ class Trainer:
         if device is not None and self.built and resolve_device(device) != self.device:
             raise ValueError(f"compile: the model is built on {self.device}; compile before building to "
                              f"choose another device")
+        self.run_eagerly = checks.flag(run_eagerly, "run_eagerly")
         self.device = resolve_device(device or self.device)
         self.build()
+        self._forget_plans()
+
+    # ---- plans ----------------------------------------------------------------------------------
+    def _forget_plans(self) -> None:
+        """Drops every plan (they hold the model's tensors and optimizer); in place, as a running fit
+        reads these dicts."""
         self._plans.clear()
+        for plans in self._inference_plans.values():
+            plans.clear()
 
-    # ---- one step -------------------------------------------------------------------------------
-    def _fused_logits(self):
-        last = self.layers[-1]
-        fused = (not self.loss.from_logits and isinstance(last, _Activated)
-                 and last.activation == self.loss.fused_activation)
-        return last._z if fused else None
-
-    def _correct(self, output, labels) -> int:
-        out = output.numpy()
-        y = labels.numpy()
-        if isinstance(self.loss, losses.BinaryCrossentropy):
-            threshold = 0.0 if self.loss.from_logits else 0.5
-            return int(np.sum((out > threshold) == (y > 0.5)))
-        return int(np.sum(np.argmax(out, axis=-1) == y))
-
-    def _train_step(self, xb, yb):
-        if xb.dtype == "uint8":  # the feed hands images over as stored; converted where they are
-            xb = _core.uint8_to_float32(xb)
-        output = self._forward(xb, training=True)
-        loss, grad, for_logits = self.loss.compute(output, yb, self._fused_logits())
-        layers = self.layers
-        dy = layers[-1].backward(grad, pre_activation=True) if for_logits else layers[-1].backward(grad)
-        for layer in reversed(layers[:-1]):
-            dy = layer.backward(dy)
-        params, grads = {}, {}
-        for i, layer in enumerate(layers):
-            for name in layer.trainable_names:
-                params[saving.weight_key(i, name)] = layer.params[name]
-                grads[saving.weight_key(i, name)] = layer.grads[name]
-        self.optimizer.apply(params, grads)
-        correct = self._correct(output, yb) if self.metrics else 0
-        return float(loss.numpy()), correct
+    def _plan(self, kind: str, batch: int):
+        """The plan of `kind` ("train", "evaluate", "predict") for batches of `batch`, built on first use."""
+        plans = self._plans if kind == "train" else self._inference_plans[kind]
+        plan = plans.get(batch)
+        if plan is None:
+            plan = plans[batch] = plan_module.build(self, batch, saving.weight_key, kind)
+        return plan
 
     def _plan_step(self, xb, yb, count):
-        """One step through the compiled plan for this batch size (built on first use); the plan."""
-        plan = self._plans.get(count)
-        if plan is None:
-            plan = self._plans[count] = plan_module.build(self, count, saving.weight_key)
+        """One step through the training plan for this batch size (built on first use); the plan."""
+        plan = self._plan("train", count)
         self.optimizer.iterations += 1
-        plan_module.step(plan, xb, yb, self.optimizer.iterations, self.optimizer.learning_rate)
+        plan_module.step(plan, xb, yb, self.optimizer.iterations, self.optimizer.learning_rate, self.run_eagerly)
         return plan
+
+    def _labels(self):
+        """The feed's label conversion: the loss's own, with sparse labels checked against the outputs."""
+        if isinstance(self.loss, losses.SparseCategoricalCrossentropy):
+            return plan_module.SparseLabelCheck(self.loss, self.output_shape[-1])
+        return self.loss.labels
 
     # ---- inputs ---------------------------------------------------------------------------------
     def _check_xy(self, x, y, name="x"):
@@ -142,13 +135,6 @@ class Trainer:
                 self.loss.check_targets(y, tuple(self.output_shape))
         return x, y
 
-    def _logs(self, loss_sum, correct, seen, prefix=""):
-        logs = {f"{prefix}loss": loss_sum / max(seen, 1)}
-        if self.metrics:
-            logs[f"{prefix}accuracy"] = correct / max(seen * plan_module.units_per_sample(self), 1)
-        return logs
-
-    # ---- fit ------------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose=1,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, callbacks=None,
             initial_epoch: int = 0, resume: bool = False):
@@ -246,12 +232,8 @@ class Trainer:
                 checkpoints, history, validation_data):
         seed = self.training_state["seed"]
         self.stop_training = False
-        compiled = self._use_plans and plan_module.supported(self)
-        if compiled and isinstance(self.loss, losses.SparseCategoricalCrossentropy):
-            labels = plan_module.SparseLabelCheck(self.loss, self.output_shape[-1])
-        else:
-            labels = self.loss.labels
-        plan_metrics = plan_module.EpochMetrics(self._plans, plan_module.units_per_sample(self))
+        labels = self._labels()
+        plan_metrics = plan_module.EpochMetrics(self._plans, self.loss.units_per_sample(tuple(self.output_shape)))
         # Reading a compiled step's running loss waits for the device: done when the bar redraws, or
         # every step when a callback reads each batch's logs (as Keras callbacks may).
         batch_logs = any(getattr(c, "reads_batch_logs", True) for c in callbacks)
@@ -273,7 +255,7 @@ class Trainer:
             order = np.random.default_rng([seed, epoch]).permutation(len(x)) if shuffle else np.arange(len(x))
             step = -(-start_sample // batch_size)  # the bar counts steps of the whole epoch
             bar = ProgressBar(step + math.ceil((len(x) - start_sample) / batch_size), verbose=verbose)
-            loss_sum = correct = seen = 0
+            seen = 0
             logs = carried.merged({}, 0)
             diverged_after = None  # the last step known to have had a finite loss, once it is not
             last_finite, last_read = step, time.monotonic()
@@ -283,7 +265,7 @@ class Trainer:
                 # Before a checkpoint is written mid-epoch: the running means of every sample trained so
                 # far, read from the device if the last read is older (a save is rare; a read per step
                 # would make every step wait for the device).
-                if compiled and seen and state.get("logs_samples") != carried.samples + seen:
+                if seen and state.get("logs_samples") != carried.samples + seen:
                     part = plan_metrics.read(seen, bool(self.metrics))
                     state["logs"], state["logs_samples"] = carried.merged(part, seen), carried.samples + seen
 
@@ -296,19 +278,13 @@ class Trainer:
                     seen += count
                     step += 1
                     read = True
-                    if compiled:
-                        plan_metrics.track(self._plan_step(xb, yb, count), step - 1)
-                        now = time.monotonic()
-                        # Also once a second without a bar: a loss gone NaN stops training soon.
-                        read = batch_logs or bar.due(step) or step == bar.target or now - last_read >= 1.0
-                        if read:
-                            last_read = now
-                            logs = carried.merged(plan_metrics.read(seen, bool(self.metrics)), seen)
-                    else:
-                        loss_value, batch_correct = self._train_step(xb, yb)
-                        loss_sum += loss_value * count
-                        correct += batch_correct
-                        logs = carried.merged(self._logs(loss_sum, correct, seen), seen)
+                    plan_metrics.track(self._plan_step(xb, yb, count), step - 1)
+                    now = time.monotonic()
+                    # Also once a second without a bar: a loss gone NaN stops training soon.
+                    read = batch_logs or bar.due(step) or step == bar.target or now - last_read >= 1.0
+                    if read:
+                        last_read = now
+                        logs = carried.merged(plan_metrics.read(seen, bool(self.metrics)), seen)
                     state["samples"] += count
                     if read:  # a running mean: once a step's loss is NaN, every later read is too
                         state["logs"], state["logs_samples"] = logs, carried.samples + seen
@@ -328,7 +304,7 @@ class Trainer:
             finally:
                 ring = feed.close()
             start_sample = 0
-            if compiled and seen:
+            if seen:
                 logs = carried.merged(plan_metrics.read(seen, bool(self.metrics)), seen)
             if diverged_after is None and "loss" in logs and not math.isfinite(logs["loss"]):
                 diverged_after = last_finite
@@ -346,7 +322,7 @@ class Trainer:
             for c in callbacks:
                 c.on_epoch_end(epoch, logs)
             if diverged_after is not None:
-                first_bad = plan_metrics.first_nonfinite_step() if compiled else diverged_after + 1
+                first_bad = plan_metrics.first_nonfinite_step()
                 self._report_divergence(epoch, first_bad, diverged_after, step)
             if self.stop_training:
                 break
@@ -382,7 +358,7 @@ class Trainer:
         batch_size = checks.count(batch_size, "batch_size", 1)
         _verbosity(verbose)
         x, _ = self._check_xy(x, None)
-        outputs = [self._forward(xb, training=False).numpy() for xb in self._batches(x, batch_size)]
+        outputs = [self._plan("predict", xb.shape[0]).predict(xb).numpy() for xb in self._batches(x, batch_size)]
         return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape), np.float32)
 
     def evaluate(self, x, y, batch_size: int = 32, verbose=1):
@@ -392,19 +368,22 @@ class Trainer:
         batch_size = checks.count(batch_size, "batch_size", 1)
         verbose = _verbosity(verbose)
         x, y = self._check_xy(x, y)
+        labels = self._labels()
+        plans = self._inference_plans["evaluate"]
+        sums = plan_module.EpochMetrics(plans, self.loss.units_per_sample(tuple(self.output_shape)))
+        sums.start()
         bar = ProgressBar(math.ceil(len(x) / batch_size), verbose=verbose)
-        loss_sum = correct = seen = 0
+        seen = 0
         for step, xb in enumerate(self._batches(x, batch_size), start=1):
-            yb = _tensor(self.loss.labels(y[seen:seen + batch_size]), device=self.device)
-            output = self._forward(xb, training=False)
-            loss, _, _ = self.loss.compute(output, yb, self._fused_logits())
             count = xb.shape[0]
-            loss_sum += float(loss.numpy()) * count
-            if self.metrics:
-                correct += self._correct(output, yb)
+            yb = _tensor(labels(y[seen:seen + count]), device=self.device)
+            plan = self._plan("evaluate", count)
+            plan.evaluate(xb, yb)
+            sums.track(plan, step - 1)
             seen += count
-            bar.update(step, self._logs(loss_sum, correct, seen))
-        logs = self._logs(loss_sum, correct, len(x))
+            if bar.due(step):
+                bar.update(step, sums.read(seen, bool(self.metrics)))
+        logs = sums.read(len(x), bool(self.metrics))
         bar.finish(bar.target, logs)
         values = list(logs.values())
         return values if self.metrics else values[0]

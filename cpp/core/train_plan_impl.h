@@ -1,0 +1,91 @@
+// The state of a training plan, shared by its executor (train_plan.cpp) and its layer nodes
+// (plan_nodes.cpp): value and gradient buffers by value number, the parameters, one workspace and one
+// scratch buffer for every kernel in turn, and the step scalars a recorded graph reads.
+#pragma once
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "core/step_graph.h"
+#include "core/train_plan.h"
+
+namespace gt {
+
+inline const float* cptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+inline float* ptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+inline Shape with_batch(int64_t batch, const Shape& sample) {
+  Shape s{batch};
+  s.insert(s.end(), sample.begin(), sample.end());
+  return s;
+}
+
+// (rows, cols) over the last axis of a value buffer.
+inline std::pair<int64_t, int64_t> rows_cols(const Tensor& t) {
+  const int64_t cols = t.dim(t.ndim() - 1);
+  return {cols > 0 ? t.numel() / cols : 0, cols};
+}
+
+// A layer of the graph: reads value `in`, writes value `out`. Backward reads grads[out] and writes
+// grads[in] when that is defined (the plan's input and inference plans have no input gradient).
+struct PlanNode {
+  int64_t in = 0, out = 0;
+  virtual ~PlanNode() = default;
+  virtual void forward(TrainPlan::Impl& p, bool training) = 0;
+  virtual void backward(TrainPlan::Impl& p) = 0;
+  // The loss takes over this node's output activation (see TrainPlan::set_loss); false if it has none.
+  virtual bool drop_activation(PlanActivation) { return false; }
+};
+
+struct TrainPlan::Impl {
+  Device device;
+  int64_t batch = 0;
+  bool training = true;
+  std::vector<Tensor> values, grads;  // by value number; values[0] is the plan's float32 input
+  std::vector<int> readers;           // nodes reading each value
+  std::vector<std::unique_ptr<PlanNode>> nodes;
+  std::vector<Tensor> params, param_grads;
+  size_t workspace_floats = 0, scratch_floats = 0;
+  Tensor workspace, scratch;  // allocated when the plan is complete
+  PlanLoss loss_kind = PlanLoss::SparseCategorical;
+  bool has_loss = false;
+  Tensor labels, loss_value, sums;  // sums: {loss, hits}
+  Tensor first_nonfinite;  // int64: 1 + the step whose loss was first NaN or infinite since the reset, or 0
+  uint64_t steps_at_reset = 0;
+  std::function<void()> update;  // reads the learning rate (Adam: alpha) from the step scalars
+  bool adam = false;
+  double beta_1 = 0.0, beta_2 = 0.0;  // Adam's, for its alpha
+  uint64_t steps = 0;
+  Tensor scalars;  // one GtStepScalars, in the device's memory
+
+  enum class GraphState { Off, Pending, Replaying, Failed };
+  GraphState graph_state = GraphState::Off;
+  StepGraph graph;
+
+  GtStepScalars* step_scalars() const { return static_cast<GtStepScalars*>(scalars.raw()); }
+  float* ws() const { return workspace.data<float>(); }
+
+  size_t held = 0;
+  Tensor buffer(const Shape& shape, DType dtype = DType::Float32) {
+    Tensor t = Tensor::empty(shape, dtype, device);
+    held += t.nbytes();
+    return t;
+  }
+  void need_workspace(size_t floats) { workspace_floats = std::max(workspace_floats, floats); }
+  void need_scratch(int64_t floats) { scratch_floats = std::max(scratch_floats, static_cast<size_t>(floats)); }
+
+  // The value a new node reads (`input` as given to add_*), checked and counted.
+  const Tensor& input(int64_t& input);
+  // Adds a node that reads value `in` and writes a new value of `out_sample` shape (with the batch);
+  // returns its number.
+  int64_t push(std::unique_ptr<PlanNode> node, int64_t in, const Shape& out_sample);
+  // Adds a value that is a view of another's buffers (a reshape): no kernel writes it.
+  int64_t push_view(std::unique_ptr<PlanNode> node, int64_t in, const Shape& shape);
+  // A trainable parameter and its gradient buffer (none in an inference plan); the gradient.
+  Tensor add_param(const Tensor& param, const char* name);
+  void complete();  // allocates the shared buffers once every node is known
+};
+
+}  // namespace gt
