@@ -89,7 +89,7 @@ if(GPUTRAIN_GEMM_REFERENCE)
   target_compile_definitions(gputrain_cuda_kernels PRIVATE GT_GEMM_REFERENCE=1)
 endif()
 
-pybind11_add_module(_cuda cpp/gpu/module.cpp)
+pybind11_add_module(_cuda cpp/bindings/gpu_module.cpp)
 target_include_directories(_cuda PRIVATE cpp)
 target_compile_definitions(_cuda PRIVATE GT_GPU_MODULE_NAME=_cuda)
 target_link_libraries(_cuda PRIVATE gputrain_cuda_kernels CUDA::cudart_static)

@@ -17,7 +17,7 @@ foreach(src IN LISTS GPUTRAIN_GPU_SOURCES)
   list(APPEND _emu_sources "${wrapper}")
 endforeach()
 
-pybind11_add_module(_gpuemu cpp/gpu/module.cpp ${_emu_sources})
+pybind11_add_module(_gpuemu cpp/bindings/gpu_module.cpp ${_emu_sources})
 target_include_directories(_gpuemu PRIVATE cpp)
 target_compile_definitions(_gpuemu PRIVATE GT_GPU_MODULE_NAME=_gpuemu GT_GPU_EMULATION=1)
 target_compile_options(_gpuemu PRIVATE -O1)  # the emulator is for correctness; quick to build

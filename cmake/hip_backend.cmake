@@ -103,7 +103,7 @@ add_library(gputrain_hip_kernels STATIC ${_hip_objects})
 set_source_files_properties(${_hip_objects} PROPERTIES EXTERNAL_OBJECT TRUE GENERATED TRUE)
 set_target_properties(gputrain_hip_kernels PROPERTIES LINKER_LANGUAGE CXX)
 
-pybind11_add_module(_hip cpp/gpu/module.cpp)
+pybind11_add_module(_hip cpp/bindings/gpu_module.cpp)
 target_include_directories(_hip PRIVATE cpp)
 target_compile_definitions(_hip PRIVATE GT_GPU_MODULE_NAME=_hip)
 target_link_libraries(_hip PRIVATE gputrain_hip_kernels "${GPUTRAIN_AMDHIP64}")

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "core/errors.h"
-#include "core/py_tensor.h"
+#include "bindings/py_tensor.h"
 #include "core/staging.h"
 
 namespace gt::py_bridge {

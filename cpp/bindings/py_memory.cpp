@@ -11,7 +11,7 @@
 
 #include "core/errors.h"
 #include "core/memory.h"
-#include "core/py_tensor.h"
+#include "bindings/py_tensor.h"
 #include "core/registry.h"
 
 namespace gt::py_bridge {

@@ -8,8 +8,8 @@
 #include "core/errors.h"
 #include "core/fast_divmod.h"
 #include "core/nn_ops.h"
-#include "core/py_args.h"
-#include "core/py_tensor.h"
+#include "bindings/py_args.h"
+#include "bindings/py_tensor.h"
 #include "cpu/conv2d.h"
 #include "cpu/gemm.h"
 

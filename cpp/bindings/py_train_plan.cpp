@@ -4,8 +4,8 @@
 #include <pybind11/stl.h>
 
 #include "core/errors.h"
-#include "core/py_args.h"
-#include "core/py_tensor.h"
+#include "bindings/py_args.h"
+#include "bindings/py_tensor.h"
 #include "core/train_plan.h"
 
 namespace gt::py_bridge {

@@ -1,7 +1,7 @@
 // NumPy and DLPack conversions and the Tensor binding. NumPy memory is borrowed without a copy when it
 // is already C-contiguous and on the CPU; the borrowed array is released under the GIL whichever thread
 // drops the last reference.
-#include "core/py_tensor.h"
+#include "bindings/py_tensor.h"
 
 #include <pybind11/stl.h>
 

@@ -10,7 +10,7 @@
 #include "core/device.h"
 #include "core/errors.h"
 #include "core/ops.h"
-#include "core/py_tensor.h"
+#include "bindings/py_tensor.h"
 #include "core/registry.h"
 
 #ifdef _OPENMP
