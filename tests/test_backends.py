@@ -130,7 +130,16 @@ def test_cli_devices_json():
         assert rows[backend]["device_count"] > 0 or rows[backend]["reason"]
 
 
-def test_default_device_passes_over_a_gpu_whose_kernels_do_not_run(monkeypatch):
+@pytest.fixture
+def fresh_registry():
+    """The default device is resolved once and kept: these tests resolve it afresh from what they fake,
+    and leave nothing of it behind for later tests."""
+    _backends.refresh_devices()
+    yield
+    _backends.refresh_devices()
+
+
+def test_default_device_passes_over_a_gpu_whose_kernels_do_not_run(monkeypatch, fresh_registry):
     # A listed device whose architecture this build lacks fails its first kernel launch: the default
     # device must fall back, and say why, rather than fail later inside fit.
     monkeypatch.delenv("GPUTRAIN_DEVICE", raising=False)
@@ -149,7 +158,7 @@ def test_default_device_passes_over_a_gpu_whose_kernels_do_not_run(monkeypatch):
     assert "no kernel image" in _backends.kernel_reason("cuda")
 
 
-def test_default_device_uses_a_gpu_whose_kernels_run(monkeypatch):
+def test_default_device_uses_a_gpu_whose_kernels_run(monkeypatch, fresh_registry):
     monkeypatch.delenv("GPUTRAIN_DEVICE", raising=False)
     monkeypatch.setattr(_backends, "is_usable", lambda backend: backend == "hip")
     monkeypatch.setattr(_backends, "_kernel_checks", {})

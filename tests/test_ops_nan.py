@@ -25,6 +25,7 @@ import pytest
 import gputrain as gt
 import reference as ref
 from cases import normal, window_case
+from kernel_choice import simple_kernels_ran_elsewhere
 from special_values import assert_matches, sprinkle
 
 NAN, INF = np.nan, np.inf
@@ -33,12 +34,12 @@ NAN, INF = np.nan, np.inf
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 
 
-def _kernels(device, variant, monkeypatch):
-    """Selects the GPU pooling kernels to test: 'fast' (the default) or 'simple' (the reference ones)."""
-    if variant == "simple":
-        if device == "cpu":
-            pytest.skip("the CPU has one set of pooling kernels")
-        monkeypatch.setenv("GPUTRAIN_POOL_KERNEL", "simple")
+def _kernels(device, variant, request) -> bool:
+    """Selects the GPU pooling kernels to test: 'fast' (the default) or 'simple' (the reference ones,
+    chosen once per process, so such a case runs in a child process). True when it ran there."""
+    if variant == "simple" and device == "cpu":
+        pytest.skip("the CPU has one set of pooling kernels")
+    return simple_kernels_ran_elsewhere(request, variant)
 
 
 # ---- activations ------------------------------------------------------------------------------------
@@ -138,8 +139,9 @@ def test_matmul_and_dense_grad_with_specials(device, rng):
 # ---- pooling ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("variant", ["fast", "simple"])
-def test_max_pool_windows_of_nan_and_of_minus_inf(device, monkeypatch, variant):
-    _kernels(device, variant, monkeypatch)
+def test_max_pool_windows_of_nan_and_of_minus_inf(device, request, variant):
+    if _kernels(device, variant, request):
+        return
     # Windows (2x2, stride 2): all NaN; all -inf; NaN beside numbers (second and fourth cells); numbers.
     x = np.array([[NAN, NAN, -INF, -INF, 1.0, NAN, 1.0, 3.0],
                   [NAN, NAN, -INF, -INF, 9.0, NAN, 3.0, 2.0]], np.float32).reshape(1, 2, 8, 1)
@@ -154,8 +156,9 @@ def test_max_pool_windows_of_nan_and_of_minus_inf(device, monkeypatch, variant):
 @pytest.mark.parametrize("variant", ["fast", "simple"])
 @pytest.mark.parametrize("channels", [(1, 3, 5), (4, 8)])  # one channel a thread, or four (GPU)
 @pytest.mark.parametrize("case", range(4))
-def test_max_pool_with_specials_random_windows(device, rng, monkeypatch, variant, channels, case):
-    _kernels(device, variant, monkeypatch)
+def test_max_pool_with_specials_random_windows(device, rng, request, variant, channels, case):
+    if _kernels(device, variant, request):
+        return
     n, h, w, c, pool, strides, padding = window_case(rng, max_extra=6, channels=channels)
     x = sprinkle(rng, rng.integers(-3, 4, size=(n, h, w, c)).astype(np.float32), 0.15)
     y, argmax = gt.ops.max_pool2d(x, pool, strides, padding, device=device, return_argmax=True)
@@ -170,8 +173,9 @@ def test_max_pool_with_specials_random_windows(device, rng, monkeypatch, variant
 
 @pytest.mark.parametrize("variant", ["fast", "simple"])
 @pytest.mark.parametrize("case", range(3))
-def test_avg_pool_with_specials(device, rng, monkeypatch, variant, case):
-    _kernels(device, variant, monkeypatch)
+def test_avg_pool_with_specials(device, rng, request, variant, case):
+    if _kernels(device, variant, request):
+        return
     n, h, w, c, pool, strides, padding = window_case(rng, max_extra=6, channels=(1, 4))
     x = sprinkle(rng, normal(rng, (n, h, w, c)), 0.1)
     y = gt.ops.avg_pool2d(x, pool, strides, padding, device=device)

@@ -1,4 +1,9 @@
 """max/avg/global-average pooling and their gradients against the float64 reference on every backend."""
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -149,25 +154,46 @@ def test_global_avg_pool2d_tensors_in_tensors_out_on_their_device(device, rng):
     assert_close(_tensor_on(dx, device), ref.global_avg_pool2d_grad(dy, x))
 
 
+def _pooled(x, dy, pool, strides, padding, device):
+    y, argmax = gputrain.ops.max_pool2d(x, pool, strides, padding, device=device, return_argmax=True)
+    return [y, argmax, gputrain.ops.max_pool2d_grad(dy, x, pool, strides, padding, device=device),
+            gputrain.ops.avg_pool2d(x, pool, strides, padding, device=device),
+            gputrain.ops.avg_pool2d_grad(dy, x, pool, strides, padding, device=device)]
+
+
+# Importing conftest registers the GPU emulator in place of CUDA when the test run does.
+_SIMPLE_CHILD = """
+import json, sys
+import numpy as np
+import conftest
+from test_ops_pool import _pooled
+saved, case = np.load(sys.argv[1]), json.loads(sys.argv[2])
+np.savez(sys.argv[3], *_pooled(saved["x"], saved["dy"], *case))
+"""
+
+
 @pytest.mark.parametrize("channels", [(4, 8), (1, 3, 5)])
-def test_simple_pool_kernels_compute_the_same(device, rng, monkeypatch, channels):
+def test_simple_pool_kernels_compute_the_same(device, rng, tmp_path, channels):
     """GPUTRAIN_POOL_KERNEL=simple selects the reference kernels (64-bit indices, one channel per
-    thread, which also serve tensors past 2^31 elements): the same results to the bit."""
+    thread, which also serve tensors past 2^31 elements): the same results to the bit. The GPU module
+    reads the variable once per process, so the simple kernels run in a child process."""
     if device == "cpu":
         pytest.skip("the CPU has one set of pooling kernels")
     n, h, w, c, pool, strides, padding = window_case(rng, max_extra=7, channels=channels)
     x = rng.integers(-2, 3, size=(n, h, w, c)).astype(np.float32)
     dy = normal(rng, ref.pool2d(x, "max", pool, strides, padding).shape)
-
-    def run():
-        y, argmax = gputrain.ops.max_pool2d(x, pool, strides, padding, device=device, return_argmax=True)
-        return [y, argmax, gputrain.ops.max_pool2d_grad(dy, x, pool, strides, padding, device=device),
-                gputrain.ops.avg_pool2d(x, pool, strides, padding, device=device),
-                gputrain.ops.avg_pool2d_grad(dy, x, pool, strides, padding, device=device)]
-    fast = run()
-    monkeypatch.setenv("GPUTRAIN_POOL_KERNEL", "simple")
-    for got, want in zip(run(), fast):
-        np.testing.assert_array_equal(got, want)
+    fast = _pooled(x, dy, pool, strides, padding, device)
+    np.savez(tmp_path / "inputs.npz", x=x, dy=dy)
+    here = os.path.dirname(os.path.abspath(__file__))
+    python_path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    result = subprocess.run([sys.executable, "-c", _SIMPLE_CHILD, str(tmp_path / "inputs.npz"),
+                             json.dumps([pool, strides, padding, device]), str(tmp_path / "simple.npz")],
+                            capture_output=True, text=True, timeout=300, cwd=here,
+                            env={**os.environ, "GPUTRAIN_POOL_KERNEL": "simple", "PYTHONPATH": python_path})
+    assert result.returncode == 0, result.stderr[-3000:]
+    simple = np.load(tmp_path / "simple.npz")
+    for i, want in enumerate(fast):
+        np.testing.assert_array_equal(simple[f"arr_{i}"], want)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

@@ -50,3 +50,15 @@ def test_readme_snippet_twice_resumes_its_own_model_only(tmp_path, monkeypatch, 
     assert "already trained 1 of 1 epochs; nothing to do" in second
     assert theirs.read_bytes() == before
     assert sorted(p.name.split("-")[0] for p in folder.glob("*.safetensors")) == ["mnist_quickstart", "sequential"]
+
+
+def test_readme_settings_table_is_the_settings_table():
+    # The README's table of environment variables is generated from gputrain.settings; regenerate it with
+    # gputrain.settings.markdown_table() when a setting changes.
+    from gputrain import settings
+
+    text = README.read_text()
+    section = text[text.index("## Settings\n"):]
+    section = section[:section.index("\n## ", 1)]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|")) + "\n"
+    assert table == settings.markdown_table()

@@ -28,6 +28,42 @@ bool env_flag(const char* name, bool fallback) {
   throw ValueError(std::string(name) + "='" + value + "': expected true or false");
 }
 
+// 0 when unset. Digits, point, exponent and sign only before strtod: python/gputrain/settings.py judges
+// the value (for the doctor) by the same rule, and strtod alone would also take spaces, hex and "nan".
+double env_fraction(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') return 0.0;
+  char* end = nullptr;
+  const double f = std::strtod(value, &end);
+  if (std::strspn(value, "0123456789.eE+-") != std::strlen(value) || end == value || *end != '\0' ||
+      !(f > 0.0 && f <= 1.0))
+    throw ValueError(std::string(name) + "='" + value + "': expected a number in (0, 1]");
+  return f;
+}
+
+// The environment's policy for every GPU, read once per process (at the first GPU allocation), as the
+// settings table says. An invalid value is kept as its message, which each GPU allocation then raises:
+// a typo must not leave the user training with a policy they did not ask for.
+struct EnvPolicy {
+  bool growth = true;
+  double fraction = 0.0;  // 0: no limit
+  std::string error;
+};
+
+const EnvPolicy& env_policy() {
+  static const EnvPolicy policy = [] {
+    EnvPolicy p;
+    try {
+      p.growth = env_flag("GPUTRAIN_GPU_ALLOW_GROWTH", true);
+      p.fraction = env_fraction("GPUTRAIN_GPU_MEMORY_FRACTION");
+    } catch (const ValueError& e) {
+      p.error = e.what();
+    }
+    return p;
+  }();
+  return policy;
+}
+
 std::unique_ptr<CachingAllocator> make_gpu_allocator(const Device& device) {
   const GtBackendTable& table = backend_for(device);
   const int index = device.index;
@@ -44,17 +80,14 @@ std::unique_ptr<CachingAllocator> make_gpu_allocator(const Device& device) {
   raw.mem_info = [&table, index](size_t* free_bytes, size_t* total_bytes) {
     return table.mem_info(index, free_bytes, total_bytes) == GT_OK;
   };
+  const EnvPolicy& policy = env_policy();
+  if (!policy.error.empty()) throw ValueError(policy.error);
   auto allocator = std::make_unique<CachingAllocator>(std::move(raw));
-  allocator->set_growth(env_flag("GPUTRAIN_GPU_ALLOW_GROWTH", true));
-  if (const char* fraction = std::getenv("GPUTRAIN_GPU_MEMORY_FRACTION"); fraction && *fraction) {
-    char* end = nullptr;
-    const double f = std::strtod(fraction, &end);
-    if (end == fraction || *end != '\0' || !(f > 0.0 && f <= 1.0))
-      throw ValueError(std::string("GPUTRAIN_GPU_MEMORY_FRACTION='") + fraction +
-                       "': expected a number in (0, 1]");
+  allocator->set_growth(policy.growth);
+  if (policy.fraction > 0.0) {
     size_t free_bytes = 0, total_bytes = 0;
     check_status(table, table.mem_info(index, &free_bytes, &total_bytes), "mem_info");
-    allocator->set_limit(static_cast<size_t>(f * static_cast<double>(total_bytes)));
+    allocator->set_limit(static_cast<size_t>(policy.fraction * static_cast<double>(total_bytes)));
   }
   return allocator;
 }

@@ -96,6 +96,7 @@ struct Element {
 }  // namespace
 
 bool use_simple_gemm_kernel() {
+  // Declared in python/gputrain/settings.py, whose rule (exactly "simple") the doctor checks it by.
   static const bool simple = [] {
     const char* value = std::getenv("GPUTRAIN_GEMM_KERNEL");
     return value != nullptr && std::strcmp(value, "simple") == 0;

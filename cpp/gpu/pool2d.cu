@@ -313,7 +313,13 @@ __global__ void avg_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const 
 // local index i·kw + j below kh·kw). A "same" window can be far larger than x: such windows, and
 // strides of 2^31 or more, go to the 64-bit simple kernels.
 bool fast_kernels_fit(const GtWindow2d& g) {
-  if (const char* v = std::getenv("GPUTRAIN_POOL_KERNEL"); v != nullptr && std::strcmp(v, "simple") == 0) return false;
+  // Read once per process, at the first pooling launch, as python/gputrain/settings.py declares it (not
+  // per launch: getenv is not free, nor safe beside a thread that sets the environment).
+  static const bool simple = [] {
+    const char* v = std::getenv("GPUTRAIN_POOL_KERNEL");
+    return v != nullptr && std::strcmp(v, "simple") == 0;
+  }();
+  if (simple) return false;
   const int64_t limit = int64_t(1) << 31;
   if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit) return false;
   return g.n * g.h * g.w * g.c < limit && g.n * g.oh * g.ow * g.c < limit && g.h + g.kh < limit &&

@@ -1,25 +1,77 @@
-"""Build record, lazy loading of the GPU modules, and the default device.
+"""Loading of the C++ core, build record, lazy loading of the GPU modules, and the device registry.
 
-`import gputrain` loads `_core` only. `_cuda` and `_hip` are imported the first time a CUDA or HIP
-device is asked for; a module that fails to load (no runtime library, wrong version) is recorded with
-its reason, which `backend_reason()` and the device listing report. Nothing here raises at import.
+`import gputrain` loads `_core` only. When `_core` itself cannot load (a broken build, a missing library
+symbol) the failure is recorded here instead of raised: `core_error()` says why, `gputrain._core` is then
+a stand-in whose every attribute raises CoreUnavailableError with that reason, and the probe (the doctor,
+the device listing), which needs no `_core`, still works. `_cuda` and `_hip` are imported the first time
+a CUDA or HIP device is asked for; a module that fails to load (no runtime library, wrong version) is
+recorded with its reason, which `backend_reason()` and the device listing report.
+
+The registry: what each backend reports (its devices) and the default device are resolved once, on
+first use, and kept; `refresh_devices()` resolves them again. Nothing here raises at import.
 """
 from __future__ import annotations
 
 import copy
 import importlib
 import json
-import os
+import sys
 import threading
+import types
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from . import _core
+from . import cpu_threads, settings
 
 GPU_BACKENDS = ("cuda", "hip")
 _MODULES = {"cuda": "gputrain._cuda", "hip": "gputrain._hip"}
+
+
+class CoreUnavailableError(ImportError):
+    """gputrain's C++ core (gputrain._core) failed to load, so nothing that computes can run; the message
+    holds the import error. `gputrain doctor` says what to do."""
+
+
+class _MissingCore(types.ModuleType):
+    """Stands in for `gputrain._core` when it failed to load, so that modules importing it still import,
+    and the first use of anything in it raises the recorded reason rather than a bare NameError."""
+
+    def __init__(self, reason: str):
+        super().__init__("gputrain._core", "gputrain's C++ core, which failed to load")
+        self._reason = reason
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):  # introspection (copy, pickle, inspect) must see an ordinary module
+            raise AttributeError(name)
+        raise CoreUnavailableError(core_unavailable_message(f"gputrain._core.{name}", self._reason))
+
+
+def core_unavailable_message(what: str, reason: str) -> str:
+    return (f"{what} needs gputrain's C++ core (gputrain._core), which failed to load: {reason}. "
+            "Run `gputrain doctor` (or gputrain.doctor()) for what to do")
+
+
+def _load_core():
+    try:
+        with cpu_threads.openmp_settings():  # libgomp reads its wait policy once, as _core loads it
+            return importlib.import_module("gputrain._core"), None
+    except Exception as exc:  # ImportError, OSError from the dynamic loader: the doctor reports it
+        reason = f"{type(exc).__name__}: {exc}"
+        stand_in = _MissingCore(reason)
+        sys.modules["gputrain._core"] = stand_in
+        setattr(sys.modules[__package__], "_core", stand_in)
+        return stand_in, reason
+
+
+_core, _core_error = _load_core()
+
+
+def core_error() -> str | None:
+    """Why gputrain's C++ core failed to load (the import error's type and text), or None when it loaded."""
+    return _core_error
+
 
 _lock = threading.Lock()
 _loaded: dict[str, bool] = {}
@@ -27,6 +79,11 @@ _reasons: dict[str, str] = {}
 _build_info: dict | None = None
 _kernel_checks: dict[str, str | None] = {}  # backend -> None (kernels run) or why they do not
 _warned: set[str] = set()
+
+# The registry. Reentrant: resolving the default device asks for backends' statuses under it.
+_registry_lock = threading.RLock()
+_statuses: dict[str, dict] = {}  # backend -> what backend_status() found
+_default: str | None = None  # the default device once resolved
 
 
 def build_info() -> dict:
@@ -69,7 +126,18 @@ def load_backend(backend: str) -> bool:
 
 
 def backend_status(backend: str) -> dict:
-    """Loads the backend if needed and reports: loaded, reason, runtime/driver versions and devices."""
+    """Loads the backend if needed and reports: loaded, reason, runtime/driver versions and devices.
+    Asked of the backend once; later calls answer from the registry until refresh_devices()."""
+    with _registry_lock:
+        if backend not in _statuses:
+            _statuses[backend] = _query_status(backend)
+        return copy.deepcopy(_statuses[backend])
+
+
+def _query_status(backend: str) -> dict:
+    if _core_error is not None:
+        reason = f"gputrain._core failed to load ({_core_error})"
+        return {"loaded": False, "reason": reason, "device_count": 0, "devices": []}
     if backend == "cpu":
         return {"loaded": True, "reason": None, "device_count": 1,
                 "devices": [{"index": 0, "name": "cpu"}]}
@@ -85,6 +153,18 @@ def backend_status(backend: str) -> dict:
     else:
         status["reason"] = f"the {backend} driver sees no device ({status['error']})"
     return status
+
+
+def refresh_devices() -> None:
+    """Forget what the device registry resolved, so that the next op, tensor or model resolves its
+    devices again: each backend's devices (as its driver reports them) and the default device (reading
+    GPUTRAIN_DEVICE again). gputrain resolves them once, at first use, and keeps them; call this after
+    changing GPUTRAIN_DEVICE in a running process. A GPU runtime reads the driver and *_VISIBLE_DEVICES
+    once, when it loads: a GPU that appears later still needs a new process."""
+    global _default
+    with _registry_lock:
+        _statuses.clear()
+        _default = None
 
 
 def backend_reason(backend: str) -> str | None:
@@ -122,21 +202,33 @@ def default_device(warn: bool = True, runs_kernels=None) -> str:
     """GPUTRAIN_DEVICE if set (it must be usable), else the first of cuda, hip whose device runs our
     kernels, else cpu. A GPU that is present but cannot run them is passed over with a warning that
     says why, once per process (warn=False: the caller reports it, as the doctor does).
-    `runs_kernels(backend)` decides that; by default a test kernel is launched (kernels_run). The probe
-    passes its own verdict instead, so that listing devices creates no GPU context."""
-    requested = os.environ.get("GPUTRAIN_DEVICE")
+    Resolved once and kept in the registry (refresh_devices() forgets it).
+    `runs_kernels(backend)` decides whether a GPU runs our kernels; by default a test kernel is launched
+    (kernels_run). The probe passes its own verdict instead, so that listing devices creates no GPU
+    context; such a call resolves afresh, and is not kept."""
+    global _default
+    if runs_kernels is not None:
+        return _resolve_default(warn, runs_kernels)
+    with _registry_lock:
+        if _default is None:
+            _default = _resolve_default(warn, kernels_run)
+        return _default
+
+
+def _resolve_default(warn: bool, runs_kernels) -> str:
+    requested = settings.get("GPUTRAIN_DEVICE")
     if requested:
         return resolve_device(requested)
     for backend in GPU_BACKENDS:
         if not is_usable(backend):
             continue
-        if (runs_kernels or kernels_run)(backend):
+        if runs_kernels(backend):
             return f"{backend}:0"
         if warn and backend not in _warned:
             _warned.add(backend)
             warnings.warn(f"{backend}:0 is present but gputrain's kernels do not run on it "
                           f"({kernel_reason(backend)}); using the next device. Run `gputrain doctor` "
-                          f"for what to do.", RuntimeWarning, stacklevel=2)
+                          f"for what to do.", RuntimeWarning, stacklevel=3)
     return "cpu"
 
 

@@ -222,7 +222,9 @@ def default_checkpoint_dir() -> Path:
     """GPUTRAIN_CHECKPOINT_DIR if set; else the platform's persistent folder (which survives the end of a
     notebook session) plus gputrain-checkpoints, or ~/.gputrain/checkpoints where the platform has none."""
     from .session import persistent_dir
-    if os.environ.get("GPUTRAIN_CHECKPOINT_DIR"):
-        return Path(os.environ["GPUTRAIN_CHECKPOINT_DIR"]).expanduser()
+    from .settings import get as setting
+    folder = setting("GPUTRAIN_CHECKPOINT_DIR")
+    if folder:
+        return Path(folder).expanduser()
     base = persistent_dir()
     return (Path(base) / "gputrain-checkpoints") if base else Path.home() / ".gputrain" / "checkpoints"

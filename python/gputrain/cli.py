@@ -14,7 +14,7 @@ import os
 import sys
 import traceback
 
-from . import _backends, _core, checks
+from . import _backends, checks
 
 
 class UsageError(Exception):
@@ -36,7 +36,7 @@ def _device_argument(name: str | None) -> str | None:
         return None
     try:
         return _backends.resolve_device(name)
-    except (ValueError, TypeError, _core.DeviceUnavailableError) as exc:
+    except (ValueError, TypeError, _backends._core.DeviceUnavailableError) as exc:
         raise UsageError(f"--device {name}: {exc}. Run `gputrain devices` to see what is here, or leave "
                          f"--device out to use the best device present") from exc
 
@@ -64,7 +64,8 @@ def _devices(args) -> int:
                           "devices": [d.to_dict() for d in found], "backends": _backend_rows()}, indent=2))
         return 0
     print(devices.table_text(found))
-    print(f"\nplatform: {snap.platform}; default device: {default or 'none (GPUTRAIN_DEVICE is not usable)'}")
+    blocked = "gputrain._core did not load" if _backends.core_error() else "GPUTRAIN_DEVICE is not usable"
+    print(f"\nplatform: {snap.platform}; default device: {default or f'none ({blocked})'}")
     if not any(d.is_gpu and d.usable for d in found):
         print("no usable GPU: run `gputrain doctor` for why and what to do")
     return 0
@@ -166,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"gputrain {args.command}: {exc}", file=sys.stderr)
         return 2
+    except _backends.CoreUnavailableError as exc:  # not a bug of this command: the doctor explains it
+        if args.debug:
+            traceback.print_exc()
+        print(f"gputrain {args.command}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

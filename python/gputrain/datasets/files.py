@@ -7,11 +7,15 @@ import hashlib
 import os
 from pathlib import Path
 
+from .. import settings
+
 
 def cache_dir(name: str) -> Path:
     """GPUTRAIN_DATA_DIR/<name>, default ~/.gputrain/datasets/<name>."""
-    root = os.environ.get("GPUTRAIN_DATA_DIR") or os.path.join(os.path.expanduser("~"), ".gputrain", "datasets")
-    return Path(root) / name
+    root = settings.get("GPUTRAIN_DATA_DIR")
+    if root is None:
+        return Path.home() / ".gputrain" / "datasets" / name
+    return Path(root).expanduser() / name
 
 
 def sha256(path: Path) -> str:

@@ -7,7 +7,7 @@ import json
 from importlib import metadata
 from urllib.parse import unquote, urlparse
 
-from .. import _backends, _core
+from .. import _backends, settings
 
 NAMES = {"cuda": "CUDA", "hip": "HIP (ROCm)"}
 
@@ -25,14 +25,23 @@ def module_status(backend: str) -> dict:
     return _backends.backend_status(backend)
 
 
+def core_error() -> str | None:
+    """Why gputrain's C++ core failed to load, or None when it loaded."""
+    return _backends.core_error()
+
+
 def default_device(probe_usable) -> tuple[str | None, str | None]:
     """(the device gputrain's ops use when given none, None), or (None, why) when GPUTRAIN_DEVICE names
-    a device that is malformed or not there. A GPU counts when `probe_usable(backend)`, the probe's
-    verdict on its first device (which includes a kernel that failed there in this process): no kernel
-    is launched to decide."""
+    a device that is malformed or not there; (None, None) when the core did not load, so that no device
+    runs anything. A GPU counts when `probe_usable(backend)`, the probe's verdict on its first device
+    (which includes a kernel that failed there in this process): no kernel is launched to decide."""
+    if core_error() is not None:
+        return None, None
     try:  # warn=False: the report says why a GPU was passed over
         return _backends.default_device(warn=False, runs_kernels=probe_usable), None
-    except (ValueError, _core.DeviceUnavailableError) as exc:
+    except settings.SettingValueError as exc:
+        return None, exc.why
+    except (ValueError, _backends._core.DeviceUnavailableError) as exc:
         return None, str(exc)
 
 

@@ -135,9 +135,10 @@ def _settle(dev: Device, found: list[Issue | None]) -> Device:
 
 def cpu_device(snap: Snapshot) -> Device:
     c = snap.cpu
-    return Device(backend="cpu", index=0, name=c.model, arch=c.machine, memory_total=c.memory_total,
-                  memory_free=c.memory_available, usable=True, cores=c.cores, physical_cores=c.physical_cores,
-                  logical_cpus=c.logical_cpus, simd=list(c.simd))
+    dev = Device(backend="cpu", index=0, name=c.model, arch=c.machine, memory_total=c.memory_total,
+                 memory_free=c.memory_available, usable=True, cores=c.cores, physical_cores=c.physical_cores,
+                 logical_cpus=c.logical_cpus, simd=list(c.simd))
+    return _settle(dev, [issues.core_module()])
 
 
 def _nvidia(snap: Snapshot) -> list[Device]:

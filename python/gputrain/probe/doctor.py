@@ -3,10 +3,9 @@ and the one action that fixes it; shown as text, as HTML in Jupyter, and as JSON
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import asdict, dataclass
 
-from .. import cpu_threads
+from .. import cpu_threads, settings
 from . import build, findings, fmt
 from . import devices as _devices
 from .cpu_load import CpuLoad
@@ -62,7 +61,7 @@ class Report:
         gpus = [d for d in self.devices if d.is_gpu]
         lines = [f"platform: {p}" + (f", {session}" if session else ""),
                  f"GPUs: {len(gpus)} found, {sum(d.usable for d in gpus)} usable by gputrain",
-                 f"gputrain will run on: {self.default_device or 'nothing until GPUTRAIN_DEVICE is fixed'}"]
+                 f"gputrain will run on: {self.default_device or self._blocked()}"]
         load = self.cpu_load
         if load:
             average = ", ".join(f"{a:.2f}" for a in load.load_average) if load.load_average else "?"
@@ -71,6 +70,11 @@ class Report:
         if self.openmp_wait:
             lines.append(f"OpenMP threads wait: {self.openmp_wait}")
         return lines
+
+    def _blocked(self) -> str:
+        if self.by_id("core-load-failed"):
+            return "nothing until gputrain._core loads"
+        return "nothing until GPUTRAIN_DEVICE is fixed"
 
     def __str__(self) -> str:
         lines = ["gputrain doctor"] + [f"  {h}" for h in self._headline()]
@@ -104,7 +108,7 @@ def default_device(devices: list[Device]) -> tuple[str | None, Issue | None]:
 
     name, error = build.default_device(probe_usable)
     if error:
-        return None, Issue("bad-device-env", "error", f"GPUTRAIN_DEVICE={os.environ.get('GPUTRAIN_DEVICE')!r}: "
+        return None, Issue("bad-device-env", "error", f"GPUTRAIN_DEVICE={settings.raw('GPUTRAIN_DEVICE')!r}: "
                            f"{error}", f"unset GPUTRAIN_DEVICE or set it to one of: {usable}")
     chosen = next((d for d in devices if d.id == name), None)
     if chosen is not None and not chosen.usable:
@@ -126,7 +130,7 @@ def build_report(snap: Snapshot, devices: list[Device], cpu_load: CpuLoad | None
         found.append(default_issue)  # after the device's own issues, which it refers to
     found += findings.no_gpu(snap, devices) + findings.driver_without_devices(snap, devices)
     found += findings.memory_held(snap, devices) + findings.preallocation(snap, devices)
-    found += findings.nvml_missing(snap, devices) + findings.session_limit(snap)
+    found += findings.nvml_missing(snap, devices) + findings.session_limit(snap) + findings.bad_settings(snap)
     found += findings.cpu_busy(cpu_load, openmp_wait) + findings.openmp_wait(cpu_load, openmp_wait)
     found += findings.ready(devices, default or "")
     unique: dict[tuple[str, str], Finding] = {}

@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import stat as _stat
 
+from .. import settings
+
 
 def root() -> str:
-    return os.environ.get("GPUTRAIN_PROBE_ROOT") or "/"
+    return settings.get("GPUTRAIN_PROBE_ROOT") or "/"
 
 
 def is_fake_root() -> bool:

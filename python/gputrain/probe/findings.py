@@ -4,7 +4,7 @@ limit, CPUs kept busy by other work, an OpenMP wait policy gputrain could not se
 are ready. Per-device issues come from issues.py through devices.py."""
 from __future__ import annotations
 
-from .. import cpu_threads
+from .. import cpu_threads, settings
 from . import fmt, issues
 from .cpu_load import CpuLoad
 from .devices import Device
@@ -192,6 +192,26 @@ def openmp_wait(load: CpuLoad | None, wait: cpu_threads.WaitPolicy | None) -> li
                   f"import gputrain before that library, or set GOMP_SPINCOUNT={cpu_threads.SPIN_COUNT} before "
                   f"anything is imported (first cell: import os; os.environ['GOMP_SPINCOUNT'] = "
                   f"'{cpu_threads.SPIN_COUNT}'), then restart the kernel")]
+
+
+def bad_settings(snap: Snapshot) -> list[Issue]:
+    """gputrain's environment variables whose values the settings table does not accept, each judged as
+    the part of gputrain that reads it will (GPUTRAIN_DEVICE has its own finding, which also knows
+    whether the device is present)."""
+    found = []
+    for error in settings.problems(snap.env):
+        if error.name == "GPUTRAIN_DEVICE":
+            continue
+        s = settings.SETTINGS[error.name]
+        if s.invalid == settings.RAISES:
+            effect, severity = "it raises ValueError", "error"
+        else:
+            effect, severity = f"the default ({s.default_text.replace('`', '')}) is used instead", "warning"
+        action = f"set {s.name} to {s.type.expected.replace('`', '')}, or unset it"
+        if "once per process" in s.read:
+            action += ", before Python starts: it is read once per process (in a notebook, restart the kernel)"
+        found.append(Issue("bad-setting", severity, f"{error} (read {s.read}, where {effect})", action))
+    return found
 
 
 def ready(devices: list[Device], default: str) -> list[Issue]:

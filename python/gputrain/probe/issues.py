@@ -27,6 +27,26 @@ class Issue:
         return f"{self.seen}. To fix: {self.action}"
 
 
+def core_module() -> Issue | None:
+    """gputrain's C++ core failed to load: nothing computes, on any device."""
+    error = build.core_error()
+    if error is None:
+        return None
+    if "GLIBCXX" in error or "CXXABI" in error or "libstdc++" in error:
+        action = ("the C++ runtime loaded here (libstdc++) is older than the one gputrain was built with, as "
+                  "happens in a conda environment that brings its own: update it there (conda install -c "
+                  "conda-forge libstdcxx-ng) or build gputrain in this environment: "
+                  f"{build.reinstall_command()}; then restart Python")
+    elif "No module named" in error:
+        action = ("the compiled module is missing (a source checkout that was not built, or an install that "
+                  f"stopped midway): {build.reinstall_command()}; then restart Python")
+    else:
+        action = (f"reinstall gputrain in this environment ({build.reinstall_command()}), then restart Python; "
+                  "the message names the library or symbol that is missing")
+    return Issue("core-load-failed", "error", f"gputrain's C++ core (gputrain._core) failed to load, so "
+                 f"gputrain cannot compute on any device: {error}", action)
+
+
 def no_backend(backend: str, hardware: str) -> Issue | None:
     if build.is_built(backend):
         return None

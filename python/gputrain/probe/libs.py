@@ -9,6 +9,8 @@ import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .. import settings
+
 # The names the dynamic loader resolves first, then the usual places that are not always on its path
 # (ROCm under /opt/rocm, WSL2's driver under /usr/lib/wsl/lib).
 _CANDIDATES = {
@@ -26,7 +28,7 @@ _hung: dict[str, str] = {}  # layer name -> what did not return; never called ag
 
 def candidates(kind: str) -> tuple[str, ...]:
     hook, names = _CANDIDATES[kind]
-    override = os.environ.get(hook)
+    override = settings.get(hook)
     return (override,) if override else names
 
 
@@ -42,11 +44,7 @@ def load(kind: str) -> tuple[ctypes.CDLL | None, str, str | None]:
 
 
 def timeout() -> float:
-    try:
-        value = float(os.environ.get("GPUTRAIN_PROBE_TIMEOUT", DEFAULT_TIMEOUT))
-    except ValueError:
-        return DEFAULT_TIMEOUT
-    return value if value > 0 else DEFAULT_TIMEOUT
+    return settings.get("GPUTRAIN_PROBE_TIMEOUT")  # an invalid value gives the default (the doctor says so)
 
 
 class Progress:

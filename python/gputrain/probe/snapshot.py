@@ -8,12 +8,13 @@ import re
 import sys
 from dataclasses import dataclass, field
 
+from .. import settings
 from . import access, amd, cpu, files, nvidia, nvml, pci
 from .platform import Platform, detect_platform
 
 ENV_VARS = ("CUDA_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HSA_OVERRIDE_GFX_VERSION",
             "TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION",
-            "XLA_PYTHON_CLIENT_ALLOCATOR", "LD_LIBRARY_PATH", "GPUTRAIN_DEVICE")
+            "XLA_PYTHON_CLIENT_ALLOCATOR", "LD_LIBRARY_PATH") + tuple(settings.SETTINGS)
 FRAMEWORKS = ("tensorflow", "jax", "torch")
 
 
