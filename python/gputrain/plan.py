@@ -7,12 +7,11 @@ accuracy, backward, optimizer) with no Python between them, or, for a model comp
 read only when the progress bar or the epoch's end needs them."""
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
-from . import _core, initializers
+from . import _core, initializers, settings
 
 KINDS = ("train", "evaluate", "predict")
 
@@ -20,7 +19,7 @@ KINDS = ("train", "evaluate", "predict")
 def graphs_enabled() -> bool:
     """Whether GPU plans record their step as a graph and replay it (one launch per step instead of one
     per kernel); GPUTRAIN_GPU_GRAPHS=0 turns that off."""
-    return os.environ.get("GPUTRAIN_GPU_GRAPHS", "1").strip().lower() not in ("0", "off", "false", "no")
+    return settings.get("GPUTRAIN_GPU_GRAPHS")
 
 
 def last_activation(model):

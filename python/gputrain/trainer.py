@@ -17,6 +17,7 @@ from .progress import ProgressBar
 from .tensor import tensor as _tensor
 
 SESSION_MARGIN_S = 15 * 60  # save and warn when the platform's session has less than this left
+READ_INTERVAL_S = 1.0  # without a bar to redraw, a compiled fit still reads its running loss this often
 _FINITE_CHECK_ROWS = 4096  # rows checked at a time for NaN/Inf, so the check needs little memory
 
 
@@ -281,7 +282,8 @@ class Trainer:
                     plan_metrics.track(self._plan_step(xb, yb, count), step - 1)
                     now = time.monotonic()
                     # Also once a second without a bar: a loss gone NaN stops training soon.
-                    read = batch_logs or bar.due(step) or step == bar.target or now - last_read >= 1.0
+                    read = (batch_logs or bar.due(step) or step == bar.target
+                            or now - last_read >= READ_INTERVAL_S)
                     if read:
                         last_read = now
                         logs = carried.merged(plan_metrics.read(seen, bool(self.metrics)), seen)
