@@ -1,0 +1,39 @@
+"""Where the Python glue may live: pybind11 and Python's C API only in cpp/bindings/. The core and the
+kernels build as libraries without those include directories (CMakeLists.txt), so an include there is
+also a build error; this test names the file even on a machine that cannot build."""
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON_INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]*(?:pybind11/|Python\.h)[^>"]*)[>"]', re.MULTILINE)
+SOURCE_SUFFIXES = {".c", ".cc", ".cpp", ".cu", ".cuh", ".h", ".hpp", ".inl"}
+
+
+def _sources():
+    cpp = ROOT / "cpp"
+    if not cpp.is_dir():
+        pytest.skip("not run from a source checkout")
+    return [p for p in cpp.rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES]
+
+
+def test_only_the_bindings_include_pybind11_or_python_h():
+    found = []
+    for path in _sources():
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith("cpp/bindings/"):
+            continue
+        for match in PYTHON_INCLUDE.finditer(path.read_text(errors="replace")):
+            found.append(f"{relative}: #include {match.group(1)}")
+    assert not found, "pybind11 and Python.h belong in cpp/bindings/ only:\n" + "\n".join(found)
+
+
+def test_the_check_recognises_an_include():
+    # The pattern above must catch the spellings in use, or the test before it passes for nothing.
+    for line in ("#include <pybind11/pybind11.h>", '#include "pybind11/stl.h"', "  #  include <Python.h>"):
+        assert PYTHON_INCLUDE.search(line), line
+    assert not PYTHON_INCLUDE.search("// pybind11's default: RuntimeError")
+    assert any(PYTHON_INCLUDE.search(p.read_text()) for p in _sources()
+               if p.relative_to(ROOT).as_posix().startswith("cpp/bindings/"))
+
