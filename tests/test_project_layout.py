@@ -2,6 +2,8 @@
 kernels build as libraries without those include directories (CMakeLists.txt), so an include there is
 also a build error; this test names the file even on a machine that cannot build."""
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,24 @@ def test_the_check_recognises_an_include():
     assert any(PYTHON_INCLUDE.search(p.read_text()) for p in _sources()
                if p.relative_to(ROOT).as_posix().startswith("cpp/bindings/"))
 
+
+def test_import_and_training_do_not_load_the_test_module():
+    # gputrain._testing holds hooks for the tests only (fault injection, reference kernels); a user's
+    # import and training step must never load it.
+    code = """
+import sys
+import numpy as np
+import gputrain as gt
+model = gt.Sequential([gt.layers.Flatten(input_shape=(4,)), gt.layers.Dense(3, activation="relu"),
+                      gt.layers.Dense(2)])
+model.compile(optimizer="adam", loss=gt.losses.SparseCategoricalCrossentropy(from_logits=True), device="cpu")
+rng = np.random.default_rng(0)
+model.fit(rng.standard_normal((16, 4)).astype(np.float32), rng.integers(0, 2, 16), epochs=1, batch_size=8,
+          verbose=0)
+print(sorted(name for name in sys.modules if name.startswith("gputrain._")))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    loaded = done.stdout.strip().splitlines()[-1]
+    assert "gputrain._core" in loaded, loaded
+    assert "gputrain._testing" not in loaded, loaded

@@ -35,7 +35,7 @@ py::array to_numpy(const Tensor& t);
 Tensor from_numpy(const py::array& array, const char* name, const Device& device, bool copy);
 
 void bind_tensor(py::module_& m);
-// GPU memory policy and statistics, and the host-budget allocator the tests drive (py_memory.cpp).
+// GPU memory policy and statistics (py_memory.cpp).
 void bind_memory(py::module_& m);
 // Page-locked host tensors and the staging ring of the input pipeline (py_staging.cpp).
 void bind_staging(py::module_& m);
