@@ -60,3 +60,25 @@ print(sorted(name for name in sys.modules if name.startswith("gputrain._")))
     loaded = done.stdout.strip().splitlines()[-1]
     assert "gputrain._core" in loaded, loaded
     assert "gputrain._testing" not in loaded, loaded
+
+
+def test_tensor_methods_are_defined_by_the_binding():
+    # gt.Tensor is the C++ class of _core with every method bound there (cpp/bindings/py_tensor.cpp);
+    # a Python function assigned onto it afterwards would make a second place that defines the class.
+    import types
+
+    import gputrain as gt
+    for name in ("to", "reshape", "pin_memory", "is_pinned", "numpy", "__repr__"):
+        method = gt.Tensor.__dict__[name]
+        assert not isinstance(method, types.FunctionType), f"Tensor.{name} is a Python function"
+        assert method.__doc__ is None or "self: gputrain._core.Tensor" in method.__doc__, name
+
+
+def test_no_python_module_patches_a_bound_class():
+    package = ROOT / "python" / "gputrain"
+    if not package.is_dir():
+        pytest.skip("not run from a source checkout")
+    patch = re.compile(r"^\s*(?:_core\.)?(?:Tensor|StagingRing|StagedBatch|_TrainPlan)\.\w+\s*=", re.MULTILINE)
+    found = [f"{p.relative_to(ROOT)}: {m.group(0).strip()}" for p in package.rglob("*.py")
+             for m in patch.finditer(p.read_text())]
+    assert not found, "\n".join(found)
