@@ -17,9 +17,16 @@ foreach(src IN LISTS GPUTRAIN_GPU_SOURCES)
   list(APPEND _emu_sources "${wrapper}")
 endforeach()
 
-pybind11_add_module(_gpuemu cpp/bindings/gpu_module.cpp ${_emu_sources})
-target_include_directories(_gpuemu PRIVATE cpp)
-target_compile_definitions(_gpuemu PRIVATE GT_GPU_MODULE_NAME=_gpuemu GT_GPU_EMULATION=1)
-target_compile_options(_gpuemu PRIVATE -O1)  # the emulator is for correctness; quick to build
+# The emulated kernels compile without pybind11, as the real backends' do; only the module file sees it.
+add_library(gputrain_gpuemu_kernels STATIC ${_emu_sources})
+target_include_directories(gputrain_gpuemu_kernels PUBLIC cpp)
+target_compile_definitions(gputrain_gpuemu_kernels PUBLIC GT_GPU_EMULATION=1)
+target_compile_options(gputrain_gpuemu_kernels PRIVATE -O1)  # the emulator is for correctness; quick to build
+set_target_properties(gputrain_gpuemu_kernels PROPERTIES CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON
+                                                  INTERPROCEDURAL_OPTIMIZATION ${GPUTRAIN_IPO})
+
+pybind11_add_module(_gpuemu cpp/bindings/gpu_module.cpp)
+target_compile_definitions(_gpuemu PRIVATE GT_GPU_MODULE_NAME=_gpuemu)
+target_link_libraries(_gpuemu PRIVATE gputrain_gpuemu_kernels)
 install(TARGETS _gpuemu LIBRARY DESTINATION gputrain)
 message(STATUS "gputrain GPU emulator: built (gputrain._gpuemu, for tests)")

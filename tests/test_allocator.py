@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 import gputrain as gt
-from gputrain import _core
+from gputrain import _testing
 
 MiB = 1 << 20
 
 
 def make(budget=64 * MiB):
-    return _core._HostBudgetAllocator(budget)
+    return _testing.HostBudgetAllocator(budget)
 
 
 def test_freed_block_is_reused_without_new_device_memory():

@@ -21,17 +21,17 @@ CASES = {
 def test_failed_allocation_raises_memory_error(case):
     script = textwrap.dedent(f"""
         import numpy as np
-        from gputrain import _core, ops
+        from gputrain import _testing, ops
         rng = np.random.default_rng(0)
         normal = lambda *shape: rng.standard_normal(shape, dtype=np.float32)
         {CASES[case]}
         expected = run()
-        _core._fail_cpu_gemm_allocations(1)
+        _testing.fail_cpu_gemm_allocations(1)
         try:
             run()
         except MemoryError:
             print("MemoryError")
-        assert _core._fail_cpu_gemm_allocations(0) == 0, "the hook's failure was not used"
+        assert _testing.fail_cpu_gemm_allocations(0) == 0, "the hook's failure was not used"
         np.testing.assert_array_equal(run(), expected)  # nothing left broken
         print("ok")
     """)
@@ -45,18 +45,18 @@ def test_injected_failures_are_counted_once_when_threads_allocate_together():
     # failure delivered, never below zero, or the test above sees its failure "not used" now and then.
     script = textwrap.dedent(f"""
         import numpy as np
-        from gputrain import _core, ops
+        from gputrain import _testing, ops
         rng = np.random.default_rng(0)
         normal = lambda *shape: rng.standard_normal(shape, dtype=np.float32)
         {CASES["convolution"]}
         left = set()
         for _ in range(1500):
-            _core._fail_cpu_gemm_allocations(1)
+            _testing.fail_cpu_gemm_allocations(1)
             try:
                 run()
             except MemoryError:
                 pass
-            left.add(_core._fail_cpu_gemm_allocations(0))
+            left.add(_testing.fail_cpu_gemm_allocations(0))
         print(sorted(left))
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)

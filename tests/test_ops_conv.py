@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gputrain
-from gputrain import _core
+from gputrain import _testing
 import reference as ref
 from cases import assert_sums_close, normal, window_case
 from conftest import assert_close
@@ -133,12 +133,12 @@ def test_conv2d_cpu_image_blocks_agree_with_one_block(rng):
     # budget forces one image per block.
     x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))
     dy = normal(rng, (3, 5, 4, 4))
-    previous = _core._set_cpu_conv_column_budget(1)
+    previous = _testing.set_cpu_conv_column_budget(1)
     try:
         y = gputrain.ops.conv2d(x, kernel, strides=(2, 2), padding="same", device="cpu")
         dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, strides=2, padding="same", device="cpu")
     finally:
-        _core._set_cpu_conv_column_budget(previous)
+        _testing.set_cpu_conv_column_budget(previous)
     assert_close(y, ref.conv2d(x, kernel, None, (2, 2), "same"))
     rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, (2, 2), "same")
     assert_close(dx, rdx)

@@ -6,12 +6,9 @@
 #include <vector>
 
 #include "core/errors.h"
-#include "core/fast_divmod.h"
 #include "core/nn_ops.h"
 #include "bindings/py_args.h"
 #include "bindings/py_tensor.h"
-#include "cpu/conv2d.h"
-#include "cpu/gemm.h"
 
 namespace gt::py_bridge {
 namespace {
@@ -91,36 +88,6 @@ void bind_nn_ops(py::module_& m) {
     py::gil_scoped_acquire gil;
     return call.result(c);
   }, arg("a"), arg("b"), arg("transpose_a") = false, arg("transpose_b") = false, arg("device") = "cpu");
-
-  m.def("_sgemm_reference", [](py::array_t<float, py::array::c_style | py::array::forcecast> a,
-                               py::array_t<float, py::array::c_style | py::array::forcecast> b) {
-    // The plain-loop GEMM kept beside the blocked one (tests compare the two).
-    if (a.ndim() != 2 || b.ndim() != 2 || a.shape(1) != b.shape(0))
-      throw ValueError("_sgemm_reference: expected (m, k) and (k, n) matrices");
-    py::array_t<float> c({a.shape(0), b.shape(1)});
-    cpu::sgemm_reference(false, false, a.shape(0), b.shape(1), a.shape(1), a.data(), a.shape(1), b.data(),
-                         b.shape(1), c.mutable_data(), b.shape(1), false, nullptr);
-    return c;
-  }, arg("a"), arg("b"));
-
-  m.def("_fast_divmod", [](py::array_t<uint32_t, py::array::c_style | py::array::forcecast> numerators,
-                           uint32_t divisor) {
-    // Test hook: the GPU loaders' division by a constant, run on the host, as (quotients, remainders).
-    if (divisor == 0) throw ValueError("divisor: must be >= 1");
-    const FastDivmod fast(divisor);
-    py::array_t<uint32_t> q(numerators.size()), r(numerators.size());
-    for (py::ssize_t i = 0; i < numerators.size(); ++i) {
-      uint32_t rem = 0;
-      q.mutable_data()[i] = fast.divmod(numerators.data()[i], &rem);
-      r.mutable_data()[i] = rem;
-    }
-    return py::make_tuple(q, r);
-  }, arg("numerators"), arg("divisor"));
-
-  m.def("_set_cpu_conv_column_budget", &cpu::set_conv2d_column_budget, arg("floats"),
-        "Test hook: the CPU convolution's block of data-gradient columns, in floats; returns the previous one.");
-  m.def("_fail_cpu_gemm_allocations", &cpu::fail_gemm_scratch_allocations, arg("count"),
-        "Test hook: the CPU GEMM's next `count` buffer allocations fail; returns the count pending before.");
 
   m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device,
                     py::object activation) {

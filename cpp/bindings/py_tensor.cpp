@@ -268,7 +268,71 @@ void synchronize(const Device& device) {
   check_status(table, table.synchronize(device.index), "synchronize");
 }
 
+// ---- Arguments of the Tensor methods and factories -----------------------------------------------
+
+std::string type_name(const py::handle& obj) {
+  return py::str(py::type::handle_of(obj).attr("__name__"));
+}
+
+bool isinstance_numpy(const py::handle& obj, const char* type) {
+  return py::isinstance(obj, py::module_::import("numpy").attr(type));
+}
+
+// A device name as gputrain resolves it: None is the default device, and a GPU's backend module is
+// loaded on first use. That policy is Python (gputrain/_backends.py); the methods here call it rather
+// than keep a second copy of it.
+std::string resolve_device(const py::object& device) {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> storage;
+  const py::object& resolve = storage.call_once_and_store_result([] {
+    return py::module_::import("gputrain._backends").attr("resolve_device");
+  }).get_stored();
+  return resolve(device).cast<std::string>();
+}
+
+// A bool or NumPy bool; anything else (a string, an int) is a TypeError rather than read as truthy.
+bool flag_arg(const py::object& value, const char* name, const char* op) {
+  if (PyBool_Check(value.ptr())) return value.ptr() == Py_True;
+  if (isinstance_numpy(value, "bool_")) return PyObject_IsTrue(value.ptr()) == 1;
+  throw TypeError(std::string(op) + ": " + name + " must be a bool, got " + type_name(value));
+}
+
+bool is_extent(const py::handle& d) {
+  if (PyBool_Check(d.ptr())) return false;
+  return PyLong_Check(d.ptr()) || isinstance_numpy(d, "integer");
+}
+
 }  // namespace
+
+Shape shape_arg(const py::object& shape, const char* op) {
+  const std::string what = std::string(op) + ": shape must be an int or a tuple of ints, got ";
+  py::list dims;
+  if (is_extent(shape)) {
+    dims.append(shape);
+  } else if (PyTuple_Check(shape.ptr()) || PyList_Check(shape.ptr()) ||
+             (py::isinstance<py::array>(shape) && py::reinterpret_borrow<py::array>(shape).ndim() == 1)) {
+    for (const auto d : shape) dims.append(d);
+    for (const auto d : dims)
+      if (!is_extent(d)) throw TypeError(what + std::string(py::repr(py::tuple(dims))));
+  } else {
+    throw TypeError(what + type_name(shape));
+  }
+  py::tuple ints(dims.size());
+  for (size_t i = 0; i < dims.size(); ++i) ints[i] = py::int_(dims[i]);
+  const py::int_ zero(0);
+  for (const auto d : ints)
+    if (PyObject_RichCompareBool(d.ptr(), zero.ptr(), Py_LT) == 1)
+      throw ValueError(std::string(op) + ": shape: extents must be >= 0, got " + std::string(py::repr(ints)));
+  Shape out;
+  for (const auto d : ints) {
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(d.ptr(), &overflow);
+    if (overflow != 0)
+      throw ValueError(std::string(op) + ": shape: extents must be below 2**63, got " +
+                       std::string(py::repr(ints)));
+    out.push_back(v);
+  }
+  return out;
+}
 
 Tensor from_numpy(const py::array& array, const char* name, const Device& device, bool copy) {
   const DType dtype = dtype_of(array.dtype(), name);
@@ -361,8 +425,51 @@ void bind_tensor(py::module_& m) {
                              "True when the memory was lent for reading only (a read-only array shared "
                              "through DLPack): ops do not update it in place.")
       .def("numpy", &to_numpy, "A NumPy copy of the tensor, on the host.")
-      // Tensor.reshape (tensor.py) checks the shape's type, then views through this.
-      .def("_reshape_view", [](const Tensor& t, const Shape& shape) { return t.reshape(shape); }, arg("shape"))
+      .def("reshape", [](const Tensor& t, const py::object& shape) { return t.reshape(shape_arg(shape, "reshape")); },
+           arg("shape"), "This tensor's memory viewed with another shape of as many elements (no copy).")
+      .def("to",
+           [](const Tensor& t, const py::object& device, const py::object& copy, const py::object& non_blocking) {
+             const Device d = parse_device(resolve_device(device));
+             const bool c = flag_arg(copy, "copy", "to"), nb = flag_arg(non_blocking, "non_blocking", "to");
+             py::gil_scoped_release release;
+             return t.to(d, c, nb);
+           },
+           arg("device"), arg("copy") = false, arg("non_blocking") = false,
+           "This tensor on `device`: itself if it is already there (unless copy=True), else a copy.\n\n"
+           "non_blocking=True, for a tensor in page-locked memory (see pin_memory) going to the GPU it was\n"
+           "pinned for, returns before the data has moved: the copy runs on the device's copy stream, and work\n"
+           "later given to the device waits for it. Do not write the source until the copy is done\n"
+           "(gputrain.synchronize(device), or reading the result back). Other copies are synchronous.")
+      .def("pin_memory",
+           [](const Tensor& t, const py::object& device) {
+             const std::string gpu = resolve_device(device);
+             if (gpu == "cpu")
+               throw ValueError("pin_memory: page-locked memory serves copies to a GPU, and the device is cpu; "
+                                "name a GPU, for example device='cuda:0'");
+             if (t.device().type != DeviceType::CPU)
+               throw ValueError("pin_memory: the tensor is on " + t.device().str() +
+                                "; only host (cpu) tensors can be page-locked");
+             Tensor out = Tensor::pinned_empty(t.shape(), t.dtype(), parse_device(gpu));
+             py::gil_scoped_release release;
+             std::memcpy(out.raw(), t.raw(), t.nbytes());
+             return out;
+           },
+           arg("device") = py::none(),
+           "A copy of this host tensor in page-locked (pinned) memory, which `.to(gpu, non_blocking=True)`\n"
+           "copies from without the host waiting. `device`: the GPU it is for (default: the default device).")
+      .def("is_pinned", &Tensor::is_pinned, "True for a host tensor in page-locked memory (from pin_memory).")
+      .def("__repr__", [](const Tensor& t) {
+        std::string body;
+        if (t.dtype() == DType::BFloat16 || t.numel() == 0) {
+          body = "shape=" + std::string(py::repr(shape_tuple(t.shape())));
+        } else {
+          body = py::str(py::module_::import("numpy").attr("array2string")(
+              to_numpy(t), py::arg("separator") = ", ", py::arg("prefix") = "gputrain.Tensor(",
+              py::arg("threshold") = 100));
+        }
+        return "gputrain.Tensor(" + body + ", dtype=" + dtype_name(t.dtype()) + ", device='" + t.device().str() +
+               "')";
+      })
       .def("__len__", [](const Tensor& t) {
         if (t.ndim() == 0) throw TypeError("len() of a 0-d tensor");
         return t.dim(0);
@@ -417,34 +524,14 @@ void bind_tensor(py::module_& m) {
           return from_numpy(array, "data", parse_device(device), true);
         },
         arg("array"), arg("device"));
-  m.def("tensor_to",
-        [](const Tensor& t, const std::string& device, bool copy, bool non_blocking) {
-          const Device d = parse_device(device);
-          py::gil_scoped_release release;
-          return t.to(d, copy, non_blocking);
-        },
-        arg("tensor"), arg("device"), arg("copy") = false, arg("non_blocking") = false);
-  m.def("pin_memory",
-        [](const Tensor& t, const std::string& gpu) {
-          if (t.device().type != DeviceType::CPU)
-            throw ValueError("pin_memory: the tensor is on " + t.device().str() +
-                             "; only host (cpu) tensors can be page-locked");
-          Tensor out = Tensor::pinned_empty(t.shape(), t.dtype(), parse_device(gpu));
-          py::gil_scoped_release release;
-          std::memcpy(out.raw(), t.raw(), t.nbytes());
-          return out;
-        },
-        arg("tensor"), arg("device"), "A copy of a host tensor in memory page-locked for `device`.");
-  m.def("is_pinned", [](const Tensor& t) { return t.is_pinned(); }, arg("tensor"));
-
   m.def("empty",
-        [](const Shape& shape, const std::string& dtype, const std::string& device) {
-          return Tensor::empty(shape, dtype_from_name(dtype), parse_device(device));
+        [](const py::object& shape, const std::string& dtype, const std::string& device) {
+          return Tensor::empty(shape_arg(shape, "empty"), dtype_from_name(dtype), parse_device(device));
         },
         arg("shape"), arg("dtype"), arg("device"));
   m.def("zeros",
-        [](const Shape& shape, const std::string& dtype, const std::string& device) {
-          return Tensor::zeros(shape, dtype_from_name(dtype), parse_device(device));
+        [](const py::object& shape, const std::string& dtype, const std::string& device) {
+          return Tensor::zeros(shape_arg(shape, "zeros"), dtype_from_name(dtype), parse_device(device));
         },
         arg("shape"), arg("dtype"), arg("device"));
   m.def("from_dlpack_capsule", &import_dlpack, arg("capsule"),

@@ -32,10 +32,13 @@ class OpCall {
 };
 
 py::array to_numpy(const Tensor& t);
+// A shape argument: an int, or a tuple, list or 1-d array of ints (NumPy's included, bools not), each in
+// [0, 2**63). TypeError or ValueError starting with `op` otherwise.
+Shape shape_arg(const py::object& shape, const char* op);
 Tensor from_numpy(const py::array& array, const char* name, const Device& device, bool copy);
 
 void bind_tensor(py::module_& m);
-// GPU memory policy and statistics, and the host-budget allocator the tests drive (py_memory.cpp).
+// GPU memory policy and statistics (py_memory.cpp).
 void bind_memory(py::module_& m);
 // Page-locked host tensors and the staging ring of the input pipeline (py_staging.cpp).
 void bind_staging(py::module_& m);

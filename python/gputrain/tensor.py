@@ -10,6 +10,7 @@ import numpy as np
 from . import _core
 from ._backends import resolve_device
 
+# Defined once, with all its methods, in cpp/bindings/py_tensor.cpp.
 Tensor = _core.Tensor
 
 DTYPES = ("float32", "float16", "bfloat16", "int32", "int64", "uint8")
@@ -63,47 +64,18 @@ def _host_array(data, dtype: str | None) -> np.ndarray:
     return np.asarray(array, dtype=dtype, order="C")
 
 
-def _flag(value, name: str, op: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{op}: {name} must be a bool, got {type(value).__name__}")
-    return bool(value)
-
-
 def tensor(data, dtype=None, device: str | None = None) -> Tensor:
     """A new tensor on `device` (default: the default device) holding a copy of `data`."""
     return _core.tensor_from_numpy(_host_array(data, _dtype_name(dtype)), resolve_device(device))
 
 
-def _is_dim(d) -> bool:
-    return isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_))
-
-
-def _shape(shape, op: str) -> list[int]:
-    """A shape as a list of extents: an int or a sequence of ints, each in [0, 2**63). A float, a bool
-    or a string is a TypeError rather than truncated or read digit by digit."""
-    if _is_dim(shape):
-        dims = [shape]
-    elif isinstance(shape, (tuple, list)) or (isinstance(shape, np.ndarray) and shape.ndim == 1):
-        dims = list(shape)
-        if not all(_is_dim(d) for d in dims):
-            raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {tuple(dims)!r}")
-    else:
-        raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {type(shape).__name__}")
-    dims = [int(d) for d in dims]
-    if any(d < 0 for d in dims):
-        raise ValueError(f"{op}: shape: extents must be >= 0, got {tuple(dims)}")
-    if any(d >= 2**63 for d in dims):
-        raise ValueError(f"{op}: shape: extents must be below 2**63, got {tuple(dims)}")
-    return dims
-
-
 def zeros(shape, dtype="float32", device: str | None = None) -> Tensor:
-    return _core.zeros(_shape(shape, "zeros"), _dtype_name(dtype), resolve_device(device))
+    return _core.zeros(shape, _dtype_name(dtype), resolve_device(device))
 
 
 def empty(shape, dtype="float32", device: str | None = None) -> Tensor:
     """Uninitialised memory: fill it before reading."""
-    return _core.empty(_shape(shape, "empty"), _dtype_name(dtype), resolve_device(device))
+    return _core.empty(shape, _dtype_name(dtype), resolve_device(device))
 
 
 _DLPACK_CUDA, _DLPACK_ROCM = 2, 10
@@ -137,53 +109,7 @@ def from_dlpack(x) -> Tensor:
     return _core.from_dlpack_capsule(capsule)
 
 
-def _to(self: Tensor, device: str, copy: bool = False, non_blocking: bool = False) -> Tensor:
-    """This tensor on `device`: itself if it is already there (unless copy=True), else a copy.
-
-    non_blocking=True, for a tensor in page-locked memory (see pin_memory) going to the GPU it was
-    pinned for, returns before the data has moved: the copy runs on the device's copy stream, and work
-    later given to the device waits for it. Do not write the source until the copy is done
-    (gputrain.synchronize(device), or reading the result back). Other copies are synchronous."""
-    return _core.tensor_to(self, resolve_device(device), _flag(copy, "copy", "to"),
-                           _flag(non_blocking, "non_blocking", "to"))
-
-
-def _pin_memory(self: Tensor, device: str | None = None) -> Tensor:
-    """A copy of this host tensor in page-locked (pinned) memory, which `.to(gpu, non_blocking=True)`
-    copies from without the host waiting. `device`: the GPU it is for (default: the default device)."""
-    name = resolve_device(device)
-    if name == "cpu":
-        raise ValueError("pin_memory: page-locked memory serves copies to a GPU, and the device is cpu; "
-                         "name a GPU, for example device='cuda:0'")
-    return _core.pin_memory(self, name)
-
-
-def _reshape(self: Tensor, shape) -> Tensor:
-    """This tensor's memory viewed with another shape of as many elements (no copy)."""
-    return self._reshape_view(_shape(shape, "reshape"))
-
-
-def _is_pinned(self: Tensor) -> bool:
-    """True for a host tensor in page-locked memory (from pin_memory)."""
-    return _core.is_pinned(self)
-
-
 def synchronize(device: str | None = None) -> None:
     """Wait until `device` (default: the default device) has finished all work gputrain gave it,
     asynchronous copies included."""
     _core.synchronize(resolve_device(device))
-
-
-def _repr(self: Tensor) -> str:
-    if self.dtype == "bfloat16" or self.size == 0:
-        body = f"shape={self.shape}"
-    else:
-        body = np.array2string(self.numpy(), separator=", ", prefix="gputrain.Tensor(", threshold=100)
-    return f"gputrain.Tensor({body}, dtype={self.dtype}, device='{self.device}')"
-
-
-Tensor.to = _to
-Tensor.reshape = _reshape
-Tensor.pin_memory = _pin_memory
-Tensor.is_pinned = _is_pinned
-Tensor.__repr__ = _repr
