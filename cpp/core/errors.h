@@ -1,4 +1,4 @@
-// Exceptions thrown by dispatch; cpp/core/module.cpp turns each into the Python type named beside it.
+// Exceptions thrown by dispatch; cpp/bindings/module.cpp turns each into the Python type named beside it.
 #pragma once
 #include <stdexcept>
 #include <string>
