@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "core/activations.h"
 #include "core/registry.h"
 
 namespace gt::kernels {
@@ -29,12 +30,11 @@ size_t workspace_floats(const Device& device, const char* what, Entry GtBackendT
   return floats;
 }
 
+// The op's name in errors, from the list of activations.
 const char* activation_op(GtActivation kind, bool backward) {
-  switch (kind) {
-    case GT_ACTIVATION_RELU: return backward ? "relu_grad" : "relu";
-    case GT_ACTIVATION_SIGMOID: return backward ? "sigmoid_grad" : "sigmoid";
-    default: return backward ? "activation_grad" : "activation";
-  }
+  const ActivationInfo* a = find_activation(kind);
+  if (a == nullptr) return backward ? "activation_grad" : "activation";
+  return backward ? a->grad_name : a->name;
 }
 }  // namespace
 

@@ -198,14 +198,14 @@ int global_avg_pool2d_backward_f32(int, int64_t n, int64_t hw, int64_t c, const 
 }
 
 int activation_forward_f32(int, int kind, int64_t n, const float* x, float* y, void*) {
-  if (kind != GT_ACTIVATION_RELU && kind != GT_ACTIVATION_SIGMOID)
-    return fail(GT_ERR_GPU, "activation_forward: unknown activation kind");
-  return guarded([&] { (kind == GT_ACTIVATION_RELU ? cpu::relu_forward : cpu::sigmoid_forward)(n, x, y); });
+  bool listed = false;
+  const int status = guarded([&] { listed = cpu::activation_forward(kind, n, x, y); });
+  return status != GT_OK || listed ? status : fail(GT_ERR_GPU, "unknown activation kind");
 }
 int activation_backward_f32(int, int kind, int64_t n, const float* dy, const float* xy, float* dx, void*) {
-  if (kind != GT_ACTIVATION_RELU && kind != GT_ACTIVATION_SIGMOID)
-    return fail(GT_ERR_GPU, "activation_backward: unknown activation kind");
-  return guarded([&] { (kind == GT_ACTIVATION_RELU ? cpu::relu_backward : cpu::sigmoid_backward)(n, dy, xy, dx); });
+  bool listed = false;
+  const int status = guarded([&] { listed = cpu::activation_backward(kind, n, dy, xy, dx); });
+  return status != GT_OK || listed ? status : fail(GT_ERR_GPU, "unknown activation kind");
 }
 int softmax_forward_f32(int, int64_t rows, int64_t cols, const float* x, float* y, void*) {
   return guarded([&] { cpu::softmax_forward(rows, cols, x, y); });
