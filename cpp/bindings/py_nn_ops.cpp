@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "core/activations.h"
 #include "core/errors.h"
 #include "core/nn_ops.h"
 #include "bindings/py_args.h"
@@ -15,16 +16,22 @@ namespace {
 
 using ops::Pair;
 
-// None/"linear" (no activation), "relu" or "sigmoid": the fused epilogue of dense and conv2d.
+// "None, 'linear', 'relu' or 'sigmoid'": every name the fused epilogue of dense and conv2d takes.
+std::string activation_choices() {
+  std::string text = "None, 'linear'";
+  for (int i = 0; i < kActivationCount; ++i)
+    text += std::string(i + 1 == kActivationCount ? " or '" : ", '") + kActivations[i].name + "'";
+  return text;
+}
+
+// None/"linear" (no activation) or a name from core/activations.h's list.
 GtActivation activation_arg(const py::object& name) {
   if (name.is_none()) return GT_ACTIVATION_NONE;
-  if (!py::isinstance<py::str>(name))
-    throw TypeError("activation: expected None, 'linear', 'relu' or 'sigmoid'");
+  if (!py::isinstance<py::str>(name)) throw TypeError("activation: expected " + activation_choices());
   const std::string s = name.cast<std::string>();
   if (s == "linear") return GT_ACTIVATION_NONE;
-  if (s == "relu") return GT_ACTIVATION_RELU;
-  if (s == "sigmoid") return GT_ACTIVATION_SIGMOID;
-  throw ValueError("activation: expected None, 'linear', 'relu' or 'sigmoid', got '" + s + "'");
+  if (const ActivationInfo* a = find_activation(s.c_str())) return a->kind;
+  throw ValueError("activation: expected " + activation_choices() + ", got '" + s + "'");
 }
 
 // Arguments that an op modifies. A Tensor is modified where it is. A NumPy array must be writeable,
@@ -184,13 +191,18 @@ void bind_nn_ops(py::module_& m) {
     return call.result(dx);
   }, arg("dy"), arg("x"), arg("device") = "cpu");
 
-  // Activations: one forward and one backward binding per kind; `xy` is what the backward needs.
-  const std::pair<const char*, GtActivation> activations[] = {{"relu", GT_ACTIVATION_RELU},
-                                                             {"sigmoid", GT_ACTIVATION_SIGMOID}};
-  for (const auto& [name, kind] : activations) {
-    const GtActivation k = kind;
-    const char* xy_name = k == GT_ACTIVATION_RELU ? "x" : "y";
-    m.def(name, [k](py::object x, const std::string& device) {
+  // Activations: one forward and one backward binding per entry of core/activations.h's list; `xy` is
+  // what the backward reads.
+  m.def("activation_names", []() {
+    py::tuple names(kActivationCount);
+    for (int i = 0; i < kActivationCount; ++i) names[i] = kActivations[i].name;
+    return names;
+  }, "The element-wise activations, in the order of their list: each is an op <name> with <name>_grad, "
+     "and a valid `activation` of dense and conv2d.");
+  for (const ActivationInfo& a : kActivations) {
+    const GtActivation k = a.kind;
+    const char* xy_name = activation_grad_arg(a);
+    m.def(a.name, [k](py::object x, const std::string& device) {
       OpCall call(device, {x});
       Tensor tx = call.arg(x, "x", f32);
       py::gil_scoped_release release;
@@ -198,8 +210,7 @@ void bind_nn_ops(py::module_& m) {
       py::gil_scoped_acquire gil;
       return call.result(y);
     }, arg("x"), arg("device") = "cpu");
-    m.def((std::string(name) + "_grad").c_str(), [k, xy_name](py::object dy, py::object xy,
-                                                              const std::string& device) {
+    m.def(a.grad_name, [k, xy_name](py::object dy, py::object xy, const std::string& device) {
       OpCall call(device, {dy, xy});
       Tensor tdy = call.arg(dy, "dy", f32), txy = call.arg(xy, xy_name, f32);
       py::gil_scoped_release release;

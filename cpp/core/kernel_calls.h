@@ -1,10 +1,11 @@
-// Device-neutral kernel calls: each runs the CPU kernel or the device's GPU table entry on raw pointers,
-// with no argument checks and no allocation. Both users check and allocate before calling: the op
-// dispatch (nn_*.cpp) per call, and the training plan (train_plan.cpp) once at build time, so its steps
-// launch a fixed list of kernels on fixed buffers. Workspaces are passed in; the *_workspace functions
-// give their size in floats (0 on the CPU). A GPU failure raises the table's error naming the op.
-// GPU work goes to the calling thread's current stream: the compute stream, or the capture stream of a
-// training step being recorded as a graph (StreamScope).
+// Device-neutral kernel calls: each runs its entry of the device's backend table (the CPU's, CUDA's or
+// HIP's; see core/op_list.h) on raw pointers, with no argument checks and no allocation. Both users
+// check and allocate before calling: the op dispatch (nn_*.cpp) per call, and the training plan
+// (train_plan.cpp) once at build time, so its steps launch a fixed list of kernels on fixed buffers.
+// Workspaces are passed in; the *_workspace functions give their size in floats (0 on the CPU). A
+// failure raises the table's error naming the backend and the op. GPU work goes to the calling thread's
+// current stream: the compute stream, or the capture stream of a training step being recorded as a
+// graph (StreamScope).
 #pragma once
 #include <cstddef>
 #include <cstdint>

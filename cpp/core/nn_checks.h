@@ -1,5 +1,5 @@
-// Checks and helpers shared by the nn dispatch files: window geometry with TensorFlow's padding rule,
-// messages that name arguments and shapes, and a checked call into a device's GPU table.
+// Checks and helpers shared by the nn dispatch files: window geometry with TensorFlow's padding rule and
+// messages that name arguments and shapes. Kernels are reached through core/kernel_calls.h.
 #pragma once
 #include <string>
 
@@ -10,15 +10,6 @@
 #include "core/tensor.h"
 
 namespace gt::ops {
-
-inline bool on_cpu(const Device& device) { return device.type == DeviceType::CPU; }
-
-// Runs `call(table)` on the device's GPU table and raises the table's error naming `what`.
-template <class Call>
-void gpu_call(const Device& device, const char* what, Call call) {
-  const GtBackendTable& table = backend_for(device);
-  check_status(table, call(table), what);
-}
 
 // float32 and on `device`; `name` appears in every message.
 void check_float_on(const char* name, const Tensor& t, const Device& device);

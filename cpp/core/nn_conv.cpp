@@ -44,8 +44,7 @@ void check_dense_kernel(const Tensor& x, const Tensor& kernel) {
 }
 
 void check_activation(GtActivation activation) {
-  if (activation != GT_ACTIVATION_NONE && activation != GT_ACTIVATION_RELU &&
-      activation != GT_ACTIVATION_SIGMOID)
+  if (activation != GT_ACTIVATION_NONE && find_activation(activation) == nullptr)
     throw ValueError("activation: unknown kind " + std::to_string(static_cast<int>(activation)));
 }
 

@@ -1,6 +1,8 @@
-// Dispatch of the element- and row-wise ops: activations, softmax, dropout and the losses.
+// Dispatch of the element- and row-wise ops: activations (any of core/activations.h's list), softmax,
+// dropout and the losses.
 #include <cmath>
 
+#include "core/activations.h"
 #include "core/kernel_calls.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
@@ -8,12 +10,9 @@
 namespace gt::ops {
 namespace {
 
-const char* activation_name(GtActivation kind) {
-  switch (kind) {
-    case GT_ACTIVATION_RELU: return "relu";
-    case GT_ACTIVATION_SIGMOID: return "sigmoid";
-    default: break;
-  }
+// The listed activation of that kind (core/activations.h); ValueError for NONE or an unlisted kind.
+const ActivationInfo& listed_activation(GtActivation kind) {
+  if (const ActivationInfo* a = find_activation(kind)) return *a;
   throw ValueError("activation: unknown kind " + std::to_string(static_cast<int>(kind)));
 }
 
@@ -32,7 +31,7 @@ DropoutConstants dropout_constants(double rate) {
 }
 
 Tensor activation(const Tensor& x, GtActivation kind) {
-  const char* name = activation_name(kind);
+  listed_activation(kind);  // ValueError for NONE or an unlisted kind
   const Device& device = x.device();
   check_float_on("x", x, device);
   Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
@@ -42,8 +41,7 @@ Tensor activation(const Tensor& x, GtActivation kind) {
 }
 
 Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind) {
-  const char* name = activation_name(kind);
-  const char* xy_name = kind == GT_ACTIVATION_RELU ? "x" : "y";
+  const char* xy_name = activation_grad_arg(listed_activation(kind));
   const Device& device = dy.device();
   check_float_on("dy", dy, device);
   check_float_on(xy_name, xy, device);

@@ -3,6 +3,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "core/activations.h"  // GtActivation, generated from the list of activations
+
 extern "C" {
 
 // A sliding 2-D window over an NHWC input (convolution or pooling). Padding is already resolved:
@@ -16,8 +18,6 @@ typedef struct GtWindow2d {
 } GtWindow2d;
 
 enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
-// Activations; NONE is only for the fused epilogues of dense and conv2d (y = act(x·w + b)).
-enum GtActivation { GT_ACTIVATION_NONE = 0, GT_ACTIVATION_RELU = 1, GT_ACTIVATION_SIGMOID = 2 };
 
 // GPU reductions over rows (bias gradients, batch-norm statistics) split the rows into at most this many
 // bands, each reduced by one block into workspace[band][column], then the bands are summed in a fixed

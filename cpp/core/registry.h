@@ -1,4 +1,5 @@
-// The GPU backends registered by their modules, and checked calls into their C tables.
+// The backends' kernel tables: the CPU's, built into _core and present from the start, and the GPU
+// modules' registered by them; checked calls into any of them.
 #pragma once
 #include <string>
 
@@ -7,10 +8,11 @@
 
 namespace gt {
 
-// Stores `table` under its name; ValueError if its ABI version is not ours.
+// Stores a GPU module's `table` under its name; ValueError if its ABI version is not ours, or if it
+// would replace the CPU's.
 void register_backend(const GtBackendTable* table);
-// The table for a GPU device, or DeviceUnavailable when its module is not registered or the index
-// is past the device count.
+// The table for a device (the CPU's for "cpu"), or DeviceUnavailable when its module is not registered
+// or the index is past the device count. Cheap (no lock): dispatch calls it for every kernel.
 const GtBackendTable& backend_for(const Device& device);
 // Null when the backend is not registered.
 const GtBackendTable* find_backend(const std::string& name);

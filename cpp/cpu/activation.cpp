@@ -1,40 +1,36 @@
-// Element-wise activations: OpenMP over large contiguous chunks, loop bodies written branch-free so
-// they vectorise. Softmax subtracts the row maximum so exp never overflows.
+// Activations: the element-wise ones of core/activations.h with OpenMP over large contiguous chunks, one
+// loop per formula so that the loop body has no switch and vectorises where the formula allows. Softmax
+// subtracts the row maximum so exp never overflows.
 #include "cpu/activation.h"
 
 #include <cmath>
 
-#include "core/nan_rules.h"
+#include "core/activations.h"
 
 namespace gt::cpu {
 namespace {
 constexpr int64_t kParallelFrom = 1 << 15;  // below this a thread team costs more than it saves
 
-inline float sigmoid(float x) {
-  // Never exponentiates a positive number: exact-ish for large |x| and no overflow.
-  const float e = std::exp(-std::fabs(x));
-  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+// One loop per formula, its body inlined: relu's select vectorises, as it did as a hand-written loop.
+template <class Formula>
+void forward_loop(int64_t n, const float* x, float* y) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
+  for (int64_t i = 0; i < n; ++i) y[i] = Formula::forward(x[i]);
+}
+
+template <class Formula>
+void backward_loop(int64_t n, const float* dy, const float* t, float* dx) {
+#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
+  for (int64_t i = 0; i < n; ++i) dx[i] = Formula::backward(dy[i], t[i]);
 }
 }  // namespace
 
-void relu_forward(int64_t n, const float* x, float* y) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) y[i] = relu_value(x[i]);
+bool activation_forward(int kind, int64_t n, const float* x, float* y) {
+  return with_activation(kind, [&](auto formula) { forward_loop<decltype(formula)>(n, x, y); });
 }
 
-void relu_backward(int64_t n, const float* dy, const float* x, float* dx) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) dx[i] = relu_grad_value(dy[i], x[i]);
-}
-
-void sigmoid_forward(int64_t n, const float* x, float* y) {
-#pragma omp parallel for schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
-}
-
-void sigmoid_backward(int64_t n, const float* dy, const float* y, float* dx) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+bool activation_backward(int kind, int64_t n, const float* dy, const float* t, float* dx) {
+  return with_activation(kind, [&](auto formula) { backward_loop<decltype(formula)>(n, dy, t, dx); });
 }
 
 void softmax_forward(int64_t rows, int64_t cols, const float* x, float* y) {

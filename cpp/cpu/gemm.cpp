@@ -15,7 +15,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/nan_rules.h"
+#include "core/activations.h"
 #include "cpu/parallel.h"
 
 #ifdef _OPENMP
@@ -176,17 +176,6 @@ void fetch_a_from_depth_rows(const RowSource& s, int64_t p0, int64_t kc, int64_t
   }
 }
 
-inline float activate(GtActivation activation, float v) {
-  switch (activation) {
-    case GT_ACTIVATION_RELU: return relu_value(v);
-    case GT_ACTIVATION_SIGMOID: {
-      const float e = std::exp(-std::fabs(v));
-      return v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-    }
-    default: return v;
-  }
-}
-
 // Where the micro-kernel reads its MR rows of op(A) at depth step p: a packed sliver (MR floats per
 // step), or MR row pointers, each to kc consecutive floats (rows read in place).
 struct PackedSliver {
@@ -226,7 +215,9 @@ void micro_kernel(int64_t kc, ASliver a_at, const float* __restrict bp, int64_t 
       acc[i][1] += a * b1;
     }
   }
-  if (rows == kMR && cols == kNR && activation != GT_ACTIVATION_SIGMOID) {  // whole vectors straight to C
+  // Whole vectors straight to C for no activation and relu (a vector select); any other activation of
+  // the list goes through the tile below, one element at a time.
+  if (rows == kMR && cols == kNR && (activation == GT_ACTIVATION_NONE || activation == GT_ACTIVATION_RELU)) {
     vfloat bias0{}, bias1{};
     if (bias) {
       bias0 = *reinterpret_cast<const vfloat*>(bias);

@@ -1,6 +1,7 @@
-// Activations on the GPU. Element-wise ones are grid-stride loops (coalesced, any n in one launch);
-// softmax gives each row one block whose width is a multiple of the device's warp size (queried at run
-// time), with block reductions for the row maximum, the sum of exponentials and, backward, Σ dy·y.
+// Activations on the GPU. The element-wise ones (every activation of core/activations.h) are grid-stride
+// loops, one kernel per formula (coalesced, any n in one launch); softmax gives each row one block whose
+// width is a multiple of the device's warp size (queried at run time), with block reductions for the
+// row maximum, the sum of exponentials and, backward, Σ dy·y.
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -8,19 +9,21 @@
 namespace gt::gpu {
 namespace {
 
-__global__ void activation_forward_kernel(int kind, int64_t n, const float* __restrict__ x,
-                                          float* __restrict__ y) {
+// One kernel per formula of core/activations.h: no per-element switch on the kind.
+template <class Formula>
+__global__ void activation_forward_kernel(int64_t n, const float* __restrict__ x, float* __restrict__ y) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    y[i] = kind == GT_ACTIVATION_RELU ? relu_value(x[i]) : sigmoid(x[i]);
+    y[i] = Formula::forward(x[i]);
 }
 
-// relu: xy is the forward input; sigmoid: the forward output.
-__global__ void activation_backward_kernel(int kind, int64_t n, const float* __restrict__ dy,
-                                           const float* __restrict__ xy, float* __restrict__ dx) {
+// t: what the formula's derivative reads, the forward's input or output (see GT_ACTIVATION_LIST).
+template <class Formula>
+__global__ void activation_backward_kernel(int64_t n, const float* __restrict__ dy, const float* __restrict__ t,
+                                           float* __restrict__ dx) {
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    dx[i] = kind == GT_ACTIVATION_RELU ? relu_grad_value(dy[i], xy[i]) : dy[i] * xy[i] * (1.0f - xy[i]);
+    dx[i] = Formula::backward(dy[i], t[i]);
 }
 
 __global__ void softmax_forward_kernel(int64_t cols, const float* __restrict__ x, float* __restrict__ y) {
@@ -62,20 +65,28 @@ int row_threads(int device, int64_t cols, int* threads) {
 }  // namespace
 
 int activation_forward_f32(int device, int kind, int64_t n, const float* x, float* y, void* stream) {
+  GT_GPU_REQUIRE(find_activation(kind) != nullptr, "activation: unknown activation kind");
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  GT_LAUNCH(activation_forward_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
-  (kind, n, x, y);
+  const auto s = static_cast<cudaStream_t>(stream);
+  with_activation(kind, [&](auto formula) {
+    using Formula = decltype(formula);
+    GT_LAUNCH(activation_forward_kernel<Formula>, grid_for(n), kThreads, s)(n, x, y);
+  });
   GT_GPU_CHECK_LAUNCH(activation_forward_kernel);
   return GT_OK;
 }
 
 int activation_backward_f32(int device, int kind, int64_t n, const float* dy, const float* xy, float* dx,
                             void* stream) {
+  GT_GPU_REQUIRE(find_activation(kind) != nullptr, "activation_grad: unknown activation kind");
   if (n <= 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
-  GT_LAUNCH(activation_backward_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
-  (kind, n, dy, xy, dx);
+  const auto s = static_cast<cudaStream_t>(stream);
+  with_activation(kind, [&](auto formula) {
+    using Formula = decltype(formula);
+    GT_LAUNCH(activation_backward_kernel<Formula>, grid_for(n), kThreads, s)(n, dy, xy, dx);
+  });
   GT_GPU_CHECK_LAUNCH(activation_backward_kernel);
   return GT_OK;
 }

@@ -78,6 +78,12 @@ __global__ void batch_norm_backward_kernel(int64_t m, int64_t c, const float* __
 
 }  // namespace
 
+// One column reduction's bands at a time (see GT_ROW_SPLITS).
+int batch_norm_statistics_workspace(int, int64_t c, size_t* floats) {
+  *floats = static_cast<size_t>(GT_ROW_SPLITS * c);
+  return GT_OK;
+}
+
 int batch_norm_statistics_f32(int device, int64_t m, int64_t c, const float* x, float* mean, float* var,
                               float* workspace, void* stream) {
   if (c <= 0) return GT_OK;
@@ -107,6 +113,12 @@ int batch_norm_update_moving_f32(int device, int64_t c, const float* mean, const
   GT_LAUNCH(batch_norm_update_moving_kernel, grid_for(c), kThreads, static_cast<cudaStream_t>(stream))
   (c, mean, var, moving_mean, moving_var, momentum);
   GT_GPU_CHECK_LAUNCH(batch_norm_update_moving_kernel);
+  return GT_OK;
+}
+
+// Two column reductions' bands side by side.
+int batch_norm_backward_workspace(int, int64_t c, size_t* floats) {
+  *floats = static_cast<size_t>(2 * GT_ROW_SPLITS * c);
   return GT_OK;
 }
 

@@ -213,6 +213,12 @@ int sgemm_f32(int device, int trans_a, int trans_b, int64_t m, int64_t n, int64_
                                            workspace, s);
 }
 
+// One band of partial sums per row split (see GT_ROW_SPLITS).
+int column_sums_workspace(int, int64_t cols, size_t* floats) {
+  *floats = static_cast<size_t>(GT_ROW_SPLITS * cols);
+  return GT_OK;
+}
+
 int column_sums_f32(int device, const float* a, int64_t rows, int64_t cols, float* sums, float* workspace,
                     void* stream) {
   if (cols <= 0) return GT_OK;

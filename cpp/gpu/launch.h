@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/activations.h"
 #include "core/nan_rules.h"
 #include "core/op_params.h"
 #include "gpu/vendor.h"
@@ -19,15 +20,9 @@ inline unsigned grid_for(int64_t n, int threads = kThreads) {
   return static_cast<unsigned>(blocks < 1 ? 1 : (blocks > (1 << 20) ? (1 << 20) : blocks));
 }
 
-__device__ inline float sigmoid(float x) {
-  const float e = expf(-fabsf(x));  // never exponentiates a positive number
-  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
-// The fused epilogue of dense and conv2d (kind: GtActivation).
-__device__ inline float activate(int kind, float v) {
-  return kind == GT_ACTIVATION_RELU ? relu_value(v) : kind == GT_ACTIVATION_SIGMOID ? sigmoid(v) : v;
-}
+// The fused epilogue of dense and conv2d is gt::activate (core/activations.h): the same formulas as
+// the CPU's, chosen by a switch on the kind, which is uniform across the launch.
+using ::gt::activate;
 
 // 16-byte loads and stores of four 4-byte values (float4, int4); p must be 16-byte aligned (the
 // emulator checks it, a GPU would fault).

@@ -67,6 +67,12 @@ __global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__
 
 }  // namespace
 
+// Each row's loss, then their mean.
+int softmax_cross_entropy_workspace(int, int64_t rows, size_t* floats) {
+  *floats = static_cast<size_t>(rows);
+  return GT_OK;
+}
+
 int softmax_cross_entropy_f32(int device, int64_t rows, int64_t classes, const float* logits,
                               const int32_t* labels, float* loss, float* dlogits, float* workspace,
                               void* stream) {
@@ -81,6 +87,12 @@ int softmax_cross_entropy_f32(int device, int64_t rows, int64_t classes, const f
   GT_LAUNCH(mean_kernel, 1, kThreads, s)
   (workspace, rows, rows > 0 ? 1.0f / static_cast<float>(rows) : NAN, loss);  // empty: 0·NaN, as np.mean
   GT_GPU_CHECK_LAUNCH(mean_kernel);
+  return GT_OK;
+}
+
+// One partial sum per block, at most GT_REDUCE_BLOCKS blocks.
+int binary_cross_entropy_workspace(int, size_t* floats) {
+  *floats = GT_REDUCE_BLOCKS;
   return GT_OK;
 }
 

@@ -1,5 +1,6 @@
-// The runtime half of the backend table (devices, memory, copies) and error recording. Shared by CUDA
-// and HIP through gpu/vendor.h; the kernels' entries are defined beside their kernels.
+// The runtime half of the backend table (devices, memory, copies, events) and error recording, and the
+// table itself, filled by name from core/op_list.h. Shared by CUDA and HIP through gpu/vendor.h; the
+// kernels' entries are defined beside their kernels.
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -11,8 +12,9 @@
 namespace gt::gpu {
 namespace {
 thread_local char last_message[512] = "no error";
+}  // namespace
 
-const char* last_error() { return last_message; }
+const char* last_error(void) { return last_message; }
 
 int runtime_version(int* version) {
   GT_GPU_CHECK(cudaRuntimeGetVersion(version));
@@ -97,6 +99,7 @@ int synchronize(int device) {
 
 // ---- pinned host memory, events, the copy stream ----
 
+namespace {
 constexpr int kMaxDevices = 64;
 
 // The device's copy stream, created on first use and kept for the life of the process (destroying it
@@ -123,6 +126,7 @@ int stream_of(int device, int stream_kind, cudaStream_t* stream) {
   GT_GPU_REQUIRE(stream_kind == GT_STREAM_COPY, "unknown stream kind");
   return copy_stream(device, stream);
 }
+}  // namespace
 
 int host_alloc_pinned(int device, size_t nbytes, void** ptr) {
   GT_GPU_CHECK(cudaSetDevice(device));
@@ -194,74 +198,15 @@ int copy_to_device_async(int device, void* dst, const void* src, size_t nbytes) 
   return GT_OK;
 }
 
-const GtBackendTable table = {
-    GT_BACKEND_ABI_VERSION,
-    sizeof(GtBackendTable),
-    GT_GPU_BACKEND,
-    last_error,
-    runtime_version,
-    driver_version,
-    device_count,
-    device_name,
-    mem_info,
-    allocate,
-    release,
-    copy_to_device,
-    copy_to_host,
-    copy_device_to_device,
-    fill_zero,
-    synchronize,
-    add_f32,
-    sgemm_workspace,
-    sgemm_f32,
-    column_sums_f32,
-    conv2d_forward_f32,
-    conv2d_backward_data_f32,
-    conv2d_backward_filter_workspace,
-    conv2d_backward_filter_f32,
-    pool2d_forward_f32,
-    max_pool2d_backward_f32,
-    avg_pool2d_backward_f32,
-    global_avg_pool2d_forward_f32,
-    global_avg_pool2d_backward_f32,
-    activation_forward_f32,
-    activation_backward_f32,
-    softmax_forward_f32,
-    softmax_backward_f32,
-    dropout_forward_f32,
-    dropout_backward_f32,
-    softmax_cross_entropy_f32,
-    binary_cross_entropy_f32,
-    batch_norm_statistics_f32,
-    batch_norm_forward_f32,
-    batch_norm_update_moving_f32,
-    batch_norm_backward_f32,
-    sgd_update_f32,
-    adam_update_f32,
-    rmsprop_update_f32,
-    host_alloc_pinned,
-    host_free_pinned,
-    event_create,
-    event_destroy,
-    event_record,
-    stream_wait_event,
-    event_synchronize,
-    event_query,
-    copy_to_device_async,
-    cast_u8_f32,
-    count_argmax_hits_f32,
-    count_threshold_hits_f32,
-    copy_device_async,
-    write_step_scalars,
-    graph_capture_begin,
-    graph_capture_end,
-    graph_launch,
-    graph_destroy,
-    mark_first_nonfinite_f32,
-};
-// Every entry above is set: a table entry left null by a missing initializer would crash on first use.
-static_assert(sizeof(GtBackendTable) == offsetof(GtBackendTable, mark_first_nonfinite_f32) + sizeof(void*),
-              "the table initializer must end with the struct's last entry");
+namespace {
+// Filled by name from the list: an entry can be neither left out nor put in another entry's place.
+GtBackendTable make_table() {
+  GtBackendTable t = gt_backend_table_header(GT_GPU_BACKEND);
+#define GT_OP(Ret, Name, Params) t.Name = &::gt::gpu::Name;
+#include "core/op_list.h"
+  return t;
+}
+const GtBackendTable table = make_table();
 }  // namespace
 
 int fail(cudaError_t err, const char* call, const char* file, int line) {
