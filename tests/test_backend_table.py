@@ -21,12 +21,12 @@ def test_cpu_kernel_failure_names_backend_and_op():
     script = textwrap.dedent("""
         import numpy as np
         import gputrain
-        from gputrain import _core, ops
+        from gputrain import _testing, ops
         rng = np.random.default_rng(0)
         x = rng.standard_normal((256, 512), dtype=np.float32)
         w = rng.standard_normal((512, 256), dtype=np.float32)
         expected = ops.dense(x, w)
-        _core._fail_cpu_gemm_allocations(1)
+        _testing.fail_cpu_gemm_allocations(1)
         try:
             ops.dense(x, w)
         except gputrain.OutOfMemoryError as exc:

@@ -199,6 +199,11 @@ void bind_nn_ops(py::module_& m) {
     return names;
   }, "The element-wise activations, in the order of their list: each is an op <name> with <name>_grad, "
      "and a valid `activation` of dense and conv2d.");
+  m.def("activation_grad_argument", [](const std::string& name) {
+    const ActivationInfo* info = find_activation(name.c_str());
+    if (info == nullptr) throw ValueError("activation: '" + name + "' is not in the list");
+    return std::string(activation_grad_arg(*info));
+  }, arg("name"), "What <name>_grad reads besides dy: 'y' (the forward's output) or 'x' (its input).");
   for (const ActivationInfo& a : kActivations) {
     const GtActivation k = a.kind;
     const char* xy_name = activation_grad_arg(a);

@@ -3,6 +3,7 @@
 // The GIL is released while a step launches its kernels, so the input feed thread keeps working.
 #include <pybind11/stl.h>
 
+#include "core/activations.h"
 #include "core/errors.h"
 #include "bindings/py_args.h"
 #include "bindings/py_tensor.h"
@@ -11,14 +12,16 @@
 namespace gt::py_bridge {
 namespace {
 
+// None/"linear", "softmax", or a name of core/activations.h's element-wise list.
 PlanActivation plan_activation(const py::object& name) {
-  if (name.is_none()) return PlanActivation::None;
+  if (name.is_none()) return PlanActivation::none();
   const std::string s = name.cast<std::string>();
-  if (s == "linear") return PlanActivation::None;
-  if (s == "relu") return PlanActivation::Relu;
-  if (s == "sigmoid") return PlanActivation::Sigmoid;
-  if (s == "softmax") return PlanActivation::Softmax;
-  throw ValueError("activation: expected None, 'linear', 'relu', 'sigmoid' or 'softmax', got '" + s + "'");
+  if (s == "linear") return PlanActivation::none();
+  if (s == "softmax") return PlanActivation::softmax_over_rows();
+  if (const ActivationInfo* info = find_activation(s.c_str())) return PlanActivation::of(info->kind);
+  std::string names;
+  for (const ActivationInfo& a : kActivations) names += std::string("'") + a.name + "', ";
+  throw ValueError("activation: expected None, 'linear', " + names + "or 'softmax', got '" + s + "'");
 }
 
 PlanLoss plan_loss(const std::string& name) {

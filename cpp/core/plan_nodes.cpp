@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "core/activations.h"
 #include "core/errors.h"
 #include "core/kernel_calls.h"
 #include "core/nn_checks.h"
@@ -17,10 +18,10 @@ namespace {
 
 using Impl = TrainPlan::Impl;
 
-GtActivation fused_kind(PlanActivation a) {
-  return a == PlanActivation::Relu ? GT_ACTIVATION_RELU
-         : a == PlanActivation::Sigmoid ? GT_ACTIVATION_SIGMOID
-                                        : GT_ACTIVATION_NONE;
+// Whether an element-wise activation's derivative needs its input, which a store that fuses it loses.
+bool reads_input(GtActivation kind) {
+  const ActivationInfo* info = find_activation(kind);
+  return info != nullptr && info->reads == GT_ACTIVATION_READS_INPUT;
 }
 
 struct Indexed : PlanNode {
@@ -30,33 +31,36 @@ struct Indexed : PlanNode {
   const Tensor& dx(Impl& p) const { return p.grads[in]; }
 };
 
-// A layer with an output activation: relu/sigmoid fused into its kernel's store, softmax as a pass over
-// a pre-activation buffer z.
+// A layer with an output activation. One whose derivative can be computed from the output (relu,
+// sigmoid) is fused into the kernel's store; softmax, and one whose derivative needs its input, run as a
+// pass over a pre-activation buffer z that the kernel stores into.
 struct Activated : Indexed {
   PlanActivation activation;
   Tensor z;
   explicit Activated(PlanActivation a) : activation(a) {}
   bool drop_activation(PlanActivation a) override {
     if (activation != a) return false;
-    activation = PlanActivation::None;
+    activation = PlanActivation::none();
     return true;
   }
+  bool needs_z() const { return activation.softmax || reads_input(activation.elementwise); }
   // Where the kernel stores, and the epilogue it fuses.
-  float* store(Impl& p) const { return activation == PlanActivation::Softmax ? ptr(z) : ptr(y(p)); }
+  float* store(Impl& p) const { return needs_z() ? ptr(z) : ptr(y(p)); }
+  GtActivation fused() const { return needs_z() ? GT_ACTIVATION_NONE : activation.elementwise; }
   void finish_forward(Impl& p, int64_t rows, int64_t cols) const {
-    if (activation == PlanActivation::Softmax) kernels::softmax_forward(p.device, rows, cols, cptr(z), ptr(y(p)));
+    if (activation.softmax)
+      kernels::softmax_forward(p.device, rows, cols, cptr(z), ptr(y(p)));
+    else if (needs_z())
+      kernels::activation_forward(p.device, activation.elementwise, rows * cols, cptr(z), ptr(y(p)));
   }
   // The gradient of the pre-activation: dy itself, or act'(dy) in the scratch buffer.
   const float* pre_activation_grad(Impl& p, int64_t rows, int64_t cols) const {
-    const int64_t n = rows * cols;
-    switch (activation) {
-      case PlanActivation::None: return cptr(dy(p));
-      case PlanActivation::Softmax:
-        kernels::softmax_backward(p.device, rows, cols, cptr(dy(p)), cptr(y(p)), ptr(p.scratch));
-        break;
-      default:  // relu's derivative reads its output: <= 0, or NaN, exactly where its input is
-        kernels::activation_backward(p.device, fused_kind(activation), n, cptr(dy(p)), cptr(y(p)), ptr(p.scratch));
-    }
+    if (activation.is_none()) return cptr(dy(p));
+    if (activation.softmax)
+      kernels::softmax_backward(p.device, rows, cols, cptr(dy(p)), cptr(y(p)), ptr(p.scratch));
+    else  // from z where kept, else from the output (relu's is <= 0, or NaN, exactly where its input is)
+      kernels::activation_backward(p.device, activation.elementwise, rows * cols, cptr(dy(p)),
+                                   needs_z() ? cptr(z) : cptr(y(p)), ptr(p.scratch));
     return cptr(p.scratch);
   }
 };
@@ -67,7 +71,7 @@ struct DenseLayer : Activated {
   using Activated::Activated;
   void forward(Impl& p, bool) override {
     kernels::gemm(p.device, "dense", false, false, m, out_f, in_f, cptr(x(p)), in_f, cptr(kernel), out_f, store(p),
-                  out_f, false, cptr(bias), fused_kind(activation), p.ws());
+                  out_f, false, cptr(bias), fused(), p.ws());
     finish_forward(p, m, out_f);
   }
   void backward(Impl& p) override {
@@ -87,7 +91,7 @@ struct Conv2dLayer : Activated {
   int64_t k = 0;
   using Activated::Activated;
   void forward(Impl& p, bool) override {
-    kernels::conv2d_forward(p.device, g, k, cptr(x(p)), cptr(kernel), cptr(bias), fused_kind(activation), store(p));
+    kernels::conv2d_forward(p.device, g, k, cptr(x(p)), cptr(kernel), cptr(bias), fused(), store(p));
     finish_forward(p, g.n * g.oh * g.ow, k);
   }
   void backward(Impl& p) override {
@@ -181,26 +185,28 @@ struct ActivationLayer : Indexed {
   explicit ActivationLayer(PlanActivation a) : activation(a) {}
   bool drop_activation(PlanActivation a) override {
     if (activation != a) return false;
-    activation = PlanActivation::None;
+    activation = PlanActivation::none();
     return true;
   }
   void forward(Impl& p, bool) override {
-    if (activation == PlanActivation::None)
+    if (activation.is_none())
       kernels::copy_device(p.device, y(p).raw(), x(p).raw(), x(p).nbytes());
-    else if (activation == PlanActivation::Softmax)
+    else if (activation.softmax)
       kernels::softmax_forward(p.device, rows, cols, cptr(x(p)), ptr(y(p)));
     else
-      kernels::activation_forward(p.device, fused_kind(activation), rows * cols, cptr(x(p)), ptr(y(p)));
+      kernels::activation_forward(p.device, activation.elementwise, rows * cols, cptr(x(p)), ptr(y(p)));
   }
   void backward(Impl& p) override {
     if (!dx(p).defined()) return;
-    if (activation == PlanActivation::None)
+    if (activation.is_none()) {
       kernels::copy_device(p.device, dx(p).raw(), dy(p).raw(), dy(p).nbytes());
-    else if (activation == PlanActivation::Softmax)
+    } else if (activation.softmax) {
       kernels::softmax_backward(p.device, rows, cols, cptr(dy(p)), cptr(y(p)), ptr(dx(p)));
-    else
-      kernels::activation_backward(p.device, fused_kind(activation), rows * cols, cptr(dy(p)),
-                                   cptr(activation == PlanActivation::Relu ? x(p) : y(p)), ptr(dx(p)));
+    } else {
+      const ActivationInfo* info = find_activation(activation.elementwise);
+      const Tensor& read = info->reads == GT_ACTIVATION_READS_OUTPUT ? y(p) : x(p);
+      kernels::activation_backward(p.device, activation.elementwise, rows * cols, cptr(dy(p)), cptr(read), ptr(dx(p)));
+    }
   }
 };
 
@@ -220,7 +226,7 @@ int64_t TrainPlan::add_dense(const Tensor& kernel, const Tensor& bias, PlanActiv
   layer->m = x.numel() / layer->in_f;
   Shape out(x.shape().begin() + 1, x.shape().end());
   out.back() = layer->out_f;
-  if (activation == PlanActivation::Softmax) layer->z = p.buffer(with_batch(p.batch, out));
+  if (layer->needs_z()) layer->z = p.buffer(with_batch(p.batch, out));
   p.need_workspace(std::max({kernels::gemm_workspace(p.device, layer->m, layer->out_f, layer->in_f),
                              kernels::gemm_workspace(p.device, layer->m, layer->in_f, layer->out_f),
                              kernels::gemm_workspace(p.device, layer->in_f, layer->out_f, layer->m),
@@ -247,7 +253,7 @@ int64_t TrainPlan::add_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pai
   layer->kernel = kernel;
   layer->bias = bias;
   const Shape out{layer->g.oh, layer->g.ow, layer->k};
-  if (activation == PlanActivation::Softmax) layer->z = p.buffer(with_batch(p.batch, out));
+  if (layer->needs_z()) layer->z = p.buffer(with_batch(p.batch, out));
   p.need_workspace(kernels::conv2d_backward_filter_workspace(p.device, layer->g, layer->k));
   p.need_scratch(p.batch * layer->g.oh * layer->g.ow * layer->k);
   layer->dkernel = p.add_param(kernel, "kernel");

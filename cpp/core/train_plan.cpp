@@ -125,7 +125,8 @@ void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation) {
   if (p.has_loss) throw ValueError("set_loss: the plan has its loss already");
   const Tensor& out = p.values.back();
   if (fuse_activation) {
-    const PlanActivation absorbed = loss == PlanLoss::SparseCategorical ? PlanActivation::Softmax : PlanActivation::Sigmoid;
+    const PlanActivation absorbed = loss == PlanLoss::SparseCategorical ? PlanActivation::softmax_over_rows()
+                                                                        : PlanActivation::of(GT_ACTIVATION_SIGMOID);
     if (!p.nodes.back()->drop_activation(absorbed))
       throw ValueError("set_loss: the last layer has no activation for the loss to absorb");
     if (loss == PlanLoss::BinaryProbabilities) loss = PlanLoss::BinaryLogits;

@@ -18,7 +18,18 @@
 
 namespace gt {
 
-enum class PlanActivation { None, Relu, Sigmoid, Softmax };
+// A layer's output activation: one of core/activations.h's element-wise list (GT_ACTIVATION_NONE: none),
+// or softmax over the last axis.
+struct PlanActivation {
+  GtActivation elementwise = GT_ACTIVATION_NONE;
+  bool softmax = false;
+  static PlanActivation none() { return {}; }
+  static PlanActivation of(GtActivation kind) { return {kind, false}; }
+  static PlanActivation softmax_over_rows() { return {GT_ACTIVATION_NONE, true}; }
+  bool is_none() const { return !softmax && elementwise == GT_ACTIVATION_NONE; }
+  bool operator==(const PlanActivation& o) const { return elementwise == o.elementwise && softmax == o.softmax; }
+  bool operator!=(const PlanActivation& o) const { return !(*this == o); }
+};
 // SparseCategorical: int32 labels (batch,), logits (or a fused softmax) over the last axis.
 // SparseCategoricalProbabilities: the same labels against probabilities no softmax of the plan produced
 // (computed on the host: such a plan is never recorded as a graph).

@@ -9,12 +9,13 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import checks, initializers
+from . import _core, checks, initializers
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
 _name_counts: defaultdict[str, int] = defaultdict(int)
-ACTIVATIONS = (None, "linear", "relu", "sigmoid", "softmax")
+# None and "linear" (none), the element-wise list of cpp/core/activations.h, and softmax over the last axis.
+ACTIVATIONS = (None, "linear", *_core.activation_names(), "softmax")
 
 
 def _snake_case(name: str) -> str:
@@ -54,7 +55,8 @@ def _shape(value, name: str) -> tuple:
 
 def _check_activation(activation):
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation: {activation!r} is not one of relu, sigmoid, softmax, linear, None")
+        raise ValueError(f"activation: {activation!r} is not one of {', '.join(map(str, ACTIVATIONS[2:]))}, "
+                         f"linear, None")
     return None if activation == "linear" else activation
 
 

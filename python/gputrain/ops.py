@@ -116,7 +116,8 @@ class _Args:
 
     def activation(self, activation):
         if activation is not None and not isinstance(activation, str):
-            raise self.error("activation", "None, 'linear', 'relu' or 'sigmoid'", activation)
+            raise self.error("activation", "None, 'linear' or one of " + ", ".join(map(repr, _core.activation_names())),
+                             activation)
         return activation
 
     def labels(self, labels):
@@ -271,29 +272,39 @@ def global_avg_pool2d_grad(dy, x, device: str | None = None):
 
 # ---- activations and dropout ------------------------------------------------------------------------
 
-def relu(x, device: str | None = None):
-    """np.maximum(x, 0): NaN stays NaN."""
-    x = _Args("relu").array(x, "x")
-    return _core.relu(x, _device(device, x))
+def _activation_ops(name: str):
+    """The op `name` of cpp/core/activations.h's list and its gradient `name_grad(dy, x or y)`."""
+    forward, backward = getattr(_core, name), getattr(_core, f"{name}_grad")
+    reads = _core.activation_grad_argument(name)
+
+    def op(x, device: str | None = None):
+        x = _Args(name).array(x, "x")
+        return forward(x, _device(device, x))
+
+    def grad_from(dy, xy, device):
+        args = _Args(f"{name}_grad")
+        dy, xy = args.array(dy, "dy"), args.array(xy, reads)
+        return backward(dy, xy, _device(device, dy, xy))
+
+    # The second argument keeps its name (x or y), so callers may pass it by keyword.
+    if reads == "y":
+        def grad(dy, y, device: str | None = None):
+            return grad_from(dy, y, device)
+    else:
+        def grad(dy, x, device: str | None = None):
+            return grad_from(dy, x, device)
+
+    op.__name__, grad.__name__ = name, f"{name}_grad"
+    op.__doc__ = f"{name}(x) element-wise; NaN stays NaN."
+    grad.__doc__ = (f"The gradient of {name} from dy and the forward's "
+                    f"{'output y' if reads == 'y' else 'input x'}.")
+    return op, grad
 
 
-def relu_grad(dy, x, device: str | None = None):
-    """0 where the forward input x <= 0, else dy (PyTorch's rule: a NaN x passes dy on)."""
-    args = _Args("relu_grad")
-    dy, x = args.array(dy, "dy"), args.array(x, "x")
-    return _core.relu_grad(dy, x, _device(device, dy, x))
-
-
-def sigmoid(x, device: str | None = None):
-    x = _Args("sigmoid").array(x, "x")
-    return _core.sigmoid(x, _device(device, x))
-
-
-def sigmoid_grad(dy, y, device: str | None = None):
-    """dy·y·(1 − y), from the forward output y."""
-    args = _Args("sigmoid_grad")
-    dy, y = args.array(dy, "dy"), args.array(y, "y")
-    return _core.sigmoid_grad(dy, y, _device(device, dy, y))
+# relu, relu_grad, sigmoid, sigmoid_grad, ...: one pair per listed activation.
+for _name in _core.activation_names():
+    globals()[_name], globals()[f"{_name}_grad"] = _activation_ops(_name)
+del _name
 
 
 def softmax(x, device: str | None = None):
