@@ -4,7 +4,7 @@ optimizer update likewise, with Keras's rules (a softmax or sigmoid output taken
 Tests train one copy of a model through fit and another through `fit` here, and compare."""
 import numpy as np
 
-from gputrain import layers, losses, ops, optimizers, saving
+from gputrain import _core, layers, losses, ops, optimizers, saving
 from gputrain.tensor import tensor
 
 
@@ -12,13 +12,12 @@ def _activation(name, z):
     """(output, backward from output gradient to z's)."""
     if name is None:
         return z, lambda dy: dy
-    if name == "relu":
-        return ops.relu(z), lambda dy: ops.relu_grad(dy, z)
-    if name == "sigmoid":
-        a = ops.sigmoid(z)
-        return a, lambda dy: ops.sigmoid_grad(dy, a)
-    a = ops.softmax(z)
-    return a, lambda dy: ops.softmax_grad(dy, a)
+    if name == "softmax":
+        a = ops.softmax(z)
+        return a, lambda dy: ops.softmax_grad(dy, a)
+    a = getattr(ops, name)(z)  # an element-wise one: its gradient reads its input or its output
+    reads = a if _core.activation_grad_argument(name) == "y" else z
+    return a, lambda dy: getattr(ops, f"{name}_grad")(dy, reads)
 
 
 def _layer_forward(layer, x):
