@@ -104,10 +104,10 @@ def _valid_calls():
         "avg_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid"),
         "global_avg_pool2d": dict(x=x4),
         "global_avg_pool2d_grad": dict(dy=f(1, 2), x=x4),
-        "relu": dict(x=f(2, 3)),
-        "relu_grad": dict(dy=f(2, 3), x=f(2, 3)),
-        "sigmoid": dict(x=f(2, 3)),
-        "sigmoid_grad": dict(dy=f(2, 3), y=f(2, 3)),
+        # Each element-wise activation of the list: the op, and its gradient from x or y.
+        **{name: dict(x=f(2, 3)) for name in gt._core.activation_names()},
+        **{f"{name}_grad": {"dy": f(2, 3), gt._core.activation_grad_argument(name): f(2, 3)}
+           for name in gt._core.activation_names()},
         "softmax": dict(x=f(2, 3)),
         "softmax_grad": dict(dy=f(2, 3), y=f(2, 3)),
         "dropout": dict(x=f(2, 3), rate=0.5, seed=1),
