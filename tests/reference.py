@@ -177,6 +177,17 @@ def sigmoid_grad(dy, y):
     return np.asarray(dy, np.float64) * y * (1.0 - y)
 
 
+def swish(x):
+    x = np.asarray(x, np.float64)
+    return x * sigmoid(x)
+
+
+def swish_grad(dy, x):
+    x = np.asarray(x, np.float64)
+    s = sigmoid(x)
+    return np.asarray(dy, np.float64) * s * (1.0 + x * (1.0 - s))
+
+
 def softmax(x):
     x = np.asarray(x, np.float64)
     e = np.exp(x - x.max(axis=-1, keepdims=True))

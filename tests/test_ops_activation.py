@@ -1,9 +1,10 @@
-"""relu, sigmoid, softmax and dropout, forward and backward, on every backend."""
+"""relu, sigmoid, swish, softmax and dropout, forward and backward, on every backend."""
 import numpy as np
 import pytest
 
 import gputrain
 import reference as ref
+import reference_training
 from cases import normal
 from conftest import assert_close
 
@@ -30,6 +31,55 @@ def test_sigmoid_and_grad(device, rng, shape):
 def test_sigmoid_saturates_without_overflow(device):
     x = np.array([-1000.0, -90.0, 0.0, 90.0, 1000.0], np.float32)
     np.testing.assert_allclose(gputrain.ops.sigmoid(x, device=device), ref.sigmoid(x), rtol=1e-6, atol=1e-38)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_swish_and_grad(device, rng, shape):
+    x, dy = normal(rng, shape, 4.0), normal(rng, shape)
+    assert_close(gputrain.ops.swish(x, device=device), ref.swish(x))
+    assert_close(gputrain.ops.swish_grad(dy, x, device=device), ref.swish_grad(dy, x))
+
+
+def test_swish_grad_matches_finite_differences(rng):
+    x = rng.standard_normal(50) * 3
+    h = 1e-6
+    numeric = (ref.swish(x + h) - ref.swish(x - h)) / (2 * h)
+    np.testing.assert_allclose(ref.swish_grad(np.ones(50), x), numeric, rtol=1e-6, atol=1e-9)
+    got = gputrain.ops.swish_grad(np.ones(50, np.float32), x.astype(np.float32))
+    np.testing.assert_allclose(got, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_swish_at_the_extremes_as_numpy(device):
+    # x·sigmoid(x): -inf·0 is NaN in NumPy and PyTorch alike; NaN stays NaN; no overflow.
+    x = np.array([-np.inf, -1000.0, -90.0, 0.0, 90.0, 1000.0, np.inf, np.nan], np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = x.astype(np.float64) / (1.0 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(gputrain.ops.swish(x, device=device), want, rtol=1e-6, atol=1e-38)
+
+
+@pytest.mark.parametrize("layer", ["dense", "conv2d"])
+def test_layers_train_with_swish(device, rng, layer):
+    # A new activation is usable in a layer at once: fit through the plan (where swish is applied over
+    # the kept pre-activation, as its derivative reads it) against the op-by-op reference.
+    def make():
+        first = (gputrain.layers.Dense(6, activation="swish", input_shape=(5,)) if layer == "dense" else
+                 gputrain.layers.Conv2D(3, (2, 1), activation="swish", input_shape=(5, 1, 1)))
+        return gputrain.Sequential([first, gputrain.layers.Flatten(), gputrain.layers.Dense(2)])
+    gputrain.utils.set_random_seed(5)
+    planned, reference = make(), make()
+    for model in (planned, reference):
+        model.compile(gputrain.optimizers.SGD(0.1), gputrain.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      ["accuracy"], device=device)
+    reference.set_weights(planned.get_weights())
+    x = rng.standard_normal((12, 5) if layer == "dense" else (12, 5, 1, 1)).astype(np.float32)
+    y = rng.integers(0, 2, 12)
+    history = planned.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    expected = reference_training.fit(reference, x, y, batch_size=4, epochs=2)
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-5)
+    for got, want in zip(planned.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    activation = gputrain.layers.Activation("swish")
+    assert activation.activation == "swish"
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (2, 3, 10), (4, 1000), (7, 3333)])

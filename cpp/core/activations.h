@@ -28,6 +28,15 @@ struct SigmoidFormula {
   GT_HOST_DEVICE static float backward(float dy, float y) { return dy * y * (1.0f - y); }
 };
 
+// swish (SiLU): x·sigmoid(x). Its derivative needs x: sigmoid(x)·(1 + x·(1 − sigmoid(x))).
+struct SwishFormula {
+  GT_HOST_DEVICE static float forward(float x) { return x * SigmoidFormula::forward(x); }
+  GT_HOST_DEVICE static float backward(float dy, float x) {
+    const float s = SigmoidFormula::forward(x);
+    return dy * s * (1.0f + x * (1.0f - s));
+  }
+};
+
 }  // namespace gt
 
 // What an activation's backward reads besides dy: the forward's OUTPUT y, its INPUT x, or EITHER of them
@@ -43,7 +52,8 @@ enum GtActivationReads {
 // X(ENUM, python_name, READS, Formula). Append only: the enum values cross the backend table as ints.
 #define GT_ACTIVATION_LIST(X)                  \
   X(RELU, relu, EITHER, ::gt::ReluFormula)     \
-  X(SIGMOID, sigmoid, OUTPUT, ::gt::SigmoidFormula)
+  X(SIGMOID, sigmoid, OUTPUT, ::gt::SigmoidFormula) \
+  X(SWISH, swish, INPUT, ::gt::SwishFormula)
 
 // NONE is only for the fused epilogues of dense and conv2d (y = act(x·w + b) with no act).
 #define GT_ACTIVATION_ENUMERATOR_(E, name, reads, Formula) GT_ACTIVATION_##E,
