@@ -5,7 +5,7 @@
 # build: pip install with the GPU visible (CMake picks `native`: this GPU's architecture alone, the
 # quickest build); probe: what gputrain sees; tests: the GPU cases (-k cuda) and the real-backend checks
 # of test_backends.py with GPUTRAIN_REQUIRE_GPU=1, so none passes by skipping (the CPU cases run in CI);
-# ops / training / cli: the benchmarks; sanitize: the op and graph tests' GPU cases under
+# ops / training / cli: the benchmarks; sanitize: the op, graph and executor tests' GPU cases under
 # compute-sanitizer's memcheck (out-of-bounds and misaligned accesses) and racecheck (shared-memory
 # hazards between threads, which the CPU emulator cannot show). Stages run in this order; each is stopped at the smaller of its
 # own limit and what is left of GPU_RUN_BUDGET_S (default 500 s from the start), so the logs of the
@@ -67,7 +67,7 @@ sanitize() {
   step "compute-sanitizer: memcheck, then racecheck"
   { cd /tmp || exit
     timeout "$(limit 120)" compute-sanitizer --tool memcheck --error-exitcode 97 python3 -m pytest -q -x \
-      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root/tests/test_train_graph.py" -k cuda | tail -15
+      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root"/tests/test_{train_graph,one_executor}.py -k cuda | tail -15
     echo "memcheck exit status: ${PIPESTATUS[0]} (0: clean, 97: errors found, 124: out of time)"
     timeout "$(limit 120)" compute-sanitizer --tool racecheck --error-exitcode 97 python3 -m pytest -q -x \
       -p no:cacheprovider "$root"/tests/test_ops_{conv,dense,pool,loss,batch_norm,activation}.py -k cuda | tail -15
