@@ -121,3 +121,16 @@ def test_a_value_has_one_reader_until_merging_layers_exist(device):
         plan.add_dense(kernel, None, "relu", input=0)
     with pytest.raises(ValueError, match="no value 7"):
         plan.add_flatten(input=7)
+
+
+def test_binary_targets_of_an_image_shaped_output(device, rng):
+    # A per-pixel sigmoid output (batch, 3, 3, 1): targets come as the same shape or one row per sample.
+    model = gt.Sequential([layers.Conv2D(1, 1, activation="sigmoid", input_shape=(3, 3, 1))])
+    model.compile(gt.optimizers.SGD(0.1), "binary_crossentropy", ["accuracy"], device=device)
+    x = rng.standard_normal((6, 3, 3, 1)).astype(np.float32)
+    y = (rng.random((6, 3, 3, 1)) > 0.5).astype(np.float32)
+    model.fit(x, y, batch_size=3, verbose=0)
+    p = np.clip(model.predict(x).astype(np.float64), 1e-7, 1 - 1e-7)
+    loss, accuracy = model.evaluate(x, y.reshape(6, 9), batch_size=3, verbose=0)
+    assert loss == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)), rel=1e-4)
+    assert accuracy == pytest.approx(np.mean((p > 0.5) == (y > 0.5)))

@@ -136,8 +136,8 @@ void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation) {
                                           shape_str(out.shape()));
     p.labels = p.buffer({p.batch}, DType::Int32);
     p.need_workspace(kernels::softmax_cross_entropy_workspace(p.device, p.batch));
-  } else {
-    p.labels = p.buffer(out.shape());
+  } else {  // targets per sample as one row, however the output is shaped (the feed flattens them so)
+    p.labels = p.buffer({p.batch, out.numel() / p.batch});
     p.need_workspace(kernels::binary_cross_entropy_workspace(p.device));
   }
   // The loss writes the output's gradient, also in an inference plan (where nothing reads it).
