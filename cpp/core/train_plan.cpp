@@ -267,17 +267,17 @@ void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double
 
 size_t TrainPlan::node_count() const { return impl_->nodes.size(); }
 
-const PlanNode& TrainPlan::node(size_t index) const {
+PlanNode& TrainPlan::node(size_t index) const {
   if (index >= impl_->nodes.size())
     throw ValueError("node " + std::to_string(index) + " of a plan of " + std::to_string(impl_->nodes.size()));
   return *impl_->nodes[index];
 }
 
-void TrainPlan::forward_node(size_t index) { const_cast<PlanNode&>(node(index)).forward(*impl_, impl_->training); }
+void TrainPlan::forward_node(size_t index) { node(index).forward(*impl_, impl_->training); }
 
 void TrainPlan::backward_node(size_t index) {
   if (!impl_->training) throw ValueError("backward_node: an inference plan has no gradients");
-  const_cast<PlanNode&>(node(index)).backward(*impl_);
+  node(index).backward(*impl_);
 }
 
 Tensor TrainPlan::node_output(size_t index) const { return impl_->values[node(index).out]; }

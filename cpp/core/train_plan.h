@@ -121,7 +121,7 @@ class TrainPlan {
 
  private:
   void load_input(const Tensor& x);
-  const struct PlanNode& node(size_t index) const;
+  struct PlanNode& node(size_t index) const;  // checked: a ValueError past the last
   std::unique_ptr<Impl> impl_;
 };
 

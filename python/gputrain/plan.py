@@ -13,8 +13,6 @@ import numpy as np
 
 from . import _core, initializers, settings
 
-KINDS = ("train", "evaluate", "predict")
-
 
 def graphs_enabled() -> bool:
     """Whether GPU plans record their step as a graph and replay it (one launch per step instead of one
