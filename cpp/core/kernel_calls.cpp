@@ -142,6 +142,10 @@ void dropout_backward(const Device& device, int64_t n, const float* dy, const ui
   launch(device, "dropout_grad", &GtBackendTable::dropout_backward_f32, n, dy, mask, scale, dx);
 }
 
+void strided_copy(const Device& device, const char* what, const GtStridedCopy& c, const float* src, float* dst) {
+  launch(device, what, &GtBackendTable::strided_copy_f32, &c, src, dst);
+}
+
 void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst) {
   launch(device, "cast_u8_f32", &GtBackendTable::cast_u8_f32, n, src, dst);
 }

@@ -76,6 +76,8 @@ void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t s
                      uint32_t threshold, float scale, float* y, uint8_t* mask);
 void dropout_backward(const Device& device, int64_t n, const float* dy, const uint8_t* mask, float scale,
                       float* dx);
+// See GtStridedCopy (core/op_params.h); `what` names the layer or op in errors.
+void strided_copy(const Device& device, const char* what, const GtStridedCopy& c, const float* src, float* dst);
 // dst[i] = float(src[i]): uint8 images to float32 on the device they were copied to.
 void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst);
 

@@ -78,6 +78,8 @@ GT_OP(int, graph_destroy, (int device, void* graph))
 
 // ---- element-wise ----
 GT_OP(int, add_f32, (int device, const float* a, const float* b, float* out, int64_t n, void* stream))
+// See GtStridedCopy (core/op_params.h); src and dst must not overlap.
+GT_OP(int, strided_copy_f32, (int device, const GtStridedCopy* c, const float* src, float* dst, void* stream))
 // uint8 images to float32 on the device.
 GT_OP(int, cast_u8_f32, (int device, int64_t n, const uint8_t* src, float* out, void* stream))
 

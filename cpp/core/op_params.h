@@ -19,6 +19,17 @@ typedef struct GtWindow2d {
 
 enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
 
+// A copy of `outer` blocks of `rows` lines of `cols` contiguous floats between two strided layouts:
+// dst[o·dst_outer + r·dst_row + j] = scale·src[o·src_outer + r·src_row + j] (+ the old dst value when
+// `accumulate`). Concatenation, padding, cropping and the merging layers are all such copies.
+typedef struct GtStridedCopy {
+  int64_t outer, rows, cols;
+  int64_t src_outer, src_row;
+  int64_t dst_outer, dst_row;
+  float scale;
+  int accumulate;
+} GtStridedCopy;
+
 // GPU reductions over rows (bias gradients, batch-norm statistics) split the rows into at most this many
 // bands, each reduced by one block into workspace[band][column], then the bands are summed in a fixed
 // order: deterministic, and parallel even when there are few columns. Dispatch sizes the workspace.

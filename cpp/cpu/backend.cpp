@@ -24,6 +24,7 @@
 #include "cpu/metrics.h"
 #include "cpu/optimizer.h"
 #include "cpu/pool2d.h"
+#include "cpu/strided_copy.h"
 
 namespace gt::cpu_backend {
 namespace {
@@ -139,6 +140,9 @@ int graph_destroy(int, void* graph) {
 
 int add_f32(int, const float* a, const float* b, float* out, int64_t n, void*) {
   return guarded([&] { cpu::add_f32(a, b, out, n); });
+}
+int strided_copy_f32(int, const GtStridedCopy* c, const float* src, float* dst, void*) {
+  return guarded([&] { cpu::strided_copy(*c, src, dst); });
 }
 int cast_u8_f32(int, int64_t n, const uint8_t* src, float* out, void*) {
   return guarded([&] { cpu::cast_u8_f32(src, out, n); });
