@@ -112,15 +112,21 @@ def test_a_plan_runs_one_node_at_a_time_and_shows_each_output(device):
         plan.backward_node(0)
 
 
-def test_a_value_has_one_reader_until_merging_layers_exist(device):
+def test_plan_values_are_checked_and_the_loss_reads_a_value_no_layer_reads(device):
     plan = gt._core._TrainPlan(device, 2, [4], training=False)
     kernel = gt.tensor(np.ones((4, 3), np.float32), device=device)
     first = plan.add_dense(kernel, None, "relu", input=0)
-    assert first == 1
-    with pytest.raises(ValueError, match="value 0 is already read by another layer"):
-        plan.add_dense(kernel, None, "relu", input=0)
+    second = plan.add_dense(kernel, None, "relu", input=0)  # a value may have several readers
+    assert (first, second) == (1, 2)
+    merged = plan.add_merge("add", [first, second])
     with pytest.raises(ValueError, match="no value 7"):
         plan.add_flatten(input=7)
+    with pytest.raises(ValueError, match="value 1 is read by another layer"):
+        plan.set_loss("sparse_categorical", False, first)
+    with pytest.raises(ValueError, match="inputs of different shapes"):
+        plan.add_merge("add", [merged, 0])
+    with pytest.raises(ValueError, match="expected exactly 2 inputs"):
+        plan.add_merge("subtract", [first, second, merged])
 
 
 def test_binary_targets_of_an_image_shaped_output(device, rng):

@@ -68,9 +68,13 @@ void bind_train_plan(py::module_& m) {
       .def("add_activation", [](TrainPlan& p, const py::object& activation, int64_t input) {
              return p.add_activation(plan_activation(activation), input);
            }, arg("activation"), arg("input") = -1)
-      .def("set_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation) {
-             p.set_loss(plan_loss(loss), fuse_activation);
-           }, arg("loss"), arg("fuse_activation"))
+      .def("add_reshape", &TrainPlan::add_reshape, arg("sample_shape"), arg("input") = -1)
+      .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
+      .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))
+      .def("add_border2d", &TrainPlan::add_border2d, arg("padding"), arg("sides"), arg("input") = -1)
+      .def("set_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output) {
+             p.set_loss(plan_loss(loss), fuse_activation, output);
+           }, arg("loss"), arg("fuse_activation"), arg("output") = -1)
       .def("set_sgd", &TrainPlan::set_sgd, arg("momentum"), arg("nesterov"), arg("velocities"))
       .def("set_adam", &TrainPlan::set_adam, arg("beta_1"), arg("beta_2"), arg("epsilon"), arg("m"), arg("v"))
       .def("set_rmsprop", &TrainPlan::set_rmsprop, arg("rho"), arg("momentum"), arg("epsilon"), arg("centered"),

@@ -25,10 +25,10 @@ bool reads_input(GtActivation kind) {
 }
 
 struct Indexed : PlanNode {
-  const Tensor& x(Impl& p) const { return p.values[in]; }
+  const Tensor& x(Impl& p) const { return p.values[in()]; }
   const Tensor& y(Impl& p) const { return p.values[out]; }
   const Tensor& dy(Impl& p) const { return p.grads[out]; }
-  const Tensor& dx(Impl& p) const { return p.grads[in]; }
+  const Tensor& dx(Impl&) const { return dins.front(); }
 };
 
 // A layer with an output activation. One whose derivative can be computed from the output (relu,
@@ -128,11 +128,6 @@ struct GlobalAvgPoolLayer : Indexed {
   }
 };
 
-// Its output and gradient are views of its input's buffers: no kernel runs.
-struct FlattenLayer : PlanNode {
-  void forward(Impl&, bool) override {}
-  void backward(Impl&) override {}
-};
 
 struct DropoutLayer : Indexed {
   uint64_t seed;
@@ -208,6 +203,88 @@ struct ActivationLayer : Indexed {
       kernels::activation_backward(p.device, activation.elementwise, rows * cols, cptr(dy(p)), cptr(read), ptr(dx(p)));
     }
   }
+};
+
+// A whole-buffer strided copy: `n` floats, scaled, written or added.
+GtStridedCopy flat_copy(int64_t n, float scale, bool accumulate) {
+  return GtStridedCopy{1, 1, n, 0, 0, 0, 0, scale, accumulate ? 1 : 0};
+}
+
+// Add, Subtract and Average: y = Σ coefficient[i]·x[i]; each input's gradient is coefficient[i]·dy.
+struct LinearMergeLayer : PlanNode {
+  std::vector<float> coefficients;
+  void forward(Impl& p, bool) override {
+    const Tensor& y = p.values[out];
+    for (size_t i = 0; i < ins.size(); ++i)
+      kernels::strided_copy(p.device, "merge", flat_copy(y.numel(), coefficients[i], i > 0), cptr(p.values[ins[i]]),
+                            ptr(y));
+  }
+  void backward(Impl& p) override {
+    const Tensor& dy = p.grads[out];
+    for (size_t i = 0; i < ins.size(); ++i)
+      if (dins[i].defined())
+        kernels::strided_copy(p.device, "merge_grad", flat_copy(dy.numel(), coefficients[i], false), cptr(dy),
+                              ptr(dins[i]));
+  }
+};
+
+// Concatenation along an axis: with the axis and everything after it as one chunk per input and per
+// index before the axis (`outer`, the batch included), input i's chunk lands at `offset[i]` of the
+// output's.
+struct ConcatenateLayer : PlanNode {
+  int64_t outer = 0, total = 0;
+  std::vector<int64_t> chunk, offset;
+  GtStridedCopy part(size_t i, bool into_output) const {
+    return into_output ? GtStridedCopy{outer, 1, chunk[i], chunk[i], 0, total, 0, 1.0f, 0}
+                       : GtStridedCopy{outer, 1, chunk[i], total, 0, chunk[i], 0, 1.0f, 0};
+  }
+  void forward(Impl& p, bool) override {
+    for (size_t i = 0; i < ins.size(); ++i)
+      kernels::strided_copy(p.device, "concatenate", part(i, true), cptr(p.values[ins[i]]), ptr(p.values[out]) + offset[i]);
+  }
+  void backward(Impl& p) override {
+    for (size_t i = 0; i < ins.size(); ++i)
+      if (dins[i].defined())
+        kernels::strided_copy(p.device, "concatenate_grad", part(i, false), cptr(p.grads[out]) + offset[i],
+                              ptr(dins[i]));
+  }
+};
+
+// ZeroPadding2D and Cropping2D: the small image is the interior of the large one, starting at row
+// `top` and column `left`. Padding writes zeros around the input; cropping keeps the interior; each
+// one's backward is the other's forward on the gradients.
+struct BorderLayer : Indexed {
+  bool padding = true;
+  int64_t n = 0, h = 0, w = 0, c = 0;  // the small image
+  int64_t big_h = 0, big_w = 0, top = 0, left = 0;
+  void small_to_big(Impl& p, const char* what, const float* small, float* big) const {
+    kernels::fill_zero(p.device, big, static_cast<size_t>(n * big_h * big_w * c) * sizeof(float));
+    const GtStridedCopy copy{n, h, w * c, h * w * c, w * c, big_h * big_w * c, big_w * c, 1.0f, 0};
+    kernels::strided_copy(p.device, what, copy, small, big + (top * big_w + left) * c);
+  }
+  void big_to_small(Impl& p, const char* what, const float* big, float* small) const {
+    const GtStridedCopy copy{n, h, w * c, big_h * big_w * c, big_w * c, h * w * c, w * c, 1.0f, 0};
+    kernels::strided_copy(p.device, what, copy, big + (top * big_w + left) * c, small);
+  }
+  void forward(Impl& p, bool) override {
+    if (padding)
+      small_to_big(p, "zero_padding2d", cptr(x(p)), ptr(y(p)));
+    else
+      big_to_small(p, "cropping2d", cptr(x(p)), ptr(y(p)));
+  }
+  void backward(Impl& p) override {
+    if (!dx(p).defined()) return;
+    if (padding)
+      big_to_small(p, "zero_padding2d_grad", cptr(dy(p)), ptr(dx(p)));
+    else
+      small_to_big(p, "cropping2d_grad", cptr(dy(p)), ptr(dx(p)));
+  }
+};
+
+// A view: its output and gradient share its input's buffers, so no kernel runs.
+struct ReshapeLayer : PlanNode {
+  void forward(Impl&, bool) override {}
+  void backward(Impl&) override {}
 };
 
 }  // namespace
@@ -293,7 +370,7 @@ int64_t TrainPlan::add_global_avg_pool2d(int64_t input) {
 int64_t TrainPlan::add_flatten(int64_t input) {
   Impl& p = *impl_;
   const Tensor& x = p.input(input);
-  return p.push_view(std::make_unique<FlattenLayer>(), input, Shape{p.batch, x.numel() / p.batch});
+  return p.push_view(std::make_unique<ReshapeLayer>(), input, Shape{p.batch, x.numel() / p.batch});
 }
 
 int64_t TrainPlan::add_dropout(double rate, uint64_t seed, int64_t input) {
@@ -341,6 +418,112 @@ int64_t TrainPlan::add_activation(PlanActivation activation, int64_t input) {
   auto layer = std::make_unique<ActivationLayer>(activation);
   std::tie(layer->rows, layer->cols) = rows_cols(x);
   return p.push(std::move(layer), input, Shape(x.shape().begin() + 1, x.shape().end()));
+}
+
+int64_t TrainPlan::add_reshape(const Shape& sample_shape, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  const Shape shape = with_batch(p.batch, sample_shape);
+  if (shape_numel(shape) != x.numel())
+    throw ValueError("reshape: cannot reshape " + shape_str(x.shape()) + " to " + shape_str(shape));
+  return p.push_view(std::make_unique<ReshapeLayer>(), input, shape);
+}
+
+namespace {
+// The inputs of a merging layer, checked: at least `fewest`, all of one shape.
+std::vector<int64_t> merge_inputs(Impl& p, const char* what, std::vector<int64_t> inputs, size_t fewest) {
+  if (inputs.size() < fewest)
+    throw ValueError(std::string(what) + ": expected at least " + std::to_string(fewest) + " inputs, got " +
+                     std::to_string(inputs.size()));
+  for (int64_t& in : inputs) {
+    const Tensor& x = p.input(in);
+    const Tensor& first = p.values[inputs.front()];  // resolved by the first iteration
+    if (x.shape() != first.shape())
+      throw ValueError(std::string(what) + ": inputs of different shapes " + shape_str(first.shape()) + " and " +
+                       shape_str(x.shape()));
+  }
+  return inputs;
+}
+}  // namespace
+
+int64_t TrainPlan::add_merge(const std::string& kind, const std::vector<int64_t>& inputs) {
+  Impl& p = *impl_;
+  auto layer = std::make_unique<LinearMergeLayer>();
+  std::vector<int64_t> ins;
+  if (kind == "add" || kind == "average") {
+    ins = merge_inputs(p, kind.c_str(), inputs, 1);
+    const float c = kind == "add" ? 1.0f : 1.0f / static_cast<float>(ins.size());
+    layer->coefficients.assign(ins.size(), c);
+  } else if (kind == "subtract") {
+    ins = merge_inputs(p, "subtract", inputs, 2);
+    if (ins.size() != 2) throw ValueError("subtract: expected exactly 2 inputs, got " + std::to_string(ins.size()));
+    layer->coefficients = {1.0f, -1.0f};
+  } else {
+    throw ValueError("merge: expected 'add', 'subtract' or 'average', got '" + kind + "'");
+  }
+  const Shape out(p.values[ins.front()].shape().begin() + 1, p.values[ins.front()].shape().end());
+  return p.push(std::move(layer), std::move(ins), out);
+}
+
+int64_t TrainPlan::add_concatenate(const std::vector<int64_t>& inputs, int64_t axis) {
+  Impl& p = *impl_;
+  if (inputs.empty()) throw ValueError("concatenate: expected at least 1 input, got 0");
+  std::vector<int64_t> ins = inputs;
+  int64_t first = ins.front();
+  const Shape base = p.input(first).shape();
+  const int64_t rank = static_cast<int64_t>(base.size());
+  if (axis < 0) axis += rank;
+  if (axis < 1 || axis >= rank)
+    throw ValueError("concatenate: axis " + std::to_string(axis) + " is not a sample axis of inputs " +
+                     shape_str(base));
+  auto layer = std::make_unique<ConcatenateLayer>();
+  Shape out = base;
+  out[axis] = 0;
+  for (int64_t& in : ins) {
+    const Shape& s = p.input(in).shape();
+    bool fits = s.size() == base.size();
+    for (int64_t d = 0; fits && d < rank; ++d) fits = d == axis || s[d] == base[d];
+    if (!fits)
+      throw ValueError("concatenate: inputs " + shape_str(base) + " and " + shape_str(s) + " differ beside axis " +
+                       std::to_string(axis));
+    out[axis] += s[axis];
+  }
+  layer->outer = shape_numel(Shape(base.begin(), base.begin() + axis));
+  const int64_t inner = shape_numel(Shape(base.begin() + axis + 1, base.end()));
+  layer->total = out[axis] * inner;
+  for (const int64_t in : ins) {
+    layer->offset.push_back(layer->chunk.empty() ? 0 : layer->offset.back() + layer->chunk.back());
+    layer->chunk.push_back(p.values[in].dim(axis) * inner);
+  }
+  return p.push(std::move(layer), std::move(ins), Shape(out.begin() + 1, out.end()));
+}
+
+int64_t TrainPlan::add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input) {
+  Impl& p = *impl_;
+  const char* what = padding ? "zero_padding2d" : "cropping2d";
+  const Tensor& x = p.input(input);
+  if (x.ndim() != 4)
+    throw ValueError(std::string(what) + ": expected inputs (batch, height, width, channels), got " +
+                     shape_str(x.shape()));
+  if (sides.size() != 4 || std::any_of(sides.begin(), sides.end(), [](int64_t v) { return v < 0; }))
+    throw ValueError(std::string(what) + ": expected four counts >= 0 (top, bottom, left, right)");
+  auto layer = std::make_unique<BorderLayer>();
+  layer->padding = padding;
+  const int64_t rows = sides[0] + sides[1], cols = sides[2] + sides[3];
+  if (!padding && (rows >= x.dim(1) || cols >= x.dim(2)))
+    throw ValueError("cropping2d: cropping " + std::to_string(rows) + " rows and " + std::to_string(cols) +
+                     " columns leaves nothing of inputs " + shape_str(x.shape()));
+  layer->n = x.dim(0);
+  layer->c = x.dim(3);
+  layer->top = sides[0];
+  layer->left = sides[2];
+  if (padding) {
+    layer->h = x.dim(1), layer->w = x.dim(2), layer->big_h = x.dim(1) + rows, layer->big_w = x.dim(2) + cols;
+  } else {
+    layer->big_h = x.dim(1), layer->big_w = x.dim(2), layer->h = x.dim(1) - rows, layer->w = x.dim(2) - cols;
+  }
+  const Shape out = padding ? Shape{layer->big_h, layer->big_w, layer->c} : Shape{layer->h, layer->w, layer->c};
+  return p.push(std::move(layer), input, out);
 }
 
 }  // namespace gt

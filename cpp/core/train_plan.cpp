@@ -37,7 +37,7 @@ void check_same_extent(const char* name, const std::vector<Tensor>& state, const
 // host: probabilities that no softmax of the plan produced are a rare configuration of small models.
 void sparse_cross_entropy_on_probabilities(Impl& p) {
   constexpr double kEpsilon = 1e-7;
-  const Tensor& out = p.values.back();
+  const Tensor& out = p.values[p.output_value()];
   const auto [rows, classes] = rows_cols(out);
   const Device host{};
   const Tensor probs = out.to(host, true), labels = p.labels.to(host, true);
@@ -52,7 +52,7 @@ void sparse_cross_entropy_on_probabilities(Impl& p) {
   }
   loss.data<float>()[0] = static_cast<float>(sum / static_cast<double>(std::max<int64_t>(rows, 1)));
   const Tensor grad_there = grad.to(p.device), loss_there = loss.to(p.device);
-  kernels::copy_device(p.device, p.grads.back().raw(), grad_there.raw(), grad_there.nbytes());
+  kernels::copy_device(p.device, p.grads[p.output_value()].raw(), grad_there.raw(), grad_there.nbytes());
   kernels::copy_device(p.device, p.loss_value.raw(), loss_there.raw(), loss_there.nbytes());
 }
 
@@ -63,28 +63,41 @@ const Tensor& Impl::input(int64_t& input) {
   if (input < 0 || input >= static_cast<int64_t>(values.size()))
     throw ValueError("input: no value " + std::to_string(input) + " in a plan of " + std::to_string(values.size()) +
                      " values");
-  if (readers[input] > 0)  // its gradient would need the sum over readers, which merging layers bring
-    throw ValueError("input: value " + std::to_string(input) + " is already read by another layer; a plan's "
-                     "values have one reader each");
   if (has_loss) throw ValueError("input: the plan's loss is set; layers come before it");
   return values[input];
 }
 
-int64_t Impl::push(std::unique_ptr<PlanNode> node, int64_t in, const Shape& out_sample) {
+// Where a new reader of value `in` writes its gradient: the value's own buffer for its first reader,
+// a buffer of the reader's own for each later one (summed in before the value's producer runs backward).
+Tensor gradient_target(Impl& p, int64_t in) {
+  const bool first = p.readers[in]++ == 0;
+  if (!p.grads[in].defined()) return Tensor();
+  if (first) return p.grads[in];
+  p.reader_grads[in].push_back(p.buffer(p.values[in].shape()));
+  return p.reader_grads[in].back();
+}
+
+int64_t Impl::push(std::unique_ptr<PlanNode> node, std::vector<int64_t> ins, const Shape& out_sample) {
+  for (const int64_t in : ins) node->dins.push_back(gradient_target(*this, in));
+  node->ins = std::move(ins);
   values.push_back(buffer(with_batch(batch, out_sample)));
   grads.push_back(training ? buffer(values.back().shape()) : Tensor());
-  return push_view(std::move(node), in, {});
+  readers.push_back(0);
+  reader_grads.emplace_back();
+  node->out = static_cast<int64_t>(values.size()) - 1;
+  nodes.push_back(std::move(node));
+  return nodes.back()->out;
 }
 
 int64_t Impl::push_view(std::unique_ptr<PlanNode> node, int64_t in, const Shape& shape) {
-  if (!shape.empty()) {  // a view of value `in`
-    values.push_back(values[in].reshape(shape));
-    grads.push_back(grads[in].defined() ? grads[in].reshape(shape) : Tensor());
-  }
-  node->in = in;
-  node->out = static_cast<int64_t>(values.size()) - 1;
-  ++readers[in];
+  const Tensor din = gradient_target(*this, in);
+  node->ins = {in};
+  node->dins = {din};
+  values.push_back(values[in].reshape(shape));
+  grads.push_back(din.defined() ? din.reshape(shape) : Tensor());
   readers.push_back(0);
+  reader_grads.emplace_back();
+  node->out = static_cast<int64_t>(values.size()) - 1;
   nodes.push_back(std::move(node));
   return nodes.back()->out;
 }
@@ -93,6 +106,12 @@ Tensor Impl::add_param(const Tensor& param, const char* name) {
   if (!param.defined()) return Tensor();
   ops::check_float_on(name, param, device);
   if (!training) return Tensor();
+  for (size_t i = 0; i < params.size(); ++i)
+    if (params[i].raw() == param.raw()) {  // a shared layer's second use: its own gradient, summed later
+      ops::check_same_shape("parameter", params[i], name, param);
+      shared_param_grads.emplace_back(i, buffer(param.shape()));
+      return shared_param_grads.back().second;
+    }
   params.push_back(param);
   param_grads.push_back(buffer(param.shape()));
   return param_grads.back();
@@ -100,6 +119,10 @@ Tensor Impl::add_param(const Tensor& param, const char* name) {
 
 void Impl::complete() {
   if (workspace.defined()) return;
+  // A value nothing reads (a branch that does not reach the output) has a zero gradient.
+  for (size_t v = 1; v < values.size(); ++v)
+    if (readers[v] == 0 && static_cast<int64_t>(v) != output_value() && grads[v].defined())
+      kernels::fill_zero(device, grads[v].raw(), grads[v].nbytes());
   workspace = buffer({static_cast<int64_t>(std::max<size_t>(workspace_floats, 1))});
   if (training) scratch = buffer({static_cast<int64_t>(std::max<size_t>(scratch_floats, 1))});
 }
@@ -115,20 +138,30 @@ TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_sh
   impl_->values.push_back(impl_->buffer(with_batch(batch, sample_shape)));
   impl_->grads.emplace_back();  // nothing needs the gradient of the data
   impl_->readers.push_back(0);
+  impl_->reader_grads.emplace_back();
 }
 
 TrainPlan::~TrainPlan() = default;
 
-void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation) {
+void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation, int64_t output) {
   Impl& p = *impl_;
   if (p.nodes.empty()) throw ValueError("set_loss: the plan has no layers");
   if (p.has_loss) throw ValueError("set_loss: the plan has its loss already");
-  const Tensor& out = p.values.back();
+  if (output == -1) output = static_cast<int64_t>(p.values.size()) - 1;
+  if (output < 1 || output >= static_cast<int64_t>(p.values.size()))
+    throw ValueError("set_loss: no layer's value " + std::to_string(output) + " in a plan of " +
+                     std::to_string(p.values.size()) + " values");
+  if (p.readers[output] > 0)  // its gradient would be the loss's plus its readers'
+    throw ValueError("set_loss: value " + std::to_string(output) + " is read by another layer; the loss reads "
+                     "a value no layer reads");
+  p.output = output;
+  const Tensor& out = p.values[output];
   if (fuse_activation) {
     const PlanActivation absorbed = loss == PlanLoss::SparseCategorical ? PlanActivation::softmax_over_rows()
                                                                         : PlanActivation::of(GT_ACTIVATION_SIGMOID);
-    if (!p.nodes.back()->drop_activation(absorbed))
-      throw ValueError("set_loss: the last layer has no activation for the loss to absorb");
+    const auto writer = std::find_if(p.nodes.begin(), p.nodes.end(), [&](const auto& n) { return n->out == output; });
+    if (!(*writer)->drop_activation(absorbed))
+      throw ValueError("set_loss: the output's layer has no activation for the loss to absorb");
     if (loss == PlanLoss::BinaryProbabilities) loss = PlanLoss::BinaryLogits;
   }
   if (loss == PlanLoss::SparseCategorical || loss == PlanLoss::SparseCategoricalProbabilities) {
@@ -141,7 +174,7 @@ void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation) {
     p.need_workspace(kernels::binary_cross_entropy_workspace(p.device));
   }
   // The loss writes the output's gradient, also in an inference plan (where nothing reads it).
-  if (!p.grads.back().defined()) p.grads.back() = p.buffer(out.shape());
+  if (!p.grads[output].defined()) p.grads[output] = p.buffer(out.shape());
   // Probabilities are read back to the host each step, which a recorded graph cannot do.
   if (loss == PlanLoss::SparseCategoricalProbabilities) p.graph_state = Impl::GraphState::Off;
   p.loss_kind = loss;
@@ -276,21 +309,29 @@ PlanNode& TrainPlan::node(size_t index) const {
 void TrainPlan::forward_node(size_t index) { node(index).forward(*impl_, impl_->training); }
 
 void TrainPlan::backward_node(size_t index) {
-  if (!impl_->training) throw ValueError("backward_node: an inference plan has no gradients");
-  node(index).backward(*impl_);
+  Impl& p = *impl_;
+  if (!p.training) throw ValueError("backward_node: an inference plan has no gradients");
+  PlanNode& n = node(index);
+  // Every reader of the node's value ran its backward before this (readers come later in the plan).
+  const Tensor& dy = p.grads[n.out];
+  for (const Tensor& g : p.reader_grads[n.out]) kernels::accumulate(p.device, dy.numel(), cptr(g), ptr(dy));
+  n.backward(p);
 }
 
 Tensor TrainPlan::node_output(size_t index) const { return impl_->values[node(index).out]; }
 
 void TrainPlan::update() {
-  if (!impl_->training) throw ValueError("update: an inference plan has no optimizer");
-  impl_->update();
+  Impl& p = *impl_;
+  if (!p.training) throw ValueError("update: an inference plan has no optimizer");
+  for (const auto& [i, g] : p.shared_param_grads)
+    kernels::accumulate(p.device, g.numel(), cptr(g), ptr(p.param_grads[i]));
+  p.update();
 }
 
 void TrainPlan::loss() {
   Impl& p = *this->impl_;
-  const Tensor& out = p.values.back();
-  const Tensor& dout = p.grads.back();
+  const Tensor& out = p.values[p.output_value()];
+  const Tensor& dout = p.grads[p.output_value()];
   switch (p.loss_kind) {
     case PlanLoss::SparseCategorical:
     case PlanLoss::SparseCategoricalProbabilities: {
@@ -320,7 +361,7 @@ Tensor TrainPlan::predict(const Tensor& x) {
   if (p.training) throw ValueError("predict: a training plan does not predict (build one with training=False)");
   load_input(x);
   for (size_t i = 0; i < p.nodes.size(); ++i) forward_node(i);
-  return p.values.back().to(p.device, /*copy=*/true);
+  return p.values[p.output_value()].to(p.device, /*copy=*/true);
 }
 
 void TrainPlan::evaluate(const Tensor& x, const Tensor& y) {
@@ -367,7 +408,7 @@ std::string TrainPlan::graph_failure() const { return impl_->graph.failure(); }
 bool TrainPlan::training() const { return impl_->training; }
 int64_t TrainPlan::batch() const { return impl_->batch; }
 const Device& TrainPlan::device() const { return impl_->device; }
-Shape TrainPlan::output_shape() const { return impl_->values.back().shape(); }
+Shape TrainPlan::output_shape() const { return impl_->values[impl_->output_value()].shape(); }
 std::vector<Tensor> TrainPlan::parameters() const { return impl_->params; }
 std::vector<Tensor> TrainPlan::gradients() const { return impl_->param_grads; }
 size_t TrainPlan::buffer_bytes() const { return impl_->held; }

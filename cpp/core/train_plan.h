@@ -5,8 +5,9 @@
 // between them, or the same nodes one call at a time (run eagerly, for debugging); an inference plan
 // (predict, evaluate) runs the same nodes' forward with training off. The loss and the accuracy count are
 // summed on the device, so a step never waits for the device; metrics() reads the sums when asked.
-// Values are numbered: 0 is the plan's input, each node reads one value and writes a new one, so the
-// graph is directed and acyclic by construction (merging nodes come with the functional API).
+// Values are numbered: 0 is the plan's input, each node reads earlier values and writes a new one, so
+// the graph is directed and acyclic by construction. A value read by several nodes gets the sum of
+// their gradients, and a parameter used by several nodes (a shared layer) the sum of its uses'.
 #pragma once
 #include <memory>
 #include <string>
@@ -63,11 +64,22 @@ class TrainPlan {
   int64_t add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& moving_mean,
                          const Tensor& moving_var, double momentum, double epsilon, int64_t input = -1);
   int64_t add_activation(PlanActivation activation, int64_t input = -1);
+  // A view of the input with another sample shape (no kernel runs).
+  int64_t add_reshape(const Shape& sample_shape, int64_t input = -1);
+  // Merging layers over values of one shape: "add", "subtract" (two inputs) or "average".
+  int64_t add_merge(const std::string& kind, const std::vector<int64_t>& inputs);
+  // Along `axis` of the values (with the batch as axis 0; negative counts from the end), which agree
+  // on every other axis.
+  int64_t add_concatenate(const std::vector<int64_t>& inputs, int64_t axis);
+  // ZeroPadding2D (padding) or Cropping2D: `sides` = (top, bottom, left, right) rows and columns.
+  int64_t add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input = -1);
 
-  // The loss on the last layer's output. With fuse_activation, the last layer's softmax (sparse
+  // The loss on a layer's output. With fuse_activation, that layer's softmax (sparse
   // cross-entropy) or sigmoid (binary, then given as BinaryLogits) is computed inside the loss from the
   // logits, as Keras does; the accuracy is read from the logits, where argmax and sign agree with it.
-  void set_loss(PlanLoss loss, bool fuse_activation);
+  // `output` is the value the loss reads (-1: the last one added), which no layer may read; predict
+  // returns the same value.
+  void set_loss(PlanLoss loss, bool fuse_activation, int64_t output = -1);
   // Optimizer state, one tensor per trainable parameter in parameters() order (the model's slots).
   void set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities);
   void set_adam(double beta_1, double beta_2, double epsilon, const std::vector<Tensor>& m,

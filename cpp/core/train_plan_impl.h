@@ -28,10 +28,16 @@ inline std::pair<int64_t, int64_t> rows_cols(const Tensor& t) {
   return {cols > 0 ? t.numel() / cols : 0, cols};
 }
 
-// A layer of the graph: reads value `in`, writes value `out`. Backward reads grads[out] and writes
-// grads[in] when that is defined (the plan's input and inference plans have no input gradient).
+// A layer of the graph: reads values `ins` (one for most layers), writes value `out`. Backward reads
+// grads[out] and writes each input's gradient into dins[i]: the value's own gradient buffer for its
+// first reader, a buffer of the reader's own for later readers (the executor sums those into the
+// value's gradient before the value's producer runs backward), undefined where no gradient is needed
+// (the plan's input, inference plans).
 struct PlanNode {
-  int64_t in = 0, out = 0;
+  std::vector<int64_t> ins;
+  int64_t out = 0;
+  std::vector<Tensor> dins;
+  int64_t in() const { return ins.front(); }
   virtual ~PlanNode() = default;
   virtual void forward(TrainPlan::Impl& p, bool training) = 0;
   virtual void backward(TrainPlan::Impl& p) = 0;
@@ -45,8 +51,15 @@ struct TrainPlan::Impl {
   bool training = true;
   std::vector<Tensor> values, grads;  // by value number; values[0] is the plan's float32 input
   std::vector<int> readers;           // nodes reading each value
+  // By value: the gradients written by its second and later readers, summed into grads[value] before
+  // the backward of the node that wrote the value.
+  std::vector<std::vector<Tensor>> reader_grads;
+  int64_t output = -1;                // the value the loss and predict read (-1: the last one)
   std::vector<std::unique_ptr<PlanNode>> nodes;
   std::vector<Tensor> params, param_grads;
+  // A parameter used by several nodes (a shared layer): the gradient of each later use, by index into
+  // params, summed into param_grads before the optimizer's update.
+  std::vector<std::pair<size_t, Tensor>> shared_param_grads;
   size_t workspace_floats = 0, scratch_floats = 0;
   Tensor workspace, scratch;  // allocated when the plan is complete
   PlanLoss loss_kind = PlanLoss::SparseCategorical;
@@ -76,13 +89,19 @@ struct TrainPlan::Impl {
   void need_workspace(size_t floats) { workspace_floats = std::max(workspace_floats, floats); }
   void need_scratch(int64_t floats) { scratch_floats = std::max(scratch_floats, static_cast<size_t>(floats)); }
 
-  // The value a new node reads (`input` as given to add_*), checked and counted.
+  // The value a new node reads (`input` as given to add_*: -1 for the last value), checked.
   const Tensor& input(int64_t& input);
-  // Adds a node that reads value `in` and writes a new value of `out_sample` shape (with the batch);
+  // Adds a node that reads values `ins` and writes a new value of `out_sample` shape (with the batch);
   // returns its number.
-  int64_t push(std::unique_ptr<PlanNode> node, int64_t in, const Shape& out_sample);
-  // Adds a value that is a view of another's buffers (a reshape): no kernel writes it.
+  int64_t push(std::unique_ptr<PlanNode> node, std::vector<int64_t> ins, const Shape& out_sample);
+  int64_t push(std::unique_ptr<PlanNode> node, int64_t in, const Shape& out_sample) {
+    return push(std::move(node), std::vector<int64_t>{in}, out_sample);
+  }
+  // Adds a value that is a view of value `in`'s buffer (a reshape): no kernel writes it, and its
+  // gradient is a view of the gradient the node writes for `in`.
   int64_t push_view(std::unique_ptr<PlanNode> node, int64_t in, const Shape& shape);
+  // The value the loss and predict read.
+  int64_t output_value() const { return output >= 0 ? output : static_cast<int64_t>(values.size()) - 1; }
   // A trainable parameter and its gradient buffer (none in an inference plan); the gradient.
   Tensor add_param(const Tensor& param, const char* name);
   void complete();  // allocates the shared buffers once every node is known
