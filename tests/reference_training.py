@@ -59,7 +59,7 @@ def _layer_forward(layer, x):
             dx, dgamma, dbeta = ops.batch_norm_grad(dy, x, p["gamma"], mean, var, epsilon=layer.epsilon)
             return dx, {"gamma": dgamma, "beta": dbeta}
         return y, None, backward
-    if isinstance(layer, layers.Input):
+    if isinstance(layer, layers.InputLayer):
         return x, None, lambda dy: (dy, {})
     raise NotImplementedError(f"the reference has no {type(layer).__name__}")
 

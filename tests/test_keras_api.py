@@ -70,18 +70,27 @@ def test_add_one_by_one_gives_the_model_of_the_list_form():
     np.testing.assert_array_equal(added.predict(x), listed.predict(x))
 
 
-@pytest.mark.parametrize("how", ["build", "summary", "compile"])
-def test_add_after_the_model_is_built_raises(how):
+@pytest.mark.parametrize("how", ["build", "summary"])
+def test_add_after_build_or_summary_extends_the_model_and_keeps_its_weights(how):
+    # Keras allows add after summary() and build(), until compile.
     model = gt.Sequential()
     model.add(layers.Input((4,)))
     model.add(layers.Dense(3))
     if how == "build":
         model.build(device=DEVICE)
-    elif how == "summary":
-        model.summary(print_fn=lambda line: None)
     else:
-        model.compile("sgd", "sparse_categorical_crossentropy", device=DEVICE)
-    with pytest.raises(ValueError, match="already built"):
+        model.summary(print_fn=lambda line: None)
+    kernel = model.layers[0].params["kernel"].numpy()
+    model.add(layers.Dense(2))
+    model.summary(print_fn=lambda line: None)
+    assert len(model.layers) == 2 and model.output_shape == (2,) and model.count_params() == 15 + 8
+    np.testing.assert_array_equal(model.layers[0].params["kernel"].numpy(), kernel)
+
+
+def test_add_after_compile_raises():
+    model = gt.Sequential([layers.Input((4,)), layers.Dense(3)])
+    model.compile("sgd", "sparse_categorical_crossentropy", device=DEVICE)
+    with pytest.raises(ValueError, match="compiled; add layers before compile"):
         model.add(layers.Dense(2))
     assert len(model.layers) == 1 and model.output_shape == (3,)
 

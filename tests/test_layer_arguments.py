@@ -37,5 +37,5 @@ def test_bad_arguments_are_refused_when_made(make, argument, error):
 def test_numpy_integers_and_pairs_are_accepted():
     layer = layers.Conv2D(np.int64(4), (np.int32(3), 3), strides=np.int16(2))
     assert layer.filters == 4 and layer.kernel_size == (3, 3) and layer.strides == (2, 2)
-    assert layers.Input(np.array([28, 28])).input_shape == (28, 28)
+    assert layers.Input(np.array([28, 28])).shape == (None, 28, 28)
     assert gt.optimizers.SGD(nesterov=np.bool_(True)).nesterov is True

@@ -31,15 +31,16 @@ __all__ = [
     # These need the C++ core.
     "ops", "config", "GPUError", "OutOfMemoryError", "DeviceUnavailableError", "Tensor", "tensor", "zeros",
     "empty", "from_dlpack", "synchronize", "memory_stats", "empty_cache", "reset_peak_memory_stats",
-    "Sequential", "layers", "models", "losses", "optimizers", "callbacks", "utils", "datasets",
+    "Sequential", "Model", "Input", "layers", "models", "applications", "losses", "optimizers", "callbacks", "utils", "datasets",
 ]
 _CORE_NAMES = frozenset(__all__[__all__.index("ops"):])
 
 if core_error() is None:
     from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
     from . import config, datasets, ops
-    from . import callbacks, layers, losses, models, optimizers, utils
-    from .models import Sequential
+    from . import applications, callbacks, layers, losses, models, optimizers, utils
+    from .layers import Input
+    from .models import Model, Sequential
     from .memory import empty_cache, memory_stats, reset_peak_memory_stats
     from .tensor import Tensor, empty, from_dlpack, synchronize, tensor, zeros
 else:

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import _core, checks, initializers
+from . import _core, checks, initializers, symbolic
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
@@ -53,6 +53,13 @@ def _shape(value, name: str) -> tuple:
     return tuple(checks.count(d, name, 1) for d in value)
 
 
+def _padding(value) -> str:
+    """'valid' or 'same', in any case (Keras's own applications write "SAME")."""
+    if not isinstance(value, str) or value.lower() not in ("valid", "same"):
+        raise ValueError(f"padding: expected 'valid' or 'same', got {value!r}")
+    return value.lower()
+
+
 def _check_activation(activation):
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation: {activation!r} is not one of {', '.join(map(str, ACTIVATIONS[2:]))}, "
@@ -68,6 +75,7 @@ def _padded_extent(n: int, window: int, stride: int, padding: str) -> int:
 
 class Layer:
     trainable = True
+    takes_list = False  # merging layers are called on a list of tensors
 
     def __init__(self, name: str | None = None, input_shape=None):
         self.name = name or unique_name(_snake_case(type(self).__name__))
@@ -78,6 +86,17 @@ class Layer:
         self.trainable_names: tuple = ()
         self.output_shape = None
         self.built = False
+        self._inbound_nodes: list = []  # each call on symbolic tensors (symbolic.Node)
+
+    def __call__(self, inputs, **kwargs):
+        """On symbolic tensors (from gt.Input or another layer's call): records the call for gt.Model and
+        returns the symbolic output."""
+        if kwargs:
+            raise TypeError(f"{self.name}: unexpected arguments {', '.join(sorted(kwargs))}")
+        if symbolic.is_symbolic(inputs):
+            return symbolic.call(self, inputs)
+        raise TypeError(f"{self.name}: expected symbolic tensors (from gt.Input or another layer); to compute "
+                        f"on arrays, build a model and call model.predict")
 
     # ---- building ----
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -92,9 +111,10 @@ class Layer:
         file's before building)."""
         return {name: tuple(shape) for name, (shape, _) in self.param_specs(input_shape).items()}
 
-    def set_shapes(self, input_shape: tuple) -> tuple:
-        """Records the input shape and returns the output shape, checked; allocates nothing."""
-        self.input_shape = tuple(input_shape)
+    def set_shapes(self, input_shape) -> tuple:
+        """Records the input shape (a list of shapes for a merging layer) and returns the output shape,
+        checked; allocates nothing."""
+        self.input_shape = [tuple(s) for s in input_shape] if self.takes_list else tuple(input_shape)
         self.output_shape = tuple(self.compute_output_shape(self.input_shape))
         if any(d is not None and d <= 0 for d in self.output_shape):
             raise ValueError(f"{self.name}: input shape {self.input_shape} gives an empty output "
@@ -102,6 +122,10 @@ class Layer:
         return self.output_shape
 
     def build(self, input_shape: tuple, device: str) -> tuple:
+        """Allocates the weights; a layer already built for this input shape (a shared layer, or one a
+        model built before) keeps its weights."""
+        if self.built and self.input_shape == (list(input_shape) if self.takes_list else tuple(input_shape)):
+            return self.output_shape
         self.set_shapes(input_shape)
         self.params = {name: _tensor(initializer(shape), device=device)
                        for name, (shape, initializer) in self.param_specs(self.input_shape).items()}
@@ -123,17 +147,47 @@ class _Activated(Layer):
         self.activation = _check_activation(activation)
 
 
-class Input(Layer):
-    """Declares the input shape (without the batch dimension); holds no weights."""
+class InputLayer(Layer):
+    """The input of a model: its sample shape (without the batch); holds no weights. gt.Input makes one and
+    returns its symbolic output."""
+    config_name = "Input"  # as checkpoints name it
 
     def __init__(self, shape, name: str | None = None):
-        super().__init__(name=name, input_shape=shape)
+        super().__init__(name=name or unique_name("input_layer"), input_shape=shape)
+        self.output_shape = self.input_shape
+        node = symbolic.Node(self, [])
+        self._inbound_nodes.append(node)
+        node.output = symbolic.KerasTensor((None,) + self.input_shape, self, 0, self.name)
+
+    @property
+    def output(self) -> symbolic.KerasTensor:
+        return self._inbound_nodes[0].output
 
     def get_config(self):
         return {"name": self.name, "shape": list(self.input_shape)}
 
-    def add_to_plan(self, plan):
-        pass
+    def add_to_plan(self, plan, inputs):
+        return inputs[0]
+
+
+def Input(shape=None, batch_size=None, name: str | None = None, dtype=None, batch_shape=None):
+    """A model's input as Keras's functional API uses it: a symbolic tensor of shape (None, *shape), to call
+    layers on and pass to gt.Model; also the first item of a Sequential. float32 only; batch_size is
+    accepted and the batch stays free, as fit chooses it."""
+    if batch_shape is not None:
+        if shape is not None:
+            raise ValueError("Input: give shape or batch_shape, not both")
+        if isinstance(batch_shape, (str, bytes)) or not hasattr(batch_shape, "__iter__") or not len(batch_shape):
+            raise TypeError(f"batch_shape: expected a tuple (batch, *shape), got {batch_shape!r}")
+        shape = tuple(batch_shape)[1:]
+    if shape is None:
+        raise ValueError("Input: the shape is required, for example gt.Input(shape=(28, 28, 1))")
+    if batch_size is not None:
+        checks.count(batch_size, "batch_size", 1)
+    if dtype not in (None, "float32", np.float32):
+        raise ValueError(f"dtype: gputrain models take float32 inputs (uint8 images are converted on the "
+                         f"device), got {dtype!r}")
+    return InputLayer(shape, name=name).output
 
 
 class Dense(_Activated):
@@ -158,8 +212,8 @@ class Dense(_Activated):
     def get_config(self):
         return {"name": self.name, "units": self.units, "activation": self.activation, "use_bias": self.use_bias}
 
-    def add_to_plan(self, plan):
-        plan.add_dense(self.params["kernel"], self.params.get("bias"), self.activation)
+    def add_to_plan(self, plan, inputs):
+        return plan.add_dense(self.params["kernel"], self.params.get("bias"), self.activation, input=inputs[0])
 
 
 class Conv2D(_Activated):
@@ -168,8 +222,7 @@ class Conv2D(_Activated):
                  input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
         filters = checks.count(filters, "filters", 1)
-        if padding not in ("valid", "same"):
-            raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+        padding = _padding(padding)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
@@ -197,9 +250,9 @@ class Conv2D(_Activated):
                 "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
                 "use_bias": self.use_bias}
 
-    def add_to_plan(self, plan):
-        plan.add_conv2d(self.params["kernel"], self.params.get("bias"), list(self.strides), self.padding,
-                        self.activation)
+    def add_to_plan(self, plan, inputs):
+        return plan.add_conv2d(self.params["kernel"], self.params.get("bias"), list(self.strides), self.padding,
+                               self.activation, input=inputs[0])
 
 
 class _Pooling2D(Layer):
@@ -207,8 +260,7 @@ class _Pooling2D(Layer):
 
     def __init__(self, pool_size=2, strides=None, padding: str = "valid", name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        if padding not in ("valid", "same"):
-            raise ValueError(f"padding: expected 'valid' or 'same', got {padding!r}")
+        padding = _padding(padding)
         self.pool_size = _pair(pool_size, "pool_size")
         self.strides = _pair(strides, "strides") if strides is not None else self.pool_size
         self.padding = padding
@@ -224,8 +276,9 @@ class _Pooling2D(Layer):
         return {"name": self.name, "pool_size": list(self.pool_size), "strides": list(self.strides),
                 "padding": self.padding}
 
-    def add_to_plan(self, plan):
-        plan.add_pool2d(self.plan_kind, list(self.pool_size), list(self.strides), self.padding)
+    def add_to_plan(self, plan, inputs):
+        return plan.add_pool2d(self.plan_kind, list(self.pool_size), list(self.strides), self.padding,
+                               input=inputs[0])
 
 
 class MaxPooling2D(_Pooling2D):
@@ -242,16 +295,30 @@ class GlobalAveragePooling2D(Layer):
             raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
         return (input_shape[-1],)
 
-    def add_to_plan(self, plan):
-        plan.add_global_avg_pool2d()
+    def add_to_plan(self, plan, inputs):
+        return plan.add_global_avg_pool2d(input=inputs[0])
+
+
+class GlobalMaxPooling2D(Layer):
+    """The maximum of each channel over the image: a max pool whose window is the whole image."""
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        return (input_shape[-1],)
+
+    def add_to_plan(self, plan, inputs):
+        h, w, _ = self.input_shape
+        pooled = plan.add_pool2d("max", [h, w], [h, w], "valid", input=inputs[0])
+        return plan.add_flatten(input=pooled)
 
 
 class Flatten(Layer):
     def compute_output_shape(self, input_shape):
         return (int(np.prod(input_shape)),)
 
-    def add_to_plan(self, plan):
-        plan.add_flatten()
+    def add_to_plan(self, plan, inputs):
+        return plan.add_flatten(input=inputs[0])
 
 
 class Dropout(Layer):
@@ -260,8 +327,8 @@ class Dropout(Layer):
         self.rate = checks.number(rate, "rate", 0.0, 1.0, high_open=True)
         self.seed = None if seed is None else checks.count(seed, "seed", 0)
 
-    def add_to_plan(self, plan):
-        plan.add_dropout(self.rate, _plan.dropout_seed(self))
+    def add_to_plan(self, plan, inputs):
+        return plan.add_dropout(self.rate, _plan.dropout_seed(self), input=inputs[0])
 
     def get_config(self):
         return {"name": self.name, "rate": self.rate}
@@ -271,10 +338,20 @@ class BatchNormalization(Layer):
     """Over the last axis, Keras's defaults: momentum 0.99, epsilon 1e-3; moving statistics are
     non-trainable weights."""
 
-    def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name=None, input_shape=None):
+    def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"axis: expected an int, got {axis!r}")
+        self.axis = axis
         self.momentum = checks.number(momentum, "momentum", 0.0, 1.0)
         self.epsilon = checks.number(epsilon, "epsilon", low=0.0, low_open=True)
+
+    def compute_output_shape(self, input_shape):
+        # gputrain's tensors are NHWC: the channels, the last axis, are what Keras normalises by default.
+        if self.axis not in (-1, len(input_shape)):
+            raise ValueError(f"{self.name}: axis {self.axis} is not supported; batch normalisation runs over the "
+                             f"last (channels) axis, -1 or {len(input_shape)} for inputs {input_shape}")
+        return input_shape
 
     def param_specs(self, input_shape):
         c = (input_shape[-1],)
@@ -282,10 +359,10 @@ class BatchNormalization(Layer):
         ones, zeros = initializers.Ones(), initializers.Zeros()
         return {"gamma": (c, ones), "beta": (c, zeros), "moving_mean": (c, zeros), "moving_variance": (c, ones)}
 
-    def add_to_plan(self, plan):
+    def add_to_plan(self, plan, inputs):
         p = self.params
-        plan.add_batch_norm(p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], self.momentum,
-                            self.epsilon)
+        return plan.add_batch_norm(p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], self.momentum,
+                                   self.epsilon, input=inputs[0])
 
     def get_config(self):
         return {"name": self.name, "momentum": self.momentum, "epsilon": self.epsilon}
@@ -295,8 +372,8 @@ class Activation(_Activated):
     def __init__(self, activation, name=None, input_shape=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
 
-    def add_to_plan(self, plan):
-        plan.add_activation(self.activation)
+    def add_to_plan(self, plan, inputs):
+        return plan.add_activation(self.activation, input=inputs[0])
 
     def get_config(self):
         return {"name": self.name, "activation": self.activation}
@@ -310,9 +387,22 @@ class ReLU(Activation):
         return {"name": self.name}
 
 
-LAYERS = {cls.__name__: cls for cls in (Input, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
-                                         GlobalAveragePooling2D, Flatten, Dropout, BatchNormalization,
-                                         Activation, ReLU)}
+# The layers of other modules, reachable as gt.layers.<name> (imported last: they build on Layer).
+from .merging import Add, Average, Concatenate, Subtract  # noqa: E402
+from .reshaping import Cropping2D, Reshape, ZeroPadding2D  # noqa: E402
+
+LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
+                                         GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dropout,
+                                         BatchNormalization, Activation, ReLU, Add, Average, Subtract,
+                                         Concatenate, ZeroPadding2D, Cropping2D, Reshape)}
+
+
+LAYERS["Input"] = InputLayer  # its name in checkpoints
+
+
+def config_name(layer) -> str:
+    """The layer's class name in checkpoints."""
+    return getattr(type(layer), "config_name", type(layer).__name__)
 
 
 def from_config(class_name: str, config: dict) -> Layer:

@@ -25,7 +25,7 @@ class Loss:
         """Whole-array checks of y against the model's output shape (without the batch), before fit or
         evaluate starts, so a mismatch is reported once, naming y's shape."""
 
-    def add_to_plan(self, plan, last_activation, output_shape: tuple) -> None:
+    def add_to_plan(self, plan, last_activation, output_shape: tuple, output: int = -1) -> None:
         raise NotImplementedError(type(self).__name__)
 
     def units_per_sample(self, output_shape: tuple) -> int:
@@ -51,13 +51,13 @@ class SparseCategoricalCrossentropy(Loss):
                 raise ValueError("y: sparse labels must be integer class indices")
         return y.astype(np.int32)
 
-    def add_to_plan(self, plan, last_activation, output_shape):
+    def add_to_plan(self, plan, last_activation, output_shape, output=-1):
         if self.from_logits:
-            plan.set_loss("sparse_categorical", False)
+            plan.set_loss("sparse_categorical", False, output)
         elif last_activation == "softmax" and len(output_shape) == 1:
-            plan.set_loss("sparse_categorical", True)
+            plan.set_loss("sparse_categorical", True, output)
         else:  # probabilities that no softmax of the model produced
-            plan.set_loss("sparse_categorical_probabilities", False)
+            plan.set_loss("sparse_categorical_probabilities", False, output)
 
 
 class CategoricalCrossentropy(SparseCategoricalCrossentropy):
@@ -91,11 +91,11 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"y: {per_sample} target(s) per sample (y has shape {y.shape}), but the model "
                              f"has {outputs} output(s) per sample")
 
-    def add_to_plan(self, plan, last_activation, output_shape):
+    def add_to_plan(self, plan, last_activation, output_shape, output=-1):
         if self.from_logits:
-            plan.set_loss("binary_logits", False)
+            plan.set_loss("binary_logits", False, output)
         else:
-            plan.set_loss("binary_probabilities", last_activation == "sigmoid")
+            plan.set_loss("binary_probabilities", last_activation == "sigmoid", output)
 
     def units_per_sample(self, output_shape):
         return int(math.prod(output_shape))

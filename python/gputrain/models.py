@@ -1,25 +1,69 @@
-"""Sequential models in Keras's words: the stack of layers, its shapes, summary and weights. Training
-(compile, fit, evaluate, predict) comes from trainer.Trainer, files from saving."""
+"""Models in Keras's words: Model(inputs, outputs) over a graph of layer calls (functional.py), and Sequential,
+a stack of layers; their shapes, summary and weights. Training (compile, fit, evaluate, predict) comes from
+trainer.Trainer, files from saving."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import layers as layers_module, saving
+from . import functional, layers as layers_module, saving, symbolic
 from ._backends import resolve_device
 from .saving import architecture_key, load_model  # noqa: F401  (gt.models.load_model, as in Keras)
 from .tensor import tensor as _tensor
 from .trainer import Trainer
 
 
-class Sequential(Trainer):
-    def __init__(self, layers=None, name: str | None = None):
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name: expected a string, got {type(name).__name__}")
+def _check_name(name) -> None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name: expected a string, got {type(name).__name__}")
+
+
+def _table(print_fn, line_length: int, positions: list, header: list, rows: list, totals: tuple) -> None:
+    """Keras's summary table: a row per layer (and a continuation row per further field line), rules
+    between them, then the parameter totals."""
+    columns = [int(line_length * p) for p in positions]
+
+    def row(fields):
+        line = ""
+        for i, field in enumerate(fields):
+            if i > 0:
+                line = line[:-1] + " "
+            line = (line + str(field))[:columns[i]]
+            line += " " * (columns[i] - len(line))
+        print_fn(line)
+
+    print_fn("_" * line_length)
+    row(header)
+    print_fn("=" * line_length)
+    for i, lines in enumerate(rows):
+        for fields in lines:
+            row(fields)
+        print_fn(("=" if i == len(rows) - 1 else "_") * line_length)
+    total, trainable = totals
+    print_fn(f"Total params: {total:,}")
+    print_fn(f"Trainable params: {trainable:,}")
+    print_fn(f"Non-trainable params: {total - trainable:,}")
+    print_fn("_" * line_length)
+
+
+class Model(Trainer):
+    """A functional model: gt.Model(inputs, outputs) over the layers called between them (Keras's
+    functional API). Layers called more than once share their weights."""
+
+    def __init__(self, inputs=None, outputs=None, name: str | None = None):
+        if inputs is None or outputs is None:
+            raise TypeError("Model: expected Model(inputs, outputs) with tensors from gt.Input and layer calls "
+                            "(subclassing Model with call() is not supported)")
+        self._init_state(name, "functional")
+        self._graph = functional.Graph(inputs, outputs)
+        self.input_shape = tuple(self._graph.inputs[0].shape[1:])
+        self.output_shape = tuple(self._graph.outputs[0].shape[1:])
+
+    def _init_state(self, name, automatic_base: str) -> None:
+        _check_name(name)
         # An automatic name (sequential, sequential_1, ...) depends on what ran before in the process;
         # checkpoints are found by its base (saving.checkpoint_name).
         self.name_is_automatic = not name
-        self.name = name or layers_module.unique_name("sequential")
-        self._layers: list = []
+        self.name = name or layers_module.unique_name(automatic_base)
         self.device: str | None = None
         self.optimizer = None
         self.loss = None
@@ -33,79 +77,101 @@ class Sequential(Trainer):
         self._plans: dict = {}  # batch size -> training plan over the current tensors
         self._inference_plans: dict = {"evaluate": {}, "predict": {}}  # the same for evaluate and predict
         self._before_save = None  # set by fit while it runs: records its progress before a save
-        for layer in layers or []:
-            self.add(layer)
 
     # ---- structure ----
     @property
     def layers(self) -> list:
-        return [layer for layer in self._layers if not isinstance(layer, layers_module.Input)]
+        return list(self._graph.layers)
 
-    def add(self, layer) -> None:
-        if not isinstance(layer, layers_module.Layer):
-            raise TypeError(f"add: expected a gputrain layer, got {type(layer).__name__}")
-        if self.built:
-            raise ValueError("add: the model is already built; add layers before compile/fit/summary")
-        if any(existing.name == layer.name for existing in self._layers):
-            raise ValueError(f"add: a layer named {layer.name!r} is already in the model")
-        self._layers.append(layer)
+    @property
+    def inputs(self) -> list:
+        return list(self._graph.inputs)
+
+    @property
+    def outputs(self) -> list:
+        return list(self._graph.outputs)
+
+    def get_layer(self, name: str | None = None, index: int | None = None):
+        """The layer of that name, or at that index of model.layers."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer: give name or index")
+        if index is not None:
+            if not isinstance(index, int) or not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"get_layer: index {index!r} is outside the model's {len(self.layers)} layers")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the model has "
+                         f"{', '.join(l.name for l in self.layers)}")
 
     def build(self, input_shape=None, device: str | None = None) -> None:
         if self.built:
             return
-        if not self._layers:
-            raise ValueError("build: the model has no layers")
-        shape = input_shape if input_shape is not None else self._layers[0].input_shape
-        if shape is None:
-            raise ValueError("build: the input shape is unknown; give the first layer input_shape=... "
-                             "or start with gt.layers.Input(shape)")
-        self.shape_layers(shape)
+        if input_shape is not None and tuple(input_shape) != self.input_shape:
+            raise ValueError(f"build: the model's input shape is {self.input_shape}, got {tuple(input_shape)}")
         self.device = resolve_device(device or self.device)
-        shape = self.input_shape
-        for layer in self._layers:
-            shape = layer.build(shape, self.device)
+        for layer in self._graph.plan_layer_order():
+            layer.build(layer.input_shape, self.device)
         self.built = True
 
-    def shape_layers(self, input_shape) -> None:
-        """Every layer's input and output shape, checked, without allocating a weight."""
-        shape = tuple(input_shape)
-        self.input_shape = shape
-        for layer in self._layers:
-            shape = layer.set_shapes(shape)
-        self.output_shape = shape
+    def compile(self, *args, **kwargs) -> None:
+        self._check_runnable("compile")
+        super().compile(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        self._check_runnable("predict")
+        return super().predict(*args, **kwargs)
+
+    def _check_runnable(self, what: str) -> None:
+        self._graph.check_one_input_one_output(what)
+
+    def _add_to_plan(self, plan) -> int:
+        """Adds the model's layer nodes to `plan`; the value of the output."""
+        return self._graph.add_to_plan(plan)
+
+    def _plan_layers(self) -> list:
+        """The layers in the order their parameters enter a plan (each once)."""
+        return self._graph.plan_layer_order()
+
+    def _output_layer(self):
+        return self._graph.outputs[0].node.layer
 
     def count_params(self) -> int:
         self.build()
         return sum(layer.count_params() for layer in self.layers)
 
-    def summary(self, print_fn=print, line_length: int = 65) -> None:
-        """Keras's table: Layer (type), Output Shape, Param #, then the totals."""
+    @property
+    def trainable_weights(self) -> list:
+        """The weights training changes (gt.Tensors), layer by layer in Keras's order."""
         self.build()
-        columns = [int(line_length * p) for p in (0.45, 0.85, 1.0)]
+        return [layer.params[n] for layer in self.layers for n in layer.trainable_names]
 
-        def row(fields):
-            line = ""
-            for i, field in enumerate(fields):
-                if i > 0:
-                    line = line[:-1] + " "
-                line = (line + str(field))[:columns[i]]
-                line += " " * (columns[i] - len(line))
-            print_fn(line)
+    @property
+    def non_trainable_weights(self) -> list:
+        """Weights training does not change by gradients (batch normalisation's moving statistics)."""
+        self.build()
+        return [t for layer in self.layers for n, t in layer.params.items() if n not in layer.trainable_names]
 
+    def _totals(self) -> tuple:
+        return self.count_params(), sum(t.size for t in self.trainable_weights)
+
+    def summary(self, print_fn=print, line_length: int = 98) -> None:
+        """Keras's table for functional models: Layer (type), Output Shape, Param #, Connected to (one line
+        per tensor a layer reads), then the totals."""
+        self.build()
+        rows = []
+        for layer in self.layers:
+            shape = _shape_text(layer.output_shape)
+            if isinstance(layer, layers_module.InputLayer):
+                shape = f"[{shape}]"  # Keras lists an input layer's output
+            connections = self._graph.connections(layer)
+            first = [f"{layer.name} ({type(layer).__name__})", shape, layer.count_params(),
+                     connections[0] if connections else ""]
+            rows.append([first] + [["", "", "", c] for c in connections[1:]])
         print_fn(f'Model: "{self.name}"')
-        print_fn("_" * line_length)
-        row(["Layer (type)", "Output Shape", "Param #"])
-        print_fn("=" * line_length)
-        for i, layer in enumerate(self.layers):
-            shape = "(None, " + ", ".join(str(d) for d in layer.output_shape) + ")"
-            row([f"{layer.name} ({type(layer).__name__})", shape, layer.count_params()])
-            print_fn(("=" if i == len(self.layers) - 1 else "_") * line_length)
-        trainable = sum(layer.params[n].size for layer in self.layers for n in layer.trainable_names)
-        total = self.count_params()
-        print_fn(f"Total params: {total:,}")
-        print_fn(f"Trainable params: {trainable:,}")
-        print_fn(f"Non-trainable params: {total - trainable:,}")
-        print_fn("_" * line_length)
+        _table(print_fn, line_length, [0.33, 0.55, 0.67, 1.0], ["Layer (type)", "Output Shape", "Param #",
+                                                                "Connected to"], rows, self._totals())
 
     # ---- weights ----
     def get_weights(self) -> list:
@@ -127,9 +193,22 @@ class Sequential(Trainer):
 
     # ---- saving ----
     def get_config(self) -> dict:
-        shape = self.input_shape if self.built else (self._layers[0].input_shape if self._layers else None)
-        return {"name": self.name, "input_shape": None if shape is None else list(shape),
-                "layers": [{"class_name": type(l).__name__, "config": l.get_config()} for l in self._layers]}
+        """Layers with what each call read (by layer index, call index and tensor index, so the
+        architecture's key does not depend on automatic names), the inputs and the outputs."""
+        index = {layer: i for i, layer in enumerate(self.layers)}
+        inside = set(self._graph.nodes)
+
+        def ref(t):
+            layer, node_index, tensor_index = t._keras_history
+            return [index[layer], node_index, tensor_index]
+
+        layers = [{"class_name": layers_module.config_name(l), "config": l.get_config(),
+                   "inbound_nodes": [[ref(t) for t in node.inputs] for node in l._inbound_nodes
+                                     if node in inside and not node.is_input]}
+                  for l in self.layers]
+        return {"class_name": "Functional", "name": self.name, "input_shape": list(self.input_shape),
+                "layers": layers, "inputs": [ref(t) for t in self._graph.inputs],
+                "outputs": [ref(t) for t in self._graph.outputs]}
 
     def save(self, path, include_optimizer: bool = True) -> None:
         """Architecture, weights, optimizer state and training progress in one safetensors file, written
@@ -141,3 +220,122 @@ class Sequential(Trainer):
 
     def load_weights(self, path) -> None:
         saving.load_weights(self, path)
+
+
+def _shape_text(shape) -> str:
+    return "(None, " + ", ".join(str(d) for d in shape) + ")"
+
+
+def from_config(config: dict) -> Model:
+    """The functional model a Model.get_config() describes (new layers, connected as they were)."""
+    made = [layers_module.from_config(l["class_name"], l["config"]) for l in config["layers"]]
+    outputs: dict = {}
+    for i, layer in enumerate(made):
+        if isinstance(layer, layers_module.InputLayer):
+            outputs[(i, 0)] = layer.output
+    pending = list(range(len(made)))
+    while pending:  # a layer's calls once what they read exists (the listed order is by depth)
+        progressed = False
+        for i in list(pending):
+            entry = config["layers"][i]
+            calls = entry.get("inbound_nodes", [])
+            if all((r[0], r[1]) in outputs for call in calls for r in call):
+                for n, call in enumerate(calls):
+                    ins = [outputs[(r[0], r[1])] for r in call]
+                    outputs[(i, n)] = made[i](ins if made[i].takes_list else ins[0])
+                pending.remove(i)
+                progressed = True
+        if not progressed:
+            raise ValueError("the layers' connections do not form a graph from the inputs")
+    pick = [outputs[(r[0], r[1])] for r in config["outputs"]]
+    picked_inputs = [outputs[(r[0], r[1])] for r in config["inputs"]]
+    return Model(picked_inputs if len(picked_inputs) > 1 else picked_inputs[0],
+                 pick if len(pick) > 1 else pick[0], name=config["name"])
+
+
+class Sequential(Model):
+    """A stack of layers, each reading the one before."""
+
+    def __init__(self, layers=None, name: str | None = None):
+        self._init_state(name, "sequential")
+        self._layers: list = []
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- structure ----
+    @property
+    def layers(self) -> list:
+        return [layer for layer in self._layers if not isinstance(layer, layers_module.InputLayer)]
+
+    @property
+    def inputs(self) -> list:
+        raise AttributeError("a Sequential model's inputs are its first layer's; build a gt.Model for tensors")
+
+    def add(self, layer) -> None:
+        """Appends a layer (or gt.Input(shape), which sets the input shape). As in Keras, also after
+        summary() or build(), until the model is compiled."""
+        if isinstance(layer, symbolic.KerasTensor) and isinstance(layer.node.layer, layers_module.InputLayer):
+            layer = layer.node.layer
+        if not isinstance(layer, layers_module.Layer):
+            raise TypeError(f"add: expected a gputrain layer, got {type(layer).__name__}")
+        if self.optimizer is not None:
+            raise ValueError("add: the model is compiled; add layers before compile")
+        if any(existing.name == layer.name for existing in self._layers):
+            raise ValueError(f"add: a layer named {layer.name!r} is already in the model")
+        self._layers.append(layer)
+        self.built = False  # the layers built so far keep their weights (Layer.build)
+
+    def build(self, input_shape=None, device: str | None = None) -> None:
+        if self.built:
+            return
+        if not self._layers:
+            raise ValueError("build: the model has no layers")
+        shape = input_shape if input_shape is not None else self._layers[0].input_shape
+        if shape is None:
+            raise ValueError("build: the input shape is unknown; give the first layer input_shape=... "
+                             "or start with gt.Input(shape)")
+        self.shape_layers(shape)
+        self.device = resolve_device(device or self.device)
+        shape = self.input_shape
+        for layer in self._layers:
+            shape = layer.build(shape, self.device)
+        self.built = True
+
+    def shape_layers(self, input_shape) -> None:
+        """Every layer's input and output shape, checked, without allocating a weight."""
+        shape = tuple(input_shape)
+        self.input_shape = shape
+        for layer in self._layers:
+            shape = layer.set_shapes(shape)
+        self.output_shape = shape
+
+    def _check_runnable(self, what: str) -> None:
+        pass  # one input and one output by construction
+
+    def _add_to_plan(self, plan) -> int:
+        value = 0
+        for layer in self.layers:
+            value = layer.add_to_plan(plan, [value])
+        return value
+
+    def _plan_layers(self) -> list:
+        return self.layers
+
+    def _output_layer(self):
+        return self.layers[-1]
+
+    def summary(self, print_fn=print, line_length: int = 65) -> None:
+        """Keras's table: Layer (type), Output Shape, Param #, then the totals."""
+        self.build()
+        rows = [[[f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape), layer.count_params()]]
+                for layer in self.layers]
+        print_fn(f'Model: "{self.name}"')
+        _table(print_fn, line_length, [0.45, 0.85, 1.0], ["Layer (type)", "Output Shape", "Param #"], rows,
+               self._totals())
+
+    # ---- saving ----
+    def get_config(self) -> dict:
+        shape = self.input_shape if self.built else (self._layers[0].input_shape if self._layers else None)
+        return {"name": self.name, "input_shape": None if shape is None else list(shape),
+                "layers": [{"class_name": layers_module.config_name(l), "config": l.get_config()}
+                           for l in self._layers]}

@@ -21,8 +21,8 @@ def graphs_enabled() -> bool:
 
 
 def last_activation(model):
-    """The output activation of the model's last layer (a loss may take it over), or None."""
-    return getattr(model.layers[-1], "activation", None)
+    """The output activation of the model's output layer (a loss may take it over), or None."""
+    return getattr(model._output_layer(), "activation", None)
 
 
 def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
@@ -31,13 +31,13 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
     training = kind == "train"
     graphs = graphs_enabled() and not (training and model.run_eagerly)
     plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training)
-    for layer in model.layers:
-        layer.add_to_plan(plan)
+    output = model._add_to_plan(plan)
     if kind != "predict":
-        model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape))
+        model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape), output)
     if training:
-        slots = [model.optimizer.slots_for(key(i, name), layer.params[name])
-                 for i, layer in enumerate(model.layers) for name in layer.trainable_names]
+        index = {layer: i for i, layer in enumerate(model.layers)}
+        slots = [model.optimizer.slots_for(key(index[layer], name), layer.params[name])
+                 for layer in model._plan_layers() for name in layer.trainable_names]
         model.optimizer.add_to_plan(plan, slots)
     return plan
 

@@ -27,7 +27,8 @@ def weight_key(layer_index: int, param: str) -> str:
 def architecture_key(config: dict) -> str:
     """A short hash of a model's architecture (input shape, layer classes and their settings) without the
     names, which Keras-style numbering makes differ between runs of the same code (dense, dense_1, ...)."""
-    layers = [{"class_name": l["class_name"], "config": {k: v for k, v in l["config"].items() if k != "name"}}
+    layers = [{"class_name": l["class_name"], "config": {k: v for k, v in l["config"].items() if k != "name"},
+               **({"inbound_nodes": l["inbound_nodes"]} if "inbound_nodes" in l else {})}
               for l in config["layers"]]
     text = json.dumps({"input_shape": config["input_shape"], "layers": layers}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
@@ -196,18 +197,21 @@ def _check_declared_shapes(model, path) -> None:
 def load_model(path, device: str | None = None):
     """The model saved by `model.save(path)`: architecture, weights, and (if it was compiled) its
     optimizer with its state, the loss, the metrics, and the training progress."""
-    from .models import Sequential
+    from . import models
 
     info = read_info(path)
     if "model" not in info:
         raise ValueError(f"{path}: holds weights only; build the model and call load_weights")
     config = info["model"]
     try:
-        layers = [layers_module.from_config(l["class_name"], l["config"]) for l in config["layers"]]
-        model = Sequential(layers, name=config["name"])
+        if config.get("class_name") == "Functional":
+            model = models.from_config(config)
+        else:
+            layers = [layers_module.from_config(l["class_name"], l["config"]) for l in config["layers"]]
+            model = models.Sequential(layers, name=config["name"])
+            model.shape_layers(config["input_shape"])
         model.name_is_automatic = info.get("checkpoint_name", config["name"]) != config["name"]
-        model.shape_layers(config["input_shape"])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
         raise ValueError(f"{path}: its model config is not valid: {exc}") from exc
     _check_declared_shapes(model, path)
     model.build(config["input_shape"], device=device)

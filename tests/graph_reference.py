@@ -1,0 +1,83 @@
+"""A float64 NumPy interpreter of functional models, independent of gputrain's plan: it walks the model's
+nodes and computes each layer from tests/reference.py and NumPy, in training mode (batch statistics for
+BatchNormalization), then the mean sparse cross-entropy. Its finite differences are the exact gradients
+the plan's backward is judged against."""
+import numpy as np
+
+import reference as ref
+from gputrain import layers
+
+ACTIVATIONS = {None: lambda z: z, "relu": ref.relu, "sigmoid": ref.sigmoid, "swish": ref.swish,
+               "softmax": ref.softmax}
+
+
+def _layer(layer, xs, p):
+    """The layer's float64 output for inputs xs (a list) and parameters p (name -> float64 array)."""
+    x = xs[0]
+    if isinstance(layer, layers.Dense):
+        z = ref.dense(x, p["kernel"], p.get("bias"))
+    elif isinstance(layer, layers.Conv2D):
+        z = ref.conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding)
+    elif isinstance(layer, layers.BatchNormalization):
+        return ref.batch_norm_train(x, p["gamma"], p["beta"], layer.epsilon)
+    elif isinstance(layer, layers.Activation):
+        z = x
+    elif isinstance(layer, layers.Add):
+        return sum(xs)
+    elif isinstance(layer, layers.Subtract):
+        return xs[0] - xs[1]
+    elif isinstance(layer, layers.Average):
+        return sum(xs) / len(xs)
+    elif isinstance(layer, layers.Concatenate):
+        return np.concatenate(xs, axis=layer.axis)
+    elif isinstance(layer, layers.ZeroPadding2D):
+        top, bottom, left, right = layer.sides
+        return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    elif isinstance(layer, layers.Cropping2D):
+        top, bottom, left, right = layer.sides
+        return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right, :]
+    elif isinstance(layer, (layers.Reshape, layers.Flatten)):
+        return x.reshape((x.shape[0],) + tuple(layer.output_shape))
+    elif isinstance(layer, layers.GlobalAveragePooling2D):
+        return x.mean(axis=(1, 2))
+    elif isinstance(layer, layers.GlobalMaxPooling2D):
+        return x.max(axis=(1, 2))
+    elif isinstance(layer, layers.MaxPooling2D):
+        return ref.pool2d(x, "max", layer.pool_size, layer.strides, layer.padding)
+    else:
+        raise NotImplementedError(f"the graph reference has no {type(layer).__name__}")
+    return ACTIVATIONS[layer.activation](z)
+
+
+def loss(model, x, labels, params) -> float:
+    """Mean sparse cross-entropy of the model's softmax output; params: layer -> {name: float64 array}."""
+    values = {id(model.inputs[0]): np.asarray(x, np.float64)}
+    for node in model._graph.nodes:
+        if node.is_input:
+            continue
+        values[id(node.output)] = _layer(node.layer, [values[id(t)] for t in node.inputs], params[node.layer])
+    out = values[id(model.outputs[0])]
+    picked = out[np.arange(len(labels)), labels]
+    return float(-np.log(picked).mean())
+
+
+def gradients(model, x, labels, h=1e-6) -> dict:
+    """d loss / d each trainable parameter by central differences in float64: (layer, name) -> array."""
+    params = {layer: {name: t.numpy().astype(np.float64) for name, t in layer.params.items()}
+              for layer in model.layers}
+    grads = {}
+    for layer in model.layers:
+        for name in layer.trainable_names:
+            value = params[layer][name]
+            grad = np.zeros_like(value)
+            flat, gflat = value.reshape(-1), grad.reshape(-1)
+            for i in range(flat.size):
+                keep = flat[i]
+                flat[i] = keep + h
+                up = loss(model, x, labels, params)
+                flat[i] = keep - h
+                down = loss(model, x, labels, params)
+                flat[i] = keep
+                gflat[i] = (up - down) / (2 * h)
+            grads[(layer, name)] = grad
+    return grads

@@ -1,0 +1,128 @@
+"""Keras's functional API: gt.Input and gt.Model(inputs, outputs), layers called on symbolic tensors, shared
+layers, Keras's layer order and summary with its "Connected to" column, saving and resuming, and the
+errors a wrong graph gets."""
+import numpy as np
+import pytest
+
+import gputrain as gt
+from gputrain import layers
+
+DEVICE = "cpu"
+
+
+def _block_model(name=None):
+    """A residual block as Keras's ResNets write it: a projection shortcut beside two convolutions."""
+    inp = gt.Input((6, 6, 2), name="images")
+    x = layers.Conv2D(4, 3, padding="same", name="a_conv")(inp)
+    x = layers.Activation("relu", name="a_relu")(x)
+    x = layers.Conv2D(4, 3, padding="same", name="b_conv")(x)
+    shortcut = layers.Conv2D(4, 1, name="short_conv")(inp)
+    x = layers.Add(name="add")([shortcut, x])
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return gt.Model(inp, layers.Dense(3, activation="softmax", name="predictions")(x), name=name)
+
+
+def test_input_is_a_symbolic_tensor_with_a_free_batch():
+    x = gt.Input(shape=(28, 28, 1))
+    assert x.shape == (None, 28, 28, 1) and x.dtype == "float32"
+    assert gt.Input(batch_shape=(None, 5)).shape == (None, 5)
+    y = layers.Dense(4)(layers.Flatten()(x))
+    assert y.shape == (None, 4)
+    with pytest.raises(TypeError, match="symbolic"):
+        y.numpy()
+    with pytest.raises(ValueError, match="float32"):
+        gt.Input((3,), dtype="int32")
+
+
+def test_layers_are_listed_in_keras_order_and_found_by_name():
+    model = _block_model()
+    # By decreasing depth, ties in the order a walk back from the output first meets them.
+    assert [l.name for l in model.layers] == ["images", "a_conv", "a_relu", "short_conv", "b_conv", "add", "pool",
+                                              "predictions"]
+    assert model.get_layer("add") is model.layers[5] and model.get_layer(index=-1).name == "predictions"
+    assert model.inputs[0].shape == (None, 6, 6, 2) and model.outputs[0].shape == (None, 3)
+    assert isinstance(model, gt.Model) and isinstance(gt.Sequential(), gt.Model)
+    assert gt.models.Model is gt.Model
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        model.get_layer("nope")
+
+
+def test_summary_has_keras_connected_to_column():
+    lines = []
+    _block_model(name="block").summary(print_fn=lines.append)
+    assert lines[:4] == ['Model: "block"', "_" * 98,
+                         "Layer (type)                    Output Shape         Param #     Connected to".ljust(98),
+                         "=" * 98]
+    assert lines[4] == "images (InputLayer)             [(None, 6, 6, 2)]    0".ljust(98)
+    add = lines.index("add (Add)                       (None, 6, 6, 4)      0           short_conv[0][0]".ljust(98))
+    assert lines[add + 1] == (" " * 65 + "b_conv[0][0]").ljust(98)
+    assert lines[-4:] == ["Total params: 251", "Trainable params: 251", "Non-trainable params: 0", "_" * 98]
+
+
+def test_a_shared_layer_has_one_set_of_weights_trained_by_both_calls():
+    shared = layers.Dense(4, activation="relu", name="shared")
+    a, b = gt.Input((4,)), gt.Input((4,))
+    model = gt.Model(a, layers.Dense(2, activation="softmax")(layers.Add()([shared(a), shared(a)])))
+    assert len(shared._inbound_nodes) == 2 and model.count_params() == 20 + 10
+    with pytest.raises(ValueError, match="first called on"):
+        shared(gt.Input((5,)))
+    del b
+
+
+def test_functional_fit_compiled_and_eager_agree():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 6, 6, 2)).astype(np.float32), rng.integers(0, 3, 40)
+    runs = []
+    for eagerly in (False, True):
+        gt.utils.set_random_seed(1)
+        model = _block_model()
+        model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"], device=DEVICE, run_eagerly=eagerly)
+        history = model.fit(x, y, batch_size=16, epochs=3, verbose=0).history
+        runs.append((history, model.get_weights()))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+    assert runs[0][0]["loss"][-1] < runs[0][0]["loss"][0]
+
+
+def test_functional_model_saves_loads_and_resumes(tmp_path):
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((32, 6, 6, 2)).astype(np.float32), rng.integers(0, 3, 32)
+    model = _block_model(name="resumable")
+    model.compile("sgd", "sparse_categorical_crossentropy", ["accuracy"], device=DEVICE)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    model.save(tmp_path / "m.safetensors")
+    loaded = gt.models.load_model(tmp_path / "m.safetensors", device=DEVICE)
+    assert type(loaded) is gt.Model and [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.optimizer.iterations == model.optimizer.iterations
+    # Resume: a second fit with resume=True continues from the checkpoint the first wrote.
+    checkpoint = gt.callbacks.ModelCheckpoint(str(tmp_path / "ckpt"))
+    first = _block_model(name="resumable")
+    first.compile("sgd", "sparse_categorical_crossentropy", device=DEVICE)
+    first.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[checkpoint])
+    again = _block_model(name="resumable")
+    again.compile("sgd", "sparse_categorical_crossentropy", device=DEVICE)
+    again.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=[gt.callbacks.ModelCheckpoint(str(tmp_path / "ckpt"))],
+              resume=True)
+    assert again.optimizer.iterations == 8 and again.training_state["epoch"] == 2
+
+
+def test_wrong_graphs_are_refused_with_clear_errors():
+    a, b = gt.Input((4,)), gt.Input((4,))
+    with pytest.raises(ValueError, match="Graph disconnected"):
+        gt.Model(a, layers.Add()([a, b]))
+    with pytest.raises(ValueError, match="different shapes"):
+        layers.Add()([a, gt.Input((5,))])
+    with pytest.raises(TypeError, match="a list of tensors"):
+        layers.Add()(a)
+    with pytest.raises(TypeError, match="Model\\(inputs, outputs\\)"):
+        gt.Model()
+    with pytest.raises(ValueError, match="differ beside axis"):
+        layers.Concatenate(axis=1)([gt.Input((2, 3)), gt.Input((2, 4))])
+    with pytest.raises(TypeError, match="arrays"):
+        layers.Dense(2)(np.zeros((1, 4), np.float32))
+    two = gt.Model([a, b], layers.Add()([a, b]))  # defined, summarised, but not trained yet
+    assert two.count_params() == 0 and len(two.inputs) == 2
+    with pytest.raises(ValueError, match="compile: this model has 2 inputs and 1 outputs"):
+        two.compile("sgd", "binary_crossentropy", device=DEVICE)

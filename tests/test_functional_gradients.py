@@ -1,0 +1,87 @@
+"""Functional models through the plan: the loss and every parameter gradient of one training step equal
+the float64 finite differences of an independent NumPy interpreter of the same graph (graph_reference.py),
+for skip connections (Add, Subtract, Average), concatenation, a value read by several layers, shared
+layers (one layer called twice), batch normalisation in training mode, padding, cropping and reshapes.
+
+Tolerance: the plan computes in float32; the gradients of these small graphs (≤ a few hundred terms per
+element, values of order 1) carry float32 rounding of ~1e-6 relative, and the float64 central
+differences (h = 1e-6) carry ~1e-9. A gradient summed over one reader too few, sent to the wrong
+branch or the wrong padding offset is off by tens of percent of its norm; 1e-4 of the norm separates
+them with a wide margin."""
+import numpy as np
+import pytest
+
+import graph_reference
+import gputrain as gt
+from gputrain import layers
+
+TOL = 1e-4
+
+
+def _residual_model():
+    inp = gt.Input((6, 6, 2))
+    a = layers.Conv2D(3, 3, padding="same", activation="relu")(inp)
+    b = layers.Conv2D(3, 1, use_bias=False)(a)                  # a is read by b, by add and by average
+    skip = layers.Add()([a, b])
+    shared = layers.Conv2D(3, 3, padding="same", name="shared")  # one layer, called twice
+    s1, s2 = shared(skip), shared(a)
+    mixed = layers.Average()([s1, s2, layers.Subtract()([skip, s2])])
+    normed = layers.BatchNormalization()(mixed)
+    padded = layers.ZeroPadding2D(((1, 0), (2, 1)))(normed)
+    cropped = layers.Cropping2D(((0, 1), (1, 2)))(padded)        # back to 6x6, shifted
+    joined = layers.Concatenate()([cropped, a])                  # along channels
+    rows = layers.Concatenate(axis=1)([joined, joined])          # along height: one value read twice
+    pooled = layers.GlobalMaxPooling2D()(rows)
+    flat = layers.Reshape((2, 3))(pooled)
+    out = layers.Dense(4, activation="softmax")(layers.Flatten()(flat))
+    return gt.Model(inp, out)
+
+
+def _plan_gradients(model, x, labels, device):
+    """The loss and the parameter gradients of one training step with learning rate 0."""
+    model.compile("sgd", "sparse_categorical_crossentropy", device=device)
+    plan = model._plan("train", len(x))
+    plan.step(gt.tensor(x, device=device), gt.tensor(labels.astype(np.int32), device=device), 1, 0.0)
+    grads = iter(plan.gradients())
+    got = {(layer, name): next(grads).numpy() for layer in model._plan_layers() for name in layer.trainable_names}
+    return plan.metrics()[0], got
+
+
+def test_graph_gradients_equal_finite_differences(device):
+    gt.utils.set_random_seed(3)
+    model = _residual_model()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 6, 6, 2)).astype(np.float32)
+    labels = rng.integers(0, 4, 3)
+    loss, got = _plan_gradients(model, x, labels, device)
+    assert loss == pytest.approx(graph_reference.loss(model, x, labels, {
+        layer: {n: t.numpy().astype(np.float64) for n, t in layer.params.items()} for layer in model.layers}),
+        rel=1e-5)
+    want = graph_reference.gradients(model, x, labels)
+    assert set(got) == set(want)
+    # A bias followed by batch normalisation has an exact gradient of zero (the normalisation removes any
+    # shift of a channel): such a gradient is judged against the scale of the model's gradients.
+    scale = 1e-2 * np.sqrt(sum(np.linalg.norm(g) ** 2 for g in want.values()))
+    for key, expected in want.items():
+        error = np.linalg.norm(got[key] - expected) / max(np.linalg.norm(expected), scale)
+        assert error < TOL, f"{key[0].name}/{key[1]}: relative error {error:.2e}"
+    # The shared convolution's gradient is the sum over its two calls: neither call alone gives it.
+    shared = model.get_layer("shared")
+    assert len(shared._inbound_nodes) == 2 and np.linalg.norm(want[(shared, "kernel")]) > 0
+
+
+def test_a_layer_read_by_two_branches_trains_like_keras_sums_them(device):
+    # x feeds two Dense layers whose outputs are added: d(loss)/dx is the sum over both readers, so the
+    # first layer's gradient equals that of the same model written with one Dense of the summed kernel.
+    gt.utils.set_random_seed(5)
+    inp = gt.Input((5,))
+    h = layers.Dense(6, activation="relu")(inp)
+    left, right = layers.Dense(4, use_bias=False), layers.Dense(4, use_bias=False)
+    out = layers.Activation("softmax")(layers.Add()([left(h), right(h)]))
+    model = gt.Model(inp, out)
+    rng = np.random.default_rng(1)
+    x, labels = rng.standard_normal((4, 5)).astype(np.float32), rng.integers(0, 4, 4)
+    _, got = _plan_gradients(model, x, labels, device)
+    want = graph_reference.gradients(model, x, labels)
+    for key, expected in want.items():
+        assert np.linalg.norm(got[key] - expected) <= TOL * np.linalg.norm(expected), key[0].name
