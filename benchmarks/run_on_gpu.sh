@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # What a lent GPU machine is for, in one call of the device tool (10 minutes a command; a session's
 # device time, machine start included, is short, so one call must do it all):
-#   benchmarks/run_on_gpu.sh [build] [probe] [tests] [ops] [training] [cli] [sanitize]   (none: all)
+#   benchmarks/run_on_gpu.sh [build] [probe] [tests] [ops] [training] [resnet] [cli] [sanitize]   (none: all)
 # build: pip install with the GPU visible (CMake picks `native`: this GPU's architecture alone, the
 # quickest build); probe: what gputrain sees; tests: the GPU cases (-k cuda) and the real-backend checks
 # of test_backends.py with GPUTRAIN_REQUIRE_GPU=1, so none passes by skipping (the CPU cases run in CI);
-# ops / training / cli: the benchmarks; sanitize: the op, graph and executor tests' GPU cases under
+# ops / training / resnet / cli: the benchmarks; sanitize: the op, graph and executor tests' GPU cases under
 # compute-sanitizer's memcheck (out-of-bounds and misaligned accesses) and racecheck (shared-memory
 # hazards between threads, which the CPU emulator cannot show). Stages run in this order; each is stopped at the smaller of its
 # own limit and what is left of GPU_RUN_BUDGET_S (default 500 s from the start), so the logs of the
@@ -56,6 +56,10 @@ training() {
   timeout "$(limit 120)" python3 benchmarks/bench_training.py --device cuda --data "$GPUTRAIN_TEST_DATA/mnist" 2>&1 |
     tee "$out/bench_training.log"
 }
+resnet() {
+  step "benchmark: ResNet-18 and ResNet-50 training steps, time and peak memory"
+  timeout "$(limit 150)" python3 benchmarks/bench_resnet.py --device cuda 2>&1 | tee "$out/bench_resnet.log"
+}
 cli() {
   step "gputrain bench and train"
   { cd /tmp && timeout "$(limit 90)" python3 -m gputrain bench --device cuda --data "$GPUTRAIN_TEST_DATA/mnist"
@@ -67,7 +71,7 @@ sanitize() {
   step "compute-sanitizer: memcheck, then racecheck"
   { cd /tmp || exit
     timeout "$(limit 120)" compute-sanitizer --tool memcheck --error-exitcode 97 python3 -m pytest -q -x \
-      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root"/tests/test_{train_graph,one_executor}.py -k cuda | tail -15
+      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root"/tests/test_{train_graph,one_executor,functional_gradients}.py -k cuda | tail -15
     echo "memcheck exit status: ${PIPESTATUS[0]} (0: clean, 97: errors found, 124: out of time)"
     timeout "$(limit 120)" compute-sanitizer --tool racecheck --error-exitcode 97 python3 -m pytest -q -x \
       -p no:cacheprovider "$root"/tests/test_ops_{conv,dense,pool,loss,batch_norm,activation}.py -k cuda | tail -15
@@ -76,11 +80,11 @@ sanitize() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -eq 0 ] && stages=(build probe tests ops training cli sanitize)
+[ ${#stages[@]} -eq 0 ] && stages=(build probe tests ops training resnet cli sanitize)
 for s in "${stages[@]}"; do
   case $s in
-    build | probe | tests | ops | training | cli | sanitize) ;;
-    *) echo "unknown stage: $s (build, probe, tests, ops, training, cli, sanitize)" >&2; exit 2 ;;
+    build | probe | tests | ops | training | resnet | cli | sanitize) ;;
+    *) echo "unknown stage: $s (build, probe, tests, ops, training, resnet, cli, sanitize)" >&2; exit 2 ;;
   esac
 done
 if [[ " ${stages[*]} " != *" build "* ]] && ! (cd /tmp && python3 -c "import gputrain._cuda") 2>/dev/null; then

@@ -62,3 +62,28 @@ def test_readme_settings_table_is_the_settings_table():
     section = section[:section.index("\n## ", 1)]
     table = "\n".join(line for line in section.splitlines() if line.startswith("|")) + "\n"
     assert table == settings.markdown_table()
+
+
+def _section_snippets(title: str) -> list[str]:
+    text = README.read_text()
+    section = text[text.index(title):]
+    section = section[:section.index("\n## ", 1)]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_readme_resnet18_example_trains_and_evaluates(tmp_path, monkeypatch, capsys):
+    # The ResNet-18 example as a user runs it, shortened to 96 images and one epoch on the CPU.
+    resnet, graph = _section_snippets("## Functional models and ResNets")
+    assert "epochs=10" in resnet and "ResNet18(input_shape=(32, 32, 1), classes=10)" in resnet
+    (x, y), (xt, yt) = gt.datasets.fashion_mnist.load_data(path=shared_data("fashion-mnist"))
+    monkeypatch.setattr(gt.datasets.fashion_mnist, "load_data", lambda path=None: ((x[:96], y[:96]), (xt[:32], yt[:32])))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GPUTRAIN_CHECKPOINT_DIR", raising=False)
+    monkeypatch.setenv("GPUTRAIN_DEVICE", "cpu")
+    scope: dict = {}
+    exec(resnet.replace("epochs=10", "epochs=1").replace("batch_size=128", "batch_size=32"), scope)
+    history = scope["model"].history.history
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and np.isfinite(history["loss"][0])
+    assert list((tmp_path / ".gputrain" / "checkpoints").glob("resnet18-*.safetensors"))
+    exec(graph, scope)  # the notebook's next cell
+    assert "Connected to" in capsys.readouterr().out
