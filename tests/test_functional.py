@@ -120,9 +120,43 @@ def test_wrong_graphs_are_refused_with_clear_errors():
         gt.Model()
     with pytest.raises(ValueError, match="differ beside axis"):
         layers.Concatenate(axis=1)([gt.Input((2, 3)), gt.Input((2, 4))])
-    with pytest.raises(TypeError, match="arrays"):
-        layers.Dense(2)(np.zeros((1, 4), np.float32))
+    with pytest.raises(TypeError, match="expected symbolic tensors"):
+        layers.Add()([a, np.zeros((1, 4), np.float32)])
     two = gt.Model([a, b], layers.Add()([a, b]))  # defined, summarised, but not trained yet
     assert two.count_params() == 0 and len(two.inputs) == 2
     with pytest.raises(ValueError, match="compile: this model has 2 inputs and 1 outputs"):
         two.compile("sgd", "binary_crossentropy", device=DEVICE)
+
+
+def test_calling_a_model_on_data_returns_tensors_in_inference_or_training():
+    gt.utils.set_random_seed(2)
+    model = gt.Sequential([gt.Input((4,)), layers.Dense(3, name="d"), layers.BatchNormalization(momentum=0.5, name="bn")])
+    model.build(device=DEVICE)
+    x = np.random.default_rng(3).standard_normal((6, 4)).astype(np.float32)
+    out = model(x)
+    assert isinstance(out, gt.Tensor) and out.shape == (6, 3)
+    np.testing.assert_array_equal(out.numpy(), model.predict(x))  # moving statistics: 0 and 1 so far
+    kernel, bias = (model.get_layer("d").params[n].numpy().astype(np.float64) for n in ("kernel", "bias"))
+    z = x @ kernel + bias
+    trained = model(gt.tensor(x), training=True).numpy()  # batch statistics, as Keras's training=True
+    np.testing.assert_allclose(trained, (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-3), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.get_layer("bn").params["moving_mean"].numpy(), 0.5 * z.mean(0), rtol=1e-5,
+                               atol=1e-6)
+    with pytest.raises(ValueError, match=r"samples of shape \(4,\)"):
+        model(np.zeros((2, 5), np.float32))
+
+
+def test_calling_a_layer_on_data_builds_it_and_computes_alone():
+    x = np.random.default_rng(4).standard_normal((3, 5)).astype(np.float32)
+    dense = layers.Dense(2, activation="relu")
+    y = dense(x)
+    assert dense.built and dense.input_shape == (5,)
+    kernel, bias = dense.params["kernel"].numpy(), dense.params["bias"].numpy()
+    np.testing.assert_allclose(y.numpy(), np.maximum(x @ kernel + bias, 0), rtol=1e-5, atol=1e-6)
+    images = np.random.default_rng(5).integers(0, 255, (2, 4, 4, 1)).astype(np.uint8)
+    padded = layers.ZeroPadding2D(((1, 0), (0, 2)))(images).numpy()  # uint8 arrives as float32
+    np.testing.assert_array_equal(padded, np.pad(images, ((0, 0), (1, 0), (0, 2), (0, 0))).astype(np.float32))
+    with pytest.raises(ValueError, match=r"samples of shape \(5,\)"):
+        dense(np.zeros((3, 6), np.float32))
+    with pytest.raises(TypeError, match="merging layers"):
+        layers.Add()([x, x])

@@ -358,8 +358,11 @@ void TrainPlan::loss() {
 
 Tensor TrainPlan::predict(const Tensor& x) {
   Impl& p = *impl_;
-  if (p.training) throw ValueError("predict: a training plan does not predict (build one with training=False)");
   load_input(x);
+  if (p.training) {  // dropout draws this call's masks from the plan's step count
+    kernels::write_step_scalars(p.device, p.step_scalars(), GtStepScalars{p.steps, 0.0f, 0.0f});
+    ++p.steps;
+  }
   for (size_t i = 0; i < p.nodes.size(); ++i) forward_node(i);
   return p.values[p.output_value()].to(p.device, /*copy=*/true);
 }

@@ -102,9 +102,11 @@ class TrainPlan {
   // The value a node wrote in the last forward (a view of the plan's buffer, overwritten by the next).
   Tensor node_output(size_t index) const;
 
-  // Inference plans: the model's output for x (a new tensor on the plan's device), and the loss and
-  // accuracy of x against y added to metrics().
+  // The model's output for x (a new tensor on the plan's device): in an inference plan, or in a
+  // training plan with training's forward (dropout's masks, batch statistics that also update the
+  // moving ones), as Keras's model(x, training=True).
   Tensor predict(const Tensor& x);
+  // Inference plans: the loss and accuracy of x against y added to metrics().
   void evaluate(const Tensor& x, const Tensor& y);
 
   // (sum of the steps' mean losses, number of correct predictions) since reset_metrics(); reading

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import _core, checks, initializers, symbolic
+from . import _core, checks, eager, initializers, symbolic
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
@@ -86,17 +86,16 @@ class Layer:
         self.trainable_names: tuple = ()
         self.output_shape = None
         self.built = False
+        self.device: str | None = None  # where build put the weights
         self._inbound_nodes: list = []  # each call on symbolic tensors (symbolic.Node)
 
-    def __call__(self, inputs, **kwargs):
+    def __call__(self, inputs, training=None):
         """On symbolic tensors (from gt.Input or another layer's call): records the call for gt.Model and
-        returns the symbolic output."""
-        if kwargs:
-            raise TypeError(f"{self.name}: unexpected arguments {', '.join(sorted(kwargs))}")
+        returns the symbolic output. On data (a NumPy array or gt.Tensor batch): the layer's output as a
+        gt.Tensor, in inference unless training=True."""
         if symbolic.is_symbolic(inputs):
             return symbolic.call(self, inputs)
-        raise TypeError(f"{self.name}: expected symbolic tensors (from gt.Input or another layer); to compute "
-                        f"on arrays, build a model and call model.predict")
+        return eager.call_layer(self, inputs, checks.flag(bool(training), "training"))
 
     # ---- building ----
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -127,6 +126,7 @@ class Layer:
         if self.built and self.input_shape == (list(input_shape) if self.takes_list else tuple(input_shape)):
             return self.output_shape
         self.set_shapes(input_shape)
+        self.device = device
         self.params = {name: _tensor(initializer(shape), device=device)
                        for name, (shape, initializer) in self.param_specs(self.input_shape).items()}
         self.built = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import functional, layers as layers_module, saving, symbolic
+from . import checks, eager, functional, layers as layers_module, saving, symbolic
 from ._backends import resolve_device
 from .saving import architecture_key, load_model  # noqa: F401  (gt.models.load_model, as in Keras)
 from .tensor import tensor as _tensor
@@ -75,8 +75,22 @@ class Model(Trainer):
         self.training_state = {"epoch": 0, "samples": 0, "batch_size": None, "seed": None, "history": {},
                                "logs": {}, "logs_samples": 0}
         self._plans: dict = {}  # batch size -> training plan over the current tensors
-        self._inference_plans: dict = {"evaluate": {}, "predict": {}}  # the same for evaluate and predict
+        # The same for evaluate, predict and model(x, training=True).
+        self._inference_plans: dict = {"evaluate": {}, "predict": {}, "call_training": {}}
         self._before_save = None  # set by fit while it runs: records its progress before a save
+
+    def __call__(self, inputs, training=None):
+        """The model's output for a batch (a NumPy array or gt.Tensor of samples) as a gt.Tensor on the
+        model's device, as Keras's model(x): inference unless training=True (dropout's masks, batch
+        statistics, which also update the moving ones)."""
+        if symbolic.is_symbolic(inputs):
+            raise TypeError(f"{self.name}: using a model as a layer of another model is not supported yet; "
+                            f"call its layers on the tensors instead")
+        self._check_runnable("call")
+        self.build()
+        x = eager.as_device_batch(inputs, self.device, self.input_shape, self.name)
+        kind = "call_training" if checks.flag(bool(training), "training") else "predict"
+        return self._plan(kind, x.shape[0]).predict(x)
 
     # ---- structure ----
     @property

@@ -25,16 +25,21 @@ def last_activation(model):
     return getattr(model._output_layer(), "activation", None)
 
 
+# What each kind of plan is for: "train" (fit's steps), "evaluate" and "predict" (inference), and
+# "call_training" (model(x, training=True): training's forward, no loss or optimizer).
+KINDS_WITH_LOSS = ("train", "evaluate")
+
+
 def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
     """A plan for `batch` rows over the model's current parameters and, for training, its optimizer
     slots (`key(i, name)` names the slots of layer i's parameter `name`, as the optimizer stores them)."""
-    training = kind == "train"
+    training = kind in ("train", "call_training")
     graphs = graphs_enabled() and not (training and model.run_eagerly)
     plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training)
     output = model._add_to_plan(plan)
-    if kind != "predict":
+    if kind in KINDS_WITH_LOSS:
         model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape), output)
-    if training:
+    if kind == "train":
         index = {layer: i for i, layer in enumerate(model.layers)}
         slots = [model.optimizer.slots_for(key(index[layer], name), layer.params[name])
                  for layer in model._plan_layers() for name in layer.trainable_names]
