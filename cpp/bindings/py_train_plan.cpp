@@ -41,10 +41,12 @@ void bind_train_plan(py::module_& m) {
   using arg = py::arg;
   py::class_<TrainPlan>(m, "_TrainPlan", "A compiled training step at one batch size (see train_plan.h).")
       .def(py::init([](const std::string& device, int64_t batch, const Shape& sample_shape, bool graphs,
-                       bool training) {
-             return std::make_unique<TrainPlan>(parse_device(device), batch, sample_shape, graphs, training);
+                       bool training, bool reuse_memory) {
+             return std::make_unique<TrainPlan>(parse_device(device), batch, sample_shape, graphs, training,
+                                                reuse_memory);
            }),
-           arg("device"), arg("batch"), arg("sample_shape"), arg("graphs") = true, arg("training") = true)
+           arg("device"), arg("batch"), arg("sample_shape"), arg("graphs") = true, arg("training") = true,
+           arg("reuse_memory") = true)
       .def("add_dense", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
                            const py::object& activation, int64_t input) {
              return p.add_dense(kernel, optional(bias), plan_activation(activation), input);

@@ -44,6 +44,8 @@ struct Activated : Indexed {
     return true;
   }
   bool needs_z() const { return activation.softmax || reads_input(activation.elementwise); }
+  // The derivative of a fused activation reads the output, except where it reads z (kept by the node).
+  bool backward_reads_output() const override { return activation.softmax || (!activation.is_none() && !needs_z()); }
   // Where the kernel stores, and the epilogue it fuses.
   float* store(Impl& p) const { return needs_z() ? ptr(z) : ptr(y(p)); }
   GtActivation fused() const { return needs_z() ? GT_ACTIVATION_NONE : activation.elementwise; }
@@ -107,6 +109,8 @@ struct Pool2dLayer : Indexed {
   GtWindow2d g{};
   Tensor argmax;
   explicit Pool2dLayer(GtPoolKind k) : kind(k) {}
+  bool backward_reads_inputs() const override { return false; }  // max pooling keeps its argmax instead
+  bool backward_reads_output() const override { return false; }
   void forward(Impl& p, bool) override {
     kernels::pool2d_forward(p.device, g, kind, cptr(x(p)), ptr(y(p)),
                             kind == GT_POOL_MAX ? argmax.data<int32_t>() : nullptr);
@@ -122,6 +126,8 @@ struct Pool2dLayer : Indexed {
 
 struct GlobalAvgPoolLayer : Indexed {
   int64_t n, hw, c;
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
   void forward(Impl& p, bool) override { kernels::global_avg_pool2d_forward(p.device, n, hw, c, cptr(x(p)), ptr(y(p))); }
   void backward(Impl& p) override {
     if (dx(p).defined()) kernels::global_avg_pool2d_backward(p.device, n, hw, c, cptr(dy(p)), ptr(dx(p)));
@@ -134,6 +140,8 @@ struct DropoutLayer : Indexed {
   ops::DropoutConstants constants;
   Tensor mask;
   DropoutLayer(double rate, uint64_t s) : seed(s), constants(ops::dropout_constants(rate)) {}
+  bool backward_reads_inputs() const override { return false; }  // the mask says it all
+  bool backward_reads_output() const override { return false; }
   void forward(Impl& p, bool training) override {
     if (!training) {
       kernels::copy_device(p.device, y(p).raw(), x(p).raw(), x(p).nbytes());
@@ -154,6 +162,7 @@ struct BatchNormLayer : Indexed {
   float momentum, epsilon;
   int64_t m, c;
   BatchNormLayer(double mom, double eps) : momentum(static_cast<float>(mom)), epsilon(static_cast<float>(eps)) {}
+  bool backward_reads_output() const override { return false; }
   void forward(Impl& p, bool training) override {
     if (!training) {  // normalised by the statistics gathered in training
       kernels::batch_norm_forward(p.device, m, c, cptr(x(p)), cptr(moving_mean), cptr(moving_var), cptr(gamma),
@@ -178,6 +187,14 @@ struct ActivationLayer : Indexed {
   PlanActivation activation;
   int64_t rows, cols;
   explicit ActivationLayer(PlanActivation a) : activation(a) {}
+  // Where the derivative may read either (relu), it reads the output: the next layer keeps that value
+  // anyway, so the input's buffer can be reused.
+  bool derivative_reads_input() const {
+    const ActivationInfo* info = find_activation(activation.elementwise);
+    return !activation.softmax && info != nullptr && info->reads == GT_ACTIVATION_READS_INPUT;
+  }
+  bool backward_reads_inputs() const override { return derivative_reads_input(); }
+  bool backward_reads_output() const override { return !activation.is_none() && !derivative_reads_input(); }
   bool drop_activation(PlanActivation a) override {
     if (activation != a) return false;
     activation = PlanActivation::none();
@@ -198,8 +215,7 @@ struct ActivationLayer : Indexed {
     } else if (activation.softmax) {
       kernels::softmax_backward(p.device, rows, cols, cptr(dy(p)), cptr(y(p)), ptr(dx(p)));
     } else {
-      const ActivationInfo* info = find_activation(activation.elementwise);
-      const Tensor& read = info->reads == GT_ACTIVATION_READS_OUTPUT ? y(p) : x(p);
+      const Tensor& read = derivative_reads_input() ? x(p) : y(p);
       kernels::activation_backward(p.device, activation.elementwise, rows * cols, cptr(dy(p)), cptr(read), ptr(dx(p)));
     }
   }
@@ -213,6 +229,8 @@ GtStridedCopy flat_copy(int64_t n, float scale, bool accumulate) {
 // Add, Subtract and Average: y = Σ coefficient[i]·x[i]; each input's gradient is coefficient[i]·dy.
 struct LinearMergeLayer : PlanNode {
   std::vector<float> coefficients;
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
   void forward(Impl& p, bool) override {
     const Tensor& y = p.values[out];
     for (size_t i = 0; i < ins.size(); ++i)
@@ -233,6 +251,8 @@ struct LinearMergeLayer : PlanNode {
 // output's.
 struct ConcatenateLayer : PlanNode {
   int64_t outer = 0, total = 0;
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
   std::vector<int64_t> chunk, offset;
   GtStridedCopy part(size_t i, bool into_output) const {
     return into_output ? GtStridedCopy{outer, 1, chunk[i], chunk[i], 0, total, 0, 1.0f, 0}
@@ -255,6 +275,8 @@ struct ConcatenateLayer : PlanNode {
 // one's backward is the other's forward on the gradients.
 struct BorderLayer : Indexed {
   bool padding = true;
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
   int64_t n = 0, h = 0, w = 0, c = 0;  // the small image
   int64_t big_h = 0, big_w = 0, top = 0, left = 0;
   void small_to_big(Impl& p, const char* what, const float* small, float* big) const {
@@ -283,6 +305,8 @@ struct BorderLayer : Indexed {
 
 // A view: its output and gradient share its input's buffers, so no kernel runs.
 struct ReshapeLayer : PlanNode {
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
   void forward(Impl&, bool) override {}
   void backward(Impl&) override {}
 };

@@ -16,6 +16,7 @@
 #include "core/memory.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
+#include "core/plan_memory.h"
 #include "core/train_plan_impl.h"
 
 namespace gt {
@@ -68,38 +69,64 @@ const Tensor& Impl::input(int64_t& input) {
 }
 
 // Where a new reader of value `in` writes its gradient: the value's own buffer for its first reader,
-// a buffer of the reader's own for each later one (summed in before the value's producer runs backward).
-Tensor gradient_target(Impl& p, int64_t in) {
+// a buffer of the reader's own for each later one (summed in before the value's producer runs
+// backward). Records it in the node's din_slots.
+void add_gradient_target(Impl& p, PlanNode& node, int64_t in) {
   const bool first = p.readers[in]++ == 0;
-  if (!p.grads[in].defined()) return Tensor();
-  if (first) return p.grads[in];
-  p.reader_grads[in].push_back(p.buffer(p.values[in].shape()));
-  return p.reader_grads[in].back();
+  if (!p.grads[in].defined()) {
+    node.dins.emplace_back();
+    node.din_slots.push_back(-1);
+  } else if (first) {
+    node.dins.push_back(p.grads[in]);
+    node.din_slots.push_back(0);
+  } else {
+    int index = 0;
+    p.reader_grads[in].push_back(p.placeholder(p.values[in].shape(), &index));
+    p.reader_grad_buffer[in].push_back(index);
+    node.dins.push_back(p.reader_grads[in].back());
+    node.din_slots.push_back(static_cast<int>(p.reader_grads[in].size()));
+  }
+}
+
+// The planned buffer behind a node's din k (-1: none).
+int din_buffer(const Impl& p, const PlanNode& node, size_t k) {
+  const int slot = node.din_slots[k];
+  const int64_t in = node.ins[k];
+  return slot < 0 ? -1 : slot == 0 ? p.grad_buffer[in] : p.reader_grad_buffer[in][slot - 1];
+}
+
+// Appends a value (and its gradient's) bookkeeping and the node that writes it.
+int64_t add_node(Impl& p, std::unique_ptr<PlanNode> node, Tensor value, int value_buffer, Tensor grad,
+                 int grad_buffer) {
+  p.values.push_back(std::move(value));
+  p.value_buffer.push_back(value_buffer);
+  p.grads.push_back(std::move(grad));
+  p.grad_buffer.push_back(grad_buffer);
+  p.readers.push_back(0);
+  p.reader_grads.emplace_back();
+  p.reader_grad_buffer.emplace_back();
+  node->out = static_cast<int64_t>(p.values.size()) - 1;
+  p.nodes.push_back(std::move(node));
+  return p.nodes.back()->out;
 }
 
 int64_t Impl::push(std::unique_ptr<PlanNode> node, std::vector<int64_t> ins, const Shape& out_sample) {
-  for (const int64_t in : ins) node->dins.push_back(gradient_target(*this, in));
+  for (const int64_t in : ins) add_gradient_target(*this, *node, in);
   node->ins = std::move(ins);
-  values.push_back(buffer(with_batch(batch, out_sample)));
-  grads.push_back(training ? buffer(values.back().shape()) : Tensor());
-  readers.push_back(0);
-  reader_grads.emplace_back();
-  node->out = static_cast<int64_t>(values.size()) - 1;
-  nodes.push_back(std::move(node));
-  return nodes.back()->out;
+  const Shape shape = with_batch(batch, out_sample);
+  int value_index = -1, grad_index = -1;
+  Tensor value = placeholder(shape, &value_index);
+  Tensor grad = training ? placeholder(shape, &grad_index) : Tensor();
+  return add_node(*this, std::move(node), std::move(value), value_index, std::move(grad), grad_index);
 }
 
 int64_t Impl::push_view(std::unique_ptr<PlanNode> node, int64_t in, const Shape& shape) {
-  const Tensor din = gradient_target(*this, in);
+  add_gradient_target(*this, *node, in);
   node->ins = {in};
-  node->dins = {din};
-  values.push_back(values[in].reshape(shape));
-  grads.push_back(din.defined() ? din.reshape(shape) : Tensor());
-  readers.push_back(0);
-  reader_grads.emplace_back();
-  node->out = static_cast<int64_t>(values.size()) - 1;
-  nodes.push_back(std::move(node));
-  return nodes.back()->out;
+  const Tensor& din = node->dins.front();
+  const int grad_index = din_buffer(*this, *node, 0);
+  return add_node(*this, std::move(node), values[in].reshape(shape), value_buffer[in],
+                  din.defined() ? din.reshape(shape) : Tensor(), grad_index);
 }
 
 Tensor Impl::add_param(const Tensor& param, const char* name) {
@@ -117,17 +144,84 @@ Tensor Impl::add_param(const Tensor& param, const char* name) {
   return param_grads.back();
 }
 
+void Impl::place_buffers() {
+  // The step's schedule: forward of node i at time i, the loss at n, backward of node i at 2n - i, and
+  // the output read once more after the step (predict's copy).
+  const int64_t n = static_cast<int64_t>(nodes.size()), after = 2 * n + 1;
+  std::vector<BufferLifetime> life(planned.size(), BufferLifetime{0, INT64_MAX, INT64_MIN});
+  std::vector<bool> written(planned.size(), false);
+  const auto use = [&](int buffer, int64_t t, bool writes = false) {
+    if (buffer < 0) return;
+    life[buffer].first = std::min(life[buffer].first, t);
+    life[buffer].last = std::max(life[buffer].last, t);
+    written[buffer] = written[buffer] || writes;
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    const PlanNode& node = *nodes[i];
+    use(value_buffer[node.out], i, true);
+    for (const int64_t in : node.ins) use(value_buffer[in], i);
+    if (!training) continue;
+    const int64_t t = 2 * n - i;
+    for (const int64_t in : node.ins)
+      if (node.backward_reads_inputs()) use(value_buffer[in], t);
+    if (node.backward_reads_output()) use(value_buffer[node.out], t);
+    use(grad_buffer[node.out], t);
+    for (const int b : reader_grad_buffer[node.out]) use(b, t);
+    for (size_t k = 0; k < node.ins.size(); ++k) use(din_buffer(*this, node, k), t, true);
+  }
+  const int64_t out = output_value();
+  if (has_loss) use(grad_buffer[out], n, true);
+  use(value_buffer[out], after);
+  for (size_t b = 0; b < planned.size(); ++b) {
+    life[b].bytes = static_cast<size_t>(shape_numel(planned[b])) * sizeof(float);
+    if (!reuse_memory || life[b].first > life[b].last) life[b].first = 0, life[b].last = after;
+  }
+  // A gradient nothing writes (of a value no layer reads, off the path to the output) must read as
+  // zeros: such buffers stay out of the arena, zeroed once.
+  std::vector<BufferLifetime> arena_life;
+  std::vector<int> arena_index(planned.size(), -1);
+  for (size_t b = 0; b < planned.size(); ++b)
+    if (written[b]) {
+      arena_index[b] = static_cast<int>(arena_life.size());
+      arena_life.push_back(life[b]);
+    }
+  size_t arena_bytes = 0;
+  const std::vector<size_t> offsets = gt::place_buffers(arena_life, 256, &arena_bytes);
+  const Tensor arena = buffer({static_cast<int64_t>(std::max<size_t>(arena_bytes / sizeof(float), 1))});
+  const auto owner = std::make_shared<Tensor>(arena);
+  std::vector<Tensor> real(planned.size());
+  for (size_t b = 0; b < planned.size(); ++b) {
+    if (arena_index[b] >= 0) {
+      real[b] = Tensor::borrow(static_cast<char*>(arena.raw()) + offsets[arena_index[b]], planned[b], DType::Float32,
+                               device, owner);
+    } else {
+      real[b] = buffer(planned[b]);
+      kernels::fill_zero(device, real[b].raw(), real[b].nbytes());
+    }
+  }
+  for (size_t v = 1; v < values.size(); ++v) {
+    if (value_buffer[v] >= 0)  // else a view of the plan's input, which is real memory already
+      values[v] = real[value_buffer[v]].reshape(values[v].shape());
+    if (grad_buffer[v] >= 0) grads[v] = real[grad_buffer[v]].reshape(grads[v].shape());
+    for (size_t j = 0; j < reader_grads[v].size(); ++j) reader_grads[v][j] = real[reader_grad_buffer[v][j]];
+  }
+  for (const auto& node : nodes)
+    for (size_t k = 0; k < node->ins.size(); ++k) {
+      const int slot = node->din_slots[k];
+      const int64_t in = node->ins[k];
+      if (slot >= 0) node->dins[k] = slot == 0 ? grads[in] : reader_grads[in][slot - 1];
+    }
+}
+
 void Impl::complete() {
   if (workspace.defined()) return;
-  // A value nothing reads (a branch that does not reach the output) has a zero gradient.
-  for (size_t v = 1; v < values.size(); ++v)
-    if (readers[v] == 0 && static_cast<int64_t>(v) != output_value() && grads[v].defined())
-      kernels::fill_zero(device, grads[v].raw(), grads[v].nbytes());
+  place_buffers();
   workspace = buffer({static_cast<int64_t>(std::max<size_t>(workspace_floats, 1))});
   if (training) scratch = buffer({static_cast<int64_t>(std::max<size_t>(scratch_floats, 1))});
 }
 
-TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs, bool training)
+TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs, bool training,
+                     bool reuse_memory)
     : impl_(new Impl) {
   if (batch < 1) throw ValueError("batch: expected a positive batch size, got " + std::to_string(batch));
   impl_->device = device;
@@ -135,10 +229,14 @@ TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_sh
   impl_->training = training;
   impl_->graph_state = graphs && device.type != DeviceType::CPU ? Impl::GraphState::Pending : Impl::GraphState::Off;
   impl_->scalars = impl_->buffer({static_cast<int64_t>(sizeof(GtStepScalars))}, DType::UInt8);
+  impl_->reuse_memory = reuse_memory;
   impl_->values.push_back(impl_->buffer(with_batch(batch, sample_shape)));
+  impl_->value_buffer.push_back(-1);
   impl_->grads.emplace_back();  // nothing needs the gradient of the data
+  impl_->grad_buffer.push_back(-1);
   impl_->readers.push_back(0);
   impl_->reader_grads.emplace_back();
+  impl_->reader_grad_buffer.emplace_back();
 }
 
 TrainPlan::~TrainPlan() = default;
@@ -174,7 +272,7 @@ void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation, int64_t output) {
     p.need_workspace(kernels::binary_cross_entropy_workspace(p.device));
   }
   // The loss writes the output's gradient, also in an inference plan (where nothing reads it).
-  if (!p.grads[output].defined()) p.grads[output] = p.buffer(out.shape());
+  if (!p.grads[output].defined()) p.grads[output] = p.placeholder(out.shape(), &p.grad_buffer[output]);
   // Probabilities are read back to the host each step, which a recorded graph cannot do.
   if (loss == PlanLoss::SparseCategoricalProbabilities) p.graph_state = Impl::GraphState::Off;
   p.loss_kind = loss;

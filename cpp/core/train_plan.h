@@ -1,6 +1,7 @@
 // The one executor of a model at one batch size: a graph of layer nodes (cpp/core/plan_nodes.cpp), each
 // layer kind's forward and backward written once there, plus a loss and an optimizer. Every activation,
-// gradient and workspace buffer is allocated once when the plan is built. A training step launches a
+// gradient and workspace buffer is allocated once, when the plan is complete (its first step), values
+// and gradients in one arena where buffers whose lifetimes in the step do not overlap share memory. A training step launches a
 // fixed list of kernels (input conversion, forward, loss, metrics, backward, optimizer) with no Python
 // between them, or the same nodes one call at a time (run eagerly, for debugging); an inference plan
 // (predict, evaluate) runs the same nodes' forward with training off. The loss and the accuracy count are
@@ -43,8 +44,11 @@ class TrainPlan {
   // With `graphs` on a GPU, the first step records its kernels as a graph that later steps replay.
   // Without `training`, an inference plan: no gradients or optimizer, dropout passes its input through
   // and batch normalisation uses its moving statistics.
+  // With `reuse_memory`, buffers whose lifetimes in the step do not overlap share memory (a value no
+  // later kernel reads is overwritten: node_output shows it only until then); without, every value
+  // keeps its own buffer.
   TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs = true,
-            bool training = true);
+            bool training = true, bool reuse_memory = true);
   ~TrainPlan();
   TrainPlan(const TrainPlan&) = delete;
   TrainPlan& operator=(const TrainPlan&) = delete;

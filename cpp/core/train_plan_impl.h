@@ -37,10 +37,15 @@ struct PlanNode {
   std::vector<int64_t> ins;
   int64_t out = 0;
   std::vector<Tensor> dins;
+  std::vector<int> din_slots;  // each din: -1 none, 0 the input's own gradient, j + 1 its reader_grads[j]
   int64_t in() const { return ins.front(); }
   virtual ~PlanNode() = default;
   virtual void forward(TrainPlan::Impl& p, bool training) = 0;
   virtual void backward(TrainPlan::Impl& p) = 0;
+  // What backward reads of the forward's values, which memory planning keeps alive until then. The
+  // defaults keep both; a node that reads neither says so and lets their buffers be reused.
+  virtual bool backward_reads_inputs() const { return true; }
+  virtual bool backward_reads_output() const { return true; }
   // The loss takes over this node's output activation (see TrainPlan::set_loss); false if it has none.
   virtual bool drop_activation(PlanActivation) { return false; }
 };
@@ -86,6 +91,20 @@ struct TrainPlan::Impl {
     held += t.nbytes();
     return t;
   }
+
+  // Memory planning. Value and gradient buffers (besides the plan's input) are placeholders, shapes
+  // without memory, until complete() places them in one arena by their lifetimes over the step
+  // (plan_memory.h); with reuse_memory off each gets its own place, as for inspecting every value.
+  bool reuse_memory = true;
+  std::vector<Shape> planned;                        // the planned buffers' shapes
+  std::vector<int> value_buffer, grad_buffer;        // by value: its planned buffer, or -1
+  std::vector<std::vector<int>> reader_grad_buffer;  // parallel to reader_grads
+  Tensor placeholder(const Shape& shape, int* index) {
+    planned.push_back(shape);
+    *index = static_cast<int>(planned.size()) - 1;
+    return Tensor::borrow(nullptr, shape, DType::Float32, device, nullptr);
+  }
+  void place_buffers();  // complete()'s planning: lifetimes, offsets, the arena, the buffers rebound
   void need_workspace(size_t floats) { workspace_floats = std::max(workspace_floats, floats); }
   void need_scratch(int64_t floats) { scratch_floats = std::max(scratch_floats, static_cast<size_t>(floats)); }
 

@@ -35,7 +35,9 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
     slots (`key(i, name)` names the slots of layer i's parameter `name`, as the optimizer stores them)."""
     training = kind in ("train", "call_training")
     graphs = graphs_enabled() and not (training and model.run_eagerly)
-    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training)
+    # A model run eagerly (for debugging) keeps every value in its own buffer, for node_output to show.
+    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training,
+                            reuse_memory=not model.run_eagerly)
     output = model._add_to_plan(plan)
     if kind in KINDS_WITH_LOSS:
         model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape), output)
