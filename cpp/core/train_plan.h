@@ -1,14 +1,15 @@
 // The one executor of a model at one batch size: a graph of layer nodes (cpp/core/plan_nodes.cpp), each
 // layer kind's forward and backward written once there, plus a loss and an optimizer. Every activation,
 // gradient and workspace buffer is allocated once, when the plan is complete (its first step), values
-// and gradients in one arena where buffers whose lifetimes in the step do not overlap share memory. A training step launches a
-// fixed list of kernels (input conversion, forward, loss, metrics, backward, optimizer) with no Python
-// between them, or the same nodes one call at a time (run eagerly, for debugging); an inference plan
-// (predict, evaluate) runs the same nodes' forward with training off. The loss and the accuracy count are
-// summed on the device, so a step never waits for the device; metrics() reads the sums when asked.
-// Values are numbered: 0 is the plan's input, each node reads earlier values and writes a new one, so
-// the graph is directed and acyclic by construction. A value read by several nodes gets the sum of
-// their gradients, and a parameter used by several nodes (a shared layer) the sum of its uses'.
+// and gradients in one arena where buffers whose lifetimes in the step do not overlap share memory. A
+// training step launches a fixed list of kernels (input conversion, forward, loss, metrics, backward,
+// optimizer) with no Python between them, or the same nodes one call at a time (run eagerly, for
+// debugging); an inference plan (predict, evaluate) runs the same nodes' forward with training off. The
+// loss and the accuracy count are summed on the device, so a step never waits for the device; metrics()
+// reads the sums when asked. Values are numbered: 0 is the plan's input, each node reads earlier values
+// and writes a new one, so the graph is directed and acyclic by construction. A value read by several
+// nodes gets the sum of their gradients, and a parameter used by several nodes (a shared layer) the sum
+// of its uses'.
 #pragma once
 #include <memory>
 #include <string>
