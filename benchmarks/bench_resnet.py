@@ -29,7 +29,7 @@ MiB = 1 << 20
 def gputrain_step(name, device, batch, size=224):
     """(step, sync, model): one compiled training step as fit runs it, and a wait for the device."""
     build = {"resnet18": gt.applications.ResNet18, "resnet50": gt.applications.ResNet50}[name]
-    model = build(input_shape=(size, size, 3), classes=1000)
+    model = build(weights=None, input_shape=(size, size, 3), classes=1000)
     model.compile(gt.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy", device=device)
     rng = np.random.default_rng(0)
     xb = gt.tensor(rng.random((batch, size, size, 3), dtype=np.float32), device=model.device)

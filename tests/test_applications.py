@@ -39,7 +39,7 @@ def test_resnet50_has_keras_counts_names_and_shapes():
 
 
 def test_resnet101_count_and_the_torchvision_resnets():
-    assert applications.ResNet101().count_params() == 44_707_176  # Keras's ResNet101
+    assert applications.ResNet101(weights=None).count_params() == 44_707_176  # Keras's ResNet101
     # torchvision counts trainable parameters: 11,689,512 and 21,797,672 with 1,000 classes.
     assert _trainable(applications.ResNet18()) == 11_689_512
     assert _trainable(applications.ResNet34()) == 21_797_672
@@ -52,7 +52,7 @@ def test_application_arguments_as_keras():
     assert headless.output_shape == (512,) and headless.layers[-1].name == "max_pool"
     assert applications.ResNet18(include_top=False, input_shape=(64, 64, 3)).output_shape == (2, 2, 512)
     with pytest.raises(ValueError, match="does not bundle or download pretrained weights"):
-        applications.ResNet50(weights="imagenet")
+        applications.ResNet50()  # Keras's default, weights="imagenet"
     with pytest.raises(ValueError, match="at least 32x32"):
         applications.ResNet18(input_shape=(16, 16, 3))
     with pytest.raises(ValueError, match="pooling"):

@@ -35,16 +35,17 @@ def input_shape(shape, default_size: int, min_size: int) -> tuple:
     return shape
 
 
-def top(x, include_top: bool, pooling, classes: int, classifier_activation, checked_classes: int):
+def top(x, include_top: bool, pooling, classes: int, classifier_activation, pooling_names=("avg_pool", "max_pool")):
     """The classifier (global average pooling and Dense named predictions), or the pooling Keras adds
-    without it."""
+    without it; its pooling layers named as the application names them (None: automatic names)."""
+    avg_name, max_name = pooling_names or (None, None)
     if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        return layers.Dense(checked_classes, activation=classifier_activation, name="predictions")(x)
+        x = layers.GlobalAveragePooling2D(name=avg_name)(x)
+        return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
     if pooling == "avg":
-        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return layers.GlobalAveragePooling2D(name=avg_name)(x)
     if pooling == "max":
-        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+        return layers.GlobalMaxPooling2D(name=max_name)(x)
     if pooling is not None:
         raise ValueError(f"pooling: expected None, 'avg' or 'max', got {pooling!r}")
     return x

@@ -1,8 +1,10 @@
-"""ResNets. ResNet50 and ResNet101 follow Keras's (bottleneck blocks, biased convolutions, batch-norm
-epsilon 1.001e-5, and its layer names: conv2_block1_1_conv, ...). ResNet18 and ResNet34 follow
-torchvision's (basic blocks of two 3x3 convolutions without bias, a 1x1 projection where the shape
-changes; 11,689,512 trainable parameters for ResNet18 on 1,000 classes), with PyTorch's symmetric padding
-written as ZeroPadding2D before 'valid' convolutions, so the same weights compute the same function."""
+"""ResNets. ResNet50 and ResNet101 follow Keras's: bottleneck blocks, biased convolutions, batch-norm
+epsilon 1.001e-5, its layer names (conv2_block1_1_conv, ...) and its default weights="imagenet", which
+gputrain refuses with a message (pass weights=None). ResNet18 and ResNet34 follow torchvision's: basic
+blocks of two 3x3 convolutions without bias, a 1x1 projection where the shape changes, 11,689,512
+trainable parameters for ResNet18 on 1,000 classes, random weights by default; PyTorch's symmetric
+padding is written as ZeroPadding2D before 'valid' convolutions, so the same weights compute the same
+function."""
 from __future__ import annotations
 
 from .. import checks, layers
@@ -76,17 +78,17 @@ def _resnet(stages, torch_style: bool, include_top, weights, input_tensor, input
             else:
                 x = _bottleneck(x, width, stride, conv_shortcut=b == 1, name=block_name)
         width *= 2
-    x = common.top(x, include_top, pooling, classes, classifier_activation, classes)
+    x = common.top(x, include_top, pooling, classes, classifier_activation)
     return common.finish(Model(inp, x, name=name), weights)
 
 
-def ResNet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+def ResNet50(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
              classifier_activation="softmax", name="resnet50"):
     return _resnet([3, 4, 6, 3], False, include_top, weights, input_tensor, input_shape, pooling,
                    classes, classifier_activation, name)
 
 
-def ResNet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+def ResNet101(include_top=True, weights="imagenet", input_tensor=None, input_shape=None, pooling=None, classes=1000,
               classifier_activation="softmax", name="resnet101"):
     return _resnet([3, 4, 23, 3], False, include_top, weights, input_tensor, input_shape, pooling,
                    classes, classifier_activation, name)
