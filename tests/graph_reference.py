@@ -36,6 +36,8 @@ def _layer(layer, xs, p):
     elif isinstance(layer, layers.Cropping2D):
         top, bottom, left, right = layer.sides
         return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right, :]
+    elif isinstance(layer, layers.UpSampling2D):
+        return x.repeat(layer.size[0], axis=1).repeat(layer.size[1], axis=2)
     elif isinstance(layer, (layers.Reshape, layers.Flatten)):
         return x.reshape((x.shape[0],) + tuple(layer.output_shape))
     elif isinstance(layer, layers.GlobalAveragePooling2D):

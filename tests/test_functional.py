@@ -156,6 +156,8 @@ def test_calling_a_layer_on_data_builds_it_and_computes_alone():
     images = np.random.default_rng(5).integers(0, 255, (2, 4, 4, 1)).astype(np.uint8)
     padded = layers.ZeroPadding2D(((1, 0), (0, 2)))(images).numpy()  # uint8 arrives as float32
     np.testing.assert_array_equal(padded, np.pad(images, ((0, 0), (1, 0), (0, 2), (0, 0))).astype(np.float32))
+    np.testing.assert_array_equal(layers.UpSampling2D((2, 3))(images).numpy(),
+                                  images.repeat(2, axis=1).repeat(3, axis=2).astype(np.float32))
     with pytest.raises(ValueError, match=r"samples of shape \(5,\)"):
         dense(np.zeros((3, 6), np.float32))
     with pytest.raises(TypeError, match="merging layers"):

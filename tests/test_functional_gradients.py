@@ -1,7 +1,8 @@
 """Functional models through the plan: the loss and every parameter gradient of one training step equal
 the float64 finite differences of an independent NumPy interpreter of the same graph (graph_reference.py),
 for skip connections (Add, Subtract, Average), concatenation, a value read by several layers, shared
-layers (one layer called twice), batch normalisation in training mode, padding, cropping and reshapes.
+layers (one layer called twice), batch normalisation in training mode, padding, cropping, nearest
+upsampling and reshapes.
 
 Tolerance: the plan computes in float32; the gradients of these small graphs (≤ a few hundred terms per
 element, values of order 1) carry float32 rounding of ~1e-6 relative, and the float64 central
@@ -28,7 +29,8 @@ def _residual_model():
     mixed = layers.Average()([s1, s2, layers.Subtract()([skip, s2])])
     normed = layers.BatchNormalization()(mixed)
     padded = layers.ZeroPadding2D(((1, 0), (2, 1)))(normed)
-    cropped = layers.Cropping2D(((0, 1), (1, 2)))(padded)        # back to 6x6, shifted
+    cropped = layers.Cropping2D(((5, 5), (3, 4)))(layers.UpSampling2D((2, 2))(padded))  # 7x9 -> 14x18 -> 4x11
+    cropped = layers.ZeroPadding2D(((1, 1), (0, 0)))(layers.Cropping2D(((0, 0), (1, 4)))(cropped))  # 6x6
     joined = layers.Concatenate()([cropped, a])                  # along channels
     rows = layers.Concatenate(axis=1)([joined, joined])          # along height: one value read twice
     pooled = layers.GlobalMaxPooling2D()(rows)

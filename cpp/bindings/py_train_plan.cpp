@@ -74,6 +74,9 @@ void bind_train_plan(py::module_& m) {
       .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
       .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))
       .def("add_border2d", &TrainPlan::add_border2d, arg("padding"), arg("sides"), arg("input") = -1)
+      .def("add_upsample_nearest2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
+             return p.add_upsample_nearest2d(pair_arg(size, "size"), input);
+           }, arg("size"), arg("input") = -1)
       .def("set_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output) {
              p.set_loss(plan_loss(loss), fuse_activation, output);
            }, arg("loss"), arg("fuse_activation"), arg("output") = -1)

@@ -303,6 +303,33 @@ struct BorderLayer : Indexed {
   }
 };
 
+// UpSampling2D, nearest: output cell (i·sh + a, j·sw + b) repeats input cell (i, j). For each of the
+// sh·sw offsets (a, b) that is one strided copy of the whole input (lines of c channels, every sw-th cell
+// of every sh-th row), and backward adds the gradient back through the same copies.
+struct UpsampleNearestLayer : Indexed {
+  int64_t n = 0, h = 0, w = 0, c = 0, sh = 1, sw = 1;
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+  GtStridedCopy copy(bool into_output, bool accumulate) const {
+    const int64_t small_row = w * c, big_rows = sh * w * sw * c;
+    return into_output ? GtStridedCopy{n * h, w, c, small_row, c, big_rows, sw * c, 1.0f, 0}
+                       : GtStridedCopy{n * h, w, c, big_rows, sw * c, small_row, c, 1.0f, accumulate ? 1 : 0};
+  }
+  int64_t offset(int64_t a, int64_t b) const { return (a * w * sw + b) * c; }
+  void forward(Impl& p, bool) override {
+    for (int64_t a = 0; a < sh; ++a)
+      for (int64_t b = 0; b < sw; ++b)
+        kernels::strided_copy(p.device, "up_sampling2d", copy(true, false), cptr(x(p)), ptr(y(p)) + offset(a, b));
+  }
+  void backward(Impl& p) override {
+    if (!dx(p).defined()) return;
+    for (int64_t a = 0; a < sh; ++a)
+      for (int64_t b = 0; b < sw; ++b)
+        kernels::strided_copy(p.device, "up_sampling2d_grad", copy(false, a + b > 0), cptr(dy(p)) + offset(a, b),
+                              ptr(dx(p)));
+  }
+};
+
 // A view: its output and gradient share its input's buffers, so no kernel runs.
 struct ReshapeLayer : PlanNode {
   bool backward_reads_inputs() const override { return false; }
@@ -520,6 +547,19 @@ int64_t TrainPlan::add_concatenate(const std::vector<int64_t>& inputs, int64_t a
     layer->chunk.push_back(p.values[in].dim(axis) * inner);
   }
   return p.push(std::move(layer), std::move(ins), Shape(out.begin() + 1, out.end()));
+}
+
+int64_t TrainPlan::add_upsample_nearest2d(ops::Pair size, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  if (x.ndim() != 4)
+    throw ValueError("up_sampling2d: expected inputs (batch, height, width, channels), got " + shape_str(x.shape()));
+  ops::check_positive_pair("size", size);
+  auto layer = std::make_unique<UpsampleNearestLayer>();
+  layer->n = x.dim(0), layer->h = x.dim(1), layer->w = x.dim(2), layer->c = x.dim(3);
+  layer->sh = size.h, layer->sw = size.w;
+  const Shape out{layer->h * layer->sh, layer->w * layer->sw, layer->c};
+  return p.push(std::move(layer), input, out);
 }
 
 int64_t TrainPlan::add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input) {

@@ -76,6 +76,8 @@ class TrainPlan {
   // Along `axis` of the values (with the batch as axis 0; negative counts from the end), which agree
   // on every other axis.
   int64_t add_concatenate(const std::vector<int64_t>& inputs, int64_t axis);
+  // UpSampling2D with nearest interpolation: each cell repeated size[0] x size[1] times.
+  int64_t add_upsample_nearest2d(ops::Pair size, int64_t input = -1);
   // ZeroPadding2D (padding) or Cropping2D: `sides` = (top, bottom, left, right) rows and columns.
   int64_t add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input = -1);
 

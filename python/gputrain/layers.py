@@ -389,12 +389,12 @@ class ReLU(Activation):
 
 # The layers of other modules, reachable as gt.layers.<name> (imported last: they build on Layer).
 from .merging import Add, Average, Concatenate, Subtract  # noqa: E402
-from .reshaping import Cropping2D, Reshape, ZeroPadding2D  # noqa: E402
+from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa: E402
 
 LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
                                          GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dropout,
                                          BatchNormalization, Activation, ReLU, Add, Average, Subtract,
-                                         Concatenate, ZeroPadding2D, Cropping2D, Reshape)}
+                                         Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D, Reshape)}
 
 
 LAYERS["Input"] = InputLayer  # its name in checkpoints

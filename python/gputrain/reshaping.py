@@ -1,11 +1,11 @@
-"""Keras's layers that move values without arithmetic: ZeroPadding2D, Cropping2D and Reshape (a view of
-its input in the plan: no kernel runs)."""
+"""Keras's layers that move values without arithmetic: ZeroPadding2D, Cropping2D, UpSampling2D (nearest) and
+Reshape (a view of its input in the plan: no kernel runs)."""
 from __future__ import annotations
 
 import numpy as np
 
 from . import checks
-from .layers import Layer
+from .layers import Layer, _pair
 
 
 def _sides(value, name: str) -> tuple[int, int, int, int]:
@@ -108,3 +108,26 @@ class Reshape(Layer):
 
     def get_config(self):
         return {"name": self.name, "target_shape": list(self.target_shape)}
+
+
+class UpSampling2D(Layer):
+    """Repeats each cell size[0] x size[1] times (interpolation "nearest"; "bilinear" is not built yet)."""
+
+    def __init__(self, size=(2, 2), interpolation: str = "nearest", name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.size = _pair(size, "size")
+        if interpolation != "nearest":
+            raise ValueError(f"interpolation: only 'nearest' is supported so far, got {interpolation!r}")
+        self.interpolation = interpolation
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        h, w, c = input_shape
+        return (h * self.size[0], w * self.size[1], c)
+
+    def add_to_plan(self, plan, inputs):
+        return plan.add_upsample_nearest2d(list(self.size), input=inputs[0])
+
+    def get_config(self):
+        return {"name": self.name, "size": list(self.size), "interpolation": self.interpolation}
