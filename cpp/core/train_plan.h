@@ -63,6 +63,10 @@ class TrainPlan {
   int64_t add_batch_norm(const Tensor& gamma, const Tensor& beta, const Tensor& moving_mean,
                          const Tensor& moving_var, double momentum, double epsilon, int64_t input = -1);
   int64_t add_activation(PlanActivation activation, int64_t input = -1);
+  // Keras's DepthwiseConv2D: kernel (kh, kw, c, depth_multiplier), taps `dilation` apart.
+  int64_t add_depthwise_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides,
+                               const std::string& padding, ops::Pair dilation, PlanActivation activation,
+                               int64_t input = -1);
 
   // The loss on the last layer's output. With fuse_activation, the last layer's softmax (sparse
   // cross-entropy) or sigmoid (binary, then given as BinaryLogits) is computed inside the loss from the
