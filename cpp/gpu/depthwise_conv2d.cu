@@ -10,6 +10,7 @@
 // Taps over padding read zeros and are multiplied like any other, as on the CPU (0·Inf is NaN). Indices are divided by FastDivmod
 // when every index of the launch is below 2^31, by 64-bit division otherwise (tensors past 8 GiB).
 #include <algorithm>
+#include <initializer_list>
 
 #include "core/fast_divmod.h"
 #include "gpu/check.h"
