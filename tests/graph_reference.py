@@ -16,6 +16,8 @@ def _layer(layer, xs, p):
     x = xs[0]
     if isinstance(layer, layers.Dense):
         z = ref.dense(x, p["kernel"], p.get("bias"))
+    elif isinstance(layer, layers.DepthwiseConv2D):
+        z = ref.depthwise_conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding, layer.dilation_rate)
     elif isinstance(layer, layers.Conv2D):
         z = ref.conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding)
     elif isinstance(layer, layers.BatchNormalization):

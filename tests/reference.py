@@ -69,6 +69,46 @@ def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid"):
     return dx, dk, dy.sum(axis=(0, 1, 2))
 
 
+# ---- depthwise convolution --------------------------------------------------------------------------
+
+def _depthwise_taps(x, kernel, strides, padding, dilation):
+    """The padded x and, for each tap (i, j), the slices of it that the tap reads for every output."""
+    n, h, w, c = x.shape
+    kh, kw = kernel.shape[:2]
+    (sh, sw), (dh, dw) = strides, dilation
+    oh, ow, top, left, bottom, right = geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
+    taps = [(i, j, slice(i * dh, i * dh + (oh - 1) * sh + 1, sh), slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
+            for i in range(kh) for j in range(kw)]
+    return _padded(x, top, left, bottom, right), taps, (oh, ow, top, left)
+
+
+def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """Keras's DepthwiseConv2D: kernel (kh, kw, c, m), output channel ch·m + k = Σ over taps of
+    x[.., ch] · kernel[i, j, ch, k], taps `dilation` apart, "same" padding for the dilated extent."""
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    n, c, m = x.shape[0], x.shape[3], kernel.shape[3]
+    xp, taps, (oh, ow, _, _) = _depthwise_taps(x, kernel, strides, padding, dilation)
+    y = np.zeros((n, oh, ow, c, m))
+    for i, j, rows, cols in taps:
+        y += xp[:, rows, cols, :, None] * kernel[i, j]
+    y = y.reshape(n, oh, ow, c * m)
+    return y if bias is None else y + np.asarray(bias, np.float64)
+
+
+def depthwise_conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """(dx, dkernel, dbias) of depthwise_conv2d."""
+    dy, x, kernel = (np.asarray(a, np.float64) for a in (dy, x, kernel))
+    n, h, w, c = x.shape
+    m = kernel.shape[3]
+    xp, taps, (oh, ow, top, left) = _depthwise_taps(x, kernel, strides, padding, dilation)
+    dy5 = dy.reshape(n, oh, ow, c, m)
+    dxp, dk = np.zeros_like(xp), np.zeros_like(kernel)
+    for i, j, rows, cols in taps:
+        dxp[:, rows, cols, :] += (dy5 * kernel[i, j]).sum(axis=-1)
+        dk[i, j] = np.einsum("nhwc,nhwcm->cm", xp[:, rows, cols, :], dy5)
+    return dxp[:, top:top + h, left:left + w, :], dk, dy.sum(axis=(0, 1, 2))
+
+
 # ---- pooling ----------------------------------------------------------------------------------------
 
 def _windows(h, w, pool, strides, padding):

@@ -37,6 +37,17 @@ def _layer_forward(layer, x):
             dx, dkernel, dbias = grad(dy if pre_activation else act_back(dy))
             return dx, {"kernel": dkernel, **({"bias": dbias} if layer.use_bias else {})}
         return a, z, backward
+    if isinstance(layer, layers.DepthwiseConv2D):
+        window = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
+        z = ops.depthwise_conv2d(x, p["kernel"], p.get("bias"), **window)
+        a, act_back = _activation(layer.activation, z)
+
+        def backward(dy, pre_activation=False):
+            dz = dy if pre_activation else act_back(dy)
+            dx = ops.depthwise_conv2d_backward_data(dz, p["kernel"], list(x.shape), **window)
+            dkernel, dbias = ops.depthwise_conv2d_backward_filter(dz, x, layer.kernel_size, **window)
+            return dx, {"kernel": dkernel, **({"bias": dbias} if layer.use_bias else {})}
+        return a, z, backward
     if isinstance(layer, layers.Activation):
         a, act_back = _activation(layer.activation, x)
         return a, x, lambda dy, pre_activation=False: (dy if pre_activation else act_back(dy), {})

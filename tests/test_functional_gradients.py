@@ -1,8 +1,8 @@
 """Functional models through the plan: the loss and every parameter gradient of one training step equal
 the float64 finite differences of an independent NumPy interpreter of the same graph (graph_reference.py),
 for skip connections (Add, Subtract, Average), concatenation, a value read by several layers, shared
-layers (one layer called twice), batch normalisation in training mode, padding, cropping, nearest
-upsampling and reshapes.
+layers (one layer called twice), batch normalisation in training mode, depthwise and dilated depthwise
+convolutions, padding, cropping, nearest upsampling and reshapes.
 
 Tolerance: the plan computes in float32; the gradients of these small graphs (≤ a few hundred terms per
 element, values of order 1) carry float32 rounding of ~1e-6 relative, and the float64 central
@@ -31,10 +31,15 @@ def _residual_model():
     padded = layers.ZeroPadding2D(((1, 0), (2, 1)))(normed)
     cropped = layers.Cropping2D(((5, 5), (3, 4)))(layers.UpSampling2D((2, 2))(padded))  # 7x9 -> 14x18 -> 4x11
     cropped = layers.ZeroPadding2D(((1, 1), (0, 0)))(layers.Cropping2D(((0, 0), (1, 4)))(cropped))  # 6x6
-    joined = layers.Concatenate()([cropped, a])                  # along channels
+    # A bias of ones keeps the relu off its kink where every tap reads one of a's zeros (the finite
+    # difference of relu at exactly 0 is 1/2, its derivative there 0).
+    deep = layers.DepthwiseConv2D(3, padding="same", dilation_rate=2, depth_multiplier=2, activation="relu",
+                                  bias_initializer="ones")(a)
+    deep = layers.DepthwiseConv2D((2, 3), strides=(1, 2), use_bias=False)(layers.ZeroPadding2D(((0, 1), (1, 1)))(deep))
+    joined = layers.Concatenate()([cropped, a, layers.UpSampling2D((1, 2))(deep)])  # along channels
     rows = layers.Concatenate(axis=1)([joined, joined])          # along height: one value read twice
     pooled = layers.GlobalMaxPooling2D()(rows)
-    flat = layers.Reshape((2, 3))(pooled)
+    flat = layers.Reshape((3, 4))(pooled)
     out = layers.Dense(4, activation="softmax")(layers.Flatten()(flat))
     return gt.Model(inp, out)
 

@@ -22,6 +22,39 @@ def test_conv2d_grad_reference_matches_finite_differences(rng, case):
     assert_close(db, ref.numeric_grad(lambda v: ref.conv2d(x, kernel, v, strides, padding), bias, dy), 1e-7)
 
 
+@pytest.mark.parametrize("case", range(6))
+def test_depthwise_conv2d_grad_reference_matches_finite_differences(rng, case):
+    n, h, w, c, (kh, kw), strides, padding = window_case(rng, max_window=3, channels=(1, 2), max_extra=3)
+    m = int(rng.integers(1, 3))
+    dilation = (1, 1)
+    if case % 2:  # dilated taps, stride 1 (Keras allows no other combination)
+        strides, dilation = (1, 1), (int(rng.integers(1, 3)), 2)
+        h, w = h + (kh - 1) * (dilation[0] - 1), w + (kw - 1) * (dilation[1] - 1)
+    x = rng.standard_normal((n, h, w, c))
+    kernel = rng.standard_normal((kh, kw, c, m))
+    bias = rng.standard_normal(c * m)
+    args = (strides, padding, dilation)
+    dy = rng.standard_normal(ref.depthwise_conv2d(x, kernel, bias, *args).shape)
+    dx, dk, db = ref.depthwise_conv2d_grad(dy, x, kernel, *args)
+    assert_close(dx, ref.numeric_grad(lambda v: ref.depthwise_conv2d(v, kernel, bias, *args), x, dy), 1e-7)
+    assert_close(dk, ref.numeric_grad(lambda v: ref.depthwise_conv2d(x, v, bias, *args), kernel, dy), 1e-7)
+    assert_close(db, ref.numeric_grad(lambda v: ref.depthwise_conv2d(x, kernel, v, *args), bias, dy), 1e-7)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_depthwise_reference_is_conv2d_with_a_block_diagonal_kernel(rng, case):
+    # Without dilation, a depthwise convolution is the full convolution whose kernel connects input
+    # channel ch only to outputs ch·m .. ch·m + m − 1: two references written differently agree.
+    n, h, w, c, (kh, kw), strides, padding = window_case(rng, max_window=4, channels=(1, 2, 3), max_extra=4)
+    m = int(rng.integers(1, 4))
+    x, kernel = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c, m))
+    full = np.zeros((kh, kw, c, c * m))
+    for ch in range(c):
+        full[:, :, ch, ch * m:(ch + 1) * m] = kernel[:, :, ch, :]
+    assert_close(ref.depthwise_conv2d(x, kernel, None, strides, padding),
+                 ref.conv2d(x, full, None, strides, padding), 1e-12)
+
+
 @pytest.mark.parametrize("kind", ["max", "avg"])
 @pytest.mark.parametrize("case", range(4))
 def test_pool2d_grad_reference_matches_finite_differences(rng, kind, case):

@@ -143,6 +143,48 @@ void bind_nn_ops(py::module_& m) {
     return py::make_tuple(call.result(g.dx), call.result(g.dkernel), call.result(g.dbias));
   }, arg("dy"), arg("x"), arg("kernel"), arg("strides"), arg("padding"), arg("device") = "cpu");
 
+  m.def("depthwise_conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
+                               const std::string& padding, std::vector<int64_t> dilation_rate,
+                               const std::string& device, py::object activation) {
+    OpCall call(device, {x, kernel, bias});
+    Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
+           tb = call.optional_arg(bias, "bias", f32);
+    const Pair s = pair_arg(strides, "strides"), d = pair_arg(dilation_rate, "dilation_rate");
+    const GtActivation act = activation_arg(activation);
+    py::gil_scoped_release release;
+    Tensor y = ops::depthwise_conv2d(tx, tk, tb, s, padding, d, act);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("dilation_rate"),
+     arg("device") = "cpu", arg("activation") = py::none());
+
+  m.def("depthwise_conv2d_backward_data", [](py::object dy, py::object kernel, std::vector<int64_t> input_shape,
+                                             std::vector<int64_t> strides, const std::string& padding,
+                                             std::vector<int64_t> dilation_rate, const std::string& device) {
+    OpCall call(device, {dy, kernel});
+    Tensor tdy = call.arg(dy, "dy", f32), tk = call.arg(kernel, "kernel", f32);
+    const Pair s = pair_arg(strides, "strides"), d = pair_arg(dilation_rate, "dilation_rate");
+    py::gil_scoped_release release;
+    Tensor dx = ops::depthwise_conv2d_backward_data(tdy, tk, input_shape, s, padding, d);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("kernel"), arg("input_shape"), arg("strides"), arg("padding"), arg("dilation_rate"),
+     arg("device") = "cpu");
+
+  m.def("depthwise_conv2d_backward_filter", [](py::object dy, py::object x, std::vector<int64_t> kernel_size,
+                                               std::vector<int64_t> strides, const std::string& padding,
+                                               std::vector<int64_t> dilation_rate, const std::string& device) {
+    OpCall call(device, {dy, x});
+    Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32);
+    const Pair k = pair_arg(kernel_size, "kernel_size"), s = pair_arg(strides, "strides"),
+               d = pair_arg(dilation_rate, "dilation_rate");
+    py::gil_scoped_release release;
+    ops::DepthwiseFilterGrads g = ops::depthwise_conv2d_backward_filter(tdy, tx, k, s, padding, d);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(g.dkernel), call.result(g.dbias));
+  }, arg("dy"), arg("x"), arg("kernel_size"), arg("strides"), arg("padding"), arg("dilation_rate"),
+     arg("device") = "cpu");
+
   m.def("pool2d", [](py::object x, const std::string& kind, std::vector<int64_t> pool_size,
                      std::vector<int64_t> strides, const std::string& padding, const std::string& device,
                      bool return_argmax) -> py::object {

@@ -70,6 +70,15 @@ void bind_train_plan(py::module_& m) {
       .def("add_activation", [](TrainPlan& p, const py::object& activation, int64_t input) {
              return p.add_activation(plan_activation(activation), input);
            }, arg("activation"), arg("input") = -1)
+      .def("add_depthwise_conv2d", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
+                                      const std::vector<int64_t>& strides, const std::string& padding,
+                                      const std::vector<int64_t>& dilation_rate, const py::object& activation,
+                                      int64_t input) {
+             return p.add_depthwise_conv2d(kernel, optional(bias), pair_arg(strides, "strides"), padding,
+                                           pair_arg(dilation_rate, "dilation_rate"), plan_activation(activation),
+                                           input);
+           }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("dilation_rate"), arg("activation"),
+           arg("input") = -1)
       .def("add_reshape", &TrainPlan::add_reshape, arg("sample_shape"), arg("input") = -1)
       .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
       .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))

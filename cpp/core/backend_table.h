@@ -23,7 +23,9 @@ enum GtStatus {
 // GtActivation value); _core refuses a table of another version.
 // 6: the entries generated from op_list.h (grouped by family), the CPU as a backend, and the
 //    workspace sizes of column sums, the losses and batch norm asked of the backend.
-#define GT_BACKEND_ABI_VERSION 7
+// 7: depthwise convolution (GtDepthwise2d and its four entries).
+// 8: the strided copy (GtStridedCopy).
+#define GT_BACKEND_ABI_VERSION 8
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 // Which of a device's two streams an event or a wait applies to. Kernels and synchronous copies run on

@@ -89,6 +89,33 @@ void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k
   if (dbias != nullptr) column_sums(device, "conv2d_grad", dy, g.n * g.oh * g.ow, k, dbias, workspace);
 }
 
+void depthwise_conv2d_forward(const Device& device, const GtDepthwise2d& d, const float* x, const float* w,
+                              const float* bias, GtActivation activation, float* y) {
+  launch(device, "depthwise_conv2d", &GtBackendTable::depthwise_conv2d_forward_f32, &d, x, w, bias,
+         int{activation}, y);
+}
+
+void depthwise_conv2d_backward_data(const Device& device, const GtDepthwise2d& d, const float* dy,
+                                    const float* w, float* dx) {
+  launch(device, "depthwise_conv2d_grad", &GtBackendTable::depthwise_conv2d_backward_data_f32, &d, dy, w, dx);
+}
+
+size_t depthwise_conv2d_backward_filter_workspace(const Device& device, const GtDepthwise2d& d) {
+  const size_t floats = workspace_floats(device, "depthwise_conv2d_grad",
+                                         &GtBackendTable::depthwise_conv2d_backward_filter_workspace, &d);
+  // The same workspace serves the bias gradient's column sums afterwards.
+  return std::max(floats, column_sums_workspace(device, d.g.c * d.multiplier));
+}
+
+void depthwise_conv2d_backward_filter(const Device& device, const GtDepthwise2d& d, const float* x,
+                                      const float* dy, float* dw, float* dbias, float* workspace) {
+  launch(device, "depthwise_conv2d_grad", &GtBackendTable::depthwise_conv2d_backward_filter_f32, &d, x, dy, dw,
+         workspace);
+  if (dbias != nullptr)
+    column_sums(device, "depthwise_conv2d_grad", dy, d.g.n * d.g.oh * d.g.ow, d.g.c * d.multiplier, dbias,
+                workspace);
+}
+
 void pool2d_forward(const Device& device, const GtWindow2d& g, GtPoolKind kind, const float* x, float* y,
                     int32_t* argmax) {
   launch(device, kind == GT_POOL_MAX ? "max_pool2d" : "avg_pool2d", &GtBackendTable::pool2d_forward_f32, &g,

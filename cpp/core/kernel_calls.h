@@ -49,6 +49,16 @@ size_t conv2d_backward_filter_workspace(const Device& device, const GtWindow2d& 
 void conv2d_backward_filter(const Device& device, const GtWindow2d& g, int64_t k, const float* x,
                             const float* dy, float* dw, float* dbias, float* workspace);
 
+// ---- depthwise convolution (GtDepthwise2d) ----
+void depthwise_conv2d_forward(const Device& device, const GtDepthwise2d& d, const float* x, const float* w,
+                              const float* bias, GtActivation activation, float* y);
+void depthwise_conv2d_backward_data(const Device& device, const GtDepthwise2d& d, const float* dy,
+                                    const float* w, float* dx);
+// The filter gradient and the bias gradient (column sums of dy; dbias may be null) together.
+size_t depthwise_conv2d_backward_filter_workspace(const Device& device, const GtDepthwise2d& d);
+void depthwise_conv2d_backward_filter(const Device& device, const GtDepthwise2d& d, const float* x,
+                                      const float* dy, float* dw, float* dbias, float* workspace);
+
 // ---- pooling ----
 // y and, for max, each window's first maximum (argmax: window-local i·kw + j, one int32 per output);
 // either may be null, not both.

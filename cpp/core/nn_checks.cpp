@@ -76,26 +76,31 @@ void bound_stride(Axis& a, int64_t n) {
 
 GtWindow2d window_geometry(const char* x_name, const Tensor& x, int64_t kh, int64_t kw, Pair strides,
                            const std::string& padding, const char* window_what) {
+  return window_geometry(x_name, x.shape(), kh, kw, strides, padding, window_what);
+}
+
+GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh, int64_t kw, Pair strides,
+                           const std::string& padding, const char* window_what) {
   check_positive_pair("strides", strides);
-  if (x.ndim() != 4)
+  if (x_shape.size() != 4)
     throw ValueError(std::string(x_name) + ": expected rank 4 (batch, height, width, channels), got shape " +
-                     shape_str(x.shape()));
+                     shape_str(x_shape));
   GtWindow2d g{};
-  g.n = x.dim(0);
-  g.h = x.dim(1);
-  g.w = x.dim(2);
-  g.c = x.dim(3);
+  g.n = x_shape[0];
+  g.h = x_shape[1];
+  g.w = x_shape[2];
+  g.c = x_shape[3];
   g.kh = kh;
   g.kw = kw;
   if (g.h < 1 || g.w < 1 || g.c < 1)
     throw ValueError(std::string(x_name) + ": height, width and channels must be >= 1, got shape " +
-                     shape_str(x.shape()));
+                     shape_str(x_shape));
   std::string mode = padding;
   for (auto& ch : mode) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   Axis rows{}, cols{};
   if (mode == "valid") {
     if (kh > g.h || kw > g.w)
-      throw ValueError(std::string(x_name) + " " + shape_str(x.shape()) + " is smaller than the " +
+      throw ValueError(std::string(x_name) + " " + shape_str(x_shape) + " is smaller than the " +
                        window_what + " (" + std::to_string(kh) + ", " + std::to_string(kw) +
                        ") with padding 'valid'");
     rows = {(g.h - kh) / strides.h + 1, 0, strides.h};
@@ -130,6 +135,41 @@ GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair 
                      std::to_string(pool_size.w) + ") has more than 2**31 - 1 cells, the most its int32 " +
                      "argmax can index");
   return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
+}
+
+GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, int64_t multiplier,
+                                 Pair strides, const std::string& padding, Pair dilation) {
+  check_positive_pair("kernel_size", kernel_size);
+  check_positive_pair("strides", strides);
+  check_positive_pair("dilation_rate", dilation);
+  if (multiplier < 1)
+    throw ValueError("depth_multiplier: expected a positive integer, got " + std::to_string(multiplier));
+  if ((strides.h > 1 || strides.w > 1) && (dilation.h > 1 || dilation.w > 1))
+    throw ValueError("strides (" + std::to_string(strides.h) + ", " + std::to_string(strides.w) +
+                     ") and dilation_rate (" + std::to_string(dilation.h) + ", " + std::to_string(dilation.w) +
+                     "): strides > 1 together with dilation_rate > 1 are not supported (nor by Keras)");
+  // The dilated extent (k − 1)·d + 1, kept far from overflow: the kernels add it to coordinates.
+  constexpr int64_t kMaxExtent = int64_t(1) << 62;
+  auto extent = [&](int64_t k, int64_t d) {
+    if (k - 1 > 0 && d > (kMaxExtent - 1) / (k - 1))
+      throw ValueError("dilation_rate: a kernel of " + std::to_string(k) + " taps dilated by " + std::to_string(d) +
+                       " spans more than 2**62 cells");
+    return (k - 1) * d + 1;
+  };
+  const bool dilated = dilation.h > 1 || dilation.w > 1;
+  GtDepthwise2d d{};
+  d.g = window_geometry(x_name, x_shape, extent(kernel_size.h, dilation.h), extent(kernel_size.w, dilation.w),
+                        strides, padding, dilated ? "dilated kernel window" : "kernel window");
+  d.g.kh = kernel_size.h;
+  d.g.kw = kernel_size.w;
+  d.multiplier = multiplier;
+  d.dilation_h = dilation.h;
+  d.dilation_w = dilation.w;
+  // The output's channels c·multiplier index the kernel and y: they must fit int64 with room to spare.
+  if (multiplier > kMaxExtent / d.g.c)
+    throw ValueError("depth_multiplier: " + std::to_string(multiplier) + " output channels for each of " +
+                     std::to_string(d.g.c) + " input channels are more than 2**62");
+  return d;
 }
 
 Tensor workspace(int64_t floats, const Device& device) {

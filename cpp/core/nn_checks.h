@@ -31,11 +31,20 @@ void check_vector(const char* name, const Tensor& t, int64_t extent, const std::
 // overflow); the stride of an axis with one output is stored bounded by that axis's padded extent.
 GtWindow2d window_geometry(const char* x_name, const Tensor& x, int64_t kh, int64_t kw, Pair strides,
                            const std::string& padding, const char* window_what);
+// The same for an input of shape x_shape (a gradient's, when the input itself is not at hand).
+GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh, int64_t kw, Pair strides,
+                           const std::string& padding, const char* window_what);
 
 // window_geometry for pooling: also checks the kind, that pool_size is positive, and that a max-pooling
 // window's cells fit its int32 argmax.
 GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
                          const std::string& padding);
+
+// The geometry of a depthwise convolution over an input of shape x_shape: window_geometry for the dilated
+// extent (k − 1)·dilation + 1, with the kernel's own taps in g.kh and g.kw. Also checks kernel_size,
+// multiplier and dilation (positive), and refuses strides > 1 with dilation > 1, as Keras does.
+GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, int64_t multiplier,
+                                 Pair strides, const std::string& padding, Pair dilation);
 
 // An uninitialised float32 workspace of `floats` on `device` (at least one element).
 Tensor workspace(int64_t floats, const Device& device);

@@ -35,6 +35,24 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair st
 Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
                         const std::string& padding);
 
+// ---- depthwise convolution (nn_depthwise.cpp) ----
+// Keras's DepthwiseConv2D: kernel (kh, kw, c, multiplier), output channel ch·multiplier + m, taps
+// `dilation` apart ("same" padding by TensorFlow's rule for the dilated extent). Strides > 1 together
+// with dilation > 1 are refused, as Keras refuses them.
+// activation(depthwise(x, kernel) + bias), bias (c·multiplier,) and activation fused into the store.
+Tensor depthwise_conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
+                        const std::string& padding, Pair dilation, GtActivation activation = GT_ACTIVATION_NONE);
+// dx, of shape x_shape, from the output gradient dy.
+Tensor depthwise_conv2d_backward_data(const Tensor& dy, const Tensor& kernel, const Shape& x_shape, Pair strides,
+                                      const std::string& padding, Pair dilation);
+struct DepthwiseFilterGrads {
+  Tensor dkernel, dbias;
+};
+// The kernel's gradient (kernel_size + (c, multiplier), the multiplier read from dy's channels) and
+// the bias's (sums of dy per output channel).
+DepthwiseFilterGrads depthwise_conv2d_backward_filter(const Tensor& dy, const Tensor& x, Pair kernel_size,
+                                                      Pair strides, const std::string& padding, Pair dilation);
+
 // ---- pooling (nn_pool.cpp) ----
 struct PoolResult {
   Tensor y;

@@ -107,6 +107,19 @@ GT_OP(int, conv2d_backward_filter_workspace, (int device, const GtWindow2d* g, i
 GT_OP(int, conv2d_backward_filter_f32, (int device, const GtWindow2d* g, int64_t k, const float* x,
                                         const float* dy, float* dw, float* workspace, void* stream))
 
+// ---- depthwise convolution: NHWC input, kernel (kh, kw, c, multiplier), c·multiplier output channels
+// (channel ch·multiplier + m); see GtDepthwise2d. Taps over padding multiply zeros (0·Inf is NaN) ----
+// The forward fuses bias (may be null) and activation (a GtActivation) into its store.
+GT_OP(int, depthwise_conv2d_forward_f32, (int device, const GtDepthwise2d* d, const float* x, const float* w,
+                                          const float* bias, int activation, float* y, void* stream))
+GT_OP(int, depthwise_conv2d_backward_data_f32, (int device, const GtDepthwise2d* d, const float* dy,
+                                                const float* w, float* dx, void* stream))
+// The filter gradient only (dispatch adds the bias gradient with column_sums_f32, in the same workspace),
+// reduced in a fixed order: the same bits every run.
+GT_OP(int, depthwise_conv2d_backward_filter_workspace, (int device, const GtDepthwise2d* d, size_t* floats))
+GT_OP(int, depthwise_conv2d_backward_filter_f32, (int device, const GtDepthwise2d* d, const float* x,
+                                                  const float* dy, float* dw, float* workspace, void* stream))
+
 // ---- pooling (kind: GtPoolKind) ----
 // The forward writes y and, for max, the window-local index (i·kw + j) of each window's first maximum
 // into argmax (one int32 per output); either may be null, not both. Max backward gathers dy through

@@ -17,6 +17,17 @@ typedef struct GtWindow2d {
   int64_t oh, ow;              // output rows and columns
 } GtWindow2d;
 
+// A depthwise convolution: each input channel ch is convolved with its own `multiplier` filters, output
+// channel ch·multiplier + m. `g` is the window over the input with g.kh, g.kw the kernel's taps; tap
+// (i, j) reads input (oh·stride_h − pad_top + i·dilation_h, ow·stride_w − pad_left + j·dilation_w), and
+// the padding is TensorFlow's for the dilated extent (k − 1)·d + 1. A struct of its own, so that the
+// convolution and pooling kernels that take GtWindow2d are untouched by dilation.
+typedef struct GtDepthwise2d {
+  GtWindow2d g;
+  int64_t multiplier;
+  int64_t dilation_h, dilation_w;
+} GtDepthwise2d;
+
 enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
 
 // A copy of `outer` blocks of `rows` lines of `cols` contiguous floats between two strided layouts:

@@ -338,6 +338,25 @@ struct ReshapeLayer : PlanNode {
   void backward(Impl&) override {}
 };
 
+// Depthwise convolution (Keras's DepthwiseConv2D), shaped like Conv2dLayer: bias and an activation
+// whose derivative reads its output fused into the kernel's store.
+struct DepthwiseConv2dLayer : Activated {
+  Tensor kernel, bias, dkernel, dbias;
+  GtDepthwise2d d{};
+  using Activated::Activated;
+  int64_t rows() const { return d.g.n * d.g.oh * d.g.ow; }
+  int64_t channels() const { return d.g.c * d.multiplier; }
+  void forward(Impl& p, bool) override {
+    kernels::depthwise_conv2d_forward(p.device, d, cptr(x(p)), cptr(kernel), cptr(bias), fused(), store(p));
+    finish_forward(p, rows(), channels());
+  }
+  void backward(Impl& p) override {
+    const float* dz = pre_activation_grad(p, rows(), channels());
+    if (dx(p).defined()) kernels::depthwise_conv2d_backward_data(p.device, d, dz, cptr(kernel), ptr(dx(p)));
+    kernels::depthwise_conv2d_backward_filter(p.device, d, cptr(x(p)), dz, ptr(dkernel), ptr(dbias), p.ws());
+  }
+};
+
 }  // namespace
 
 int64_t TrainPlan::add_dense(const Tensor& kernel, const Tensor& bias, PlanActivation activation, int64_t input) {
@@ -587,6 +606,31 @@ int64_t TrainPlan::add_border2d(bool padding, const std::vector<int64_t>& sides,
     layer->big_h = x.dim(1), layer->big_w = x.dim(2), layer->h = x.dim(1) - rows, layer->w = x.dim(2) - cols;
   }
   const Shape out = padding ? Shape{layer->big_h, layer->big_w, layer->c} : Shape{layer->h, layer->w, layer->c};
+  return p.push(std::move(layer), input, out);
+}
+
+int64_t TrainPlan::add_depthwise_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides,
+                                        const std::string& padding, ops::Pair dilation, PlanActivation activation,
+                                        int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  ops::check_float_on("kernel", kernel, p.device);
+  if (kernel.ndim() != 4 || x.ndim() != 4 || kernel.dim(2) != x.dim(3))
+    throw ValueError("kernel " + shape_str(kernel.shape()) + " does not fit inputs " + shape_str(x.shape()));
+  auto layer = std::make_unique<DepthwiseConv2dLayer>(activation);
+  layer->d = ops::depthwise_geometry("x", x.shape(), ops::Pair{kernel.dim(0), kernel.dim(1)}, kernel.dim(3), strides,
+                                     padding, dilation);
+  layer->kernel = kernel;
+  layer->bias = bias;
+  const Shape out{layer->d.g.oh, layer->d.g.ow, layer->channels()};
+  if (layer->needs_z()) layer->z = p.buffer(with_batch(p.batch, out));
+  p.need_workspace(kernels::depthwise_conv2d_backward_filter_workspace(p.device, layer->d));
+  p.need_scratch(p.batch * layer->d.g.oh * layer->d.g.ow * layer->channels());
+  layer->dkernel = p.add_param(kernel, "kernel");
+  if (bias.defined()) {
+    ops::check_vector("bias", bias, layer->channels(), "to match kernel " + shape_str(kernel.shape()));
+    layer->dbias = p.add_param(bias, "bias");
+  }
   return p.push(std::move(layer), input, out);
 }
 

@@ -80,6 +80,10 @@ class TrainPlan {
   int64_t add_upsample_nearest2d(ops::Pair size, int64_t input = -1);
   // ZeroPadding2D (padding) or Cropping2D: `sides` = (top, bottom, left, right) rows and columns.
   int64_t add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input = -1);
+  // Keras's DepthwiseConv2D: kernel (kh, kw, c, depth_multiplier), taps `dilation` apart.
+  int64_t add_depthwise_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides,
+                               const std::string& padding, ops::Pair dilation, PlanActivation activation,
+                               int64_t input = -1);
 
   // The loss on a layer's output. With fuse_activation, that layer's softmax (sparse
   // cross-entropy) or sigmoid (binary, then given as BinaryLogits) is computed inside the loss from the

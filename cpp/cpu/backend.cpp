@@ -17,6 +17,7 @@
 #include "cpu/batch_norm.h"
 #include "cpu/conv2d.h"
 #include "cpu/dense.h"
+#include "cpu/depthwise_conv2d.h"
 #include "cpu/dropout.h"
 #include "cpu/elementwise.h"
 #include "cpu/gemm.h"
@@ -177,6 +178,23 @@ int conv2d_backward_filter_workspace(int, const GtWindow2d*, int64_t, size_t* fl
 int conv2d_backward_filter_f32(int, const GtWindow2d* g, int64_t k, const float* x, const float* dy, float* dw,
                                float*, void*) {
   return guarded([&] { cpu::conv2d_backward_filter(*g, k, x, dy, dw, nullptr); });
+}
+
+int depthwise_conv2d_forward_f32(int, const GtDepthwise2d* d, const float* x, const float* w, const float* bias,
+                                 int activation, float* y, void*) {
+  return guarded([&] { cpu::depthwise_conv2d_forward(*d, x, w, bias, static_cast<GtActivation>(activation), y); });
+}
+int depthwise_conv2d_backward_data_f32(int, const GtDepthwise2d* d, const float* dy, const float* w, float* dx,
+                                       void*) {
+  return guarded([&] { cpu::depthwise_conv2d_backward_data(*d, dy, w, dx); });
+}
+int depthwise_conv2d_backward_filter_workspace(int, const GtDepthwise2d*, size_t* floats) {
+  *floats = 0;  // the CPU kernel keeps its per-chunk sums itself
+  return GT_OK;
+}
+int depthwise_conv2d_backward_filter_f32(int, const GtDepthwise2d* d, const float* x, const float* dy, float* dw,
+                                         float*, void*) {
+  return guarded([&] { cpu::depthwise_conv2d_backward_filter(*d, x, dy, dw); });
 }
 
 int pool2d_forward_f32(int, const GtWindow2d* g, int kind, const float* x, float* y, int32_t* argmax, void*) {

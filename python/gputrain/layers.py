@@ -255,6 +255,54 @@ class Conv2D(_Activated):
                                self.activation, input=inputs[0])
 
 
+class DepthwiseConv2D(_Activated):
+    """Keras's DepthwiseConv2D: each input channel convolved with its own depth_multiplier filters, into
+    output channels ch·depth_multiplier + m, taps dilation_rate apart. Weights as Keras 3 names and
+    orders them: "kernel" (kh, kw, channels, depth_multiplier), then "bias" (channels·depth_multiplier,)."""
+
+    def __init__(self, kernel_size, strides=(1, 1), padding: str = "valid", depth_multiplier: int = 1,
+                 dilation_rate=(1, 1), activation=None, use_bias: bool = True,
+                 depthwise_initializer="glorot_uniform", bias_initializer="zeros", input_shape=None, name=None):
+        super().__init__(activation=activation, name=name, input_shape=input_shape)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = _padding(padding)
+        self.depth_multiplier = checks.count(depth_multiplier, "depth_multiplier", 1)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"strides {self.strides} and dilation_rate {self.dilation_rate}: strides > 1 together "
+                             f"with dilation_rate > 1 are not supported (nor by Keras)")
+        self.use_bias = checks.flag(use_bias, "use_bias")
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        h, w, c = input_shape
+        # The window a dilated kernel spans: (k − 1)·dilation + 1 cells.
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return (_padded_extent(h, (kh - 1) * dh + 1, self.strides[0], self.padding),
+                _padded_extent(w, (kw - 1) * dw + 1, self.strides[1], self.padding), c * self.depth_multiplier)
+
+    def param_specs(self, input_shape):
+        c = input_shape[-1]
+        specs = {"kernel": (self.kernel_size + (c, self.depth_multiplier), self.depthwise_initializer)}
+        if self.use_bias:
+            specs["bias"] = ((c * self.depth_multiplier,), self.bias_initializer)
+        self.trainable_names = tuple(specs)
+        return specs
+
+    def get_config(self):
+        return {"name": self.name, "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+                "dilation_rate": list(self.dilation_rate), "activation": self.activation, "use_bias": self.use_bias}
+
+    def add_to_plan(self, plan, inputs):
+        return plan.add_depthwise_conv2d(self.params["kernel"], self.params.get("bias"), list(self.strides),
+                                         self.padding, list(self.dilation_rate), self.activation, input=inputs[0])
+
+
 class _Pooling2D(Layer):
     plan_kind = None  # "max" or "avg"
 
@@ -393,7 +441,7 @@ from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa:
 
 LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
                                          GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dropout,
-                                         BatchNormalization, Activation, ReLU, Add, Average, Subtract,
+                                         BatchNormalization, Activation, ReLU, DepthwiseConv2D, Add, Average, Subtract,
                                          Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D, Reshape)}
 
 

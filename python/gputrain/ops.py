@@ -209,6 +209,53 @@ def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: s
                              _device(device, dy, x, kernel))
 
 
+# ---- depthwise convolution --------------------------------------------------------------------------
+
+def depthwise_conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),
+                     device: str | None = None, activation: str | None = None):
+    """Keras's DepthwiseConv2D on NHWC x (n, h, w, c): each channel ch convolved with its own
+    depth_multiplier filters of kernel (kh, kw, c, depth_multiplier) into output channels
+    ch·depth_multiplier + m, kernel taps dilation_rate apart ("same" pads by TensorFlow's rule for the
+    dilated extent (k − 1)·dilation + 1), plus bias (c·depth_multiplier,), then activation fused as in
+    conv2d. strides > 1 together with dilation_rate > 1 is a ValueError, as in Keras."""
+    args = _Args("depthwise_conv2d")
+    x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
+    return _core.depthwise_conv2d(x, kernel, bias, args.pair(strides, "strides"), args.padding(padding),
+                                  args.pair(dilation_rate, "dilation_rate"), _device(device, x, kernel, bias),
+                                  args.activation(activation))
+
+
+def depthwise_conv2d_backward_data(dy, kernel, input_shape, strides=(1, 1), padding: str = "valid",
+                                   dilation_rate=(1, 1), device: str | None = None):
+    """dx (of shape input_shape, the forward's x's) of depthwise_conv2d for the output gradient dy."""
+    args = _Args("depthwise_conv2d_backward_data")
+    dy, kernel = args.array(dy, "dy"), args.array(kernel, "kernel")
+    try:
+        shape = [] if isinstance(input_shape, (str, bytes)) else list(input_shape)
+    except TypeError:
+        shape = []
+    if len(shape) != 4 or not all(_is_int(v) for v in shape):
+        raise args.error("input_shape", "4 ints (batch, height, width, channels)", input_shape)
+    if not all(0 <= int(v) <= _INT64_MAX for v in shape):
+        raise ValueError(f"depthwise_conv2d_backward_data: input_shape must hold non-negative 64-bit integers, "
+                         f"got {tuple(int(v) for v in shape)}")
+    return _core.depthwise_conv2d_backward_data(dy, kernel, [int(v) for v in shape], args.pair(strides, "strides"),
+                                                args.padding(padding), args.pair(dilation_rate, "dilation_rate"),
+                                                _device(device, dy, kernel))
+
+
+def depthwise_conv2d_backward_filter(dy, x, kernel_size, strides=(1, 1), padding: str = "valid",
+                                     dilation_rate=(1, 1), device: str | None = None):
+    """(dkernel, dbias) of depthwise_conv2d for the output gradient dy: dkernel of shape kernel_size +
+    (c, depth_multiplier), depth_multiplier being dy's channels over x's; dbias the sums of dy per
+    output channel."""
+    args = _Args("depthwise_conv2d_backward_filter")
+    dy, x = args.array(dy, "dy"), args.array(x, "x")
+    return _core.depthwise_conv2d_backward_filter(dy, x, args.pair(kernel_size, "kernel_size"),
+                                                  args.pair(strides, "strides"), args.padding(padding),
+                                                  args.pair(dilation_rate, "dilation_rate"), _device(device, dy, x))
+
+
 # ---- pooling ----------------------------------------------------------------------------------------
 
 def _window(args: _Args, pool_size, strides):
