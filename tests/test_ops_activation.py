@@ -164,6 +164,11 @@ def test_either_grad_is_the_same_from_input_or_output(device, rng, name):
     np.testing.assert_array_equal(grad(dy, y, device=device), grad(dy, x, device=device))
 
 
+def test_silu_is_the_keras_name_of_swish():
+    assert gputrain.layers.Dense(3, activation="silu").activation == "swish"
+    assert gputrain.layers.Activation("silu").get_config()["activation"] == "swish"
+
+
 @pytest.mark.parametrize("activation", ["swish", *KERAS])
 @pytest.mark.parametrize("layer", ["dense", "conv2d", "activation"])
 def test_layers_train_with_each_activation(device, rng, layer, activation):

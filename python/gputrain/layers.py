@@ -16,6 +16,8 @@ from .tensor import tensor as _tensor
 _name_counts: defaultdict[str, int] = defaultdict(int)
 # None and "linear" (none), the element-wise list of cpp/core/activations.h, and softmax over the last axis.
 ACTIVATIONS = (None, "linear", *_core.activation_names(), "softmax")
+# Keras's other names for a listed activation: a layer stores the listed name (one kernel, one formula).
+_ALIASES = {"silu": "swish"}
 
 
 def _snake_case(name: str) -> str:
@@ -54,6 +56,7 @@ def _shape(value, name: str) -> tuple:
 
 
 def _check_activation(activation):
+    activation = _ALIASES.get(activation, activation) if isinstance(activation, str) else activation
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation: {activation!r} is not one of {', '.join(map(str, ACTIVATIONS[2:]))}, "
                          f"linear, None")
