@@ -8,7 +8,7 @@ import reference as ref
 from gputrain import layers
 
 ACTIVATIONS = {None: lambda z: z, "relu": ref.relu, "sigmoid": ref.sigmoid, "swish": ref.swish,
-               "softmax": ref.softmax}
+               "tanh": np.tanh, "softmax": ref.softmax}
 
 
 def _layer(layer, xs, p):
@@ -16,6 +16,9 @@ def _layer(layer, xs, p):
     x = xs[0]
     if isinstance(layer, layers.Dense):
         z = ref.dense(x, p["kernel"], p.get("bias"))
+    elif isinstance(layer, layers.SeparableConv2D):
+        middle = ref.depthwise_conv2d(x, p["depthwise_kernel"], None, layer.strides, layer.padding, layer.dilation_rate)
+        z = ref.conv2d(middle, p["pointwise_kernel"], p.get("bias"))
     elif isinstance(layer, layers.DepthwiseConv2D):
         z = ref.depthwise_conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding, layer.dilation_rate)
     elif isinstance(layer, layers.Conv2D):

@@ -228,6 +228,116 @@ def swish_grad(dy, x):
     return np.asarray(dy, np.float64) * s * (1.0 + x * (1.0 - s))
 
 
+# Keras 3's activations with their default arguments (keras.activations.<name>), written from their
+# definitions. Where a derivative is chosen by a comparison, a NaN passes dy on (relu's rule, above).
+
+def relu6(x):
+    return np.minimum(np.maximum(np.asarray(x, np.float64), 0.0), 6.0)  # both keep NaN
+
+
+def relu6_grad(dy, t):
+    """PyTorch's hardtanh_backward: 0 where t <= 0 or t >= 6, else dy; t is relu6's input or output."""
+    t = np.asarray(t, np.float64)
+    return np.where((t <= 0) | (t >= 6), 0.0, np.asarray(dy, np.float64))
+
+
+def elu(x):
+    x = np.asarray(x, np.float64)
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0.0)))  # alpha = 1; expm1 never sees a large x
+
+
+def elu_grad(dy, y):
+    """exp(x) = y + 1 below 0, 1 above: from the output."""
+    y = np.asarray(y, np.float64)
+    dy = np.asarray(dy, np.float64)
+    return np.where(y <= 0, dy * (y + 1.0), dy)
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(x):
+    x = np.asarray(x, np.float64)
+    return SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0.0)))
+
+
+def selu_grad(dy, x):
+    x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
+    return np.where(x <= 0, dy * SELU_SCALE * SELU_ALPHA * np.exp(np.minimum(x, 0.0)), dy * SELU_SCALE)
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def _normal_cdf(x):
+    return 0.5 * _erfc(-x / math.sqrt(2.0))  # = (1 + erf(x/√2))/2, without cancelling for x << 0
+
+
+def gelu(x):
+    """Keras's default, approximate=False: x·Φ(x) = 0.5·x·(1 + erf(x/√2))."""
+    x = np.asarray(x, np.float64)
+    return x * _normal_cdf(x)
+
+
+def gelu_grad(dy, x):
+    x = np.asarray(x, np.float64)
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return np.asarray(dy, np.float64) * (_normal_cdf(x) + x * pdf)
+
+
+def tanh(x):
+    return np.tanh(np.asarray(x, np.float64))
+
+
+def tanh_grad(dy, y):
+    y = np.asarray(y, np.float64)
+    return np.asarray(dy, np.float64) * (1.0 - y * y)
+
+
+def softplus(x):
+    return np.logaddexp(np.asarray(x, np.float64), 0.0)  # log(e^x + e^0) without overflow
+
+
+def softplus_grad(dy, x):
+    return np.asarray(dy, np.float64) * sigmoid(x)
+
+
+def softsign(x):
+    x = np.asarray(x, np.float64)
+    return x / (1.0 + np.abs(x))
+
+
+def softsign_grad(dy, x):
+    x = np.asarray(x, np.float64)
+    return np.asarray(dy, np.float64) / (1.0 + np.abs(x)) ** 2
+
+
+def hard_sigmoid(x):
+    """Keras 3: 0 for x <= -3, 1 for x >= 3, x/6 + 1/2 between (np.clip keeps NaN)."""
+    return np.clip(np.asarray(x, np.float64) / 6.0 + 0.5, 0.0, 1.0)
+
+
+def hard_sigmoid_grad(dy, y):
+    """1/6 where the output is strictly between 0 and 1 (x in (-3, 3)), else 0."""
+    y = np.asarray(y, np.float64)
+    return np.where((y <= 0) | (y >= 1), 0.0, np.asarray(dy, np.float64) / 6.0)
+
+
+LEAKY_RELU_SLOPE = 0.2  # keras.activations.leaky_relu's default negative_slope
+
+
+def leaky_relu(x):
+    x = np.asarray(x, np.float64)
+    return np.where(x >= 0, x, LEAKY_RELU_SLOPE * x)
+
+
+def leaky_relu_grad(dy, t):
+    """The slope where t <= 0 (at 0 too, as TensorFlow and PyTorch), else dy; t is the input or output."""
+    dy = np.asarray(dy, np.float64)
+    return np.where(np.asarray(t, np.float64) <= 0, LEAKY_RELU_SLOPE * dy, dy)
+
+
 def softmax(x):
     x = np.asarray(x, np.float64)
     e = np.exp(x - x.max(axis=-1, keepdims=True))

@@ -1,6 +1,7 @@
-"""gt.applications: the ResNets build with Keras's (ResNet50, ResNet101) and torchvision's (ResNet18,
-ResNet34) parameter counts, Keras's layer names and output shapes, Keras-format summaries, and a ResNet-18
-on 32x32 Fashion-MNIST lowers its loss in a few CPU steps."""
+"""gt.applications: the ResNets and MobileNetV2 build with Keras's (ResNet50, ResNet101, MobileNetV2) and
+torchvision's (ResNet18, ResNet34) parameter counts, Keras's layer names and output shapes, Keras-format
+summaries, and a ResNet-18 and a small MobileNetV2 on 32x32 Fashion-MNIST lower their loss in a few CPU
+steps."""
 import numpy as np
 import pytest
 
@@ -80,3 +81,31 @@ def test_resnet18_on_padded_fashion_mnist_lowers_its_loss_on_the_cpu():
     model.fit(x / 255.0, y[:64], batch_size=16, epochs=2, verbose=0)
     assert model.history.history["loss"][-1] < model.history.history["loss"][0]
     assert np.isfinite(before)
+
+
+def test_mobilenet_v2_has_keras_counts_names_and_shapes():
+    model = applications.MobileNetV2(weights=None)
+    assert model.count_params() == 3_538_984 and model.name == "mobilenetv2_1.00_224"  # Keras's
+    assert _trainable(model) == 3_504_872 and len(model.layers) == 156
+    shapes = {"Conv1": (112, 112, 32), "expanded_conv_depthwise": (112, 112, 32), "expanded_conv_project": (112, 112, 16),
+              "block_1_pad": (113, 113, 96), "block_1_depthwise": (56, 56, 96), "block_2_add": (56, 56, 24),
+              "block_13_pad": (15, 15, 576), "block_16_project_BN": (7, 7, 320), "out_relu": (7, 7, 1280),
+              "predictions": (1000,)}
+    for name, shape in shapes.items():
+        assert model.get_layer(name).output_shape == shape, name
+    assert model.get_layer("block_1_expand_relu").activation == "relu6"
+    with pytest.raises(ValueError, match="relu6 \\(max_value=6\\)"):
+        gt.layers.ReLU(max_value=5.0)
+    with pytest.raises(ValueError, match="does not bundle"):
+        applications.MobileNetV2()
+    assert applications.MobileNetV2(weights=None, alpha=0.35, input_shape=(96, 96, 3)).name == "mobilenetv2_0.35_96"
+
+
+def test_small_mobilenet_v2_lowers_its_loss_on_the_cpu():
+    (x, y), _ = gt.datasets.fashion_mnist.load_data(path=shared_data("fashion-mnist"))
+    x = np.repeat(np.pad(x[:32], ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=-1) / np.float32(255)
+    gt.utils.set_random_seed(0)
+    model = applications.MobileNetV2(weights=None, alpha=0.35, input_shape=(32, 32, 3), classes=10)
+    model.compile("adam", "sparse_categorical_crossentropy", device="cpu")
+    history = model.fit(x, y[:32], batch_size=16, epochs=4, verbose=0).history
+    assert history["loss"][-1] < history["loss"][0]

@@ -162,3 +162,16 @@ def test_calling_a_layer_on_data_builds_it_and_computes_alone():
         dense(np.zeros((3, 6), np.float32))
     with pytest.raises(TypeError, match="merging layers"):
         layers.Add()([x, x])
+
+
+def test_separable_conv2d_has_keras_weights_and_round_trips(tmp_path):
+    model = gt.Sequential([gt.Input((8, 8, 3)), layers.SeparableConv2D(4, 3, depth_multiplier=2, name="sep"),
+                           layers.GlobalAveragePooling2D(), layers.Dense(2, activation="softmax")])
+    sep = model.get_layer("sep")
+    model.build(device=DEVICE)
+    assert sep.output_shape == (6, 6, 4) and sep.count_params() == 3 * 3 * 3 * 2 + 6 * 4 + 4
+    assert list(sep.params) == ["depthwise_kernel", "pointwise_kernel", "bias"]
+    model.compile("sgd", "sparse_categorical_crossentropy", device=DEVICE)
+    x = np.random.default_rng(6).standard_normal((4, 8, 8, 3)).astype(np.float32)
+    model.save(tmp_path / "sep.safetensors")
+    np.testing.assert_array_equal(gt.models.load_model(tmp_path / "sep.safetensors").predict(x), model.predict(x))

@@ -16,7 +16,7 @@ namespace {
 
 using ops::Pair;
 
-// "None, 'linear', 'relu' or 'sigmoid'": every name the fused epilogue of dense and conv2d takes.
+// "None, 'linear', 'relu', ... or 'leaky_relu'": every name the fused epilogue of dense and conv2d takes.
 std::string activation_choices() {
   std::string text = "None, 'linear'";
   for (int i = 0; i < kActivationCount; ++i)

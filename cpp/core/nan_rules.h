@@ -1,7 +1,7 @@
-// How NaN passes through relu and max, shared by the CPU and GPU kernels so that every backend and every
-// kernel variant agrees to the bit. NumPy's rules: np.maximum(x, 0) and np.max keep a NaN, and argmax
-// points at the first NaN. Each rule is one comparison that lets NaN through (a comparison with NaN is
-// false), not an extra test, so the kernels cost what they did.
+// How NaN passes through relu, clamps and max, shared by the CPU and GPU kernels so that every backend
+// and every kernel variant agrees to the bit. NumPy's rules: np.maximum(x, 0), np.clip and np.max keep
+// a NaN, and argmax points at the first NaN. Each rule is one comparison that lets NaN through (a
+// comparison with NaN is false), not an extra test, so the kernels cost what they did.
 #pragma once
 
 #include "core/host_device.h"
@@ -15,6 +15,11 @@ GT_HOST_DEVICE inline float relu_value(float x) { return x < 0.0f ? 0.0f : x; }
 // gradient reaching a NaN activation is not silently dropped. x may be relu's input or its output:
 // both are <= 0, or NaN, at the same places.
 GT_HOST_DEVICE inline float relu_grad_value(float dy, float x) { return x <= 0.0f ? 0.0f : dy; }
+
+// min(max(x, lo), hi) with NaN kept (fminf/fmaxf would return the bound instead): relu6, hard_sigmoid.
+GT_HOST_DEVICE inline float clamp_value(float x, float lo, float hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
+}
 
 // Whether a window scan replaces its running maximum `best` by `v`: a larger value, or the window's
 // first NaN (a later NaN does not move argmax off the first, as np.argmax). Scanning from the window's

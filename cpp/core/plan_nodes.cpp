@@ -1,7 +1,9 @@
 // The layer nodes of a training plan: each layer kind's forward (in training and in inference) and
 // backward, written once, on raw buffers through kernel_calls.h, and the TrainPlan::add_* that check a
 // layer's arguments against the value it reads and size its buffers. A layer with an output activation
-// fuses relu/sigmoid into its kernel's store and runs softmax as a pass over a pre-activation buffer.
+// fuses one whose derivative reads the output (relu, sigmoid, tanh, ...) into its kernel's store, and
+// runs softmax, and one whose derivative reads its input (swish, gelu, ...), as a pass over a
+// pre-activation buffer.
 #include <algorithm>
 #include <tuple>
 

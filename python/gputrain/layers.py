@@ -16,6 +16,8 @@ from .tensor import tensor as _tensor
 _name_counts: defaultdict[str, int] = defaultdict(int)
 # None and "linear" (none), the element-wise list of cpp/core/activations.h, and softmax over the last axis.
 ACTIVATIONS = (None, "linear", *_core.activation_names(), "softmax")
+# Keras's other names for a listed activation: a layer stores the listed name (one kernel, one formula).
+_ALIASES = {"silu": "swish"}
 
 
 def _snake_case(name: str) -> str:
@@ -61,6 +63,7 @@ def _padding(value) -> str:
 
 
 def _check_activation(activation):
+    activation = _ALIASES.get(activation, activation) if isinstance(activation, str) else activation
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation: {activation!r} is not one of {', '.join(map(str, ACTIVATIONS[2:]))}, "
                          f"linear, None")
@@ -303,6 +306,46 @@ class DepthwiseConv2D(_Activated):
                                          self.padding, list(self.dilation_rate), self.activation, input=inputs[0])
 
 
+class SeparableConv2D(DepthwiseConv2D):
+    """Keras's SeparableConv2D: a depthwise convolution (no bias) followed by a 1x1 convolution to
+    `filters` channels with the bias and activation; two nodes of the plan. Weights as Keras 3 names them:
+    depthwise_kernel (kh, kw, c, depth_multiplier), pointwise_kernel (1, 1, c·depth_multiplier, filters),
+    bias (filters,)."""
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid", dilation_rate=(1, 1),
+                 depth_multiplier: int = 1, activation=None, use_bias: bool = True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_shape=None, name=None):
+        super().__init__(kernel_size, strides=strides, padding=padding, depth_multiplier=depth_multiplier,
+                         dilation_rate=dilation_rate, activation=activation, use_bias=use_bias,
+                         depthwise_initializer=depthwise_initializer, bias_initializer=bias_initializer,
+                         input_shape=input_shape, name=name)
+        self.filters = checks.count(filters, "filters", 1)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+
+    def compute_output_shape(self, input_shape):
+        return super().compute_output_shape(input_shape)[:2] + (self.filters,)
+
+    def param_specs(self, input_shape):
+        middle = input_shape[-1] * self.depth_multiplier
+        specs = {"depthwise_kernel": (self.kernel_size + (input_shape[-1], self.depth_multiplier),
+                                      self.depthwise_initializer),
+                 "pointwise_kernel": ((1, 1, middle, self.filters), self.pointwise_initializer)}
+        if self.use_bias:
+            specs["bias"] = ((self.filters,), self.bias_initializer)
+        self.trainable_names = tuple(specs)
+        return specs
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}
+
+    def add_to_plan(self, plan, inputs):
+        p = self.params
+        middle = plan.add_depthwise_conv2d(p["depthwise_kernel"], None, list(self.strides), self.padding,
+                                           list(self.dilation_rate), None, input=inputs[0])
+        return plan.add_conv2d(p["pointwise_kernel"], p.get("bias"), [1, 1], "valid", self.activation, input=middle)
+
+
 class _Pooling2D(Layer):
     plan_kind = None  # "max" or "avg"
 
@@ -428,11 +471,22 @@ class Activation(_Activated):
 
 
 class ReLU(Activation):
-    def __init__(self, name=None, input_shape=None):
-        super().__init__("relu", name=name, input_shape=input_shape)
+    """Keras's ReLU layer: relu, or relu6 with max_value=6 (MobileNet's). Other max values, slopes and
+    thresholds are refused: they are not in the activation list."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, name=None, input_shape=None):
+        if max_value is not None:
+            max_value = checks.number(max_value, "max_value", low=0.0)
+        negative_slope = checks.number(negative_slope, "negative_slope", low=0.0)
+        threshold = checks.number(threshold, "threshold")
+        if max_value not in (None, 6.0) or negative_slope != 0.0 or threshold != 0.0:
+            raise ValueError(f"ReLU: max_value={max_value}, negative_slope={negative_slope}, threshold={threshold} "
+                             f"is not supported; gputrain has relu (the defaults) and relu6 (max_value=6)")
+        super().__init__("relu" if max_value is None else "relu6", name=name, input_shape=input_shape)
+        self.max_value = max_value
 
     def get_config(self):
-        return {"name": self.name}
+        return {"name": self.name, **({"max_value": self.max_value} if self.max_value is not None else {})}
 
 
 # The layers of other modules, reachable as gt.layers.<name> (imported last: they build on Layer).
@@ -441,7 +495,7 @@ from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa:
 
 LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
                                          GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dropout,
-                                         BatchNormalization, Activation, ReLU, DepthwiseConv2D, Add, Average, Subtract,
+                                         BatchNormalization, Activation, ReLU, DepthwiseConv2D, SeparableConv2D, Add, Average, Subtract,
                                          Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D, Reshape)}
 
 

@@ -176,9 +176,11 @@ def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, device: s
 
 def dense(x, kernel, bias=None, device: str | None = None, activation: str | None = None):
     """activation(x (..., in) @ kernel (in, out) + bias (out,)): Keras's Dense. activation None (or
-    "linear"), "relu" or "sigmoid" is applied in the same pass that writes y. The gradient of a fused
-    activation comes from its output: relu_grad(dy, y) (y is <= 0, or NaN, exactly where the input was) or
-    sigmoid_grad(dy, y), then dense_grad."""
+    "linear") or an element-wise activation of gt.ops (relu, sigmoid, gelu, ...) is applied in the same
+    pass that writes y. The gradient of a fused activation whose derivative reads its output comes from y:
+    relu_grad(dy, y) (y is <= 0, or NaN, exactly where the input was), sigmoid_grad(dy, y), tanh_grad...;
+    one that reads its input (swish, gelu, ...) needs the pre-activation, dense without it. Then
+    dense_grad."""
     args = _Args("dense")
     x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
     return _core.dense(x, kernel, bias, _device(device, x, kernel, bias), args.activation(activation))
@@ -194,7 +196,8 @@ def dense_grad(dy, x, kernel, device: str | None = None):
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", device: str | None = None,
            activation: str | None = None):
     """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in, out), plus bias (out,), then
-    activation (None/"linear", "relu", "sigmoid") fused into the same pass, as in dense."""
+    activation (None/"linear" or an element-wise activation of gt.ops) fused into the same pass, as in
+    dense."""
     args = _Args("conv2d")
     x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
     return _core.conv2d(x, kernel, bias, args.pair(strides, "strides"), args.padding(padding),
