@@ -31,6 +31,12 @@ def _layer(layer, xs, p):
         return sum(xs)
     elif isinstance(layer, layers.Subtract):
         return xs[0] - xs[1]
+    elif isinstance(layer, layers.Multiply):
+        return np.prod(xs, axis=0)
+    elif isinstance(layer, layers.Maximum):
+        return np.max(xs, axis=0)
+    elif isinstance(layer, layers.Minimum):
+        return np.min(xs, axis=0)
     elif isinstance(layer, layers.Average):
         return sum(xs) / len(xs)
     elif isinstance(layer, layers.Concatenate):

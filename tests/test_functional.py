@@ -175,3 +175,17 @@ def test_separable_conv2d_has_keras_weights_and_round_trips(tmp_path):
     x = np.random.default_rng(6).standard_normal((4, 8, 8, 3)).astype(np.float32)
     model.save(tmp_path / "sep.safetensors")
     np.testing.assert_array_equal(gt.models.load_model(tmp_path / "sep.safetensors").predict(x), model.predict(x))
+
+
+@pytest.mark.parametrize("merge, numpy_op", [("Maximum", np.maximum), ("Minimum", np.minimum),
+                                             ("Multiply", np.multiply)])
+def test_product_and_extrema_merges_follow_numpy_with_nan(device, merge, numpy_op):
+    inp = gt.Input((5,))
+    zero_or_nan = layers.Subtract()([inp, inp])  # 0, or NaN where x is NaN or infinite
+    shifted = layers.Activation("tanh")(inp)
+    model = gt.Model(inp, getattr(layers, merge)()([shifted, inp, zero_or_nan]))
+    model.build(device=device)
+    x = np.array([[0.5, -2.0, np.nan, np.inf, -np.inf], [3.0, -0.25, 0.0, -1.0, 7.0]], np.float32)
+    with np.errstate(invalid="ignore"):
+        want = numpy_op(numpy_op(np.tanh(x), x), x - x)
+    np.testing.assert_allclose(model(x).numpy(), want, rtol=1e-6)

@@ -1,6 +1,6 @@
 """Functional models through the plan: the loss and every parameter gradient of one training step equal
 the float64 finite differences of an independent NumPy interpreter of the same graph (graph_reference.py),
-for skip connections (Add, Subtract, Average), concatenation, a value read by several layers, shared
+for skip connections (Add, Subtract, Average, Multiply, Maximum, Minimum), concatenation, a value read by several layers, shared
 layers (one layer called twice), batch normalisation in training mode, depthwise and dilated depthwise
 convolutions, a separable convolution, padding, cropping, nearest upsampling and reshapes.
 
@@ -27,6 +27,9 @@ def _residual_model():
     shared = layers.Conv2D(3, 3, padding="same", name="shared")  # one layer, called twice
     s1, s2 = shared(skip), shared(a)
     mixed = layers.Average()([s1, s2, layers.Subtract()([skip, s2])])
+    # Products and extrema of three inputs (random values: no ties, where a maximum's gradient is a choice).
+    mixed = layers.Add()([mixed, layers.Multiply()([s1, s2, skip]), layers.Maximum()([s1, s2, b]),
+                          layers.Minimum()([b, s1])])
     normed = layers.BatchNormalization()(mixed)
     padded = layers.ZeroPadding2D(((1, 0), (2, 1)))(normed)
     cropped = layers.Cropping2D(((5, 5), (3, 4)))(layers.UpSampling2D((2, 2))(padded))  # 7x9 -> 14x18 -> 4x11

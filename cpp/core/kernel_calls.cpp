@@ -169,6 +169,16 @@ void dropout_backward(const Device& device, int64_t n, const float* dy, const ui
   launch(device, "dropout_grad", &GtBackendTable::dropout_backward_f32, n, dy, mask, scale, dx);
 }
 
+void binary(const Device& device, const char* what, GtBinaryOp op, int64_t n, const float* a, const float* b,
+            float* out) {
+  launch(device, what, &GtBackendTable::binary_f32, int{op}, n, a, b, out);
+}
+
+void select_grad(const Device& device, const char* what, int64_t n, const float* dy, const float* x, const float* y,
+                 uint8_t* taken, float* dx) {
+  launch(device, what, &GtBackendTable::select_grad_f32, n, dy, x, y, taken, dx);
+}
+
 void strided_copy(const Device& device, const char* what, const GtStridedCopy& c, const float* src, float* dst) {
   launch(device, what, &GtBackendTable::strided_copy_f32, &c, src, dst);
 }

@@ -86,6 +86,12 @@ void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t s
                      uint32_t threshold, float scale, float* y, uint8_t* mask);
 void dropout_backward(const Device& device, int64_t n, const float* dy, const uint8_t* mask, float scale,
                       float* dx);
+// out = a op b element-wise (out may be a or b); see GtBinaryOp.
+void binary(const Device& device, const char* what, GtBinaryOp op, int64_t n, const float* a, const float* b,
+            float* out);
+// One input's share of the gradient of an element-wise maximum or minimum (op_list.h, select_grad_f32).
+void select_grad(const Device& device, const char* what, int64_t n, const float* dy, const float* x, const float* y,
+                 uint8_t* taken, float* dx);
 // See GtStridedCopy (core/op_params.h); `what` names the layer or op in errors.
 void strided_copy(const Device& device, const char* what, const GtStridedCopy& c, const float* src, float* dst);
 // dst[i] = float(src[i]): uint8 images to float32 on the device they were copied to.

@@ -21,6 +21,12 @@ GT_HOST_DEVICE inline float clamp_value(float x, float lo, float hi) {
   return x < lo ? lo : (x > hi ? hi : x);
 }
 
+// np.maximum / np.minimum of two values: NaN if either is ('a > b ? a : b' would drop a NaN b).
+GT_HOST_DEVICE inline float max_value(float a, float b) { return (a > b || a != a) ? a : b; }
+GT_HOST_DEVICE inline float min_value(float a, float b) { return (a < b || a != a) ? a : b; }
+// Whether an input x is the value y a maximum or minimum chose (for its gradient): equal, or both NaN.
+GT_HOST_DEVICE inline bool selects(float x, float y) { return x == y || (x != x && y != y); }
+
 // Whether a window scan replaces its running maximum `best` by `v`: a larger value, or the window's
 // first NaN (a later NaN does not move argmax off the first, as np.argmax). Scanning from the window's
 // first cell this gives np.max's value and np.argmax's index.

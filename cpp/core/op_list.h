@@ -80,6 +80,13 @@ GT_OP(int, graph_destroy, (int device, void* graph))
 GT_OP(int, add_f32, (int device, const float* a, const float* b, float* out, int64_t n, void* stream))
 // See GtStridedCopy (core/op_params.h); src and dst must not overlap.
 GT_OP(int, strided_copy_f32, (int device, const GtStridedCopy* c, const float* src, float* dst, void* stream))
+// out[i] = a[i] op b[i], op a GtBinaryOp; out may be a or b.
+GT_OP(int, binary_f32, (int device, int op, int64_t n, const float* a, const float* b, float* out, void* stream))
+// The gradient of y = max (or min) of several inputs for one input x, the inputs taken in order: dx[i] =
+// dy[i] where x[i] is y[i] (or both are NaN) and no earlier input was (taken[i] == 0), else 0; then
+// taken[i] = 1 there. dx may be null (the input needs no gradient; taken is still updated).
+GT_OP(int, select_grad_f32, (int device, int64_t n, const float* dy, const float* x, const float* y,
+                             uint8_t* taken, float* dx, void* stream))
 // uint8 images to float32 on the device.
 GT_OP(int, cast_u8_f32, (int device, int64_t n, const uint8_t* src, float* out, void* stream))
 

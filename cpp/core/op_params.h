@@ -30,6 +30,9 @@ typedef struct GtDepthwise2d {
 
 enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
 
+// Element-wise binary ops of the merging layers. Maximum and minimum propagate NaN, as np.maximum does.
+enum GtBinaryOp { GT_BINARY_MUL = 0, GT_BINARY_MAX = 1, GT_BINARY_MIN = 2 };
+
 // A copy of `outer` blocks of `rows` lines of `cols` contiguous floats between two strided layouts:
 // dst[o·dst_outer + r·dst_row + j] = scale·src[o·src_outer + r·src_row + j] (+ the old dst value when
 // `accumulate`). Concatenation, padding, cropping and the merging layers are all such copies.

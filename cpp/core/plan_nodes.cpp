@@ -248,6 +248,51 @@ struct LinearMergeLayer : PlanNode {
   }
 };
 
+// Multiply: y = Π x[i]; input i's gradient is dy times the product of the other inputs.
+struct ProductMergeLayer : PlanNode {
+  bool backward_reads_output() const override { return false; }
+  void forward(Impl& p, bool) override {
+    const Tensor& y = p.values[out];
+    kernels::binary(p.device, "multiply", GT_BINARY_MUL, y.numel(), cptr(p.values[ins[0]]), cptr(p.values[ins[1]]),
+                    ptr(y));
+    for (size_t i = 2; i < ins.size(); ++i)
+      kernels::binary(p.device, "multiply", GT_BINARY_MUL, y.numel(), cptr(y), cptr(p.values[ins[i]]), ptr(y));
+  }
+  void backward(Impl& p) override {
+    const Tensor& dy = p.grads[out];
+    for (size_t i = 0; i < ins.size(); ++i) {
+      if (!dins[i].defined()) continue;
+      const float* from = cptr(dy);
+      for (size_t j = 0; j < ins.size(); ++j)
+        if (j != i) {
+          kernels::binary(p.device, "multiply_grad", GT_BINARY_MUL, dy.numel(), from, cptr(p.values[ins[j]]),
+                          ptr(dins[i]));
+          from = cptr(dins[i]);
+        }
+    }
+  }
+};
+
+// Maximum and Minimum: y is the element-wise extremum (NaN if any input is); each element's gradient goes
+// to the first input holding the chosen value, as max pooling gives it to the window's first maximum.
+struct ExtremumMergeLayer : PlanNode {
+  GtBinaryOp op = GT_BINARY_MAX;
+  Tensor taken;  // uint8, one per element: whether an earlier input already took the gradient
+  void forward(Impl& p, bool) override {
+    const Tensor& y = p.values[out];
+    const char* what = op == GT_BINARY_MAX ? "maximum" : "minimum";
+    kernels::binary(p.device, what, op, y.numel(), cptr(p.values[ins[0]]), cptr(p.values[ins[1]]), ptr(y));
+    for (size_t i = 2; i < ins.size(); ++i) kernels::binary(p.device, what, op, y.numel(), cptr(y), cptr(p.values[ins[i]]), ptr(y));
+  }
+  void backward(Impl& p) override {
+    const Tensor& dy = p.grads[out];
+    kernels::fill_zero(p.device, taken.raw(), taken.nbytes());
+    for (size_t i = 0; i < ins.size(); ++i)
+      kernels::select_grad(p.device, op == GT_BINARY_MAX ? "maximum_grad" : "minimum_grad", dy.numel(), cptr(dy),
+                           cptr(p.values[ins[i]]), cptr(p.values[out]), taken.data<uint8_t>(), ptr(dins[i]));
+  }
+};
+
 // Concatenation along an axis: with the axis and everything after it as one chunk per input and per
 // index before the axis (`outer`, the batch included), input i's chunk lands at `offset[i]` of the
 // output's.
@@ -520,6 +565,15 @@ std::vector<int64_t> merge_inputs(Impl& p, const char* what, std::vector<int64_t
 
 int64_t TrainPlan::add_merge(const std::string& kind, const std::vector<int64_t>& inputs) {
   Impl& p = *impl_;
+  if (kind == "multiply" || kind == "maximum" || kind == "minimum") {
+    std::vector<int64_t> ins = merge_inputs(p, kind.c_str(), inputs, 2);
+    const Shape out(p.values[ins.front()].shape().begin() + 1, p.values[ins.front()].shape().end());
+    if (kind == "multiply") return p.push(std::make_unique<ProductMergeLayer>(), std::move(ins), out);
+    auto layer = std::make_unique<ExtremumMergeLayer>();
+    layer->op = kind == "maximum" ? GT_BINARY_MAX : GT_BINARY_MIN;
+    if (p.training) layer->taken = p.buffer(p.values[ins.front()].shape(), DType::UInt8);
+    return p.push(std::move(layer), std::move(ins), out);
+  }
   auto layer = std::make_unique<LinearMergeLayer>();
   std::vector<int64_t> ins;
   if (kind == "add" || kind == "average") {
@@ -531,7 +585,8 @@ int64_t TrainPlan::add_merge(const std::string& kind, const std::vector<int64_t>
     if (ins.size() != 2) throw ValueError("subtract: expected exactly 2 inputs, got " + std::to_string(ins.size()));
     layer->coefficients = {1.0f, -1.0f};
   } else {
-    throw ValueError("merge: expected 'add', 'subtract' or 'average', got '" + kind + "'");
+    throw ValueError("merge: expected 'add', 'subtract', 'average', 'multiply', 'maximum' or 'minimum', got '" + kind +
+                     "'");
   }
   const Shape out(p.values[ins.front()].shape().begin() + 1, p.values[ins.front()].shape().end());
   return p.push(std::move(layer), std::move(ins), out);

@@ -142,6 +142,13 @@ int graph_destroy(int, void* graph) {
 int add_f32(int, const float* a, const float* b, float* out, int64_t n, void*) {
   return guarded([&] { cpu::add_f32(a, b, out, n); });
 }
+int binary_f32(int, int op, int64_t n, const float* a, const float* b, float* out, void*) {
+  return guarded([&] { cpu::binary_f32(op, a, b, out, n); });
+}
+int select_grad_f32(int, int64_t n, const float* dy, const float* x, const float* y, uint8_t* taken, float* dx,
+                    void*) {
+  return guarded([&] { cpu::select_grad_f32(dy, x, y, taken, dx, n); });
+}
 int strided_copy_f32(int, const GtStridedCopy* c, const float* src, float* dst, void*) {
   return guarded([&] { cpu::strided_copy(*c, src, dst); });
 }

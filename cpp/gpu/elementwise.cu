@@ -13,6 +13,22 @@ __global__ void add_f32_kernel(const float* __restrict__ a, const float* __restr
     out[i] = a[i] + b[i];
 }
 
+__global__ void binary_f32_kernel(int op, const float* a, const float* b, float* out, int64_t n) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    out[i] = op == GT_BINARY_MUL ? a[i] * b[i] : op == GT_BINARY_MAX ? max_value(a[i], b[i]) : min_value(a[i], b[i]);
+}
+
+__global__ void select_grad_f32_kernel(const float* __restrict__ dy, const float* __restrict__ x,
+                                       const float* __restrict__ y, uint8_t* __restrict__ taken, float* dx, int64_t n) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const bool take = !taken[i] && selects(x[i], y[i]);
+    if (dx != nullptr) dx[i] = take ? dy[i] : 0.0f;
+    taken[i] = static_cast<uint8_t>(taken[i] | take);
+  }
+}
+
 __global__ void cast_u8_f32_kernel(const uint8_t* __restrict__ src, float* __restrict__ out, int64_t n) {
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -29,6 +45,23 @@ int add_f32(int device, const float* a, const float* b, float* out, int64_t n, v
   const unsigned blocks = static_cast<unsigned>(wanted < 65535 ? wanted : 65535);
   GT_LAUNCH(add_f32_kernel, blocks, threads, static_cast<cudaStream_t>(stream))(a, b, out, n);
   GT_GPU_CHECK_LAUNCH(add_f32_kernel);
+  return GT_OK;
+}
+
+int binary_f32(int device, int op, int64_t n, const float* a, const float* b, float* out, void* stream) {
+  if (n <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_LAUNCH(binary_f32_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))(op, a, b, out, n);
+  GT_GPU_CHECK_LAUNCH(binary_f32_kernel);
+  return GT_OK;
+}
+
+int select_grad_f32(int device, int64_t n, const float* dy, const float* x, const float* y, uint8_t* taken,
+                    float* dx, void* stream) {
+  if (n <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_LAUNCH(select_grad_f32_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))(dy, x, y, taken, dx, n);
+  GT_GPU_CHECK_LAUNCH(select_grad_f32_kernel);
   return GT_OK;
 }
 

@@ -490,13 +490,14 @@ class ReLU(Activation):
 
 
 # The layers of other modules, reachable as gt.layers.<name> (imported last: they build on Layer).
-from .merging import Add, Average, Concatenate, Subtract  # noqa: E402
+from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: E402
 from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa: E402
 
-LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, MaxPooling2D, AveragePooling2D,
-                                         GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dropout,
-                                         BatchNormalization, Activation, ReLU, DepthwiseConv2D, SeparableConv2D, Add, Average, Subtract,
-                                         Concatenate, ZeroPadding2D, Cropping2D, UpSampling2D, Reshape)}
+LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling2D,
+                                         AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
+                                         Dropout, BatchNormalization, Activation, ReLU, Add, Average, Subtract,
+                                         Multiply, Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D,
+                                         UpSampling2D, Reshape)}
 
 
 LAYERS["Input"] = InputLayer  # its name in checkpoints

@@ -1,4 +1,5 @@
-"""Keras's merging layers: Add, Subtract, Average (inputs of one shape) and Concatenate (along an axis).
+"""Keras's merging layers: Add, Subtract, Average, Multiply, Maximum, Minimum (inputs of one shape) and
+Concatenate (along an axis).
 Each is called on a list of tensors and adds one node of the plan that reads them all; a value read by
 several layers gets the sum of their gradients there."""
 from __future__ import annotations
@@ -43,6 +44,23 @@ class Subtract(_Merge):
         if len(input_shape) != 2:
             raise ValueError(f"{self.name}: expected exactly 2 inputs, got {len(input_shape)}")
         return super().compute_output_shape(input_shape)
+
+
+class Multiply(_Merge):
+    plan_kind = "multiply"
+    fewest = 2
+
+
+class Maximum(_Merge):
+    """Element-wise maximum (NaN where any input is NaN, as np.maximum); the gradient goes to the first
+    input holding the maximum."""
+    plan_kind = "maximum"
+    fewest = 2
+
+
+class Minimum(_Merge):
+    plan_kind = "minimum"
+    fewest = 2
 
 
 class Concatenate(Layer):
