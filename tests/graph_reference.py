@@ -4,6 +4,7 @@ BatchNormalization), then the mean sparse cross-entropy. Its finite differences 
 the plan's backward is judged against."""
 import numpy as np
 
+import gputrain as gt
 import reference as ref
 from gputrain import layers
 
@@ -62,14 +63,33 @@ def _layer(layer, xs, p):
     return ACTIVATIONS[layer.activation](z)
 
 
-def loss(model, x, labels, params) -> float:
-    """Mean sparse cross-entropy of the model's softmax output; params: layer -> {name: float64 array}."""
+def _model(model, x, params):
+    """A model's float64 output; params: its layers -> {name: array}. A nested model is a layer whose
+    params are named "<inner layer index>/<name>"."""
+    if isinstance(model, gt.Sequential):
+        for layer in model.layers:
+            x = _call(layer, [x], params[layer])
+        return x
     values = {id(model.inputs[0]): np.asarray(x, np.float64)}
     for node in model._graph.nodes:
-        if node.is_input:
-            continue
-        values[id(node.output)] = _layer(node.layer, [values[id(t)] for t in node.inputs], params[node.layer])
-    out = values[id(model.outputs[0])]
+        if not node.is_input:
+            values[id(node.output)] = _call(node.layer, [values[id(t)] for t in node.inputs], params[node.layer])
+    return values[id(model.outputs[0])]
+
+
+def _call(layer, xs, p):
+    if isinstance(layer, gt.Model):
+        inner = {l: {} for l in layer.layers}
+        for key, value in p.items():
+            index, name = key.split("/", 1)
+            inner[layer.layers[int(index)]][name] = value
+        return _model(layer, xs[0], inner)
+    return _layer(layer, xs, p)
+
+
+def loss(model, x, labels, params) -> float:
+    """Mean sparse cross-entropy of the model's softmax output; params: layer -> {name: float64 array}."""
+    out = _model(model, x, params)
     picked = out[np.arange(len(labels)), labels]
     return float(-np.log(picked).mean())
 

@@ -26,6 +26,8 @@ MAX_LAYERS_CHARS = 1 << 20  # the layer list as JSON: ~100 characters a layer is
 MAX_UNKNOWN_CHARS = 64 << 10  # a field this version does not know, as JSON
 MAX_CONFIG_ITEMS = 256  # entries in one config object or list
 MAX_CONFIG_DEPTH = 4  # objects and lists within a layer's config
+MAX_NESTING = 8  # models used as layers of models used as layers ...
+NESTED_MODELS = ("Functional", "Sequential")  # layer class names whose config is a whole model's
 MAX_INPUT_RANK = 8
 MAX_INPUT_DIM = 1 << 24
 MAX_SAMPLE_SIZE = 1 << 31  # values in one input sample
@@ -173,9 +175,9 @@ def _check_fields(path, field: str, value, checks: dict) -> None:
 
 # ---- model ----
 
-def _check_model(path, field: str, model) -> None:
+def _check_model(path, field: str, model, nesting: int = 0) -> None:
     _check_fields(path, field, model, {"name": _check_text, "input_shape": _check_input_shape,
-                                       "layers": _check_layers})
+                                       "layers": lambda p, f, v: _check_layers(p, f, v, nesting)})
 
 
 def _check_input_shape(path, field: str, shape) -> None:
@@ -188,11 +190,16 @@ def _check_input_shape(path, field: str, shape) -> None:
         _fail(path, field, f"a shape of at most {MAX_SAMPLE_SIZE} values", shape)
 
 
-def _check_layers(path, field: str, layers) -> None:
+def _check_layers(path, field: str, layers, nesting: int = 0) -> None:
     _check_list(path, field, layers, MAX_LAYERS, minimum=1)
     _check_json_size(path, field, layers, MAX_LAYERS_CHARS)
     for i, layer in enumerate(layers):
-        _check_fields(path, f"{field}[{i}]", layer, {"class_name": _check_class_name, "config": _check_config})
+        config = _check_config
+        if isinstance(layer, dict) and layer.get("class_name") in NESTED_MODELS:  # a model used as a layer
+            if nesting >= MAX_NESTING:
+                _fail(path, f"{field}[{i}]", f"a model nested at most {MAX_NESTING} deep", "a deeper one")
+            config = lambda p, f, v: _check_model(p, f, v, nesting + 1)  # noqa: E731
+        _check_fields(path, f"{field}[{i}]", layer, {"class_name": _check_class_name, "config": config})
 
 
 def _check_class_name(path, field: str, value) -> None:

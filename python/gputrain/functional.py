@@ -94,10 +94,11 @@ class Graph:
             raise ValueError(f"{what}: this model has {len(self.inputs)} inputs and {len(self.outputs)} outputs; "
                              f"gputrain trains and runs models of one input and one output so far")
 
-    def add_to_plan(self, plan) -> int:
-        """Adds every node to `plan` (the first input as the plan's input value 0); the output's value."""
+    def add_to_plan(self, plan, input_value: int = 0) -> int:
+        """Adds every node to `plan`, the model's input being the plan's value `input_value`; the output's
+        value."""
         self.check_one_input_one_output("plan")
-        values = {id(self.inputs[0]): 0}
+        values = {id(self.inputs[0]): input_value}
         for node in self.nodes:
             if node.is_input:
                 continue

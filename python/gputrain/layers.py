@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import _core, checks, eager, initializers, symbolic
+from . import _core, checks, eager, initializers, nesting, symbolic
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
@@ -97,6 +97,7 @@ class Layer:
         returns the symbolic output. On data (a NumPy array or gt.Tensor batch): the layer's output as a
         gt.Tensor, in inference unless training=True."""
         if symbolic.is_symbolic(inputs):
+            nesting.check_training_argument(self, training)
             return symbolic.call(self, inputs)
         return eager.call_layer(self, inputs, checks.flag(bool(training), "training"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks, eager, functional, layers as layers_module, saving, symbolic
+from . import checks, eager, functional, layers as layers_module, nesting, saving, symbolic
 from ._backends import resolve_device
 from .saving import architecture_key, load_model  # noqa: F401  (gt.models.load_model, as in Keras)
 from .tensor import tensor as _tensor
@@ -47,7 +47,10 @@ def _table(print_fn, line_length: int, positions: list, header: list, rows: list
 
 class Model(Trainer):
     """A functional model: gt.Model(inputs, outputs) over the layers called between them (Keras's
-    functional API). Layers called more than once share their weights."""
+    functional API). Layers called more than once share their weights. A model is also a layer of other
+    models (nesting.py)."""
+    takes_list = False
+    config_name = "Functional"
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None):
         if inputs is None or outputs is None:
@@ -78,19 +81,45 @@ class Model(Trainer):
         # The same for evaluate, predict and model(x, training=True).
         self._inference_plans: dict = {"evaluate": {}, "predict": {}, "call_training": {}}
         self._before_save = None  # set by fit while it runs: records its progress before a save
+        self._inbound_nodes: list = []  # its calls on symbolic tensors, as a layer of another model
 
     def __call__(self, inputs, training=None):
         """The model's output for a batch (a NumPy array or gt.Tensor of samples) as a gt.Tensor on the
         model's device, as Keras's model(x): inference unless training=True (dropout's masks, batch
         statistics, which also update the moving ones)."""
         if symbolic.is_symbolic(inputs):
-            raise TypeError(f"{self.name}: using a model as a layer of another model is not supported yet; "
-                            f"call its layers on the tensors instead")
+            self._check_runnable("call")
+            nesting.check_training_argument(self, training)
+            return symbolic.call(self, inputs)
         self._check_runnable("call")
         self.build()
         x = eager.as_device_batch(inputs, self.device, self.input_shape, self.name)
         kind = "call_training" if checks.flag(bool(training), "training") else "predict"
         return self._plan(kind, x.shape[0]).predict(x)
+
+    # ---- as a layer of another model ----
+    @property
+    def params(self) -> nesting.NestedParams:
+        self.build()
+        return nesting.NestedParams(self)
+
+    @property
+    def trainable_names(self) -> tuple:
+        self.build()
+        return nesting.trainable_names(self)
+
+    def set_shapes(self, input_shape) -> tuple:
+        if tuple(input_shape) != tuple(self.input_shape):
+            raise ValueError(f"{self.name}: called on inputs of shape {tuple(input_shape)}, but the model takes "
+                             f"{tuple(self.input_shape)}")
+        return tuple(self.output_shape)
+
+    def param_shapes(self, input_shape) -> dict:
+        self.set_shapes(input_shape)
+        return nesting.param_shapes(self)
+
+    def add_to_plan(self, plan, inputs) -> int:
+        return self._add_to_plan(plan, inputs[0])
 
     # ---- structure ----
     @property
@@ -119,15 +148,17 @@ class Model(Trainer):
         raise ValueError(f"get_layer: no layer named {name!r}; the model has "
                          f"{', '.join(l.name for l in self.layers)}")
 
-    def build(self, input_shape=None, device: str | None = None) -> None:
+    def build(self, input_shape=None, device: str | None = None) -> tuple:
+        """Allocates the weights on the device; the output shape (as a layer's build returns it)."""
         if self.built:
-            return
+            return tuple(self.output_shape)
         if input_shape is not None and tuple(input_shape) != self.input_shape:
             raise ValueError(f"build: the model's input shape is {self.input_shape}, got {tuple(input_shape)}")
         self.device = resolve_device(device or self.device)
         for layer in self._graph.plan_layer_order():
             layer.build(layer.input_shape, self.device)
         self.built = True
+        return tuple(self.output_shape)
 
     def compile(self, *args, **kwargs) -> None:
         self._check_runnable("compile")
@@ -140,9 +171,9 @@ class Model(Trainer):
     def _check_runnable(self, what: str) -> None:
         self._graph.check_one_input_one_output(what)
 
-    def _add_to_plan(self, plan) -> int:
-        """Adds the model's layer nodes to `plan`; the value of the output."""
-        return self._graph.add_to_plan(plan)
+    def _add_to_plan(self, plan, input_value: int = 0) -> int:
+        """Adds the model's layer nodes to `plan`, reading `input_value`; the value of the output."""
+        return self._graph.add_to_plan(plan, input_value)
 
     def _plan_layers(self) -> list:
         """The layers in the order their parameters enter a plan (each once)."""
@@ -180,7 +211,7 @@ class Model(Trainer):
             if isinstance(layer, layers_module.InputLayer):
                 shape = f"[{shape}]"  # Keras lists an input layer's output
             connections = self._graph.connections(layer)
-            first = [f"{layer.name} ({type(layer).__name__})", shape, layer.count_params(),
+            first = [f"{layer.name} ({_type_name(layer)})", shape, layer.count_params(),
                      connections[0] if connections else ""]
             rows.append([first] + [["", "", "", c] for c in connections[1:]])
         print_fn(f'Model: "{self.name}"')
@@ -211,10 +242,13 @@ class Model(Trainer):
         architecture's key does not depend on automatic names), the inputs and the outputs."""
         index = {layer: i for i, layer in enumerate(self.layers)}
         inside = set(self._graph.nodes)
+        # A call's number among its layer's calls within this model (a layer may also be called elsewhere).
+        local = {node: k for layer in self.layers for k, node in
+                 enumerate(n for n in layer._inbound_nodes if n in inside)}
 
         def ref(t):
-            layer, node_index, tensor_index = t._keras_history
-            return [index[layer], node_index, tensor_index]
+            layer, _, tensor_index = t._keras_history
+            return [index[layer], local[t.node], tensor_index]
 
         layers = [{"class_name": layers_module.config_name(l), "config": l.get_config(),
                    "inbound_nodes": [[ref(t) for t in node.inputs] for node in l._inbound_nodes
@@ -234,6 +268,11 @@ class Model(Trainer):
 
     def load_weights(self, path) -> None:
         saving.load_weights(self, path)
+
+
+def _type_name(layer) -> str:
+    """A layer's type as Keras's summary writes it: a nested model is "Functional" or "Sequential"."""
+    return layer.config_name if isinstance(layer, Model) else type(layer).__name__
 
 
 def _shape_text(shape) -> str:
@@ -269,6 +308,7 @@ def from_config(config: dict) -> Model:
 
 class Sequential(Model):
     """A stack of layers, each reading the one before."""
+    config_name = "Sequential"
 
     def __init__(self, layers=None, name: str | None = None):
         self._init_state(name, "sequential")
@@ -299,9 +339,9 @@ class Sequential(Model):
         self._layers.append(layer)
         self.built = False  # the layers built so far keep their weights (Layer.build)
 
-    def build(self, input_shape=None, device: str | None = None) -> None:
+    def build(self, input_shape=None, device: str | None = None) -> tuple:
         if self.built:
-            return
+            return tuple(self.output_shape)
         if not self._layers:
             raise ValueError("build: the model has no layers")
         shape = input_shape if input_shape is not None else self._layers[0].input_shape
@@ -314,6 +354,16 @@ class Sequential(Model):
         for layer in self._layers:
             shape = layer.build(shape, self.device)
         self.built = True
+        return tuple(self.output_shape)
+
+    def set_shapes(self, input_shape) -> tuple:
+        """As a layer of another model: its layers shaped for `input_shape`; the output shape."""
+        declared = self._layers[0].input_shape if self._layers else None
+        if declared is not None and tuple(declared) != tuple(input_shape):
+            raise ValueError(f"{self.name}: called on inputs of shape {tuple(input_shape)}, but it takes "
+                             f"{tuple(declared)}")
+        self.shape_layers(input_shape)
+        return tuple(self.output_shape)
 
     def shape_layers(self, input_shape) -> None:
         """Every layer's input and output shape, checked, without allocating a weight."""
@@ -326,8 +376,8 @@ class Sequential(Model):
     def _check_runnable(self, what: str) -> None:
         pass  # one input and one output by construction
 
-    def _add_to_plan(self, plan) -> int:
-        value = 0
+    def _add_to_plan(self, plan, input_value: int = 0) -> int:
+        value = input_value
         for layer in self.layers:
             value = layer.add_to_plan(plan, [value])
         return value
@@ -341,7 +391,7 @@ class Sequential(Model):
     def summary(self, print_fn=print, line_length: int = 65) -> None:
         """Keras's table: Layer (type), Output Shape, Param #, then the totals."""
         self.build()
-        rows = [[[f"{layer.name} ({type(layer).__name__})", _shape_text(layer.output_shape), layer.count_params()]]
+        rows = [[[f"{layer.name} ({_type_name(layer)})", _shape_text(layer.output_shape), layer.count_params()]]
                 for layer in self.layers]
         print_fn(f'Model: "{self.name}"')
         _table(print_fn, line_length, [0.45, 0.85, 1.0], ["Layer (type)", "Output Shape", "Param #"], rows,
@@ -353,3 +403,15 @@ class Sequential(Model):
         return {"name": self.name, "input_shape": None if shape is None else list(shape),
                 "layers": [{"class_name": layers_module.config_name(l), "config": l.get_config()}
                            for l in self._layers]}
+
+
+def _sequential_from_config(name, input_shape, layers) -> Sequential:
+    model = Sequential([layers_module.from_config(l["class_name"], l["config"]) for l in layers], name=name)
+    if input_shape is not None:
+        model.shape_layers(input_shape)
+    return model
+
+
+# Nested models in a checkpoint's layer list are made from their own configs.
+layers_module.LAYERS["Functional"] = lambda **config: from_config(config)
+layers_module.LAYERS["Sequential"] = _sequential_from_config
