@@ -25,6 +25,8 @@ def _layer(layer, xs, p):
     elif isinstance(layer, layers.Conv2D):
         z = ref.conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding)
     elif isinstance(layer, layers.BatchNormalization):
+        if not layer.trainable:  # frozen: inference mode, as Keras's
+            return ref.batch_norm(x, p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], layer.epsilon)
         return ref.batch_norm_train(x, p["gamma"], p["beta"], layer.epsilon)
     elif isinstance(layer, layers.Activation):
         z = x

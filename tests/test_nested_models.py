@@ -95,3 +95,58 @@ def test_checkpoints_refuse_models_nested_too_deep(tmp_path):
     text = json.dumps({"format": checkpoint_format.FORMAT, "model": config})
     with pytest.raises(ValueError, match="nested at most 8 deep"):
         checkpoint_format.parse_info(text, tmp_path / "deep.safetensors")
+
+
+def _normed_base():
+    inp = gt.Input((6, 6, 2))
+    x = layers.BatchNormalization(name="base_bn")(layers.Conv2D(4, 3, name="base_conv")(inp))
+    return gt.Model(inp, layers.GlobalAveragePooling2D()(layers.Activation("relu")(x)), name="normed")
+
+
+def test_a_frozen_base_keeps_its_weights_and_statistics_until_unfrozen(tmp_path):
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((32, 6, 6, 2)).astype(np.float32), rng.integers(0, 3, 32)
+    base = _normed_base()
+    inp = gt.Input((6, 6, 2))
+    model = gt.Model(inp, layers.Dense(3, activation="softmax", name="head")(base(inp)))
+    model.compile("adam", "sparse_categorical_crossentropy", device=DEVICE)
+    base.trainable = False
+    frozen = [w.copy() for w in base.get_weights()]  # kernel, bias, gamma, beta, moving mean and variance
+    head = model.get_layer("head").params["kernel"].numpy().copy()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    for before, after in zip(frozen, base.get_weights()):
+        np.testing.assert_array_equal(before, after)  # batch norm ran in inference mode: statistics kept
+    assert not np.array_equal(head, model.get_layer("head").params["kernel"].numpy())
+    lines = []
+    model.summary(print_fn=lines.append)
+    assert "Trainable params: 15" in lines and f"Total params: {model.count_params():,}" in lines
+    model.save(tmp_path / "frozen.safetensors")
+    assert gt.models.load_model(tmp_path / "frozen.safetensors").layers[1].get_layer("base_conv").trainable is False
+    base.trainable = True  # the next fit trains the base too, without a new compile
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert not np.array_equal(frozen[0], base.get_weights()[0])
+    assert not np.array_equal(frozen[4], base.get_weights()[4])  # moving mean updated again
+
+
+def test_gradients_through_a_frozen_batch_norm_equal_finite_differences(device):
+    gt.utils.set_random_seed(6)
+    inp = gt.Input((6, 6, 2))
+    conv = layers.Conv2D(3, 3, name="conv")
+    bn = layers.BatchNormalization(name="bn")
+    out = layers.Dense(3, activation="softmax")(layers.Flatten()(bn(conv(inp))))
+    model = gt.Model(inp, out)
+    model.build(device=device)
+    rng = np.random.default_rng(7)
+    bn.params = {name: gt.tensor(rng.uniform(0.5, 1.5, 3).astype(np.float32), device=device)
+                 for name in ("gamma", "beta", "moving_mean", "moving_variance")}
+    bn.trainable = False
+    x, labels = rng.standard_normal((4, 6, 6, 2)).astype(np.float32), rng.integers(0, 3, 4)
+    model.compile("sgd", "sparse_categorical_crossentropy", device=device)
+    plan = model._plan("train", 4)
+    plan.step(gt.tensor(x, device=device), gt.tensor(labels.astype(np.int32), device=device), 1, 0.0)
+    grads = iter(plan.gradients())
+    got = {(layer, name): next(grads).numpy() for layer in model._plan_layers() for name in layer.trainable_names}
+    want = graph_reference.gradients(model, x, labels)
+    assert set(got) == set(want) and (bn, "gamma") not in got
+    for key, expected in want.items():
+        assert np.linalg.norm(got[key] - expected) <= 1e-4 * np.linalg.norm(expected), key

@@ -79,6 +79,7 @@ void bind_train_plan(py::module_& m) {
                                            input);
            }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("dilation_rate"), arg("activation"),
            arg("input") = -1)
+      .def("freeze", &TrainPlan::freeze, arg("param"))
       .def("add_reshape", &TrainPlan::add_reshape, arg("sample_shape"), arg("input") = -1)
       .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
       .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))

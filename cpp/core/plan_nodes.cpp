@@ -163,10 +163,16 @@ struct BatchNormLayer : Indexed {
   Tensor gamma, beta, moving_mean, moving_var, mean, var, dgamma, dbeta;
   float momentum, epsilon;
   int64_t m, c;
+  // Frozen (Keras's trainable = False): inference mode in training too. Its input gradient is then the
+  // same affine map's: dx = dy·gamma/√(moving_var + ε), the inference forward applied to dy with a zero
+  // mean and no beta.
+  bool frozen = false;
+  Tensor zeros;  // c zeros, for that zero mean
   BatchNormLayer(double mom, double eps) : momentum(static_cast<float>(mom)), epsilon(static_cast<float>(eps)) {}
+  bool backward_reads_inputs() const override { return !frozen; }
   bool backward_reads_output() const override { return false; }
   void forward(Impl& p, bool training) override {
-    if (!training) {  // normalised by the statistics gathered in training
+    if (!training || frozen) {  // normalised by the statistics gathered in training
       kernels::batch_norm_forward(p.device, m, c, cptr(x(p)), cptr(moving_mean), cptr(moving_var), cptr(gamma),
                                   cptr(beta), epsilon, ptr(y(p)));
       return;
@@ -178,6 +184,12 @@ struct BatchNormLayer : Indexed {
                                       momentum);
   }
   void backward(Impl& p) override {
+    if (frozen) {
+      if (dx(p).defined())
+        kernels::batch_norm_forward(p.device, m, c, cptr(dy(p)), cptr(zeros), cptr(moving_var), cptr(gamma), nullptr,
+                                    epsilon, ptr(dx(p)));
+      return;
+    }
     // The kernel always writes dx; without an input gradient it goes to the scratch buffer.
     float* out = dx(p).defined() ? ptr(dx(p)) : ptr(p.scratch);
     kernels::batch_norm_backward(p.device, m, c, cptr(dy(p)), cptr(x(p)), cptr(mean), cptr(var), cptr(gamma),
@@ -521,6 +533,11 @@ int64_t TrainPlan::add_batch_norm(const Tensor& gamma, const Tensor& beta, const
   layer->moving_var = moving_var;
   layer->mean = p.buffer({layer->c});
   layer->var = p.buffer({layer->c});
+  layer->frozen = p.training && p.is_frozen(gamma);
+  if (layer->frozen) {
+    layer->zeros = p.buffer({layer->c});
+    kernels::fill_zero(p.device, layer->zeros.raw(), layer->zeros.nbytes());
+  }
   p.need_workspace(std::max(kernels::batch_norm_statistics_workspace(p.device, layer->c),
                             kernels::batch_norm_backward_workspace(p.device, layer->c)));
   p.need_scratch(x.numel());

@@ -133,6 +133,7 @@ Tensor Impl::add_param(const Tensor& param, const char* name) {
   if (!param.defined()) return Tensor();
   ops::check_float_on(name, param, device);
   if (!training) return Tensor();
+  if (is_frozen(param)) return buffer(param.shape());  // written by backward, read by nothing
   for (size_t i = 0; i < params.size(); ++i)
     if (params[i].raw() == param.raw()) {  // a shared layer's second use: its own gradient, summed later
       ops::check_same_shape("parameter", params[i], name, param);
@@ -394,6 +395,12 @@ void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double
     p.graph.launch();
   else
     run();
+}
+
+void TrainPlan::freeze(const Tensor& param) {
+  Impl& p = *impl_;
+  if (!p.nodes.empty()) throw ValueError("freeze: parameters are frozen before the layers are added");
+  if (param.defined()) p.frozen.push_back(param.raw());
 }
 
 size_t TrainPlan::node_count() const { return impl_->nodes.size(); }

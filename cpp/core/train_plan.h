@@ -54,6 +54,11 @@ class TrainPlan {
   TrainPlan(const TrainPlan&) = delete;
   TrainPlan& operator=(const TrainPlan&) = delete;
 
+  // A parameter of a frozen layer (Keras's trainable = False), before the layers are added: the optimizer
+  // leaves it alone, and a batch normalisation whose gamma is frozen runs in inference mode (its moving
+  // statistics normalise, and stay as they are), as Keras's does.
+  void freeze(const Tensor& param);
+
   // Layers in an order where each comes after the layer whose output it reads: `input` is a value
   // returned by an earlier add_* (0: the plan's input; -1: the last value added); each returns the value
   // it writes. Parameters are the model's own tensors, updated in place (never copies).

@@ -65,6 +65,12 @@ struct TrainPlan::Impl {
   // A parameter used by several nodes (a shared layer): the gradient of each later use, by index into
   // params, summed into param_grads before the optimizer's update.
   std::vector<std::pair<size_t, Tensor>> shared_param_grads;
+  // Parameters of frozen layers (by address): their gradients are computed into buffers of their own,
+  // for nothing to update; a frozen batch normalisation runs in inference mode, as Keras's does.
+  std::vector<const void*> frozen;
+  bool is_frozen(const Tensor& t) const {
+    return t.defined() && std::find(frozen.begin(), frozen.end(), t.raw()) != frozen.end();
+  }
   size_t workspace_floats = 0, scratch_floats = 0;
   Tensor workspace, scratch;  // allocated when the plan is complete
   PlanLoss loss_kind = PlanLoss::SparseCategorical;

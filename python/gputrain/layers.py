@@ -77,7 +77,6 @@ def _padded_extent(n: int, window: int, stride: int, padding: str) -> int:
 
 
 class Layer:
-    trainable = True
     takes_list = False  # merging layers are called on a list of tensors
 
     def __init__(self, name: str | None = None, input_shape=None):
@@ -86,7 +85,8 @@ class Layer:
             raise TypeError(f"name: expected a string, got {type(name).__name__}")
         self.input_shape = _shape(input_shape, "input_shape") if input_shape is not None else None
         self.params: dict = {}          # name -> Tensor, in Keras's weight order
-        self.trainable_names: tuple = ()
+        self.trainable = True           # False: frozen (training leaves its weights alone)
+        self._trainable_names: tuple = ()
         self.output_shape = None
         self.built = False
         self.device: str | None = None  # where build put the weights
@@ -100,6 +100,15 @@ class Layer:
             nesting.check_training_argument(self, training)
             return symbolic.call(self, inputs)
         return eager.call_layer(self, inputs, checks.flag(bool(training), "training"))
+
+    @property
+    def trainable_names(self) -> tuple:
+        """The weights training updates: none while the layer is frozen (trainable = False)."""
+        return self._trainable_names if self.trainable else ()
+
+    @trainable_names.setter
+    def trainable_names(self, names) -> None:
+        self._trainable_names = tuple(names)
 
     # ---- building ----
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -428,7 +437,8 @@ class Dropout(Layer):
 
 class BatchNormalization(Layer):
     """Over the last axis, Keras's defaults: momentum 0.99, epsilon 1e-3; moving statistics are
-    non-trainable weights."""
+    non-trainable weights. Frozen (trainable = False), it runs in inference mode in training too, as
+    Keras's does."""
 
     def __init__(self, axis: int = -1, momentum: float = 0.99, epsilon: float = 1e-3, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)

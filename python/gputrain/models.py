@@ -82,6 +82,7 @@ class Model(Trainer):
         self._inference_plans: dict = {"evaluate": {}, "predict": {}, "call_training": {}}
         self._before_save = None  # set by fit while it runs: records its progress before a save
         self._inbound_nodes: list = []  # its calls on symbolic tensors, as a layer of another model
+        self._trainable = True
 
     def __call__(self, inputs, training=None):
         """The model's output for a batch (a NumPy array or gt.Tensor of samples) as a gt.Tensor on the
@@ -96,6 +97,18 @@ class Model(Trainer):
         x = eager.as_device_batch(inputs, self.device, self.input_shape, self.name)
         kind = "call_training" if checks.flag(bool(training), "training") else "predict"
         return self._plan(kind, x.shape[0]).predict(x)
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """Freezes (False) or unfreezes every layer, as Keras's model.trainable does; the next fit
+        builds its steps anew (no compile needed)."""
+        self._trainable = checks.flag(value, "trainable")
+        for layer in self.layers:
+            layer.trainable = self._trainable
 
     # ---- as a layer of another model ----
     @property
@@ -252,7 +265,7 @@ class Model(Trainer):
 
         layers = [{"class_name": layers_module.config_name(l), "config": l.get_config(),
                    "inbound_nodes": [[ref(t) for t in node.inputs] for node in l._inbound_nodes
-                                     if node in inside and not node.is_input]}
+                                     if node in inside and not node.is_input], **nesting.frozen_entry(l)}
                   for l in self.layers]
         return {"class_name": "Functional", "name": self.name, "input_shape": list(self.input_shape),
                 "layers": layers, "inputs": [ref(t) for t in self._graph.inputs],
@@ -281,7 +294,7 @@ def _shape_text(shape) -> str:
 
 def from_config(config: dict) -> Model:
     """The functional model a Model.get_config() describes (new layers, connected as they were)."""
-    made = [layers_module.from_config(l["class_name"], l["config"]) for l in config["layers"]]
+    made = [nesting.layer_from_entry(l) for l in config["layers"]]
     outputs: dict = {}
     for i, layer in enumerate(made):
         if isinstance(layer, layers_module.InputLayer):
@@ -401,12 +414,12 @@ class Sequential(Model):
     def get_config(self) -> dict:
         shape = self.input_shape if self.built else (self._layers[0].input_shape if self._layers else None)
         return {"name": self.name, "input_shape": None if shape is None else list(shape),
-                "layers": [{"class_name": layers_module.config_name(l), "config": l.get_config()}
-                           for l in self._layers]}
+                "layers": [{"class_name": layers_module.config_name(l), "config": l.get_config(),
+                            **nesting.frozen_entry(l)} for l in self._layers]}
 
 
 def _sequential_from_config(name, input_shape, layers) -> Sequential:
-    model = Sequential([layers_module.from_config(l["class_name"], l["config"]) for l in layers], name=name)
+    model = Sequential([nesting.layer_from_entry(l) for l in layers], name=name)
     if input_shape is not None:
         model.shape_layers(input_shape)
     return model

@@ -1,7 +1,7 @@
 """A model used as a layer of another model (Keras's `x = base_model(inputs)`): its weights seen as one
 layer's, named "<index of the inner layer>/<weight>" (recursively for deeper nesting), so the outer model's
 weights, optimizer slots, files and summary treat the nested model as one layer while the plan adds its
-layers' nodes in place of it."""
+layers' nodes in place of it. Also what walks through nesting: the leaf layers, and which are frozen."""
 from __future__ import annotations
 
 from collections.abc import MutableMapping
@@ -69,3 +69,36 @@ def check_training_argument(layer, training) -> None:
         raise ValueError(f"{layer.name}: training={training} in a model definition is not supported yet: in fit, "
                          f"its batch normalisation and dropout would still run in training mode. Call it without "
                          f"training=, or build the model without those layers")
+
+
+def leaf_layers(model):
+    """The model's layers, those of nested models in their place (each layer once)."""
+    seen = set()
+    for layer in model.layers:
+        inner = leaf_layers(layer) if hasattr(layer, "_plan_layers") else [layer]
+        for leaf in inner:
+            if id(leaf) not in seen:
+                seen.add(id(leaf))
+                yield leaf
+
+
+def freeze_in_plan(model, plan) -> None:
+    """Tells the plan which parameters belong to frozen layers (before any layer is added)."""
+    for layer in leaf_layers(model):
+        if not layer.trainable:
+            for tensor in layer.params.values():
+                plan.freeze(tensor)
+
+
+def frozen_entry(layer) -> dict:
+    """What a checkpoint's layer entry adds for a frozen layer (nothing otherwise, so the files and
+    architecture keys of models that freeze nothing stay as they were)."""
+    return {} if getattr(layer, "trainable", True) or hasattr(layer, "_plan_layers") else {"trainable": False}
+
+
+def layer_from_entry(entry: dict):
+    from .layers import from_config
+    layer = from_config(entry["class_name"], entry["config"])
+    if entry.get("trainable") is False:
+        layer.trainable = False
+    return layer

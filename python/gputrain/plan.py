@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _core, initializers, settings
+from . import _core, initializers, nesting, settings
 
 
 def graphs_enabled() -> bool:
@@ -38,6 +38,7 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
     # A model run eagerly (for debugging) keeps every value in its own buffer, for node_output to show.
     plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training,
                             reuse_memory=not model.run_eagerly)
+    nesting.freeze_in_plan(model, plan)
     output = model._add_to_plan(plan)
     if kind in KINDS_WITH_LOSS:
         model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape), output)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import layers as layers_module, losses, optimizers, safetensors_io
+from . import losses, nesting, optimizers, safetensors_io
 from .checkpoint_format import FORMAT, LEGACY_FORMAT, check_optimizer_slots, check_tensors, read_info, safe_name
 from .tensor import tensor as _tensor
 
@@ -207,7 +207,7 @@ def load_model(path, device: str | None = None):
         if config.get("class_name") == "Functional":
             model = models.from_config(config)
         else:
-            layers = [layers_module.from_config(l["class_name"], l["config"]) for l in config["layers"]]
+            layers = [nesting.layer_from_entry(l) for l in config["layers"]]
             model = models.Sequential(layers, name=config["name"])
             model.shape_layers(config["input_shape"])
         model.name_is_automatic = info.get("checkpoint_name", config["name"]) != config["name"]

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from . import _core, callbacks as callbacks_module, checks, initializers, losses, optimizers
-from . import plan as plan_module, saving, session
+from . import nesting, plan as plan_module, saving, session
 from ._backends import resolve_device
 from .feed import BatchFeed
 from .progress import ProgressBar
@@ -96,7 +96,12 @@ class Trainer:
             plans.clear()
 
     def _plan(self, kind: str, batch: int):
-        """The plan of `kind` ("train", "evaluate", "predict") for batches of `batch`, built on first use."""
+        """The plan of `kind` ("train", "evaluate", "predict") for batches of `batch`, built on first use,
+        and anew once layers were frozen or unfrozen (Keras asks for a compile then; gputrain notices)."""
+        frozen = tuple(not layer.trainable for layer in nesting.leaf_layers(self))
+        if frozen != getattr(self, "_plans_frozen", frozen):
+            self._forget_plans()
+        self._plans_frozen = frozen
         plans = self._plans if kind == "train" else self._inference_plans[kind]
         plan = plans.get(batch)
         if plan is None:
