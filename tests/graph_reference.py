@@ -17,6 +17,10 @@ def _layer(layer, xs, p):
     x = xs[0]
     if isinstance(layer, layers.Dense):
         z = ref.dense(x, p["kernel"], p.get("bias"))
+    elif isinstance(layer, layers.Conv2DTranspose):
+        big = np.zeros((x.shape[0],) + tuple(layer.output_shape))
+        z = ref.conv2d_grad(x, big, p["kernel"], layer.strides, layer.padding)[0]
+        z = z + p["bias"] if "bias" in p else z
     elif isinstance(layer, layers.SeparableConv2D):
         middle = ref.depthwise_conv2d(x, p["depthwise_kernel"], None, layer.strides, layer.padding, layer.dilation_rate)
         z = ref.conv2d(middle, p["pointwise_kernel"], p.get("bias"))

@@ -189,3 +189,20 @@ def test_product_and_extrema_merges_follow_numpy_with_nan(device, merge, numpy_o
     with np.errstate(invalid="ignore"):
         want = numpy_op(numpy_op(np.tanh(x), x), x - x)
     np.testing.assert_allclose(model(x).numpy(), want, rtol=1e-6)
+
+
+def test_conv2d_transpose_shapes_and_weights_as_keras():
+    for padding, strides, want in (("valid", (2, 2), (11, 11, 5)), ("same", (2, 3), (10, 15, 5)),
+                                   ("valid", (1, 1), (7, 7, 5))):
+        layer = layers.Conv2DTranspose(5, 3, strides=strides, padding=padding)
+        model = gt.Sequential([gt.Input((5, 5, 2)), layer])
+        model.build(device=DEVICE)
+        assert layer.output_shape == want and layer.params["kernel"].shape == (3, 3, 5, 2)
+    x = np.random.default_rng(8).standard_normal((2, 5, 5, 2)).astype(np.float32)
+    # stride 1, 'valid': each input cell spreads its kernel over the output, i.e. a full convolution.
+    kernel = layer.params["kernel"].numpy()
+    want = np.zeros((2, 7, 7, 5))
+    for i in range(3):
+        for j in range(3):
+            want[:, i:i + 5, j:j + 5, :] += x @ kernel[i, j].T
+    np.testing.assert_allclose(model.predict(x), want, rtol=1e-5, atol=1e-5)

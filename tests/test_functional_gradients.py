@@ -2,7 +2,7 @@
 the float64 finite differences of an independent NumPy interpreter of the same graph (graph_reference.py),
 for skip connections (Add, Subtract, Average, Multiply, Maximum, Minimum), concatenation, a value read by several layers, shared
 layers (one layer called twice), batch normalisation in training mode, depthwise and dilated depthwise
-convolutions, a separable convolution, padding, cropping, nearest upsampling and reshapes.
+convolutions, a separable convolution, transposed convolutions, padding, cropping, nearest upsampling and reshapes.
 
 Tolerance: the plan computes in float32; the gradients of these small graphs (≤ a few hundred terms per
 element, values of order 1) carry float32 rounding of ~1e-6 relative, and the float64 central
@@ -39,8 +39,12 @@ def _residual_model():
     deep = layers.DepthwiseConv2D(3, padding="same", dilation_rate=2, depth_multiplier=2, activation="relu",
                                   bias_initializer="ones")(a)
     deep = layers.DepthwiseConv2D((2, 3), strides=(1, 2), use_bias=False)(layers.ZeroPadding2D(((0, 1), (1, 1)))(deep))
-    deep = layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="tanh")(deep)
-    joined = layers.Concatenate()([cropped, a, layers.UpSampling2D((1, 2))(deep)])  # along channels
+    deep = layers.SeparableConv2D(6, 3, padding="same", depth_multiplier=2, activation="tanh")(deep)  # 6x3
+    deep = layers.Conv2DTranspose(6, (3, 2), strides=(2, 1), activation="swish")(deep)  # 13x4
+    deep = layers.Conv2DTranspose(6, 3, strides=(1, 2), padding="same", use_bias=False)(  # 6x6 ... 6x8
+        layers.Cropping2D(((3, 4), (0, 0)))(deep))
+    deep = layers.Cropping2D(((0, 0), (1, 1)))(deep)
+    joined = layers.Concatenate()([cropped, a, deep])  # along channels
     rows = layers.Concatenate(axis=1)([joined, joined])          # along height: one value read twice
     pooled = layers.GlobalMaxPooling2D()(rows)
     flat = layers.Reshape((3, 4))(pooled)

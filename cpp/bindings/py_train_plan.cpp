@@ -84,6 +84,12 @@ void bind_train_plan(py::module_& m) {
       .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
       .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))
       .def("add_border2d", &TrainPlan::add_border2d, arg("padding"), arg("sides"), arg("input") = -1)
+      .def("add_conv2d_transpose", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
+                                      const std::vector<int64_t>& strides, const std::string& padding,
+                                      const py::object& activation, int64_t input) {
+             return p.add_conv2d_transpose(kernel, optional(bias), pair_arg(strides, "strides"), padding,
+                                           plan_activation(activation), input);
+           }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("activation"), arg("input") = -1)
       .def("add_upsample_nearest2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
              return p.add_upsample_nearest2d(pair_arg(size, "size"), input);
            }, arg("size"), arg("input") = -1)

@@ -169,6 +169,11 @@ void dropout_backward(const Device& device, int64_t n, const float* dy, const ui
   launch(device, "dropout_grad", &GtBackendTable::dropout_backward_f32, n, dy, mask, scale, dx);
 }
 
+void bias_activation(const Device& device, const char* what, int64_t rows, int64_t cols, const float* x,
+                     const float* bias, GtActivation activation, float* y) {
+  launch(device, what, &GtBackendTable::bias_activation_f32, rows, cols, x, bias, int{activation}, y);
+}
+
 void binary(const Device& device, const char* what, GtBinaryOp op, int64_t n, const float* a, const float* b,
             float* out) {
   launch(device, what, &GtBackendTable::binary_f32, int{op}, n, a, b, out);

@@ -86,6 +86,9 @@ void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t s
                      uint32_t threshold, float scale, float* y, uint8_t* mask);
 void dropout_backward(const Device& device, int64_t n, const float* dy, const uint8_t* mask, float scale,
                       float* dx);
+// y = act(x + bias) over a (rows, cols) view (bias may be null; y may be x).
+void bias_activation(const Device& device, const char* what, int64_t rows, int64_t cols, const float* x,
+                     const float* bias, GtActivation activation, float* y);
 // out = a op b element-wise (out may be a or b); see GtBinaryOp.
 void binary(const Device& device, const char* what, GtBinaryOp op, int64_t n, const float* a, const float* b,
             float* out);

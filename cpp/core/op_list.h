@@ -80,6 +80,10 @@ GT_OP(int, graph_destroy, (int device, void* graph))
 GT_OP(int, add_f32, (int device, const float* a, const float* b, float* out, int64_t n, void* stream))
 // See GtStridedCopy (core/op_params.h); src and dst must not overlap.
 GT_OP(int, strided_copy_f32, (int device, const GtStridedCopy* c, const float* src, float* dst, void* stream))
+// y[r, j] = act(x[r, j] + bias[j]) over a (rows, cols) view, act a GtActivation (NONE: none), bias
+// possibly null; y may be x.
+GT_OP(int, bias_activation_f32, (int device, int64_t rows, int64_t cols, const float* x, const float* bias,
+                                 int activation, float* y, void* stream))
 // out[i] = a[i] op b[i], op a GtBinaryOp; out may be a or b.
 GT_OP(int, binary_f32, (int device, int op, int64_t n, const float* a, const float* b, float* out, void* stream))
 // The gradient of y = max (or min) of several inputs for one input x, the inputs taken in order: dx[i] =

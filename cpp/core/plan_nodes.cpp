@@ -105,6 +105,31 @@ struct Conv2dLayer : Activated {
   }
 };
 
+// Conv2DTranspose: the convolution from its output back to its input, run backwards. Its forward is that
+// convolution's data gradient (then the bias and activation, which that kernel cannot fuse), its input
+// gradient that convolution's forward, its kernel gradient that convolution's filter gradient with the
+// roles of x and dy exchanged. g describes the convolution over the layer's output (g.h x g.w, c = the
+// layer's filters) giving its input (g.oh x g.ow, k channels).
+struct Conv2dTransposeLayer : Activated {
+  Tensor kernel, bias, dkernel, dbias, unused_bias_grad;
+  GtWindow2d g{};
+  int64_t k = 0;
+  using Activated::Activated;
+  int64_t out_rows() const { return g.n * g.h * g.w; }
+  void forward(Impl& p, bool) override {
+    kernels::conv2d_backward_data(p.device, g, k, cptr(x(p)), cptr(kernel), store(p));
+    if (bias.defined() || fused() != GT_ACTIVATION_NONE)
+      kernels::bias_activation(p.device, "conv2d_transpose", out_rows(), g.c, store(p), cptr(bias), fused(), store(p));
+    finish_forward(p, out_rows(), g.c);
+  }
+  void backward(Impl& p) override {
+    const float* dz = pre_activation_grad(p, out_rows(), g.c);
+    if (dx(p).defined()) kernels::conv2d_forward(p.device, g, k, dz, cptr(kernel), nullptr, GT_ACTIVATION_NONE, ptr(dx(p)));
+    kernels::conv2d_backward_filter(p.device, g, k, dz, cptr(x(p)), ptr(dkernel), ptr(unused_bias_grad), p.ws());
+    if (bias.defined()) kernels::column_sums(p.device, "conv2d_transpose_grad", dz, out_rows(), g.c, ptr(dbias), p.ws());
+  }
+};
+
 // Max pooling records each window's first maximum as it pools, so its backward need not read x again.
 struct Pool2dLayer : Indexed {
   GtPoolKind kind;
@@ -703,6 +728,41 @@ int64_t TrainPlan::add_depthwise_conv2d(const Tensor& kernel, const Tensor& bias
   layer->dkernel = p.add_param(kernel, "kernel");
   if (bias.defined()) {
     ops::check_vector("bias", bias, layer->channels(), "to match kernel " + shape_str(kernel.shape()));
+    layer->dbias = p.add_param(bias, "bias");
+  }
+  return p.push(std::move(layer), input, out);
+}
+
+int64_t TrainPlan::add_conv2d_transpose(const Tensor& kernel, const Tensor& bias, ops::Pair strides,
+                                        const std::string& padding, PlanActivation activation, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  ops::check_float_on("kernel", kernel, p.device);
+  // Keras's kernel of a transposed convolution: (kh, kw, filters, input channels).
+  if (kernel.ndim() != 4 || x.ndim() != 4 || kernel.dim(3) != x.dim(3))
+    throw ValueError("kernel " + shape_str(kernel.shape()) + " does not fit inputs " + shape_str(x.shape()));
+  ops::check_positive_pair("strides", strides);
+  const int64_t kh = kernel.dim(0), kw = kernel.dim(1), filters = kernel.dim(2);
+  // The output whose convolution gives the input: TensorFlow's sizes, (n - 1)·s + k for 'valid', n·s for 'same'.
+  const auto extent = [&](int64_t n, int64_t s, int64_t window) { return padding == "same" ? n * s : (n - 1) * s + window; };
+  const Shape big{x.dim(0), extent(x.dim(1), strides.h, kh), extent(x.dim(2), strides.w, kw), filters};
+  auto layer = std::make_unique<Conv2dTransposeLayer>(activation);
+  layer->g = ops::window_geometry("output", big, kh, kw, strides, padding, "kernel window");
+  if (layer->g.oh != x.dim(1) || layer->g.ow != x.dim(2))
+    throw ValueError("conv2d_transpose: inputs " + shape_str(x.shape()) + " do not come from a convolution of " +
+                     shape_str(big));
+  layer->k = x.dim(3);
+  layer->kernel = kernel;
+  layer->bias = bias;
+  const Shape out{big[1], big[2], filters};
+  if (layer->needs_z()) layer->z = p.buffer(with_batch(p.batch, out));
+  p.need_workspace(std::max(kernels::conv2d_backward_filter_workspace(p.device, layer->g, layer->k),
+                            kernels::column_sums_workspace(p.device, filters)));
+  p.need_scratch(shape_numel(big));
+  layer->dkernel = p.add_param(kernel, "kernel");
+  if (p.training) layer->unused_bias_grad = p.buffer({layer->k});
+  if (bias.defined()) {
+    ops::check_vector("bias", bias, filters, "to match kernel " + shape_str(kernel.shape()));
     layer->dbias = p.add_param(bias, "bias");
   }
   return p.push(std::move(layer), input, out);

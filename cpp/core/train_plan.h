@@ -82,6 +82,9 @@ class TrainPlan {
   // Along `axis` of the values (with the batch as axis 0; negative counts from the end), which agree
   // on every other axis.
   int64_t add_concatenate(const std::vector<int64_t>& inputs, int64_t axis);
+  // Keras's Conv2DTranspose: kernel (kh, kw, filters, input channels), TensorFlow's output sizes.
+  int64_t add_conv2d_transpose(const Tensor& kernel, const Tensor& bias, ops::Pair strides,
+                               const std::string& padding, PlanActivation activation, int64_t input = -1);
   // UpSampling2D with nearest interpolation: each cell repeated size[0] x size[1] times.
   int64_t add_upsample_nearest2d(ops::Pair size, int64_t input = -1);
   // ZeroPadding2D (padding) or Cropping2D: `sides` = (top, bottom, left, right) rows and columns.

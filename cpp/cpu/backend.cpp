@@ -145,6 +145,10 @@ int add_f32(int, const float* a, const float* b, float* out, int64_t n, void*) {
 int binary_f32(int, int op, int64_t n, const float* a, const float* b, float* out, void*) {
   return guarded([&] { cpu::binary_f32(op, a, b, out, n); });
 }
+int bias_activation_f32(int, int64_t rows, int64_t cols, const float* x, const float* bias, int activation, float* y,
+                        void*) {
+  return guarded([&] { cpu::bias_activation_f32(rows, cols, x, bias, activation, y); });
+}
 int select_grad_f32(int, int64_t n, const float* dy, const float* x, const float* y, uint8_t* taken, float* dx,
                     void*) {
   return guarded([&] { cpu::select_grad_f32(dy, x, y, taken, dx, n); });

@@ -1,4 +1,5 @@
 // Element-wise GPU kernels on contiguous buffers; a grid-stride loop so any n fits one launch.
+#include "core/fast_divmod.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -17,6 +18,25 @@ __global__ void binary_f32_kernel(int op, const float* a, const float* b, float*
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
     out[i] = op == GT_BINARY_MUL ? a[i] * b[i] : op == GT_BINARY_MAX ? max_value(a[i], b[i]) : min_value(a[i], b[i]);
+}
+
+// The column of element i: 32-bit fast division where the view has fewer than 2^31 elements.
+__global__ void bias_activation_f32_kernel(int64_t rows, int64_t cols, FastDivmod cols32, const float* x,
+                                           const float* __restrict__ bias, int activation, float* y) {
+  const int64_t n = rows * cols, stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const bool small = n < (int64_t{1} << 31);
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float b = 0.0f;
+    if (bias != nullptr) {
+      uint32_t j = 0;
+      if (small)
+        cols32.divmod(static_cast<uint32_t>(i), &j);
+      else
+        j = static_cast<uint32_t>(i % cols);
+      b = bias[j];
+    }
+    y[i] = activate(activation, x[i] + b);
+  }
 }
 
 __global__ void select_grad_f32_kernel(const float* __restrict__ dy, const float* __restrict__ x,
@@ -53,6 +73,16 @@ int binary_f32(int device, int op, int64_t n, const float* a, const float* b, fl
   GT_GPU_CHECK(cudaSetDevice(device));
   GT_LAUNCH(binary_f32_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))(op, a, b, out, n);
   GT_GPU_CHECK_LAUNCH(binary_f32_kernel);
+  return GT_OK;
+}
+
+int bias_activation_f32(int device, int64_t rows, int64_t cols, const float* x, const float* bias, int activation,
+                        float* y, void* stream) {
+  if (rows <= 0 || cols <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_LAUNCH(bias_activation_f32_kernel, grid_for(rows * cols), kThreads, static_cast<cudaStream_t>(stream))(
+      rows, cols, FastDivmod(static_cast<uint32_t>(cols < (int64_t{1} << 31) ? cols : 1)), x, bias, activation, y);
+  GT_GPU_CHECK_LAUNCH(bias_activation_f32_kernel);
   return GT_OK;
 }
 

@@ -268,6 +268,49 @@ class Conv2D(_Activated):
                                self.activation, input=inputs[0])
 
 
+class Conv2DTranspose(_Activated):
+    """Keras's Conv2DTranspose (the convolution run backwards, for upsampling in decoders and GANs): kernel
+    (kh, kw, filters, input channels), outputs (n − 1)·s + k ('valid') or n·s ('same') wide, as
+    TensorFlow's. output_padding and dilation are not supported."""
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid", activation=None,
+                 use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 input_shape=None, name=None):
+        super().__init__(activation=activation, name=name, input_shape=input_shape)
+        self.filters = checks.count(filters, "filters", 1)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = _padding(padding)
+        self.use_bias = checks.flag(use_bias, "use_bias")
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        h, w, _ = input_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        if self.padding == "same":
+            return (h * sh, w * sw, self.filters)
+        return ((h - 1) * sh + kh, (w - 1) * sw + kw, self.filters)
+
+    def param_specs(self, input_shape):
+        specs = {"kernel": (self.kernel_size + (self.filters, input_shape[-1]), self.kernel_initializer)}
+        if self.use_bias:
+            specs["bias"] = ((self.filters,), self.bias_initializer)
+        self.trainable_names = tuple(specs)
+        return specs
+
+    def get_config(self):
+        return {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
+                "use_bias": self.use_bias}
+
+    def add_to_plan(self, plan, inputs):
+        return plan.add_conv2d_transpose(self.params["kernel"], self.params.get("bias"), list(self.strides),
+                                         self.padding, self.activation, input=inputs[0])
+
+
 class DepthwiseConv2D(_Activated):
     """Keras's DepthwiseConv2D: each input channel convolved with its own depth_multiplier filters, into
     output channels ch·depth_multiplier + m, taps dilation_rate apart. Weights as Keras 3 names and
@@ -504,7 +547,8 @@ class ReLU(Activation):
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: E402
 from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa: E402
 
-LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, MaxPooling2D,
+LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D,
+                                         MaxPooling2D,
                                          AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
                                          Dropout, BatchNormalization, Activation, ReLU, Add, Average, Subtract,
                                          Multiply, Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D,
