@@ -25,7 +25,8 @@ enum GtStatus {
 //    workspace sizes of column sums, the losses and batch norm asked of the backend.
 // 7: depthwise convolution (GtDepthwise2d and its four entries).
 // 8: the strided copy (GtStridedCopy).
-#define GT_BACKEND_ABI_VERSION 8
+// 9: GtWindow2d carries dilation_h, dilation_w (dilated conv2d; 1 for pooling).
+#define GT_BACKEND_ABI_VERSION 9
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 // Which of a device's two streams an event or a wait applies to. Kernels and synchronous copies run on
