@@ -334,3 +334,25 @@ def test_conv2d_dilation_errors_name_arguments():
         gputrain.ops.conv2d(x, kernel, dilation_rate=(1, 2, 3), device="cpu")
     with pytest.raises(ValueError, match=r"dilation_rate: a kernel of 3 taps dilated by .* spans more than 2\*\*62"):
         gputrain.ops.conv2d(x, kernel, padding="same", dilation_rate=(1, 2**62), device="cpu")
+
+
+@pytest.mark.parametrize("dilation", [(2**30, 2**30), (1, 2**31 + 5)])
+def test_conv2d_dilated_past_32_bit_coordinates(device, rng, dilation):
+    # Taps so far apart that the padded coordinates pass 2^31: the GPU takes its 64-bit loaders (which
+    # tensors this small reach no other way). With "same" padding for that extent, only the kernel's
+    # middle row (column) of taps reads the image along a hugely dilated axis: the op is the convolution
+    # by that slice of the kernel, and every other tap's gradient is 0.
+    x, kernel, bias = normal(rng, (2, 3, 4, 5)), normal(rng, (3, 3, 5, 4)), normal(rng, (4,))
+    taps = tuple(slice(1, 2) if d > 1 else slice(None) for d in dilation)
+    part = kernel[taps]
+    y = gputrain.ops.conv2d(x, kernel, bias, padding="same", dilation_rate=dilation, device=device)
+    assert_close(y, ref.conv2d(x, part, bias, (1, 1), "same"))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, padding="same", dilation_rate=dilation, device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, part, (1, 1), "same")
+    assert_close(dx, rdx)
+    assert_close(dk[taps], rdk)
+    rest = np.ones((3, 3), bool)
+    rest[taps] = False
+    assert not dk[rest].any()
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
