@@ -33,36 +33,38 @@ def _padded(x, top, left, bottom, right, value=0.0):
 
 # ---- convolution ------------------------------------------------------------------------------------
 
-def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid"):
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """Keras's Conv2D: y[n, oh, ow, k] = Σ x[n, oh·sh − top + i·dh, ow·sw − left + j·dw, c]·kernel[i, j, c, k],
+    the padding TensorFlow's for the dilated extent (kh − 1)·dh + 1 (likewise for w)."""
     x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
     n, h, w, c = x.shape
     kh, kw, _, k = kernel.shape
-    sh, sw = strides
-    oh, ow, top, left, bottom, right = geometry(h, w, kh, kw, strides, padding)
+    (sh, sw), (dh, dw) = strides, dilation
+    oh, ow, top, left, bottom, right = geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
     xp = _padded(x, top, left, bottom, right)
     y = np.zeros((n, oh, ow, k))
     for i in range(kh):
         for j in range(kw):
-            patch = xp[:, i:i + (oh - 1) * sh + 1:sh, j:j + (ow - 1) * sw + 1:sw, :]
+            patch = xp[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw, :]
             y += np.einsum("nhwc,ck->nhwk", patch, kernel[i, j])
     if bias is not None:
         y += np.asarray(bias, np.float64)
     return y
 
 
-def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid"):
+def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid", dilation=(1, 1)):
     dy, x, kernel = (np.asarray(a, np.float64) for a in (dy, x, kernel))
     n, h, w, c = x.shape
     kh, kw, _, k = kernel.shape
-    sh, sw = strides
-    oh, ow, top, left, bottom, right = geometry(h, w, kh, kw, strides, padding)
+    (sh, sw), (dh, dw) = strides, dilation
+    oh, ow, top, left, bottom, right = geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
     xp = _padded(x, top, left, bottom, right)
     dxp = np.zeros_like(xp)
     dk = np.zeros_like(kernel)
     for i in range(kh):
         for j in range(kw):
-            rows = slice(i, i + (oh - 1) * sh + 1, sh)
-            cols = slice(j, j + (ow - 1) * sw + 1, sw)
+            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+            cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
             dxp[:, rows, cols, :] += np.einsum("nhwk,ck->nhwc", dy, kernel[i, j])
             dk[i, j] = np.einsum("nhwc,nhwk->ck", xp[:, rows, cols, :], dy)
     dx = dxp[:, top:top + h, left:left + w, :]

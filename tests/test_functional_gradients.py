@@ -1,8 +1,9 @@
 """Functional models through the plan: the loss and every parameter gradient of one training step equal
 the float64 finite differences of an independent NumPy interpreter of the same graph (graph_reference.py),
-for skip connections (Add, Subtract, Average, Multiply, Maximum, Minimum), concatenation, a value read by several layers, shared
-layers (one layer called twice), batch normalisation in training mode, depthwise and dilated depthwise
-convolutions, a separable convolution, transposed convolutions, padding, cropping, nearest upsampling and reshapes.
+for skip connections (Add, Subtract, Average, Multiply, Maximum, Minimum), concatenation, a value read by
+several layers, shared layers (one layer called twice), batch normalisation in training mode, a dilated
+convolution, depthwise and dilated depthwise convolutions, a separable convolution, transposed
+convolutions, padding, cropping, nearest upsampling and reshapes.
 
 Tolerance: the plan computes in float32; the gradients of these small graphs (≤ a few hundred terms per
 element, values of order 1) carry float32 rounding of ~1e-6 relative, and the float64 central
@@ -22,7 +23,8 @@ TOL = 1e-4
 def _residual_model():
     inp = gt.Input((6, 6, 2))
     a = layers.Conv2D(3, 3, padding="same", activation="relu")(inp)
-    b = layers.Conv2D(3, 1, use_bias=False)(a)                  # a is read by b, by add and by average
+    # a is read by b, by add and by average; b is a dilated convolution.
+    b = layers.Conv2D(3, (3, 2), padding="same", dilation_rate=(2, 3), use_bias=False)(a)
     skip = layers.Add()([a, b])
     shared = layers.Conv2D(3, 3, padding="same", name="shared")  # one layer, called twice
     s1, s2 = shared(skip), shared(a)

@@ -205,3 +205,154 @@ def test_results_are_bitwise_reproducible(device, rng):
     loss_a, _ = gputrain.ops.softmax_cross_entropy(labels, logits, device=device)
     loss_b, _ = gputrain.ops.softmax_cross_entropy(labels, logits, device=device)
     assert loss_a == loss_b
+
+
+# ---- dilated (atrous) convolution ---------------------------------------------------------------------
+# Kernel taps dilation_rate apart: the window spans (k − 1)·d + 1 cells, which "valid" and "same" count
+# with. Keras allows dilation only with stride 1.
+
+def _check_dilated(device, rng, x_shape, kernel_shape, dilation, padding, bias=True, activation=None, scale=1.0):
+    x, kernel = normal(rng, x_shape), normal(rng, kernel_shape, scale)
+    b = normal(rng, kernel_shape[-1:]) if bias else None
+    y = gputrain.ops.conv2d(x, kernel, b, padding=padding, dilation_rate=dilation, device=device,
+                            activation=activation)
+    pre = ref.conv2d(x, kernel, b, (1, 1), padding, dilation)
+    assert_close(y, ref.relu(pre) if activation == "relu" else pre)
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, padding=padding, dilation_rate=dilation, device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, kernel, (1, 1), padding, dilation)
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))
+    return y
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_conv2d_dilated_random_shapes(device, rng, case):
+    # Dilation 2, 3 and asymmetric ones, odd sizes, channels 1..6 (not multiples of 4), batch 1..3, with
+    # and without bias, relu fused into the store on some.
+    dilation = [(2, 2), (3, 3), (1, 2), (2, 1), (3, 2), (2, 3)][case % 6]
+    kh, kw = (int(v) for v in rng.integers(1, 4, size=2))
+    n, c, k = int(rng.integers(1, 4)), int(rng.choice([1, 2, 3, 5, 6])), int(rng.choice([1, 2, 3, 7]))
+    padding = ["valid", "same"][case % 2]
+    h = (kh - 1) * dilation[0] + 1 + int(rng.integers(0, 6))
+    w = (kw - 1) * dilation[1] + 1 + int(rng.integers(0, 6))
+    _check_dilated(device, rng, (n, h, w, c), (kh, kw, c, k), dilation, padding, bias=case % 3 != 0,
+                   activation="relu" if case % 4 == 1 else None)
+
+
+@pytest.mark.parametrize("x_shape,kernel_shape,dilation,padding", [
+    ((2, 11, 13, 16), (3, 3, 16, 24), (2, 2), "same"),   # channels multiple of 4: the GPU's vector loads
+    ((1, 10, 9, 8), (3, 3, 8, 12), (3, 3), "valid"),     # CPU: each tap's 8 channels read in place
+    ((2, 12, 10, 20), (3, 2, 20, 6), (2, 1), "same"),    # CPU: dilated rows only, kernel rows in place;
+                                                         # dx as a convolution of dy (c >= 16)
+    ((2, 9, 14, 24), (2, 3, 24, 5), (1, 3), "same"),     # dilated columns with that dx path
+    ((1, 6, 6, 130), (2, 2, 130, 5), (2, 2), "same"),    # depth 520 in several K blocks
+    ((3, 7, 8, 3), (3, 3, 3, 64), (2, 2), "same"),       # a first layer: 3 channels, taps gathered
+])
+def test_conv2d_dilated_medium_shapes(device, rng, x_shape, kernel_shape, dilation, padding):
+    _check_dilated(device, rng, x_shape, kernel_shape, dilation, padding, scale=0.2)
+
+
+@pytest.mark.parametrize("hw,kernel_size,dilation", [((2, 3), (3, 3), (2, 2)), ((1, 1), (2, 3), (3, 2)),
+                                                     ((4, 3), (3, 2), (3, 3)), ((5, 2), (2, 2), (1, 4))])
+def test_conv2d_dilated_same_padding_wider_than_input(device, rng, hw, kernel_size, dilation):
+    # The dilated window is larger than the input: most taps of every output read padding, some kernel
+    # taps see no input at all (their gradient is 0).
+    _check_dilated(device, rng, (2,) + hw + (3,), kernel_size + (3, 4), dilation, "same")
+
+
+def test_conv2d_dilated_taps_read_exactly_their_cells(device):
+    # One NaN in x reaches exactly the outputs one of whose dilated taps lands on it, and no other: the
+    # taps are placed right (a tap one cell off would mark other outputs), and NaN propagates.
+    x = np.zeros((1, 9, 10, 1), np.float32)
+    x[0, 4, 6, 0] = np.nan
+    kernel = np.ones((2, 3, 1, 1), np.float32)
+    y = gputrain.ops.conv2d(x, kernel, padding="valid", dilation_rate=(3, 2), device=device)
+    assert y.shape == (1, 6, 6, 1)
+    expected = np.zeros((6, 6), bool)
+    for i in range(2):
+        for j in range(3):
+            oh, ow = 4 - 3 * i, 6 - 2 * j
+            if 0 <= oh < 6 and 0 <= ow < 6:
+                expected[oh, ow] = True
+    np.testing.assert_array_equal(np.isnan(y[0, :, :, 0]), expected)
+    assert not np.any(y[0, :, :, 0][~expected])
+
+
+def test_conv2d_dilation_one_is_the_undilated_convolution(device, rng):
+    # dilation_rate 1, given as an int or a pair, is the very same computation as before it existed.
+    x, kernel, bias = normal(rng, (2, 9, 8, 5)), normal(rng, (3, 3, 5, 6)), normal(rng, (6,))
+    plain = gputrain.ops.conv2d(x, kernel, bias, strides=(2, 1), padding="same", device=device)
+    for d in (1, (1, 1)):
+        np.testing.assert_array_equal(
+            gputrain.ops.conv2d(x, kernel, bias, strides=(2, 1), padding="same", dilation_rate=d, device=device),
+            plain)
+    dy = normal(rng, plain.shape)
+    for a, b in zip(gputrain.ops.conv2d_grad(dy, x, kernel, strides=(2, 1), padding="same", device=device),
+                    gputrain.ops.conv2d_grad(dy, x, kernel, strides=(2, 1), padding="same", dilation_rate=1,
+                                             device=device)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_conv2d_dilated_cpu_image_blocks_agree_with_one_block(rng):
+    # The CPU's column path of the data gradient (few channels) with dilation, one image per block.
+    x, kernel = normal(rng, (3, 9, 8, 5)), normal(rng, (3, 2, 5, 4))
+    dy = normal(rng, (3, 9, 8, 4))
+    previous = _testing.set_cpu_conv_column_budget(1)
+    try:
+        dx, dk, _ = gputrain.ops.conv2d_grad(dy, x, kernel, padding="same", dilation_rate=(2, 3), device="cpu")
+    finally:
+        _testing.set_cpu_conv_column_budget(previous)
+    rdx, rdk, _ = ref.conv2d_grad(dy, x, kernel, (1, 1), "same", (2, 3))
+    assert_close(dx, rdx)
+    assert_close(dk, rdk)
+
+
+def test_conv2d_dilation_errors_name_arguments():
+    x, kernel = np.zeros((1, 7, 7, 3), np.float32), np.zeros((3, 3, 3, 2), np.float32)
+    with pytest.raises(ValueError, match=r"strides \(2, 1\) and dilation_rate \(1, 2\): strides > 1 together "
+                                         r"with dilation_rate > 1 are not supported"):
+        gputrain.ops.conv2d(x, kernel, strides=(2, 1), dilation_rate=(1, 2), device="cpu")
+    with pytest.raises(ValueError, match=r"strides \(2, 2\) and dilation_rate \(2, 2\)"):
+        gputrain.ops.conv2d_grad(np.zeros((1, 4, 4, 2), np.float32), x, kernel, strides=2, dilation_rate=2,
+                                 device="cpu")
+    with pytest.raises(ValueError, match=r"dilation_rate: expected positive integers, got \(0, 1\)"):
+        gputrain.ops.conv2d(x, kernel, dilation_rate=(0, 1), device="cpu")
+    with pytest.raises(ValueError, match=r"dilation_rate: expected positive integers, got \(-1, -1\)"):
+        gputrain.ops.conv2d_grad(np.zeros((1, 5, 5, 2), np.float32), x, kernel, dilation_rate=-1, device="cpu")
+    # A 3x3 kernel dilated by 4 spans 9 cells: more than the 7 of x under "valid" ("same" pads instead).
+    with pytest.raises(ValueError, match=r"x \(1, 7, 7, 3\) is smaller than the dilated kernel window \(9, 9\) "
+                                         r"with padding 'valid'"):
+        gputrain.ops.conv2d(x, kernel, dilation_rate=4, device="cpu")
+    assert gputrain.ops.conv2d(x, kernel, padding="same", dilation_rate=4, device="cpu").shape == (1, 7, 7, 2)
+    with pytest.raises(ValueError, match=r"dilated kernel window \(3, 9\)"):
+        gputrain.ops.conv2d(x, kernel, dilation_rate=(1, 4), device="cpu")
+    with pytest.raises(TypeError, match=r"dilation_rate"):
+        gputrain.ops.conv2d(x, kernel, dilation_rate=1.5, device="cpu")
+    with pytest.raises(ValueError, match=r"dilation_rate"):
+        gputrain.ops.conv2d(x, kernel, dilation_rate=(1, 2, 3), device="cpu")
+    with pytest.raises(ValueError, match=r"dilation_rate: a kernel of 3 taps dilated by .* spans more than 2\*\*62"):
+        gputrain.ops.conv2d(x, kernel, padding="same", dilation_rate=(1, 2**62), device="cpu")
+
+
+@pytest.mark.parametrize("dilation", [(2**30, 2**30), (1, 2**31 + 5)])
+def test_conv2d_dilated_past_32_bit_coordinates(device, rng, dilation):
+    # Taps so far apart that the padded coordinates pass 2^31: the GPU takes its 64-bit loaders (which
+    # tensors this small reach no other way). With "same" padding for that extent, only the kernel's
+    # middle row (column) of taps reads the image along a hugely dilated axis: the op is the convolution
+    # by that slice of the kernel, and every other tap's gradient is 0.
+    x, kernel, bias = normal(rng, (2, 3, 4, 5)), normal(rng, (3, 3, 5, 4)), normal(rng, (4,))
+    taps = tuple(slice(1, 2) if d > 1 else slice(None) for d in dilation)
+    part = kernel[taps]
+    y = gputrain.ops.conv2d(x, kernel, bias, padding="same", dilation_rate=dilation, device=device)
+    assert_close(y, ref.conv2d(x, part, bias, (1, 1), "same"))
+    dy = normal(rng, y.shape)
+    dx, dk, db = gputrain.ops.conv2d_grad(dy, x, kernel, padding="same", dilation_rate=dilation, device=device)
+    rdx, rdk, rdb = ref.conv2d_grad(dy, x, part, (1, 1), "same")
+    assert_close(dx, rdx)
+    assert_close(dk[taps], rdk)
+    rest = np.ones((3, 3), bool)
+    rest[taps] = False
+    assert not dk[rest].any()
+    assert_sums_close(db, rdb, np.abs(dy).sum(axis=(0, 1, 2)))

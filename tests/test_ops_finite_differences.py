@@ -1,5 +1,5 @@
 """Gradients of gputrain's own CPU ops checked by central finite differences of the same ops (not of the
-float64 references): conv2d, dense, max and average pooling, and the losses. Each backward is judged
+float64 references): conv2d (dilated too), dense, max and average pooling, and the losses. Each backward is judged
 against the forward it belongs to, so a backward and a reference that share a mistake still fail here.
 
 The ops compute in float32; the finite differences are taken in float64 around them:
@@ -101,6 +101,20 @@ def test_conv2d_grad_matches_finite_differences(rng, padding, strides, x_shape, 
 
     r = normal(rng, forward(x, kernel, bias).shape)  # float32, so that dy = r is exact
     grads = gputrain.ops.conv2d_grad(r, x, kernel, strides=strides, padding=padding, device="cpu")
+    _check_weighted_op_grads(forward, grads, r, x, kernel, bias)
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("dilation", [(2, 2), (3, 1), (1, 2)])
+@pytest.mark.parametrize("x_shape,kernel_shape", [((2, 7, 8, 2), (3, 2, 2, 3)), ((1, 6, 7, 3), (2, 3, 3, 2))])
+def test_dilated_conv2d_grad_matches_finite_differences(rng, padding, dilation, x_shape, kernel_shape):
+    x, kernel, bias = normal(rng, x_shape), normal(rng, kernel_shape), normal(rng, kernel_shape[-1:])
+
+    def forward(x, kernel, bias):
+        return gputrain.ops.conv2d(x, kernel, bias, padding=padding, dilation_rate=dilation, device="cpu")
+
+    r = normal(rng, forward(x, kernel, bias).shape)
+    grads = gputrain.ops.conv2d_grad(r, x, kernel, padding=padding, dilation_rate=dilation, device="cpu")
     _check_weighted_op_grads(forward, grads, r, x, kernel, bias)
 
 

@@ -22,6 +22,40 @@ def test_conv2d_grad_reference_matches_finite_differences(rng, case):
     assert_close(db, ref.numeric_grad(lambda v: ref.conv2d(x, kernel, v, strides, padding), bias, dy), 1e-7)
 
 
+@pytest.mark.parametrize("case", range(4))
+def test_dilated_conv2d_grad_reference_matches_finite_differences(rng, case):
+    n, h, w, c, (kh, kw), _, padding = window_case(rng, max_window=3, channels=(1, 2), max_extra=3)
+    dilation = (int(rng.integers(1, 4)), int(rng.integers(2, 4)))  # stride 1: Keras allows no other
+    h, w = h + (kh - 1) * (dilation[0] - 1), w + (kw - 1) * (dilation[1] - 1)
+    k = int(rng.integers(1, 3))
+    x, kernel, bias = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c, k)), rng.standard_normal(k)
+    args = ((1, 1), padding, dilation)
+    dy = rng.standard_normal(ref.conv2d(x, kernel, bias, *args).shape)
+    dx, dk, db = ref.conv2d_grad(dy, x, kernel, *args)
+    assert_close(dx, ref.numeric_grad(lambda v: ref.conv2d(v, kernel, bias, *args), x, dy), 1e-7)
+    assert_close(dk, ref.numeric_grad(lambda v: ref.conv2d(x, v, bias, *args), kernel, dy), 1e-7)
+    assert_close(db, ref.numeric_grad(lambda v: ref.conv2d(x, kernel, v, *args), bias, dy), 1e-7)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_dilated_conv2d_reference_is_conv2d_with_zeros_between_taps(rng, case):
+    # A kernel dilated by d is the undilated kernel of extent (k − 1)·d + 1 with zeros between its taps:
+    # the dilated reference agrees with the plain one written that way, padding included.
+    n, h, w, c, (kh, kw), _, padding = window_case(rng, max_window=3, channels=(1, 3), max_extra=3)
+    dh, dw = int(rng.integers(1, 4)), int(rng.integers(2, 4))
+    h, w = h + (kh - 1) * (dh - 1), w + (kw - 1) * (dw - 1)
+    x, kernel = rng.standard_normal((n, h, w, c)), rng.standard_normal((kh, kw, c, 2))
+    spread = np.zeros(((kh - 1) * dh + 1, (kw - 1) * dw + 1, c, 2))
+    spread[::dh, ::dw] = kernel
+    assert_close(ref.conv2d(x, kernel, None, (1, 1), padding, (dh, dw)),
+                 ref.conv2d(x, spread, None, (1, 1), padding), 1e-12)
+    dy = rng.standard_normal(ref.conv2d(x, spread, None, (1, 1), padding).shape)
+    dx, dk, _ = ref.conv2d_grad(dy, x, kernel, (1, 1), padding, (dh, dw))
+    sdx, sdk, _ = ref.conv2d_grad(dy, x, spread, (1, 1), padding)
+    assert_close(dx, sdx, 1e-12)
+    assert_close(dk, sdk[::dh, ::dw], 1e-12)
+
+
 @pytest.mark.parametrize("case", range(6))
 def test_depthwise_conv2d_grad_reference_matches_finite_differences(rng, case):
     n, h, w, c, (kh, kw), strides, padding = window_case(rng, max_window=3, channels=(1, 2), max_extra=3)

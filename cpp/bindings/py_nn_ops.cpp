@@ -119,29 +119,31 @@ void bind_nn_ops(py::module_& m) {
   }, arg("dy"), arg("x"), arg("kernel"), arg("device") = "cpu");
 
   m.def("conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
-                     const std::string& padding, const std::string& device, py::object activation) {
+                     const std::string& padding, std::vector<int64_t> dilation_rate, const std::string& device,
+                     py::object activation) {
     OpCall call(device, {x, kernel, bias});
     Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
            tb = call.optional_arg(bias, "bias", f32);
-    const Pair s = pair_arg(strides, "strides");
+    const Pair s = pair_arg(strides, "strides"), d = pair_arg(dilation_rate, "dilation_rate");
     const GtActivation act = activation_arg(activation);
     py::gil_scoped_release release;
-    Tensor y = ops::conv2d(tx, tk, tb, s, padding, act);
+    Tensor y = ops::conv2d(tx, tk, tb, s, padding, d, act);
     py::gil_scoped_acquire gil;
     return call.result(y);
-  }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("device") = "cpu",
-     arg("activation") = py::none());
+  }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("dilation_rate"),
+     arg("device") = "cpu", arg("activation") = py::none());
 
   m.def("conv2d_grad", [](py::object dy, py::object x, py::object kernel, std::vector<int64_t> strides,
-                          const std::string& padding, const std::string& device) {
+                          const std::string& padding, std::vector<int64_t> dilation_rate, const std::string& device) {
     OpCall call(device, {dy, x, kernel});
     Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32);
-    const Pair s = pair_arg(strides, "strides");
+    const Pair s = pair_arg(strides, "strides"), d = pair_arg(dilation_rate, "dilation_rate");
     py::gil_scoped_release release;
-    ops::Conv2dGrads g = ops::conv2d_grad(tdy, tx, tk, s, padding);
+    ops::Conv2dGrads g = ops::conv2d_grad(tdy, tx, tk, s, padding, d);
     py::gil_scoped_acquire gil;
     return py::make_tuple(call.result(g.dx), call.result(g.dkernel), call.result(g.dbias));
-  }, arg("dy"), arg("x"), arg("kernel"), arg("strides"), arg("padding"), arg("device") = "cpu");
+  }, arg("dy"), arg("x"), arg("kernel"), arg("strides"), arg("padding"), arg("dilation_rate"),
+     arg("device") = "cpu");
 
   m.def("depthwise_conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
                                const std::string& padding, std::vector<int64_t> dilation_rate,

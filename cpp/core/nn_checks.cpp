@@ -92,6 +92,8 @@ GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh,
   g.c = x_shape[3];
   g.kh = kh;
   g.kw = kw;
+  g.dilation_h = 1;  // a plain window; conv_geometry sets a convolution's
+  g.dilation_w = 1;
   if (g.h < 1 || g.w < 1 || g.c < 1)
     throw ValueError(std::string(x_name) + ": height, width and channels must be >= 1, got shape " +
                      shape_str(x_shape));
@@ -137,13 +139,11 @@ GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair 
   return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
 }
 
-GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, int64_t multiplier,
-                                 Pair strides, const std::string& padding, Pair dilation) {
+GtWindow2d conv_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, Pair strides,
+                         const std::string& padding, Pair dilation) {
   check_positive_pair("kernel_size", kernel_size);
   check_positive_pair("strides", strides);
   check_positive_pair("dilation_rate", dilation);
-  if (multiplier < 1)
-    throw ValueError("depth_multiplier: expected a positive integer, got " + std::to_string(multiplier));
   if ((strides.h > 1 || strides.w > 1) && (dilation.h > 1 || dilation.w > 1))
     throw ValueError("strides (" + std::to_string(strides.h) + ", " + std::to_string(strides.w) +
                      ") and dilation_rate (" + std::to_string(dilation.h) + ", " + std::to_string(dilation.w) +
@@ -157,16 +157,31 @@ GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair 
     return (k - 1) * d + 1;
   };
   const bool dilated = dilation.h > 1 || dilation.w > 1;
+  GtWindow2d g = window_geometry(x_name, x_shape, extent(kernel_size.h, dilation.h),
+                                 extent(kernel_size.w, dilation.w), strides, padding,
+                                 dilated ? "dilated kernel window" : "kernel window");
+  g.kh = kernel_size.h;
+  g.kw = kernel_size.w;
+  g.dilation_h = dilation.h;
+  g.dilation_w = dilation.w;
+  return g;
+}
+
+GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, int64_t multiplier,
+                                 Pair strides, const std::string& padding, Pair dilation) {
+  check_positive_pair("kernel_size", kernel_size);
+  check_positive_pair("strides", strides);
+  check_positive_pair("dilation_rate", dilation);
+  if (multiplier < 1)
+    throw ValueError("depth_multiplier: expected a positive integer, got " + std::to_string(multiplier));
   GtDepthwise2d d{};
-  d.g = window_geometry(x_name, x_shape, extent(kernel_size.h, dilation.h), extent(kernel_size.w, dilation.w),
-                        strides, padding, dilated ? "dilated kernel window" : "kernel window");
-  d.g.kh = kernel_size.h;
-  d.g.kw = kernel_size.w;
+  d.g = conv_geometry(x_name, x_shape, kernel_size, strides, padding, dilation);
   d.multiplier = multiplier;
   d.dilation_h = dilation.h;
   d.dilation_w = dilation.w;
   // The output's channels c·multiplier index the kernel and y: they must fit int64 with room to spare.
-  if (multiplier > kMaxExtent / d.g.c)
+  constexpr int64_t kMaxChannels = int64_t(1) << 62;
+  if (multiplier > kMaxChannels / d.g.c)
     throw ValueError("depth_multiplier: " + std::to_string(multiplier) + " output channels for each of " +
                      std::to_string(d.g.c) + " input channels are more than 2**62");
   return d;

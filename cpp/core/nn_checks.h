@@ -25,7 +25,7 @@ void check_rate(double rate);                          // dropout's rate: [0, 1)
 // Shape (extent,) exactly.
 void check_vector(const char* name, const Tensor& t, int64_t extent, const std::string& why);
 
-// The geometry of sliding a (kh, kw) window over NHWC `x` ("valid" or "same", TensorFlow's rule:
+// The geometry of sliding a (kh, kw) window (undilated: dilation 1) over NHWC `x` ("valid" or "same", TensorFlow's rule:
 // "same" gives ceil(n/stride) and puts the odd padding cell at the bottom/right). ValueError for an
 // unknown padding name or a window that does not fit. Any positive strides and window work (no
 // overflow); the stride of an axis with one output is stored bounded by that axis's padded extent.
@@ -40,9 +40,13 @@ GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh,
 GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
                          const std::string& padding);
 
-// The geometry of a depthwise convolution over an input of shape x_shape: window_geometry for the dilated
-// extent (k − 1)·dilation + 1, with the kernel's own taps in g.kh and g.kw. Also checks kernel_size,
-// multiplier and dilation (positive), and refuses strides > 1 with dilation > 1, as Keras does.
+// The geometry of a convolution over an input of shape x_shape: window_geometry for the dilated extent
+// (k − 1)·dilation + 1, with the kernel's own taps in g.kh and g.kw and the dilation in g. Also checks
+// kernel_size and dilation (positive), and refuses strides > 1 with dilation > 1, as Keras does.
+GtWindow2d conv_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, Pair strides,
+                         const std::string& padding, Pair dilation);
+
+// The geometry of a depthwise convolution: conv_geometry, and the multiplier checked (positive).
 GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, int64_t multiplier,
                                  Pair strides, const std::string& padding, Pair dilation);
 

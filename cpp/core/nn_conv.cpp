@@ -118,14 +118,14 @@ DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel) {
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
-              const std::string& padding, GtActivation activation) {
+              const std::string& padding, Pair dilation, GtActivation activation) {
   const Device& device = x.device();
   check_activation(activation);
   check_float_on("x", x, device);
   check_float_on("kernel", kernel, device);
   check_conv_kernel(x, kernel);
-  const GtWindow2d g = window_geometry("x", x, kernel.dim(0), kernel.dim(1), strides, padding,
-                                       "kernel window");
+  const GtWindow2d g = conv_geometry("x", x.shape(), Pair{kernel.dim(0), kernel.dim(1)}, strides, padding,
+                                     dilation);
   const int64_t k = kernel.dim(3);
   if (bias.defined()) {
     check_float_on("bias", bias, device);
@@ -139,14 +139,14 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair st
 }
 
 Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
-                        const std::string& padding) {
+                        const std::string& padding, Pair dilation) {
   const Device& device = x.device();
   check_float_on("dy", dy, device);
   check_float_on("x", x, device);
   check_float_on("kernel", kernel, device);
   check_conv_kernel(x, kernel);
-  const GtWindow2d g = window_geometry("x", x, kernel.dim(0), kernel.dim(1), strides, padding,
-                                       "kernel window");
+  const GtWindow2d g = conv_geometry("x", x.shape(), Pair{kernel.dim(0), kernel.dim(1)}, strides, padding,
+                                     dilation);
   const int64_t k = kernel.dim(3);
   const Shape y_shape{g.n, g.oh, g.ow, k};
   if (dy.shape() != y_shape)

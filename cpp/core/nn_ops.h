@@ -29,11 +29,13 @@ DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel);
 struct Conv2dGrads {
   Tensor dx, dkernel, dbias;
 };
-// activation(conv(x, kernel) + bias), bias and activation fused into the convolution's store.
+// activation(conv(x, kernel) + bias), bias and activation fused into the convolution's store. Kernel
+// taps `dilation` apart (Keras's dilation_rate; "same" pads for the dilated extent); strides > 1
+// together with dilation > 1 are refused, as Keras refuses them.
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
-              const std::string& padding, GtActivation activation = GT_ACTIVATION_NONE);
+              const std::string& padding, Pair dilation, GtActivation activation = GT_ACTIVATION_NONE);
 Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
-                        const std::string& padding);
+                        const std::string& padding, Pair dilation);
 
 // ---- depthwise convolution (nn_depthwise.cpp) ----
 // Keras's DepthwiseConv2D: kernel (kh, kw, c, multiplier), output channel ch·multiplier + m, taps

@@ -8,20 +8,26 @@
 extern "C" {
 
 // A sliding 2-D window over an NHWC input (convolution or pooling). Padding is already resolved:
-// pad_top/pad_left cells of zeros (or "absent" cells for pooling) precede row/column 0.
+// pad_top/pad_left cells of zeros (or "absent" cells for pooling) precede row/column 0. A convolution's
+// tap (i, j) at output (oh, ow) reads input (oh·stride_h − pad_top + i·dilation_h, ow·stride_w −
+// pad_left + j·dilation_w): kh, kw count the kernel's taps, and the window spans the dilated extent
+// (kh − 1)·dilation_h + 1 (likewise for w), for which the padding and the output size were computed.
+// Geometry never has dilation > 1 together with stride > 1 (refused, as by Keras). Dilation is always
+// set, 1 where there is none; pooling windows have none and their kernels ignore the fields.
 typedef struct GtWindow2d {
   int64_t n, h, w, c;          // input
-  int64_t kh, kw;              // window (kernel or pool) size
+  int64_t kh, kw;              // window (kernel or pool) size, in taps
   int64_t stride_h, stride_w;
   int64_t pad_top, pad_left;
   int64_t oh, ow;              // output rows and columns
+  int64_t dilation_h, dilation_w;
 } GtWindow2d;
 
 // A depthwise convolution: each input channel ch is convolved with its own `multiplier` filters, output
 // channel ch·multiplier + m. `g` is the window over the input with g.kh, g.kw the kernel's taps; tap
 // (i, j) reads input (oh·stride_h − pad_top + i·dilation_h, ow·stride_w − pad_left + j·dilation_w), and
-// the padding is TensorFlow's for the dilated extent (k − 1)·d + 1. A struct of its own, so that the
-// convolution and pooling kernels that take GtWindow2d are untouched by dilation.
+// the padding is TensorFlow's for the dilated extent (k − 1)·d + 1. dilation_h, dilation_w predate
+// GtWindow2d's own and always equal g.dilation_h, g.dilation_w (the depthwise kernels read these).
 typedef struct GtDepthwise2d {
   GtWindow2d g;
   int64_t multiplier;

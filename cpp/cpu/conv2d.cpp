@@ -3,7 +3,9 @@
 // taps are consecutive floats of x. Forward: y = im2col(x) · w. Kernel gradient: dw = im2col(x)ᵀ · dy.
 // Data gradient: with stride 1, a convolution of dy with the turned kernel; otherwise (and where that
 // does not pay) dy · wᵀ into a bounded block of columns, gathered back into pixels. A 1×1, stride-1,
-// unpadded convolution is a plain GEMM on x itself.
+// unpadded convolution is a plain GEMM on x itself. Dilation (taps dilation_h, dilation_w apart, only
+// with stride 1) changes where each tap reads and, along w, what is contiguous in x: one tap's c
+// channels instead of a whole kernel row's kw·c floats.
 #include "cpu/conv2d.h"
 
 #include <algorithm>
@@ -23,6 +25,9 @@ namespace {
 std::atomic<int64_t> column_budget{int64_t(8) << 20};
 
 int64_t columns(const GtWindow2d& g) { return g.kh * g.kw * g.c; }
+
+// The window's dilated extent along an axis: (taps − 1)·dilation + 1.
+int64_t extent(int64_t taps, int64_t dilation) { return (taps - 1) * dilation + 1; }
 
 // The calling thread's buffer for a block of data-gradient columns or the turned kernel, grown on demand
 // and kept: a fresh zero-filled vector per call (4.7 MB of columns for the first layer of the Colab CNN
@@ -59,28 +64,31 @@ bool is_pointwise(const GtWindow2d& g) {
 
 // The im2col rows of a whole batch, never materialised: row r = output pixel (n, oh, ow), depth p =
 // (kernel row i, kernel column j, channel) in HWIO order. The kw·c floats of one kernel row are
-// consecutive in x (NHWC) when the window's columns are inside the image, so each depth block within
-// one kernel row is read in place; windows over padding, and kernel rows too short to be worth a
-// block of their own (one channel: 3 floats for a 3×3 kernel), are gathered into the GEMM's scratch.
+// consecutive in x (NHWC) when the window's columns are inside the image and undilated (with
+// dilation_w > 1, only each tap's c floats are), so each depth block within one such run is read in
+// place; windows over padding, and runs too short to be worth a block of their own (one channel: 3
+// floats for a 3×3 kernel), are gathered into the GEMM's scratch.
 class Im2colRows final : public RowSource {
  public:
   Im2colRows(const GtWindow2d& g, const float* x)
-      : RowSource(g.kw * g.c >= kMinInPlaceRun ? g.kw * g.c : columns(g)), g_(g), x_(x) {}
+      : RowSource(run(g) >= kMinInPlaceRun ? run(g) : columns(g)), g_(g), x_(x) {}
 
   void rows(int64_t r0, int64_t count, int64_t p0, int64_t kc, float* scratch, const float** out) const override {
-    const int64_t run = g_.kw * g_.c;
-    const int64_t i0 = p0 / run, i1 = (p0 + kc - 1) / run;  // kernel rows the block touches
+    const int64_t length = run(g_), runs_per_row = g_.kw * g_.c / length;  // 1 run a row, or kw
+    const int64_t u0 = p0 / length, u1 = (p0 + kc - 1) / length;  // runs the block touches
+    const int64_t i0 = u0 / runs_per_row, j0 = (u0 % runs_per_row) * (length / g_.c);  // u0's first tap
     // Output columns whose windows lie within the image's columns.
     const int64_t inside_lo = g_.pad_left > 0 ? (g_.pad_left + g_.stride_w - 1) / g_.stride_w : 0;
-    const int64_t last = g_.w - g_.kw + g_.pad_left;  // the largest ow·stride_w whose window fits
+    const int64_t last = g_.w - extent(g_.kw, g_.dilation_w) + g_.pad_left;  // largest ow·stride_w that fits
     const int64_t inside_hi = last < 0 ? 0 : std::min(g_.ow, last / g_.stride_w + 1);
     int64_t ow = r0 % g_.ow, oh = r0 / g_.ow % g_.oh, n = r0 / (g_.ow * g_.oh);
     for (int64_t r = 0; r < count;) {  // one output row (n, oh) at a time: no division per pixel
       const int64_t span = std::min(count - r, g_.ow - ow);
-      const int64_t ih0 = oh * g_.stride_h - g_.pad_top;
-      const bool row_inside = i0 == i1 && ih0 + i0 >= 0 && ih0 + i0 < g_.h;
+      const int64_t ih0 = oh * g_.stride_h - g_.pad_top, ih = ih0 + i0 * g_.dilation_h;
+      const bool row_inside = u0 == u1 && ih >= 0 && ih < g_.h;
       // x offset of the block's first float for window column 0, then stride_w·c more per column.
-      const int64_t origin = ((n * g_.h + ih0 + i0) * g_.w - g_.pad_left) * g_.c + p0 - i0 * run;
+      const int64_t origin =
+          ((n * g_.h + ih) * g_.w - g_.pad_left + j0 * g_.dilation_w) * g_.c + p0 - u0 * length;
       for (int64_t e = 0; e < span; ++e, ++ow) {
         if (row_inside && ow >= inside_lo && ow < inside_hi)
           out[r + e] = x_ + (origin + ow * g_.stride_w * g_.c);
@@ -96,24 +104,27 @@ class Im2colRows final : public RowSource {
   }
 
  private:
+  // In-place runs: a kernel row's kw·c floats, or one tap's c when the taps are dilation_w apart.
+  static int64_t run(const GtWindow2d& g) { return g.dilation_w == 1 ? g.kw * g.c : g.c; }
+
   // Depth [p0, p0 + kc) of the window at (ih0, iw0) of image n, copied into dst piece by piece.
   const float* gather(int64_t n, int64_t ih0, int64_t iw0, int64_t p0, int64_t kc, float* dst) const {
     const int64_t run = g_.kw * g_.c;
     const float* image = x_ + n * g_.h * g_.w * g_.c;
-    const bool columns_inside = iw0 >= 0 && iw0 + g_.kw <= g_.w;
+    const bool contiguous = g_.dilation_w == 1 && iw0 >= 0 && iw0 + g_.kw <= g_.w;
     float* piece = dst;
     for (int64_t i = p0 / run; i <= (p0 + kc - 1) / run; ++i) {  // the block's part [q0, q1) of kernel row i
       const int64_t q0 = std::max(p0, i * run) - i * run, q1 = std::min(p0 + kc, (i + 1) * run) - i * run;
-      const int64_t ih = ih0 + i;
+      const int64_t ih = ih0 + i * g_.dilation_h;
       if (ih < 0 || ih >= g_.h) {
         std::fill(piece, piece + (q1 - q0), 0.0f);
-      } else if (columns_inside) {
+      } else if (contiguous) {
         // Plain loop: for the 3 channels of a first layer a memcpy call would cost more.
         const float* src = image + (ih * g_.w + iw0) * g_.c;
         for (int64_t q = q0; q < q1; ++q) piece[q - q0] = src[q];
       } else {
         for (int64_t q = q0; q < q1;) {  // tap by tap: a channel range of one pixel, or zeros
-          const int64_t iw = iw0 + q / g_.c, ch = q % g_.c, len = std::min(g_.c - ch, q1 - q);
+          const int64_t iw = iw0 + q / g_.c * g_.dilation_w, ch = q % g_.c, len = std::min(g_.c - ch, q1 - q);
           if (iw < 0 || iw >= g_.w)
             std::fill(piece + (q - q0), piece + (q - q0) + len, 0.0f);
           else
@@ -146,17 +157,17 @@ void col2im_gather(const GtWindow2d& g, const float* dcols, int64_t n0, int64_t 
   const int64_t kk = columns(g);
   // The (tap, output index) pairs that cover each input column, and each input row, found once: a
   // division per tap and pixel cost more than the additions for the 3 channels of a first layer.
-  auto covering = [](int64_t size, int64_t taps, int64_t stride, int64_t pad, int64_t out) {
+  auto covering = [](int64_t size, int64_t taps, int64_t stride, int64_t dilation, int64_t pad, int64_t out) {
     std::vector<std::vector<std::pair<int64_t, int64_t>>> pairs(static_cast<size_t>(size));
     for (int64_t at = 0; at < size; ++at)
       for (int64_t t = 0; t < taps; ++t) {
-        const int64_t start = at + pad - t;  // = output index · stride for the window with tap t here
+        const int64_t start = at + pad - t * dilation;  // = output index · stride for the window with tap t here
         if (start >= 0 && start % stride == 0 && start / stride < out) pairs[at].emplace_back(t, start / stride);
       }
     return pairs;
   };
-  const auto rows = covering(g.h, g.kh, g.stride_h, g.pad_top, g.oh);
-  const auto cols = covering(g.w, g.kw, g.stride_w, g.pad_left, g.ow);
+  const auto rows = covering(g.h, g.kh, g.stride_h, g.dilation_h, g.pad_top, g.oh);
+  const auto cols = covering(g.w, g.kw, g.stride_w, g.dilation_w, g.pad_left, g.ow);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < nb * g.h; ++r) {
     const int64_t nl = r / g.h, ih = r % g.h;
@@ -196,7 +207,8 @@ void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const
   if (implicit_data_gradient(g, k)) {
     // With stride 1, dx is the convolution of dy (zero beyond its edges) with the kernel turned half
     // a turn and its channels swapped, w'[kh−1−i, kw−1−j, o, c] = w[i, j, c, o]: the forward's implicit
-    // GEMM, with no column buffer and no gather.
+    // GEMM, with no column buffer and no gather. Its taps keep the dilation: dx[ih] = Σ_i dy[ih + pt −
+    // i·d]·w[i] = Σ_i' dy[ih − (extent − 1 − pt) + i'·d]·w'[i'], padding extent − 1 − pt.
     float* turned = column_buffer(kk * k);  // kept between calls: no page faults for a fresh buffer
     constexpr int64_t kTile = 16;  // each tap's c×k matrix is transposed in tiles that stay in L1
 #pragma omp parallel for schedule(static) if (kk * k > (1 << 16))
@@ -208,8 +220,11 @@ void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const
           for (int64_t c = c0; c < std::min(c0 + kTile, g.c); ++c)
             for (int64_t o = o0; o < std::min(o0 + kTile, k); ++o) to[o * g.c + c] = from[c * k + o];
     }
-    const GtWindow2d over_dy{g.n, g.oh, g.ow, k, g.kh, g.kw, 1, 1, g.kh - 1 - g.pad_top,
-                             g.kw - 1 - g.pad_left, g.h, g.w};
+    GtWindow2d over_dy = g;  // stride 1, the same taps and dilation; dy in, dx out
+    over_dy.h = g.oh, over_dy.w = g.ow, over_dy.c = k;
+    over_dy.pad_top = extent(g.kh, g.dilation_h) - 1 - g.pad_top;
+    over_dy.pad_left = extent(g.kw, g.dilation_w) - 1 - g.pad_left;
+    over_dy.oh = g.h, over_dy.ow = g.w;
     sgemm_a_rows(Im2colRows(over_dy, dy), false, g.n * g.h * g.w, g.c, g.kh * g.kw * k, turned, g.c, dx,
                  g.c, false, nullptr);
     return;

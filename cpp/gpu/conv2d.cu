@@ -1,14 +1,16 @@
 // 2-D convolution on the GPU as implicit GEMM: the three passes are GEMMs whose operands are read
 // straight from the NHWC images by index arithmetic (no im2col buffer), on the shared tile kernel.
-//   forward:         y[(n,oh,ow), k]   = Σ_(r,s,c) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · w[(r,s,c), k]
-//   backward data:   dx[(n,ih,iw), c]  = Σ_(r,s,k) dy[n, (ih+pt−r)/sh, (iw+pl−s)/sw, k] · w[r,s,c,k]
-//   backward filter: dw[(r,s,c), k]    = Σ_(n,oh,ow) x[n, oh·sh−pt+r, ow·sw−pl+s, c] · dy[(n,oh,ow), k]
+//   forward:         y[(n,oh,ow), k]   = Σ_(r,s,c) x[n, oh·sh−pt+r·dh, ow·sw−pl+s·dw, c] · w[(r,s,c), k]
+//   backward data:   dx[(n,ih,iw), c]  = Σ_(r,s,k) dy[n, (ih+pt−r·dh)/sh, (iw+pl−s·dw)/sw, k] · w[r,s,c,k]
+//   backward filter: dw[(r,s,c), k]    = Σ_(n,oh,ow) x[n, oh·sh−pt+r·dh, ow·sw−pl+s·dw, c] · dy[(n,oh,ow), k]
+// (dh, dw: the dilation, 1 but for atrous convolutions.)
 // Out-of-image taps (padding) and, for backward data, taps that fall between strided outputs read
 // as zeros. Backward filter sums over every output pixel, so it splits that depth across blocks
 // (split-K) into a workspace and reduces the slices in a fixed order. Each view exists twice: with
 // 64-bit indices (the simple version, any size) and 32-bit with FastDivmod (used when indices fit);
 // strided backward data is further split by pixel position mod stride (backward_data_strided) so
-// that no multiply-add is spent on taps that meet no output.
+// that no multiply-add is spent on taps that meet no output. The 32-bit loaders take the dilation as a
+// template flag: undilated convolutions run exactly the index arithmetic they ran before dilation existed.
 #include <algorithm>
 
 #include "core/fast_divmod.h"
@@ -31,7 +33,8 @@ struct ForwardA {
   __device__ float operator()(int64_t row, int64_t d) const {
     const int64_t c = d % g.c, tap = d / g.c, s = tap % g.kw, r = tap / g.kw;
     const int64_t ow = row % g.ow, t = row / g.ow, oh = t % g.oh, n = t / g.oh;
-    const int64_t ih = oh * g.stride_h - g.pad_top + r, iw = ow * g.stride_w - g.pad_left + s;
+    const int64_t ih = oh * g.stride_h - g.pad_top + r * g.dilation_h;
+    const int64_t iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
     return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * g.c + c] : 0.0f;
   }
 };
@@ -61,7 +64,7 @@ struct StoreBias {
 };
 
 // dy seen from an input pixel: row = input pixel (n, ih, iw), depth = (r, s, k). Tap (r, s) of the
-// window at output (oh, ow) covers ih = oh·sh − pt + r, so oh = (ih + pt − r)/sh when that divides.
+// window at output (oh, ow) covers ih = oh·sh − pt + r·dh, so oh = (ih + pt − r·dh)/sh when that divides.
 // With stride s, only 1 in sh·sw taps is real: those MACs are wasted on zeros (fine for ResNet's
 // few strided layers; a stride-decomposed kernel would avoid them).
 struct BackwardDataA {
@@ -74,7 +77,7 @@ struct BackwardDataA {
   __device__ float operator()(int64_t row, int64_t d) const {
     const int64_t kk = d % k, tap = d / k, s = tap % g.kw, r = tap / g.kw;
     const int64_t iw = row % g.w, t = row / g.w, ih = t % g.h, n = t / g.h;
-    const int64_t th = ih + g.pad_top - r, tw = iw + g.pad_left - s;
+    const int64_t th = ih + g.pad_top - r * g.dilation_h, tw = iw + g.pad_left - s * g.dilation_w;
     if (th < 0 || tw < 0 || th % g.stride_h != 0 || tw % g.stride_w != 0) return 0.0f;
     const int64_t oh = th / g.stride_h, ow = tw / g.stride_w;
     if (oh >= g.oh || ow >= g.ow) return 0.0f;
@@ -112,7 +115,8 @@ struct BackwardFilterA {
   __device__ float operator()(int64_t row, int64_t p) const {
     const int64_t c = row % g.c, tap = row / g.c, s = tap % g.kw, r = tap / g.kw;
     const int64_t ow = p % g.ow, t = p / g.ow, oh = t % g.oh, n = t / g.oh;
-    const int64_t ih = oh * g.stride_h - g.pad_top + r, iw = ow * g.stride_w - g.pad_left + s;
+    const int64_t ih = oh * g.stride_h - g.pad_top + r * g.dilation_h;
+    const int64_t iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
     return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * g.c + c] : 0.0f;
   }
 };
@@ -130,7 +134,7 @@ struct StoreSlice {
 // (fits_32_bits), i.e. all tensors under 8 GiB; the 64-bit loaders stay for larger ones.
 
 struct Geometry32 {
-  int h, w, c, kh, kw, sh, sw, pt, pl, oh, ow;
+  int h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, dh, dw;
   FastDivmod div_c, div_kw, div_ow, div_oh, div_w, div_h, div_sh, div_sw;
   explicit Geometry32(const GtWindow2d& g)
       : h(int(g.h)),
@@ -144,6 +148,8 @@ struct Geometry32 {
         pl(int(g.pad_left)),
         oh(int(g.oh)),
         ow(int(g.ow)),
+        dh(int(g.dilation_h)),
+        dw(int(g.dilation_w)),
         div_c(uint32_t(g.c)),
         div_kw(uint32_t(g.kw)),
         div_ow(uint32_t(g.ow)),
@@ -154,16 +160,23 @@ struct Geometry32 {
         div_sw(uint32_t(g.stride_w)) {}
 };
 
+bool dilated(const GtWindow2d& g) { return g.dilation_h != 1 || g.dilation_w != 1; }
+
 bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t limit = int64_t(1) << 31;
   // Each factor first, so that the products below cannot overflow 64 bits either.
-  if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit || k >= limit) return false;
+  if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit || k >= limit ||
+      g.dilation_h >= limit || g.dilation_w >= limit)
+    return false;
   const int64_t x = g.n * g.h * g.w * g.c, y = g.n * g.oh * g.ow * k, w = g.kh * g.kw * g.c * k;
   const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
   const int64_t taps = g.kh * g.kw * std::max(g.c, k);
-  // Padded coordinates (oh·sh + r, ih + pt) stay below h + kh·sh + pt; bound them too.
+  // The dilated window's extent, (kh − 1)·dh + 1 (kh itself when undilated), below 2^62.
+  const int64_t extent_h = (g.kh - 1) * g.dilation_h + 1, extent_w = (g.kw - 1) * g.dilation_w + 1;
+  if (extent_h >= limit || extent_w >= limit) return false;
+  // Padded coordinates (oh·sh + r·dh, ih + pt) stay below h + extent·sh + pt; bound them too.
   const int64_t coordinate =
-      std::max(g.h + g.kh * g.stride_h + g.pad_top, g.w + g.kw * g.stride_w + g.pad_left);
+      std::max(g.h + extent_h * g.stride_h + g.pad_top, g.w + extent_w * g.stride_w + g.pad_left);
   return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
          coordinate < limit;
 }
@@ -175,13 +188,22 @@ __device__ inline void split_pixel(uint32_t row, const FastDivmod& div_b, const 
   *n = div_a.divmod(t, a);
 }
 
+// Tap offset r·d along an axis: with kDilated false the plain r, no multiply.
+template <bool kDilated>
+__device__ inline int tap_offset(uint32_t r, int dilation) {
+  if constexpr (kDilated) return int(r) * dilation;
+  return int(r);
+}
+
 // Index of x at the im2col matrix's (output pixel, tap (r, s, c)), or -1 where the tap reads padding:
 // the forward pass's A(row, d) and the kernel gradient's A(row, p), with the roles of row and depth swapped.
+template <bool kDilated>
 __device__ inline int64_t im2col_index(const Geometry32& g, uint32_t pixel, uint32_t tap) {
   uint32_t c, s, n, oh, ow;
   const uint32_t r = g.div_kw.divmod(g.div_c.divmod(tap, &c), &s);
   split_pixel(pixel, g.div_ow, g.div_oh, &n, &oh, &ow);
-  const int ih = int(oh) * g.sh - g.pt + int(r), iw = int(ow) * g.sw - g.pl + int(s);
+  const int ih = int(oh) * g.sh - g.pt + tap_offset<kDilated>(r, g.dh);
+  const int iw = int(ow) * g.sw - g.pl + tap_offset<kDilated>(s, g.dw);
   if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
   return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
 }
@@ -192,6 +214,7 @@ __device__ inline float4 read4_or_zero(const float* p, int64_t i) {
   return i < 0 ? make_float4(0.0f, 0.0f, 0.0f, 0.0f) : load_float4(p + i);
 }
 
+template <bool kDilated>
 struct ForwardA32 {
   const float* x;
   Geometry32 g;
@@ -200,13 +223,14 @@ struct ForwardA32 {
   static constexpr bool kDepthContiguous = true;
   static constexpr bool kVector = true;
   __device__ float operator()(int64_t row, int64_t d) const {
-    return read_or_zero(x, im2col_index(g, uint32_t(row), uint32_t(d)));
+    return read_or_zero(x, im2col_index<kDilated>(g, uint32_t(row), uint32_t(d)));
   }
   __device__ float4 load4(int64_t row, int64_t d) const {
-    return read4_or_zero(x, im2col_index(g, uint32_t(row), uint32_t(d)));
+    return read4_or_zero(x, im2col_index<kDilated>(g, uint32_t(row), uint32_t(d)));
   }
 };
 
+template <bool kDilated>
 struct BackwardDataA32 {
   const float* dy;
   Geometry32 g;
@@ -219,7 +243,7 @@ struct BackwardDataA32 {
     uint32_t kk, s, n, ih, iw;
     const uint32_t r = g.div_kw.divmod(div_k.divmod(uint32_t(d), &kk), &s);
     split_pixel(uint32_t(row), g.div_w, g.div_h, &n, &ih, &iw);
-    const int th = int(ih) + g.pt - int(r), tw = int(iw) + g.pl - int(s);
+    const int th = int(ih) + g.pt - tap_offset<kDilated>(r, g.dh), tw = int(iw) + g.pl - tap_offset<kDilated>(s, g.dw);
     if (th < 0 || tw < 0) return -1;
     uint32_t rh, rw;
     const uint32_t oh = g.div_sh.divmod(uint32_t(th), &rh), ow = g.div_sw.divmod(uint32_t(tw), &rw);
@@ -247,6 +271,7 @@ struct BackwardDataB32 {
   __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + index(d, col)); }
 };
 
+template <bool kDilated>
 struct BackwardFilterA32 {
   const float* x;
   Geometry32 g;
@@ -255,10 +280,10 @@ struct BackwardFilterA32 {
   static constexpr bool kDepthContiguous = false;
   static constexpr bool kVector = true;
   __device__ float operator()(int64_t row, int64_t p) const {
-    return read_or_zero(x, im2col_index(g, uint32_t(p), uint32_t(row)));
+    return read_or_zero(x, im2col_index<kDilated>(g, uint32_t(p), uint32_t(row)));
   }
   __device__ float4 load4(int64_t row, int64_t p) const {
-    return read4_or_zero(x, im2col_index(g, uint32_t(p), uint32_t(row)));
+    return read4_or_zero(x, im2col_index<kDilated>(g, uint32_t(p), uint32_t(row)));
   }
 };
 
@@ -410,9 +435,13 @@ int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* 
   if (const int status = plan_for(device, rows, k, depth, false, &plan); status != GT_OK) return status;
   const StoreBias store{y, k, bias, activation};
   auto s = static_cast<cudaStream_t>(stream);
-  if (fits_32_bits(*g, k))
-    return launch_gemm(plan, rows, k, depth, ForwardA32{x, Geometry32(*g), g->c % 4 == 0 && aligned_16(x)},
-                       kernel_b(w, k), store, s);
+  if (fits_32_bits(*g, k)) {
+    const Geometry32 g32(*g);
+    const bool vector_ok = g->c % 4 == 0 && aligned_16(x);
+    if (dilated(*g))
+      return launch_gemm(plan, rows, k, depth, ForwardA32<true>{x, g32, vector_ok}, kernel_b(w, k), store, s);
+    return launch_gemm(plan, rows, k, depth, ForwardA32<false>{x, g32, vector_ok}, kernel_b(w, k), store, s);
+  }
   return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, kernel_b(w, k), store, s);
 }
 
@@ -424,13 +453,19 @@ int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const f
   GemmPlan plan;
   if (const int status = plan_for(device, rows, g->c, depth, false, &plan); status != GT_OK) return status;
   auto s = static_cast<cudaStream_t>(stream);
-  if ((g->stride_h > 1 || g->stride_w > 1) && fits_32_bits(*g, k))
+  // Stride classes assume consecutive taps; geometry never pairs stride > 1 with dilation (the general
+  // loader below would still be right if it did).
+  if ((g->stride_h > 1 || g->stride_w > 1) && !dilated(*g) && fits_32_bits(*g, k))
     return backward_data_strided(device, *g, k, dy, w, dx, s);
   if (fits_32_bits(*g, k)) {
     const FastDivmod div_k(static_cast<uint32_t>(k));
-    return launch_gemm(plan, rows, g->c, depth,
-                       BackwardDataA32{dy, Geometry32(*g), div_k, k % 4 == 0 && aligned_16(dy)},
-                       BackwardDataB32{w, static_cast<uint32_t>(g->c), div_k, k % 4 == 0 && aligned_16(w)},
+    const Geometry32 g32(*g);
+    const BackwardDataB32 lb{w, static_cast<uint32_t>(g->c), div_k, k % 4 == 0 && aligned_16(w)};
+    const bool vector_ok = k % 4 == 0 && aligned_16(dy);
+    if (dilated(*g))
+      return launch_gemm(plan, rows, g->c, depth, BackwardDataA32<true>{dy, g32, div_k, vector_ok}, lb,
+                         StorePlain{dx, g->c}, s);
+    return launch_gemm(plan, rows, g->c, depth, BackwardDataA32<false>{dy, g32, div_k, vector_ok}, lb,
                        StorePlain{dx, g->c}, s);
   }
   return launch_gemm(plan, rows, g->c, depth, BackwardDataA{dy, *g, k}, BackwardDataB{w, *g, k},
@@ -454,10 +489,13 @@ int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const
   GemmPlan plan;
   if (const int status = plan_for(device, rows, k, depth, true, &plan); status != GT_OK) return status;
   auto s = static_cast<cudaStream_t>(stream);
-  if (fits_32_bits(*g, k))
-    return backward_filter(plan, rows, k, depth,
-                           BackwardFilterA32{x, Geometry32(*g), g->c % 4 == 0 && aligned_16(x)}, dy, dw, workspace,
-                           s);
+  if (fits_32_bits(*g, k)) {
+    const Geometry32 g32(*g);
+    const bool vector_ok = g->c % 4 == 0 && aligned_16(x);
+    if (dilated(*g))
+      return backward_filter(plan, rows, k, depth, BackwardFilterA32<true>{x, g32, vector_ok}, dy, dw, workspace, s);
+    return backward_filter(plan, rows, k, depth, BackwardFilterA32<false>{x, g32, vector_ok}, dy, dw, workspace, s);
+  }
   return backward_filter(plan, rows, k, depth, BackwardFilterA{x, *g}, dy, dw, workspace, s);
 }
 

@@ -230,9 +230,13 @@ class Dense(_Activated):
 
 
 class Conv2D(_Activated):
-    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", activation=None,
-                 use_bias: bool = True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 input_shape=None, name=None):
+    """Keras's Conv2D: kernel (kh, kw, in, filters), taps dilation_rate apart (atrous convolution; the
+    window spans (k − 1)·dilation_rate + 1 cells, which "valid" and "same" count with). dilation_rate
+    stands where Keras 3 puts it, after padding (gputrain has no data_format: NHWC only)."""
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", dilation_rate=1,
+                 activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
         filters = checks.count(filters, "filters", 1)
         padding = _padding(padding)
@@ -240,6 +244,10 @@ class Conv2D(_Activated):
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.padding = padding
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"strides {self.strides} and dilation_rate {self.dilation_rate}: strides > 1 together "
+                             f"with dilation_rate > 1 are not supported (nor by Keras)")
         self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -248,8 +256,9 @@ class Conv2D(_Activated):
         if len(input_shape) != 3:
             raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
         h, w, _ = input_shape
-        return (_padded_extent(h, self.kernel_size[0], self.strides[0], self.padding),
-                _padded_extent(w, self.kernel_size[1], self.strides[1], self.padding), self.filters)
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return (_padded_extent(h, (kh - 1) * dh + 1, self.strides[0], self.padding),
+                _padded_extent(w, (kw - 1) * dw + 1, self.strides[1], self.padding), self.filters)
 
     def param_specs(self, input_shape):
         specs = {"kernel": (self.kernel_size + (input_shape[-1], self.filters), self.kernel_initializer)}
@@ -259,13 +268,18 @@ class Conv2D(_Activated):
         return specs
 
     def get_config(self):
-        return {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
-                "use_bias": self.use_bias}
+        config = {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
+                  "strides": list(self.strides), "padding": self.padding}
+        # Only when dilated: an undilated layer's config (and so the architecture key that checkpoints
+        # written before dilation existed were saved under) stays as it was.
+        if self.dilation_rate != (1, 1):
+            config["dilation_rate"] = list(self.dilation_rate)
+        config.update(activation=self.activation, use_bias=self.use_bias)
+        return config
 
     def add_to_plan(self, plan, inputs):
         return plan.add_conv2d(self.params["kernel"], self.params.get("bias"), list(self.strides), self.padding,
-                               self.activation, input=inputs[0])
+                               self.activation, input=inputs[0], dilation_rate=list(self.dilation_rate))
 
 
 class Conv2DTranspose(_Activated):

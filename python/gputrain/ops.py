@@ -194,22 +194,26 @@ def dense_grad(dy, x, kernel, device: str | None = None):
 
 
 def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", device: str | None = None,
-           activation: str | None = None):
+           activation: str | None = None, dilation_rate=(1, 1)):
     """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in, out), plus bias (out,), then
     activation (None/"linear" or an element-wise activation of gt.ops) fused into the same pass, as in
-    dense."""
+    dense. Kernel taps dilation_rate apart (Keras's atrous convolution: "valid" and "same" count with the
+    dilated extent (k − 1)·dilation + 1); strides > 1 together with dilation_rate > 1 is a ValueError, as
+    in Keras."""
     args = _Args("conv2d")
     x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
     return _core.conv2d(x, kernel, bias, args.pair(strides, "strides"), args.padding(padding),
-                        _device(device, x, kernel, bias), args.activation(activation))
+                        args.pair(dilation_rate, "dilation_rate"), _device(device, x, kernel, bias),
+                        args.activation(activation))
 
 
-def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: str | None = None):
+def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: str | None = None,
+                dilation_rate=(1, 1)):
     """(dx, dkernel, dbias) of conv2d for the output gradient dy."""
     args = _Args("conv2d_grad")
     dy, x, kernel = args.array(dy, "dy"), args.array(x, "x"), args.array(kernel, "kernel")
     return _core.conv2d_grad(dy, x, kernel, args.pair(strides, "strides"), args.padding(padding),
-                             _device(device, dy, x, kernel))
+                             args.pair(dilation_rate, "dilation_rate"), _device(device, dy, x, kernel))
 
 
 # ---- depthwise convolution --------------------------------------------------------------------------
