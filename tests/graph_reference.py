@@ -9,7 +9,8 @@ import reference as ref
 from gputrain import layers
 
 ACTIVATIONS = {None: lambda z: z, "relu": ref.relu, "sigmoid": ref.sigmoid, "swish": ref.swish,
-               "tanh": np.tanh, "softmax": ref.softmax}
+               "tanh": np.tanh, "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+               "softmax": ref.softmax}
 
 
 def _layer(layer, xs, p):
@@ -32,6 +33,8 @@ def _layer(layer, xs, p):
         if not layer.trainable:  # frozen: inference mode, as Keras's
             return ref.batch_norm(x, p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], layer.epsilon)
         return ref.batch_norm_train(x, p["gamma"], p["beta"], layer.epsilon)
+    elif isinstance(layer, layers.LeakyReLU):
+        return np.where(x >= 0, x, layer.negative_slope * x)
     elif isinstance(layer, layers.Activation):
         z = x
     elif isinstance(layer, layers.Add):

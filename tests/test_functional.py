@@ -206,3 +206,22 @@ def test_conv2d_transpose_shapes_and_weights_as_keras():
         for j in range(3):
             want[:, i:i + 5, j:j + 5, :] += x @ kernel[i, j].T
     np.testing.assert_allclose(model.predict(x), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("slope", [0.3, 0.0, 2.5])
+def test_leaky_relu_layer_as_keras(device, slope):
+    model = gt.Sequential([gt.Input((6,)), layers.LeakyReLU(slope)])
+    model.build(device=device)
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, np.nan, -np.inf], [3.0, -1e-30, 1e30, -7.0, 1.0, np.inf]], np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = np.where(x >= 0, x, np.float32(slope) * x) if slope else np.maximum(x, 0)  # slope 0: relu
+    np.testing.assert_array_equal(model(x).numpy(), want)
+    assert layers.LeakyReLU().negative_slope == 0.3 and layers.LeakyReLU(alpha=0.1).negative_slope == 0.1
+
+
+def test_elu_and_softmax_layers_take_only_what_gputrain_computes():
+    assert layers.ELU().activation == "elu" and layers.Softmax().activation == "softmax"
+    with pytest.raises(ValueError, match="alpha=0.5 is not supported"):
+        layers.ELU(alpha=0.5)
+    with pytest.raises(ValueError, match="axis=1 is not supported"):
+        layers.Softmax(axis=1)

@@ -45,7 +45,7 @@ def _residual_model():
     deep = layers.Conv2DTranspose(6, (3, 2), strides=(2, 1), activation="swish")(deep)  # 13x4
     deep = layers.Conv2DTranspose(6, 3, strides=(1, 2), padding="same", use_bias=False)(  # 6x6 ... 6x8
         layers.Cropping2D(((3, 4), (0, 0)))(deep))
-    deep = layers.Cropping2D(((0, 0), (1, 1)))(deep)
+    deep = layers.LeakyReLU(0.2)(layers.Cropping2D(((0, 0), (1, 1)))(deep))
     joined = layers.Concatenate()([cropped, a, deep])  # along channels
     rows = layers.Concatenate(axis=1)([joined, joined])          # along height: one value read twice
     pooled = layers.GlobalMaxPooling2D()(rows)

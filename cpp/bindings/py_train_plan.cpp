@@ -83,6 +83,7 @@ void bind_train_plan(py::module_& m) {
       .def("freeze", &TrainPlan::freeze, arg("param"))
       .def("add_reshape", &TrainPlan::add_reshape, arg("sample_shape"), arg("input") = -1)
       .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
+      .def("add_scale", &TrainPlan::add_scale, arg("factor"), arg("input") = -1)
       .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))
       .def("add_border2d", &TrainPlan::add_border2d, arg("padding"), arg("sides"), arg("input") = -1)
       .def("add_conv2d_transpose", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,

@@ -605,6 +605,15 @@ std::vector<int64_t> merge_inputs(Impl& p, const char* what, std::vector<int64_t
 }
 }  // namespace
 
+int64_t TrainPlan::add_scale(double factor, int64_t input) {
+  Impl& p = *impl_;
+  ops::check_float32("factor", factor);
+  const Tensor& x = p.input(input);
+  auto layer = std::make_unique<LinearMergeLayer>();
+  layer->coefficients = {static_cast<float>(factor)};
+  return p.push(std::move(layer), input, Shape(x.shape().begin() + 1, x.shape().end()));
+}
+
 int64_t TrainPlan::add_merge(const std::string& kind, const std::vector<int64_t>& inputs) {
   Impl& p = *impl_;
   if (kind == "multiply" || kind == "maximum" || kind == "minimum") {

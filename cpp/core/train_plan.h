@@ -77,6 +77,8 @@ class TrainPlan {
   int64_t add_activation(PlanActivation activation, int64_t input = -1);
   // A view of the input with another sample shape (no kernel runs).
   int64_t add_reshape(const Shape& sample_shape, int64_t input = -1);
+  // factor · the input (a layer's building block: LeakyReLU is max(x, slope·x)).
+  int64_t add_scale(double factor, int64_t input = -1);
   // Merging layers over values of one shape: "add", "subtract" (two inputs), "average", and (two inputs
   // or more) "multiply", "maximum", "minimum".
   int64_t add_merge(const std::string& kind, const std::vector<int64_t>& inputs);

@@ -538,6 +538,53 @@ class Activation(_Activated):
         return {"name": self.name, "activation": self.activation}
 
 
+class LeakyReLU(Layer):
+    """Keras's LeakyReLU: x where x >= 0, negative_slope·x below (default 0.3, Keras 3's). Two nodes of the
+    plan: slope·x, then the element-wise maximum (minimum for a slope above 1) with x, whose gradient
+    goes to x where the two are equal (at 0). A slope of 0 is relu (so +inf stays +inf, where 0·inf
+    would make the maximum NaN)."""
+
+    def __init__(self, negative_slope: float = 0.3, name=None, input_shape=None, alpha=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if alpha is not None:  # Keras 2's name of the slope
+            negative_slope = alpha
+        self.negative_slope = checks.number(negative_slope, "negative_slope", low=0.0)
+
+    def add_to_plan(self, plan, inputs):
+        if self.negative_slope == 0.0:
+            return plan.add_activation("relu", input=inputs[0])
+        scaled = plan.add_scale(self.negative_slope, input=inputs[0])
+        return plan.add_merge("maximum" if self.negative_slope <= 1.0 else "minimum", [inputs[0], scaled])
+
+    def get_config(self):
+        return {"name": self.name, "negative_slope": self.negative_slope}
+
+
+class ELU(Activation):
+    """Keras's ELU layer; alpha 1 (the elu of the activation list) only."""
+
+    def __init__(self, alpha: float = 1.0, name=None, input_shape=None):
+        if checks.number(alpha, "alpha") != 1.0:
+            raise ValueError(f"ELU: alpha={alpha} is not supported; gputrain's elu has alpha 1")
+        super().__init__("elu", name=name, input_shape=input_shape)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class Softmax(Activation):
+    """Keras's Softmax layer over the last axis (axis=-1, the only one gputrain has)."""
+
+    def __init__(self, axis: int = -1, name=None, input_shape=None):
+        if axis != -1:
+            raise ValueError(f"Softmax: axis={axis} is not supported; gputrain's softmax runs over the last axis "
+                             f"(axis=-1)")
+        super().__init__("softmax", name=name, input_shape=input_shape)
+
+    def get_config(self):
+        return {"name": self.name}
+
+
 class ReLU(Activation):
     """Keras's ReLU layer: relu, or relu6 with max_value=6 (MobileNet's). Other max values, slopes and
     thresholds are refused: they are not in the activation list."""
@@ -562,11 +609,10 @@ from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subt
 from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa: E402
 
 LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D,
-                                         MaxPooling2D,
-                                         AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
-                                         Dropout, BatchNormalization, Activation, ReLU, Add, Average, Subtract,
-                                         Multiply, Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D,
-                                         UpSampling2D, Reshape)}
+                                         MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
+                                         Flatten, Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, ELU,
+                                         Softmax, Add, Average, Subtract, Multiply, Maximum, Minimum, Concatenate,
+                                         ZeroPadding2D, Cropping2D, UpSampling2D, Reshape)}
 
 
 LAYERS["Input"] = InputLayer  # its name in checkpoints
