@@ -123,3 +123,14 @@ def gradients(model, x, labels, h=1e-6) -> dict:
                 gflat[i] = (up - down) / (2 * h)
             grads[(layer, name)] = grad
     return grads
+
+
+def plan_gradients(model, x, labels, device):
+    """The loss and the parameter gradients of one training step of `model` through its plan, with learning
+    rate 0: (loss, {(layer, name): array}), in the plan's parameter order."""
+    model.compile("sgd", "sparse_categorical_crossentropy", device=device)
+    plan = model._plan("train", len(x))
+    plan.step(gt.tensor(x, device=device), gt.tensor(np.asarray(labels).astype(np.int32), device=device), 1, 0.0)
+    grads = iter(plan.gradients())
+    got = {(layer, name): next(grads).numpy() for layer in model._plan_layers() for name in layer.trainable_names}
+    return plan.metrics()[0], got

@@ -203,6 +203,28 @@ def Input(shape=None, batch_size=None, name: str | None = None, dtype=None, batc
     return InputLayer(shape, name=name).output
 
 
+class _Windowed(_Activated):
+    """A convolution's window arguments as Keras checks them (Conv2D, DepthwiseConv2D): kernel size,
+    strides, padding and dilation, with strides > 1 refused beside dilation > 1."""
+
+    def _set_window(self, kernel_size, strides, padding, dilation_rate) -> None:
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = _padding(padding)
+        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
+        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
+            raise ValueError(f"strides {self.strides} and dilation_rate {self.dilation_rate}: strides > 1 together "
+                             f"with dilation_rate > 1 are not supported (nor by Keras)")
+
+    def _output_rows_cols(self, input_shape) -> tuple:
+        """(rows, columns) of the output; the window a dilated kernel spans is (k − 1)·dilation + 1 cells."""
+        if len(input_shape) != 3:
+            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return (_padded_extent(input_shape[0], (kh - 1) * dh + 1, self.strides[0], self.padding),
+                _padded_extent(input_shape[1], (kw - 1) * dw + 1, self.strides[1], self.padding))
+
+
 class Dense(_Activated):
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", input_shape=None, name=None):
@@ -229,7 +251,7 @@ class Dense(_Activated):
         return plan.add_dense(self.params["kernel"], self.params.get("bias"), self.activation, input=inputs[0])
 
 
-class Conv2D(_Activated):
+class Conv2D(_Windowed):
     """Keras's Conv2D: kernel (kh, kw, in, filters), taps dilation_rate apart (atrous convolution; the
     window spans (k − 1)·dilation_rate + 1 cells, which "valid" and "same" count with). dilation_rate
     stands where Keras 3 puts it, after padding (gputrain has no data_format: NHWC only)."""
@@ -238,27 +260,14 @@ class Conv2D(_Activated):
                  activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
-        filters = checks.count(filters, "filters", 1)
-        padding = _padding(padding)
-        self.filters = int(filters)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.strides = _pair(strides, "strides")
-        self.padding = padding
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"strides {self.strides} and dilation_rate {self.dilation_rate}: strides > 1 together "
-                             f"with dilation_rate > 1 are not supported (nor by Keras)")
+        self.filters = checks.count(filters, "filters", 1)
+        self._set_window(kernel_size, strides, padding, dilation_rate)
         self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
-        h, w, _ = input_shape
-        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
-        return (_padded_extent(h, (kh - 1) * dh + 1, self.strides[0], self.padding),
-                _padded_extent(w, (kw - 1) * dw + 1, self.strides[1], self.padding), self.filters)
+        return self._output_rows_cols(input_shape) + (self.filters,)
 
     def param_specs(self, input_shape):
         specs = {"kernel": (self.kernel_size + (input_shape[-1], self.filters), self.kernel_initializer)}
@@ -325,7 +334,7 @@ class Conv2DTranspose(_Activated):
                                          self.padding, self.activation, input=inputs[0])
 
 
-class DepthwiseConv2D(_Activated):
+class DepthwiseConv2D(_Windowed):
     """Keras's DepthwiseConv2D: each input channel convolved with its own depth_multiplier filters, into
     output channels ch·depth_multiplier + m, taps dilation_rate apart. Weights as Keras 3 names and
     orders them: "kernel" (kh, kw, channels, depth_multiplier), then "bias" (channels·depth_multiplier,)."""
@@ -334,26 +343,14 @@ class DepthwiseConv2D(_Activated):
                  dilation_rate=(1, 1), activation=None, use_bias: bool = True,
                  depthwise_initializer="glorot_uniform", bias_initializer="zeros", input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.strides = _pair(strides, "strides")
-        self.padding = _padding(padding)
+        self._set_window(kernel_size, strides, padding, dilation_rate)
         self.depth_multiplier = checks.count(depth_multiplier, "depth_multiplier", 1)
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"strides {self.strides} and dilation_rate {self.dilation_rate}: strides > 1 together "
-                             f"with dilation_rate > 1 are not supported (nor by Keras)")
         self.use_bias = checks.flag(use_bias, "use_bias")
         self.depthwise_initializer = initializers.get(depthwise_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.name}: expected input (height, width, channels), got {input_shape}")
-        h, w, c = input_shape
-        # The window a dilated kernel spans: (k − 1)·dilation + 1 cells.
-        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
-        return (_padded_extent(h, (kh - 1) * dh + 1, self.strides[0], self.padding),
-                _padded_extent(w, (kw - 1) * dw + 1, self.strides[1], self.padding), c * self.depth_multiplier)
+        return self._output_rows_cols(input_shape) + (input_shape[-1] * self.depth_multiplier,)
 
     def param_specs(self, input_shape):
         c = input_shape[-1]
