@@ -23,7 +23,8 @@ TOL = 1e-4
 def _residual_model():
     inp = gt.Input((6, 6, 2))
     a = layers.Conv2D(3, 3, padding="same", activation="relu")(inp)
-    # a is read by b, by add and by average; b is a dilated convolution.
+    # a is read by five layers (b, the first Add, the shared convolution's second call, the depthwise
+    # branch and the concatenation), so its gradient is their sum; b is a dilated convolution.
     b = layers.Conv2D(3, (3, 2), padding="same", dilation_rate=(2, 3), use_bias=False)(a)
     skip = layers.Add()([a, b])
     shared = layers.Conv2D(3, 3, padding="same", name="shared")  # one layer, called twice
