@@ -17,6 +17,7 @@ Usage: python benchmarks/bench_resnet.py --device cuda [--models resnet18 resnet
 from __future__ import annotations
 
 import argparse
+import gc
 
 import numpy as np
 
@@ -151,12 +152,18 @@ def main():
             step, sync, plan = gputrain_step(name, device, batch)
             ours = bench.median_seconds(step, sync, args.repeats)
             ours_peak = gputrain_peak(device, step, sync) if gpu else None
-            del plan
+            # This model's tensors go before the next is built, so no peak counts another model's memory.
+            del step, sync, plan
+            gc.collect()
             peer = peer_peak = None
             if torch is not None:
                 t_step, t_sync = torch_step(torch, name, device, batch)
                 peer = bench.median_seconds(t_step, t_sync, args.repeats)
                 peer_peak = torch_peak(torch, t_step, t_sync) if gpu else None
+                del t_step, t_sync
+                gc.collect()
+                if gpu:
+                    torch.cuda.empty_cache()
             print(f"{name + ' step, batch ' + str(batch):26} {ours * 1e3:12.1f} "
                   f"{peer * 1e3 if peer else float('nan'):10.1f} {peer / ours if peer else float('nan'):6.2f} "
                   f"{ours_peak / MiB if ours_peak else float('nan'):9.0f} "
