@@ -40,6 +40,10 @@ class _Border2D(Layer):
     def add_to_plan(self, plan, inputs):
         return plan.add_border2d(self.padding_layer, list(self.sides), input=inputs[0])
 
+    def get_config(self):
+        top, bottom, left, right = self.sides
+        return {"name": self.name, "padding" if self.padding_layer else "cropping": [[top, bottom], [left, right]]}
+
 
 class ZeroPadding2D(_Border2D):
     def __init__(self, padding=(1, 1), name=None, input_shape=None):
@@ -51,10 +55,6 @@ class ZeroPadding2D(_Border2D):
         top, bottom, left, right = self.sides
         h, w, c = input_shape
         return (h + top + bottom, w + left + right, c)
-
-    def get_config(self):
-        top, bottom, left, right = self.sides
-        return {"name": self.name, "padding": [[top, bottom], [left, right]]}
 
 
 class Cropping2D(_Border2D):
@@ -72,10 +72,6 @@ class Cropping2D(_Border2D):
             raise ValueError(f"{self.name}: cropping {self.sides} (top, bottom, left, right) leaves nothing of "
                              f"inputs {input_shape}")
         return (h - top - bottom, w - left - right, c)
-
-    def get_config(self):
-        top, bottom, left, right = self.sides
-        return {"name": self.name, "cropping": [[top, bottom], [left, right]]}
 
 
 class Reshape(Layer):
