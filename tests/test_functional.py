@@ -122,10 +122,10 @@ def test_wrong_graphs_are_refused_with_clear_errors():
         layers.Concatenate(axis=1)([gt.Input((2, 3)), gt.Input((2, 4))])
     with pytest.raises(TypeError, match="expected symbolic tensors"):
         layers.Add()([a, np.zeros((1, 4), np.float32)])
-    two = gt.Model([a, b], layers.Add()([a, b]))  # defined, summarised, but not trained yet
+    two = gt.Model([a, b], layers.Add()([a, b]))  # trained and run (test_multiple_outputs), not nested yet
     assert two.count_params() == 0 and len(two.inputs) == 2
-    with pytest.raises(ValueError, match="compile: this model has 2 inputs and 1 outputs"):
-        two.compile("sgd", "binary_crossentropy", device=DEVICE)
+    with pytest.raises(ValueError, match="call: this model has 2 inputs and 1 outputs; gputrain nests"):
+        two([gt.Input((4,)), gt.Input((4,))])
 
 
 def test_calling_a_model_on_data_returns_tensors_in_inference_or_training():

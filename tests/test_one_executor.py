@@ -112,7 +112,7 @@ def test_a_plan_runs_one_node_at_a_time_and_shows_each_output(device):
         plan.backward_node(0)
 
 
-def test_plan_values_are_checked_and_the_loss_reads_a_value_no_layer_reads(device):
+def test_plan_values_are_checked_and_a_loss_keeps_the_activation_layers_read(device):
     plan = gt._core._TrainPlan(device, 2, [4], training=False)
     kernel = gt.tensor(np.ones((4, 3), np.float32), device=device)
     first = plan.add_dense(kernel, None, "relu", input=0)
@@ -121,8 +121,10 @@ def test_plan_values_are_checked_and_the_loss_reads_a_value_no_layer_reads(devic
     merged = plan.add_merge("add", [first, second])
     with pytest.raises(ValueError, match="no value 7"):
         plan.add_flatten(input=7)
-    with pytest.raises(ValueError, match="value 1 is read by another layer"):
-        plan.set_loss("sparse_categorical", False, first)
+    with pytest.raises(ValueError, match="value 1 is read by other layers, so the loss cannot take over its"):
+        plan.add_loss("binary_probabilities", True, first)
+    with pytest.raises(ValueError, match="no layer's value 0"):
+        plan.add_loss("binary_probabilities", False, 0)
     with pytest.raises(ValueError, match="inputs of different shapes"):
         plan.add_merge("add", [merged, 0])
     with pytest.raises(ValueError, match="expected exactly 2 inputs"):

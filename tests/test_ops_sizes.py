@@ -84,7 +84,7 @@ def test_training_plans_check_hyper_parameters_as_the_ops_do(device):
     def plan():
         p = gt._core._TrainPlan(device, 2, [3], graphs=False)
         p.add_dense(gt.tensor(np.ones((3, 2), np.float32), device=device), None, "linear")
-        p.set_loss("sparse_categorical", False)
+        p.add_loss("sparse_categorical", False)
         return p
     with pytest.raises(ValueError, match=r"^momentum: expected a number in \[0"):
         plan().set_sgd(5.0, False, [])

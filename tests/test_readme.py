@@ -73,7 +73,7 @@ def _section_snippets(title: str) -> list[str]:
 
 def test_readme_resnet18_example_trains_and_evaluates(tmp_path, monkeypatch, capsys):
     # The ResNet-18 example as a user runs it, shortened to 96 images and one epoch on the CPU.
-    resnet, graph = _section_snippets("## Functional models and ResNets")
+    resnet, graph, several = _section_snippets("## Functional models and ResNets")
     assert "epochs=10" in resnet and "ResNet18(input_shape=(32, 32, 1), classes=10)" in resnet
     (x, y), (xt, yt) = gt.datasets.fashion_mnist.load_data(path=shared_data("fashion-mnist"))
     monkeypatch.setattr(gt.datasets.fashion_mnist, "load_data", lambda path=None: ((x[:96], y[:96]), (xt[:32], yt[:32])))
@@ -85,5 +85,11 @@ def test_readme_resnet18_example_trains_and_evaluates(tmp_path, monkeypatch, cap
     history = scope["model"].history.history
     assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and np.isfinite(history["loss"][0])
     assert list((tmp_path / ".gputrain" / "checkpoints").glob("resnet18-*.safetensors"))
-    exec(graph, scope)  # the notebook's next cell
+    exec(graph, scope)  # the notebook's next cells
     assert "Connected to" in capsys.readouterr().out
+    exec(several, scope)
+    rng = np.random.default_rng(0)
+    x = {"image": rng.random((16, 32, 32, 3), np.float32), "meta": rng.random((16, 4), np.float32)}
+    y = {"kind": rng.integers(0, 10, 16), "flag": rng.integers(0, 2, 16)}
+    history = scope["model"].fit(x, y, epochs=1, verbose=0).history
+    assert list(history) == ["loss", "kind_loss", "flag_loss", "kind_accuracy"]

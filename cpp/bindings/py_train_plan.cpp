@@ -35,6 +35,12 @@ PlanLoss plan_loss(const std::string& name) {
 
 Tensor optional(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
 
+// One tensor, or a list or tuple of them.
+std::vector<Tensor> tensors(const py::object& value) {
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) return value.cast<std::vector<Tensor>>();
+  return {value.cast<Tensor>()};
+}
+
 }  // namespace
 
 void bind_train_plan(py::module_& m) {
@@ -95,18 +101,27 @@ void bind_train_plan(py::module_& m) {
       .def("add_upsample_nearest2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
              return p.add_upsample_nearest2d(pair_arg(size, "size"), input);
            }, arg("size"), arg("input") = -1)
-      .def("set_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output) {
-             p.set_loss(plan_loss(loss), fuse_activation, output);
-           }, arg("loss"), arg("fuse_activation"), arg("output") = -1)
+      .def("add_input", &TrainPlan::add_input, arg("sample_shape"))
+      .def("add_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output, double weight) {
+             p.add_loss(plan_loss(loss), fuse_activation, output, weight);
+           }, arg("loss"), arg("fuse_activation"), arg("output") = -1, arg("weight") = 1.0)
+      .def("set_outputs", &TrainPlan::set_outputs, arg("values"))
       .def("set_sgd", &TrainPlan::set_sgd, arg("momentum"), arg("nesterov"), arg("velocities"))
       .def("set_adam", &TrainPlan::set_adam, arg("beta_1"), arg("beta_2"), arg("epsilon"), arg("m"), arg("v"))
       .def("set_rmsprop", &TrainPlan::set_rmsprop, arg("rho"), arg("momentum"), arg("epsilon"), arg("centered"),
            arg("velocities"), arg("momentum_buffers"), arg("average_grads"))
-      .def("step", &TrainPlan::step, arg("x"), arg("y"), arg("iteration"), arg("learning_rate"),
-           py::call_guard<py::gil_scoped_release>())
+      // x and y: a tensor (a plan of one input, one loss) or a list of them, one per input or loss.
+      .def("step", [](TrainPlan& p, const py::object& x, const py::object& y, int64_t iteration, double lr) {
+             const std::vector<Tensor> xs = tensors(x), ys = tensors(y);
+             py::gil_scoped_release release;
+             p.step(xs, ys, iteration, lr);
+           }, arg("x"), arg("y"), arg("iteration"), arg("learning_rate"))
       // The pieces of step(), for running a model one node at a time (Model.compile(run_eagerly=True)).
-      .def("load", &TrainPlan::load, arg("x"), arg("y"), arg("iteration"), arg("learning_rate"),
-           py::call_guard<py::gil_scoped_release>())
+      .def("load", [](TrainPlan& p, const py::object& x, const py::object& y, int64_t iteration, double lr) {
+             const std::vector<Tensor> xs = tensors(x), ys = tensors(y);
+             py::gil_scoped_release release;
+             p.load(xs, ys, iteration, lr);
+           }, arg("x"), arg("y"), arg("iteration"), arg("learning_rate"))
       .def_property_readonly("node_count", &TrainPlan::node_count)
       .def("forward_node", &TrainPlan::forward_node, arg("index"), py::call_guard<py::gil_scoped_release>())
       .def("loss", &TrainPlan::loss, py::call_guard<py::gil_scoped_release>())
@@ -114,10 +129,22 @@ void bind_train_plan(py::module_& m) {
       .def("update", &TrainPlan::update, py::call_guard<py::gil_scoped_release>())
       .def("node_output", &TrainPlan::node_output, arg("index"),
            "The value node `index` wrote in the last forward (the plan's buffer: the next step overwrites it).")
-      .def("predict", &TrainPlan::predict, arg("x"), py::call_guard<py::gil_scoped_release>())
-      .def("evaluate", &TrainPlan::evaluate, arg("x"), arg("y"), py::call_guard<py::gil_scoped_release>())
+      .def("predict", [](TrainPlan& p, const py::object& x) -> py::object {
+             const std::vector<Tensor> xs = tensors(x);
+             std::vector<Tensor> outputs;
+             {
+               py::gil_scoped_release release;
+               outputs = p.predict(xs);
+             }
+             return outputs.size() == 1 ? py::cast(outputs.front()) : py::cast(outputs);
+           }, arg("x"), "The output (a list of them where the plan has several) for x.")
+      .def("evaluate", [](TrainPlan& p, const py::object& x, const py::object& y) {
+             const std::vector<Tensor> xs = tensors(x), ys = tensors(y);
+             py::gil_scoped_release release;
+             p.evaluate(xs, ys);
+           }, arg("x"), arg("y"))
       .def("metrics", &TrainPlan::metrics, py::call_guard<py::gil_scoped_release>(),
-           "(sum of the steps' mean losses, correct predictions) since reset_metrics().")
+           "Per loss term: sum of the steps' mean losses, correct predictions (since reset_metrics()).")
       .def("reset_metrics", &TrainPlan::reset_metrics)
       .def("first_nonfinite_step", &TrainPlan::first_nonfinite_step, py::call_guard<py::gil_scoped_release>(),
            "Index among this plan's steps since reset_metrics() of the first whose loss was NaN or infinite, "
@@ -127,7 +154,7 @@ void bind_train_plan(py::module_& m) {
       .def_property_readonly("graph_failure", &TrainPlan::graph_failure)
       .def_property_readonly("training", &TrainPlan::training)
       .def_property_readonly("batch", &TrainPlan::batch)
-      .def_property_readonly("output_shape", &TrainPlan::output_shape)
+      .def_property_readonly("output_shapes", &TrainPlan::output_shapes)
       .def_property_readonly("buffer_bytes", &TrainPlan::buffer_bytes)
       .def("parameters", &TrainPlan::parameters)
       .def("gradients", &TrainPlan::gradients);

@@ -260,11 +260,6 @@ struct ActivationLayer : Indexed {
   }
 };
 
-// A whole-buffer strided copy: `n` floats, scaled, written or added.
-GtStridedCopy flat_copy(int64_t n, float scale, bool accumulate) {
-  return GtStridedCopy{1, 1, n, 0, 0, 0, 0, scale, accumulate ? 1 : 0};
-}
-
 // Add, Subtract and Average: y = Σ coefficient[i]·x[i]; each input's gradient is coefficient[i]·dy.
 struct LinearMergeLayer : PlanNode {
   std::vector<float> coefficients;

@@ -36,12 +36,12 @@ void check_same_extent(const char* name, const std::vector<Tensor>& state, const
 
 // -log p[label] with p clipped to [1e-7, 1 - 1e-7] as Keras clips probabilities, and its gradient, on the
 // host: probabilities that no softmax of the plan produced are a rare configuration of small models.
-void sparse_cross_entropy_on_probabilities(Impl& p) {
+void sparse_cross_entropy_on_probabilities(Impl& p, const Impl::LossTerm& term) {
   constexpr double kEpsilon = 1e-7;
-  const Tensor& out = p.values[p.output_value()];
+  const Tensor& out = p.values[term.output];
   const auto [rows, classes] = rows_cols(out);
   const Device host{};
-  const Tensor probs = out.to(host, true), labels = p.labels.to(host, true);
+  const Tensor probs = out.to(host, true), labels = term.labels.to(host, true);
   Tensor grad = Tensor::zeros(out.shape(), DType::Float32, host);
   Tensor loss = Tensor::empty({}, DType::Float32, host);
   double sum = 0.0;
@@ -53,8 +53,8 @@ void sparse_cross_entropy_on_probabilities(Impl& p) {
   }
   loss.data<float>()[0] = static_cast<float>(sum / static_cast<double>(std::max<int64_t>(rows, 1)));
   const Tensor grad_there = grad.to(p.device), loss_there = loss.to(p.device);
-  kernels::copy_device(p.device, p.grads[p.output_value()].raw(), grad_there.raw(), grad_there.nbytes());
-  kernels::copy_device(p.device, p.loss_value.raw(), loss_there.raw(), loss_there.nbytes());
+  kernels::copy_device(p.device, term.grad.raw(), grad_there.raw(), grad_there.nbytes());
+  kernels::copy_device(p.device, term.value.raw(), loss_there.raw(), loss_there.nbytes());
 }
 
 }  // namespace
@@ -64,35 +64,43 @@ const Tensor& Impl::input(int64_t& input) {
   if (input < 0 || input >= static_cast<int64_t>(values.size()))
     throw ValueError("input: no value " + std::to_string(input) + " in a plan of " + std::to_string(values.size()) +
                      " values");
-  if (has_loss) throw ValueError("input: the plan's loss is set; layers come before it");
+  if (has_loss()) throw ValueError("input: the plan's loss is set; layers come before it");
   return values[input];
 }
 
-// Where a new reader of value `in` writes its gradient: the value's own buffer for its first reader,
-// a buffer of the reader's own for each later one (summed in before the value's producer runs
-// backward). Records it in the node's din_slots.
-void add_gradient_target(Impl& p, PlanNode& node, int64_t in) {
+// Where a new reader of value `in` (a layer, or a loss term) writes its gradient: the value's own
+// buffer for its first reader, a buffer of the reader's own for each later one (summed in before the
+// value's producer runs backward). The slot says which: -1 none, 0 the value's own, j + 1 its
+// reader_grads[j].
+int gradient_slot(Impl& p, int64_t in) {
   const bool first = p.readers[in]++ == 0;
-  if (!p.grads[in].defined()) {
-    node.dins.emplace_back();
-    node.din_slots.push_back(-1);
-  } else if (first) {
-    node.dins.push_back(p.grads[in]);
-    node.din_slots.push_back(0);
-  } else {
-    int index = 0;
-    p.reader_grads[in].push_back(p.placeholder(p.values[in].shape(), &index));
-    p.reader_grad_buffer[in].push_back(index);
-    node.dins.push_back(p.reader_grads[in].back());
-    node.din_slots.push_back(static_cast<int>(p.reader_grads[in].size()));
-  }
+  if (!p.grads[in].defined()) return -1;
+  if (first) return 0;
+  int index = 0;
+  p.reader_grads[in].push_back(p.placeholder(p.values[in].shape(), &index));
+  p.reader_grad_buffer[in].push_back(index);
+  return static_cast<int>(p.reader_grads[in].size());
+}
+
+const Tensor& gradient_in_slot(const Impl& p, int64_t in, int slot) {
+  static const Tensor none;
+  return slot < 0 ? none : slot == 0 ? p.grads[in] : p.reader_grads[in][slot - 1];
+}
+
+// The planned buffer behind value `in`'s gradient slot (-1: none).
+int slot_buffer(const Impl& p, int64_t in, int slot) {
+  return slot < 0 ? -1 : slot == 0 ? p.grad_buffer[in] : p.reader_grad_buffer[in][slot - 1];
+}
+
+void add_gradient_target(Impl& p, PlanNode& node, int64_t in) {
+  const int slot = gradient_slot(p, in);
+  node.dins.push_back(gradient_in_slot(p, in, slot));
+  node.din_slots.push_back(slot);
 }
 
 // The planned buffer behind a node's din k (-1: none).
 int din_buffer(const Impl& p, const PlanNode& node, size_t k) {
-  const int slot = node.din_slots[k];
-  const int64_t in = node.ins[k];
-  return slot < 0 ? -1 : slot == 0 ? p.grad_buffer[in] : p.reader_grad_buffer[in][slot - 1];
+  return slot_buffer(p, node.ins[k], node.din_slots[k]);
 }
 
 // Appends a value (and its gradient's) bookkeeping and the node that writes it.
@@ -170,9 +178,11 @@ void Impl::place_buffers() {
     for (const int b : reader_grad_buffer[node.out]) use(b, t);
     for (size_t k = 0; k < node.ins.size(); ++k) use(din_buffer(*this, node, k), t, true);
   }
-  const int64_t out = output_value();
-  if (has_loss) use(grad_buffer[out], n, true);
-  use(value_buffer[out], after);
+  for (const LossTerm& term : losses) {
+    use(value_buffer[term.output], n);
+    use(slot_buffer(*this, term.output, term.grad_slot), n, true);
+  }
+  for (const int64_t out : output_values()) use(value_buffer[out], after);
   for (size_t b = 0; b < planned.size(); ++b) {
     life[b].bytes = static_cast<size_t>(shape_numel(planned[b])) * sizeof(float);
     if (!reuse_memory || life[b].first > life[b].last) life[b].first = 0, life[b].last = after;
@@ -207,11 +217,9 @@ void Impl::place_buffers() {
     for (size_t j = 0; j < reader_grads[v].size(); ++j) reader_grads[v][j] = real[reader_grad_buffer[v][j]];
   }
   for (const auto& node : nodes)
-    for (size_t k = 0; k < node->ins.size(); ++k) {
-      const int slot = node->din_slots[k];
-      const int64_t in = node->ins[k];
-      if (slot >= 0) node->dins[k] = slot == 0 ? grads[in] : reader_grads[in][slot - 1];
-    }
+    for (size_t k = 0; k < node->ins.size(); ++k)
+      node->dins[k] = gradient_in_slot(*this, node->ins[k], node->din_slots[k]);
+  for (LossTerm& term : losses) term.grad = gradient_in_slot(*this, term.output, term.grad_slot);
 }
 
 void Impl::complete() {
@@ -219,6 +227,18 @@ void Impl::complete() {
   place_buffers();
   workspace = buffer({static_cast<int64_t>(std::max<size_t>(workspace_floats, 1))});
   if (training) scratch = buffer({static_cast<int64_t>(std::max<size_t>(scratch_floats, 1))});
+}
+
+// A value the plan's caller writes (an input): a buffer of its own, no gradient, no writer.
+int64_t add_input_value(Impl& p, const Shape& sample_shape) {
+  p.values.push_back(p.buffer(with_batch(p.batch, sample_shape)));
+  p.value_buffer.push_back(-1);
+  p.grads.emplace_back();  // nothing needs the gradient of the data
+  p.grad_buffer.push_back(-1);
+  p.readers.push_back(0);
+  p.reader_grads.emplace_back();
+  p.reader_grad_buffer.emplace_back();
+  return static_cast<int64_t>(p.values.size()) - 1;
 }
 
 TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_shape, bool graphs, bool training,
@@ -231,58 +251,80 @@ TrainPlan::TrainPlan(const Device& device, int64_t batch, const Shape& sample_sh
   impl_->graph_state = graphs && device.type != DeviceType::CPU ? Impl::GraphState::Pending : Impl::GraphState::Off;
   impl_->scalars = impl_->buffer({static_cast<int64_t>(sizeof(GtStepScalars))}, DType::UInt8);
   impl_->reuse_memory = reuse_memory;
-  impl_->values.push_back(impl_->buffer(with_batch(batch, sample_shape)));
-  impl_->value_buffer.push_back(-1);
-  impl_->grads.emplace_back();  // nothing needs the gradient of the data
-  impl_->grad_buffer.push_back(-1);
-  impl_->readers.push_back(0);
-  impl_->reader_grads.emplace_back();
-  impl_->reader_grad_buffer.emplace_back();
+  add_input_value(*impl_, sample_shape);
 }
 
 TrainPlan::~TrainPlan() = default;
 
-void TrainPlan::set_loss(PlanLoss loss, bool fuse_activation, int64_t output) {
+int64_t TrainPlan::add_input(const Shape& sample_shape) {
   Impl& p = *impl_;
-  if (p.nodes.empty()) throw ValueError("set_loss: the plan has no layers");
-  if (p.has_loss) throw ValueError("set_loss: the plan has its loss already");
+  if (!p.nodes.empty()) throw ValueError("add_input: inputs come before the layers");
+  p.inputs.push_back(add_input_value(p, sample_shape));
+  return p.inputs.back();
+}
+
+void TrainPlan::add_loss(PlanLoss loss, bool fuse_activation, int64_t output, double weight) {
+  Impl& p = *impl_;
+  if (p.nodes.empty()) throw ValueError("add_loss: the plan has no layers");
+  if (p.workspace.defined()) throw ValueError("add_loss: the plan has run; losses come before its first step");
   if (output == -1) output = static_cast<int64_t>(p.values.size()) - 1;
-  if (output < 1 || output >= static_cast<int64_t>(p.values.size()))
-    throw ValueError("set_loss: no layer's value " + std::to_string(output) + " in a plan of " +
+  const auto writer = std::find_if(p.nodes.begin(), p.nodes.end(), [&](const auto& n) { return n->out == output; });
+  if (output < 0 || output >= static_cast<int64_t>(p.values.size()) || writer == p.nodes.end())
+    throw ValueError("add_loss: no layer's value " + std::to_string(output) + " in a plan of " +
                      std::to_string(p.values.size()) + " values");
-  if (p.readers[output] > 0)  // its gradient would be the loss's plus its readers'
-    throw ValueError("set_loss: value " + std::to_string(output) + " is read by another layer; the loss reads "
-                     "a value no layer reads");
-  p.output = output;
+  ops::check_float32("loss_weights", weight);
   const Tensor& out = p.values[output];
   if (fuse_activation) {
+    if (p.readers[output] > 0)  // the layers reading it need the activation's output, not the logits
+      throw ValueError("add_loss: value " + std::to_string(output) + " is read by other layers, so the loss "
+                       "cannot take over its activation");
     const PlanActivation absorbed = loss == PlanLoss::SparseCategorical ? PlanActivation::softmax_over_rows()
                                                                         : PlanActivation::of(GT_ACTIVATION_SIGMOID);
-    const auto writer = std::find_if(p.nodes.begin(), p.nodes.end(), [&](const auto& n) { return n->out == output; });
     if (!(*writer)->drop_activation(absorbed))
-      throw ValueError("set_loss: the output's layer has no activation for the loss to absorb");
+      throw ValueError("add_loss: the output's layer has no activation for the loss to absorb");
     if (loss == PlanLoss::BinaryProbabilities) loss = PlanLoss::BinaryLogits;
   }
+  Impl::LossTerm term;
+  term.kind = loss;
+  term.output = output;
+  term.weight = static_cast<float>(weight);
   if (loss == PlanLoss::SparseCategorical || loss == PlanLoss::SparseCategoricalProbabilities) {
     if (out.ndim() != 2) throw ValueError("sparse categorical cross-entropy: expected outputs (batch, classes), got " +
                                           shape_str(out.shape()));
-    p.labels = p.buffer({p.batch}, DType::Int32);
+    term.labels = p.buffer({p.batch}, DType::Int32);
     p.need_workspace(kernels::softmax_cross_entropy_workspace(p.device, p.batch));
   } else {  // targets per sample as one row, however the output is shaped (the feed flattens them so)
-    p.labels = p.buffer({p.batch, out.numel() / p.batch});
+    term.labels = p.buffer({p.batch, out.numel() / p.batch});
     p.need_workspace(kernels::binary_cross_entropy_workspace(p.device));
   }
-  // The loss writes the output's gradient, also in an inference plan (where nothing reads it).
-  if (!p.grads[output].defined()) p.grads[output] = p.placeholder(out.shape(), &p.grad_buffer[output]);
+  if (p.training) {
+    term.grad_slot = gradient_slot(p, output);
+  } else {  // the loss writes a gradient nothing reads
+    if (!p.grads[output].defined()) p.grads[output] = p.placeholder(out.shape(), &p.grad_buffer[output]);
+    term.grad_slot = 0;
+  }
+  term.grad = gradient_in_slot(p, output, term.grad_slot);
   // Probabilities are read back to the host each step, which a recorded graph cannot do.
   if (loss == PlanLoss::SparseCategoricalProbabilities) p.graph_state = Impl::GraphState::Off;
-  p.loss_kind = loss;
-  p.loss_value = p.buffer({});
-  p.sums = p.buffer({2});
+  term.value = p.buffer({});
+  p.losses.push_back(std::move(term));
+  p.sums = p.buffer({2 * static_cast<int64_t>(p.losses.size())});
   kernels::fill_zero(p.device, p.sums.raw(), p.sums.nbytes());
-  p.first_nonfinite = p.buffer({1}, DType::Int64);
-  kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
-  p.has_loss = true;
+  if (!p.first_nonfinite.defined()) {
+    p.first_nonfinite = p.buffer({1}, DType::Int64);
+    kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
+  }
+}
+
+void TrainPlan::set_outputs(const std::vector<int64_t>& values) {
+  Impl& p = *impl_;
+  if (p.workspace.defined()) throw ValueError("set_outputs: the plan has run; outputs are set before its first step");
+  if (values.empty()) throw ValueError("set_outputs: expected at least one value");
+  for (const int64_t v : values)
+    if (v < 0 || v >= static_cast<int64_t>(p.values.size()))
+      throw ValueError("set_outputs: no value " + std::to_string(v) + " in a plan of " +
+                       std::to_string(p.values.size()) + " values");
+  p.outputs = values;
 }
 
 void TrainPlan::set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities) {
@@ -343,45 +385,72 @@ void TrainPlan::set_rmsprop(double rho, double momentum, double epsilon, bool ce
   };
 }
 
-void TrainPlan::load(const Tensor& x, const Tensor& y, int64_t iteration, double learning_rate) {
+// "x" for a plan of one input (or "y", one loss), else "x[i]": the argument a message names.
+std::string nth(const char* name, size_t i, size_t count) {
+  return count == 1 ? std::string(name) : std::string(name) + "[" + std::to_string(i) + "]";
+}
+
+void check_count(const char* name, size_t got, size_t expected, const char* what) {
+  if (got != expected)
+    throw ValueError(std::string(name) + ": expected " + std::to_string(expected) + " tensor(s), one per " + what +
+                     ", got " + std::to_string(got));
+}
+
+void TrainPlan::load(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys, int64_t iteration,
+                     double learning_rate) {
   Impl& p = *impl_;
-  if (!p.has_loss || (p.training && !p.update))
+  if (!p.has_loss() || (p.training && !p.update))
     throw ValueError(p.training ? "step: the plan needs its loss and optimizer first"
                                 : "evaluate: the plan needs its loss first");
   if (iteration < 1) throw ValueError("iteration: expected the 1-based optimizer step, got " + std::to_string(iteration));
   ops::check_float32("learning_rate", learning_rate);
-  ops::check_same_device("y", y, "the plan", p.values[0]);
-  ops::check_dtype("y", y, p.labels.dtype());
-  if (y.shape() != p.labels.shape())
-    throw ValueError("y: expected shape " + shape_str(p.labels.shape()) + ", got " + shape_str(y.shape()));
-  load_input(x);
-  kernels::copy_device(p.device, p.labels.raw(), y.raw(), y.nbytes());
+  check_count("y", ys.size(), p.losses.size(), "loss");
+  for (size_t k = 0; k < ys.size(); ++k) {
+    const std::string name = nth("y", k, ys.size());
+    const Tensor& labels = p.losses[k].labels;
+    ops::check_same_device(name.c_str(), ys[k], "the plan", p.values[0]);
+    ops::check_dtype(name.c_str(), ys[k], labels.dtype());
+    if (ys[k].shape() != labels.shape())
+      throw ValueError(name + ": expected shape " + shape_str(labels.shape()) + ", got " + shape_str(ys[k].shape()));
+  }
+  load_inputs(xs);
+  for (size_t k = 0; k < ys.size(); ++k)
+    kernels::copy_device(p.device, p.losses[k].labels.raw(), ys[k].raw(), ys[k].nbytes());
   const float alpha = p.adam ? ops::adam_params(iteration, learning_rate, p.beta_1, p.beta_2, 0.0).alpha : 0.0f;
   const GtStepScalars scalars{p.steps, static_cast<float>(learning_rate), alpha};
   kernels::write_step_scalars(p.device, p.step_scalars(), scalars);
   ++p.steps;
 }
 
-void TrainPlan::load_input(const Tensor& x) {
+void TrainPlan::load_inputs(const std::vector<Tensor>& xs) {
   Impl& p = *impl_;
-  const Tensor& input = p.values[0];
-  if (x.shape() != input.shape())
-    throw ValueError("x: expected shape " + shape_str(input.shape()) + ", got " + shape_str(x.shape()));
-  ops::check_same_device("x", x, "the plan", input);
-  if (x.dtype() != DType::Float32 && x.dtype() != DType::UInt8)
-    throw TypeError(std::string("x: expected float32 or uint8, got ") + dtype_name(x.dtype()));
+  check_count("x", xs.size(), p.inputs.size(), "input");
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const std::string name = nth("x", i, xs.size());
+    const Tensor& input = p.values[p.inputs[i]];
+    if (xs[i].shape() != input.shape())
+      throw ValueError(name + ": expected shape " + shape_str(input.shape()) + ", got " + shape_str(xs[i].shape()));
+    ops::check_same_device(name.c_str(), xs[i], "the plan", input);
+    if (xs[i].dtype() != DType::Float32 && xs[i].dtype() != DType::UInt8)
+      throw TypeError(name + ": expected float32 or uint8, got " + dtype_name(xs[i].dtype()));
+  }
   p.complete();
-  if (x.dtype() == DType::UInt8)
-    kernels::cast_u8_f32(p.device, x.numel(), x.data<uint8_t>(), ptr(input));
-  else
-    kernels::copy_device(p.device, input.raw(), x.raw(), x.nbytes());
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& x = xs[i];
+    const Tensor& input = p.values[p.inputs[i]];
+    if (x.dtype() == DType::UInt8)
+      kernels::cast_u8_f32(p.device, x.numel(), x.data<uint8_t>(), ptr(input));
+    else
+      kernels::copy_device(p.device, input.raw(), x.raw(), x.nbytes());
+  }
 }
 
-void TrainPlan::step(const Tensor& x, const Tensor& y, int64_t iteration, double learning_rate) {
+void TrainPlan::step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys, int64_t iteration,
+                     double learning_rate) {
   Impl& p = *impl_;
   if (!p.training) throw ValueError("step: an inference plan does not train (see evaluate and predict)");
   // Outside the graph: the batch's buffers differ from step to step (the feed's ring slots).
-  load(x, y, iteration, learning_rate);
+  load(xs, ys, iteration, learning_rate);
   const auto run = [this, &p] {
     for (size_t i = 0; i < p.nodes.size(); ++i) forward_node(i);
     loss();
@@ -435,61 +504,68 @@ void TrainPlan::update() {
 
 void TrainPlan::loss() {
   Impl& p = *this->impl_;
-  const Tensor& out = p.values[p.output_value()];
-  const Tensor& dout = p.grads[p.output_value()];
-  switch (p.loss_kind) {
-    case PlanLoss::SparseCategorical:
-    case PlanLoss::SparseCategoricalProbabilities: {
-      const auto [rows, classes] = rows_cols(out);
-      if (p.loss_kind == PlanLoss::SparseCategorical)
-        kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), p.labels.data<int32_t>(),
-                                       ptr(p.loss_value), ptr(dout), p.ws());
-      else
-        sparse_cross_entropy_on_probabilities(p);
-      kernels::count_argmax_hits(p.device, rows, classes, cptr(out), p.labels.data<int32_t>(), ptr(p.sums) + 1);
-      break;
+  for (size_t k = 0; k < p.losses.size(); ++k) {
+    const Impl::LossTerm& term = p.losses[k];
+    const Tensor& out = p.values[term.output];
+    float* hits = ptr(p.sums) + 2 * k + 1;
+    switch (term.kind) {
+      case PlanLoss::SparseCategorical:
+      case PlanLoss::SparseCategoricalProbabilities: {
+        const auto [rows, classes] = rows_cols(out);
+        if (term.kind == PlanLoss::SparseCategorical)
+          kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(),
+                                         ptr(term.value), ptr(term.grad), p.ws());
+        else
+          sparse_cross_entropy_on_probabilities(p, term);
+        kernels::count_argmax_hits(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(), hits);
+        break;
+      }
+      default: {
+        const bool logits = term.kind == PlanLoss::BinaryLogits;
+        kernels::binary_cross_entropy(p.device, out.numel(), cptr(out), cptr(term.labels), logits, ptr(term.value),
+                                      ptr(term.grad), p.ws());
+        kernels::count_threshold_hits(p.device, out.numel(), cptr(out), cptr(term.labels), logits ? 0.0f : 0.5f, hits);
+      }
     }
-    default: {
-      const bool logits = p.loss_kind == PlanLoss::BinaryLogits;
-      kernels::binary_cross_entropy(p.device, out.numel(), cptr(out), cptr(p.labels), logits, ptr(p.loss_value),
-                                    ptr(dout), p.ws());
-      kernels::count_threshold_hits(p.device, out.numel(), cptr(out), cptr(p.labels), logits ? 0.0f : 0.5f,
-                                    ptr(p.sums) + 1);
-    }
+    if (term.weight != 1.0f)  // the gradient of weight · loss (the sums keep the loss itself)
+      kernels::strided_copy(p.device, "loss_weights", flat_copy(out.numel(), term.weight, false), cptr(term.grad),
+                            ptr(term.grad));
+    kernels::accumulate(p.device, 1, cptr(term.value), ptr(p.sums) + 2 * k);
+    kernels::mark_first_nonfinite(p.device, cptr(term.value), p.step_scalars(), p.first_nonfinite.data<int64_t>());
   }
-  kernels::accumulate(p.device, 1, cptr(p.loss_value), ptr(p.sums));
-  kernels::mark_first_nonfinite(p.device, cptr(p.loss_value), p.step_scalars(), p.first_nonfinite.data<int64_t>());
 }
 
-Tensor TrainPlan::predict(const Tensor& x) {
+std::vector<Tensor> TrainPlan::predict(const std::vector<Tensor>& xs) {
   Impl& p = *impl_;
-  load_input(x);
+  load_inputs(xs);
   if (p.training) {  // dropout draws this call's masks from the plan's step count
     kernels::write_step_scalars(p.device, p.step_scalars(), GtStepScalars{p.steps, 0.0f, 0.0f});
     ++p.steps;
   }
   for (size_t i = 0; i < p.nodes.size(); ++i) forward_node(i);
-  return p.values[p.output_value()].to(p.device, /*copy=*/true);
+  std::vector<Tensor> outputs;
+  for (const int64_t v : p.output_values()) outputs.push_back(p.values[v].to(p.device, /*copy=*/true));
+  return outputs;
 }
 
-void TrainPlan::evaluate(const Tensor& x, const Tensor& y) {
+void TrainPlan::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys) {
   Impl& p = *impl_;
   if (p.training) throw ValueError("evaluate: a training plan does not evaluate (build one with training=False)");
-  load(x, y, 1, 0.0);
+  load(xs, ys, 1, 0.0);
   for (size_t i = 0; i < p.nodes.size(); ++i) forward_node(i);
   loss();
 }
 
-std::pair<double, double> TrainPlan::metrics() const {
+std::vector<double> TrainPlan::metrics() const {
   const Impl& p = *impl_;
-  if (!p.has_loss) return {0.0, 0.0};
+  if (!p.has_loss()) return {};
   const Tensor host = p.sums.to(Device{});
-  return {host.data<float>()[0], host.data<float>()[1]};
+  return std::vector<double>(host.data<float>(), host.data<float>() + host.numel());
 }
 
 void TrainPlan::reset_metrics() {
   Impl& p = *impl_;
-  if (!p.has_loss) return;
+  if (!p.has_loss()) return;
   kernels::fill_zero(p.device, p.sums.raw(), p.sums.nbytes());
   kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
   p.steps_at_reset = p.steps;
@@ -497,7 +573,7 @@ void TrainPlan::reset_metrics() {
 
 int64_t TrainPlan::first_nonfinite_step() const {
   const Impl& p = *impl_;
-  if (!p.has_loss) return -1;
+  if (!p.has_loss()) return -1;
   const int64_t first = p.first_nonfinite.to(Device{}).data<int64_t>()[0];
   return first == 0 ? -1 : first - 1 - static_cast<int64_t>(p.steps_at_reset);
 }
@@ -516,7 +592,11 @@ std::string TrainPlan::graph_failure() const { return impl_->graph.failure(); }
 bool TrainPlan::training() const { return impl_->training; }
 int64_t TrainPlan::batch() const { return impl_->batch; }
 const Device& TrainPlan::device() const { return impl_->device; }
-Shape TrainPlan::output_shape() const { return impl_->values[impl_->output_value()].shape(); }
+std::vector<Shape> TrainPlan::output_shapes() const {
+  std::vector<Shape> shapes;
+  for (const int64_t v : impl_->output_values()) shapes.push_back(impl_->values[v].shape());
+  return shapes;
+}
 std::vector<Tensor> TrainPlan::parameters() const { return impl_->params; }
 std::vector<Tensor> TrainPlan::gradients() const { return impl_->param_grads; }
 size_t TrainPlan::buffer_bytes() const { return impl_->held; }

@@ -6,10 +6,10 @@
 // optimizer) with no Python between them, or the same nodes one call at a time (run eagerly, for
 // debugging); an inference plan (predict, evaluate) runs the same nodes' forward with training off. The
 // loss and the accuracy count are summed on the device, so a step never waits for the device; metrics()
-// reads the sums when asked. Values are numbered: 0 is the plan's input, each node reads earlier values
-// and writes a new one, so the graph is directed and acyclic by construction. A value read by several
-// nodes gets the sum of their gradients, and a parameter used by several nodes (a shared layer) the sum
-// of its uses'.
+// reads the sums when asked. Values are numbered: 0 is the plan's first input (further inputs are
+// values too), each node reads earlier values and writes a new one, so the graph is directed and
+// acyclic by construction. A value read by several nodes gets the sum of their gradients, and a
+// parameter used by several nodes (a shared layer) the sum of its uses'.
 #pragma once
 #include <memory>
 #include <string>
@@ -97,12 +97,19 @@ class TrainPlan {
                                const std::string& padding, ops::Pair dilation, PlanActivation activation,
                                int64_t input = -1);
 
-  // The loss on a layer's output. With fuse_activation, that layer's softmax (sparse
-  // cross-entropy) or sigmoid (binary, then given as BinaryLogits) is computed inside the loss from the
-  // logits, as Keras does; the accuracy is read from the logits, where argmax and sign agree with it.
-  // `output` is the value the loss reads (-1: the last one added), which no layer may read; predict
-  // returns the same value.
-  void set_loss(PlanLoss loss, bool fuse_activation, int64_t output = -1);
+  // A further input of the plan (the constructor's `sample_shape` is the first), before any layer:
+  // its value. step, evaluate and predict take one tensor per input, in the order they were added.
+  int64_t add_input(const Shape& sample_shape);
+
+  // A term of the loss, on value `output` (-1: the last one added), after the layers: the step's loss
+  // is the weighted sum of the terms (Keras's loss_weights), each term's mean and accuracy kept apart
+  // in metrics(). With fuse_activation, the output layer's softmax (sparse cross-entropy) or sigmoid
+  // (binary, then given as BinaryLogits) is computed inside the loss from the logits, as Keras does;
+  // the accuracy is read from the logits, where argmax and sign agree with it. A value other layers
+  // also read gets the sum of their gradients and the loss's (its activation cannot be fused then).
+  void add_loss(PlanLoss loss, bool fuse_activation, int64_t output = -1, double weight = 1.0);
+  // The values predict returns, in order (by default the loss terms', else the last value).
+  void set_outputs(const std::vector<int64_t>& values);
   // Optimizer state, one tensor per trainable parameter in parameters() order (the model's slots).
   void set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities);
   void set_adam(double beta_1, double beta_2, double epsilon, const std::vector<Tensor>& m,
@@ -111,12 +118,13 @@ class TrainPlan {
                    const std::vector<Tensor>& velocities, const std::vector<Tensor>& momentum_buffers,
                    const std::vector<Tensor>& average_grads);
 
-  // One training step on x (batch, sample...) and y on the plan's device; `iteration` is the 1-based
-  // optimizer step. Sparse labels must already be known to lie in [0, classes) (the feed checks them
-  // on the host, where they come from). The same as load(), then every node's forward, loss(), every
-  // node's backward in reverse and update(), which a caller may also run one at a time.
-  void step(const Tensor& x, const Tensor& y, int64_t iteration, double learning_rate);
-  void load(const Tensor& x, const Tensor& y, int64_t iteration, double learning_rate);
+  // One training step on xs (one (batch, sample...) tensor per input) and ys (one per loss term) on the
+  // plan's device; `iteration` is the 1-based optimizer step. Sparse labels must already be known to
+  // lie in [0, classes) (the feed checks them on the host, where they come from). The same as load(),
+  // then every node's forward, loss(), every node's backward in reverse and update(), which a caller
+  // may also run one at a time.
+  void step(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys, int64_t iteration, double learning_rate);
+  void load(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys, int64_t iteration, double learning_rate);
   size_t node_count() const;
   void forward_node(size_t index);
   void loss();
@@ -125,16 +133,16 @@ class TrainPlan {
   // The value a node wrote in the last forward (a view of the plan's buffer, overwritten by the next).
   Tensor node_output(size_t index) const;
 
-  // The model's output for x (a new tensor on the plan's device): in an inference plan, or in a
+  // The model's outputs for xs (new tensors on the plan's device): in an inference plan, or in a
   // training plan with training's forward (dropout's masks, batch statistics that also update the
   // moving ones), as Keras's model(x, training=True).
-  Tensor predict(const Tensor& x);
-  // Inference plans: the loss and accuracy of x against y added to metrics().
-  void evaluate(const Tensor& x, const Tensor& y);
+  std::vector<Tensor> predict(const std::vector<Tensor>& xs);
+  // Inference plans: the losses and accuracies of xs against ys added to metrics().
+  void evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys);
 
-  // (sum of the steps' mean losses, number of correct predictions) since reset_metrics(); reading
-  // waits for the device.
-  std::pair<double, double> metrics() const;
+  // Per loss term, in order: the sum of its steps' mean losses (unweighted) and its number of correct
+  // predictions, since reset_metrics(); reading waits for the device.
+  std::vector<double> metrics() const;
   void reset_metrics();
   // Which of this plan's steps since reset_metrics() (0 for the first) was the first whose loss was NaN
   // or infinite, or -1; reading waits for the device.
@@ -149,7 +157,7 @@ class TrainPlan {
   bool training() const;
   int64_t batch() const;
   const Device& device() const;
-  Shape output_shape() const;                 // with the batch
+  std::vector<Shape> output_shapes() const;   // predict's, with the batch
   std::vector<Tensor> parameters() const;     // trainable, in model order
   std::vector<Tensor> gradients() const;      // of the last step, same order
   size_t buffer_bytes() const;                // device memory the plan holds
@@ -157,7 +165,7 @@ class TrainPlan {
   struct Impl;
 
  private:
-  void load_input(const Tensor& x);
+  void load_inputs(const std::vector<Tensor>& xs);
   struct PlanNode& node(size_t index) const;  // checked: a ValueError past the last
   std::unique_ptr<Impl> impl_;
 };

@@ -16,6 +16,11 @@ namespace gt {
 inline const float* cptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 inline float* ptr(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
 
+// A whole-buffer strided copy: `n` floats, scaled, written or added.
+inline GtStridedCopy flat_copy(int64_t n, float scale, bool accumulate) {
+  return GtStridedCopy{1, 1, n, 0, 0, 0, 0, scale, accumulate ? 1 : 0};
+}
+
 inline Shape with_batch(int64_t batch, const Shape& sample) {
   Shape s{batch};
   s.insert(s.end(), sample.begin(), sample.end());
@@ -46,7 +51,7 @@ struct PlanNode {
   // defaults keep both; a node that reads neither says so and lets their buffers be reused.
   virtual bool backward_reads_inputs() const { return true; }
   virtual bool backward_reads_output() const { return true; }
-  // The loss takes over this node's output activation (see TrainPlan::set_loss); false if it has none.
+  // The loss takes over this node's output activation (see TrainPlan::add_loss); false if it has none.
   virtual bool drop_activation(PlanActivation) { return false; }
 };
 
@@ -59,7 +64,6 @@ struct TrainPlan::Impl {
   // By value: the gradients written by its second and later readers, summed into grads[value] before
   // the backward of the node that wrote the value.
   std::vector<std::vector<Tensor>> reader_grads;
-  int64_t output = -1;                // the value the loss and predict read (-1: the last one)
   std::vector<std::unique_ptr<PlanNode>> nodes;
   std::vector<Tensor> params, param_grads;
   // A parameter used by several nodes (a shared layer): the gradient of each later use, by index into
@@ -73,10 +77,23 @@ struct TrainPlan::Impl {
   }
   size_t workspace_floats = 0, scratch_floats = 0;
   Tensor workspace, scratch;  // allocated when the plan is complete
-  PlanLoss loss_kind = PlanLoss::SparseCategorical;
-  bool has_loss = false;
-  Tensor labels, loss_value, sums;  // sums: {loss, hits}
+  std::vector<int64_t> inputs{0};  // the values the plan's inputs are copied into, in load()'s order
+  // One term of the step's loss: `kind` on value `output` against `labels`, times `weight`. It writes
+  // the output's gradient (`grad`: the value's own for its first reader, else a reader gradient of its
+  // own, summed in like a layer's; in an inference plan a buffer nothing reads) and its mean over the
+  // batch into `value`.
+  struct LossTerm {
+    PlanLoss kind = PlanLoss::SparseCategorical;
+    int64_t output = 0;
+    float weight = 1.0f;
+    Tensor labels, value, grad;
+    int grad_slot = -1;  // where grad is among the output's gradients (see gradient_slot)
+  };
+  std::vector<LossTerm> losses;
+  bool has_loss() const { return !losses.empty(); }
+  Tensor sums;  // per loss term {sum of its mean losses, hits} since the reset
   Tensor first_nonfinite;  // int64: 1 + the step whose loss was first NaN or infinite since the reset, or 0
+  std::vector<int64_t> outputs;  // what predict returns: set_outputs', else the losses' values, else the last
   uint64_t steps_at_reset = 0;
   std::function<void()> update;  // reads the learning rate (Adam: alpha) from the step scalars
   bool adam = false;
@@ -125,8 +142,14 @@ struct TrainPlan::Impl {
   // Adds a value that is a view of value `in`'s buffer (a reshape): no kernel writes it, and its
   // gradient is a view of the gradient the node writes for `in`.
   int64_t push_view(std::unique_ptr<PlanNode> node, int64_t in, const Shape& shape);
-  // The value the loss and predict read.
-  int64_t output_value() const { return output >= 0 ? output : static_cast<int64_t>(values.size()) - 1; }
+  // The values predict returns.
+  std::vector<int64_t> output_values() const {
+    if (!outputs.empty()) return outputs;
+    std::vector<int64_t> read;
+    for (const LossTerm& term : losses) read.push_back(term.output);
+    if (read.empty()) read.push_back(static_cast<int64_t>(values.size()) - 1);
+    return read;
+  }
   // A trainable parameter and its gradient buffer (none in an inference plan); the gradient.
   Tensor add_param(const Tensor& param, const char* name);
   void complete();  // allocates the shared buffers once every node is known

@@ -403,7 +403,7 @@ def mnist_gputrain(x, y, device: str, epochs: int):
     from .quickstart import build_model
     from .losses import SparseCategoricalCrossentropy
     model = build_model()
-    model.compile("adam", SparseCategoricalCrossentropy(from_logits=True), ["accuracy"], device=device)
+    model.compile("adam", SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], device=device)
     start = time.perf_counter()
     history = model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
     return time.perf_counter() - start, history.history["accuracy"][-1]

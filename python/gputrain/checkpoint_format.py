@@ -36,6 +36,7 @@ SEED_LIMIT = 2**32
 MAX_HISTORY_KEYS = 256
 MAX_HISTORY_LENGTH = 100_000  # epochs
 MAX_METRICS = 16
+MAX_OUTPUTS = 64  # a model's outputs, each with its loss and metrics
 MAX_NAME = 100  # characters of a safe_name result
 
 
@@ -278,15 +279,45 @@ def _check_optimizer(path, field: str, value) -> None:
     _check_named_config(path, field, value, {"iterations": _check_count})
 
 
-def _check_metrics(path, field: str, metrics) -> None:
+def _check_metric_names(path, field: str, metrics) -> None:
     _check_list(path, field, metrics, MAX_METRICS)
     for i, metric in enumerate(metrics):
         _check_text(path, f"{field}[{i}]", metric, 128)
 
 
+def _check_metrics(path, field: str, metrics) -> None:
+    """Metric names, or (a model of several outputs) a list of them per output."""
+    if isinstance(metrics, list) and metrics and all(isinstance(m, list) for m in metrics):
+        _check_list(path, field, metrics, MAX_OUTPUTS)
+        for i, names in enumerate(metrics):
+            _check_metric_names(path, f"{field}[{i}]", names)
+    else:
+        _check_metric_names(path, field, metrics)
+
+
+def _check_loss(path, field: str, loss) -> None:
+    """A loss, or (a model of several outputs) a list with a loss or null per output."""
+    if not isinstance(loss, list):
+        _check_named_config(path, field, loss)
+        return
+    _check_list(path, field, loss, MAX_OUTPUTS, minimum=1)
+    for i, entry in enumerate(loss):
+        if entry is not None:
+            _check_named_config(path, f"{field}[{i}]", entry)
+
+
+def _check_loss_weights(path, field: str, weights) -> None:
+    _check_list(path, field, weights, MAX_OUTPUTS, minimum=1)
+    for i, weight in enumerate(weights):
+        if type(weight) not in (int, float) or not math.isfinite(weight):
+            _fail(path, f"{field}[{i}]", "a finite number", weight)
+
+
 def _check_compile(path, field: str, compiled) -> None:
-    _check_fields(path, field, compiled, {"optimizer": _check_optimizer, "loss": _check_named_config,
+    _check_fields(path, field, compiled, {"optimizer": _check_optimizer, "loss": _check_loss,
                                           "metrics": _check_metrics})
+    if "loss_weights" in compiled:  # only where compile was given loss weights
+        _check_loss_weights(path, f"{field}.loss_weights", compiled["loss_weights"])
 
 
 def _checked_first(path, field: str, value) -> None:

@@ -92,18 +92,21 @@ class Graph:
     def check_one_input_one_output(self, what: str) -> None:
         if len(self.inputs) != 1 or len(self.outputs) != 1:
             raise ValueError(f"{what}: this model has {len(self.inputs)} inputs and {len(self.outputs)} outputs; "
-                             f"gputrain trains and runs models of one input and one output so far")
+                             f"gputrain nests models of one input and one output in other models so far")
 
-    def add_to_plan(self, plan, input_value: int = 0) -> int:
-        """Adds every node to `plan`, the model's input being the plan's value `input_value`; the output's
-        value."""
-        self.check_one_input_one_output("plan")
-        values = {id(self.inputs[0]): input_value}
+    def add_to_plan(self, plan, input_values: list) -> list:
+        """Adds every node to `plan`, the model's inputs being the plan's `input_values`; the outputs'
+        values."""
+        values = {id(t): v for t, v in zip(self.inputs, input_values)}
         for node in self.nodes:
             if node.is_input:
                 continue
             values[id(node.output)] = node.layer.add_to_plan(plan, [values[id(t)] for t in node.inputs])
-        return values[id(self.outputs[0])]
+        return [values[id(t)] for t in self.outputs]
+
+    def is_read(self, tensor) -> bool:
+        """Whether a layer call of this graph reads `tensor`."""
+        return any(t is tensor for node in self.nodes if not node.is_input for t in node.inputs)
 
     def plan_layer_order(self) -> list:
         """The layers in the order the plan meets them (first calls first): the order of its parameters."""

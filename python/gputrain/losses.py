@@ -25,7 +25,9 @@ class Loss:
         """Whole-array checks of y against the model's output shape (without the batch), before fit or
         evaluate starts, so a mismatch is reported once, naming y's shape."""
 
-    def add_to_plan(self, plan, last_activation, output_shape: tuple, output: int = -1) -> None:
+    def add_to_plan(self, plan, activation, output_shape: tuple, output: int = -1, weight: float = 1.0) -> None:
+        """Adds this loss on the plan's value `output`, whose layer ends in `activation` (None where the
+        loss may not take it over), weighted by `weight`."""
         raise NotImplementedError(type(self).__name__)
 
     def units_per_sample(self, output_shape: tuple) -> int:
@@ -51,13 +53,13 @@ class SparseCategoricalCrossentropy(Loss):
                 raise ValueError("y: sparse labels must be integer class indices")
         return y.astype(np.int32)
 
-    def add_to_plan(self, plan, last_activation, output_shape, output=-1):
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0):
         if self.from_logits:
-            plan.set_loss("sparse_categorical", False, output)
-        elif last_activation == "softmax" and len(output_shape) == 1:
-            plan.set_loss("sparse_categorical", True, output)
+            plan.add_loss("sparse_categorical", False, output, weight)
+        elif activation == "softmax" and len(output_shape) == 1:
+            plan.add_loss("sparse_categorical", True, output, weight)
         else:  # probabilities that no softmax of the model produced
-            plan.set_loss("sparse_categorical_probabilities", False, output)
+            plan.add_loss("sparse_categorical_probabilities", False, output, weight)
 
 
 class CategoricalCrossentropy(SparseCategoricalCrossentropy):
@@ -91,11 +93,11 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"y: {per_sample} target(s) per sample (y has shape {y.shape}), but the model "
                              f"has {outputs} output(s) per sample")
 
-    def add_to_plan(self, plan, last_activation, output_shape, output=-1):
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0):
         if self.from_logits:
-            plan.set_loss("binary_logits", False, output)
+            plan.add_loss("binary_logits", False, output, weight)
         else:
-            plan.set_loss("binary_probabilities", last_activation == "sigmoid", output)
+            plan.add_loss("binary_probabilities", activation == "sigmoid", output, weight)
 
     def units_per_sample(self, output_shape):
         return int(math.prod(output_shape))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks, eager, functional, layers as layers_module, nesting, saving, symbolic
+from . import checks, eager, functional, layers as layers_module, nesting, saving, symbolic, targets
 from ._backends import resolve_device
 from .saving import architecture_key, load_model  # noqa: F401  (gt.models.load_model, as in Keras)
 from .tensor import tensor as _tensor
@@ -58,8 +58,10 @@ class Model(Trainer):
                             "(subclassing Model with call() is not supported)")
         self._init_state(name, "functional")
         self._graph = functional.Graph(inputs, outputs)
-        self.input_shape = tuple(self._graph.inputs[0].shape[1:])
-        self.output_shape = tuple(self._graph.outputs[0].shape[1:])
+        # As Keras: a shape, or a list of them for a model of several inputs (outputs).
+        ins, outs = self._input_shapes(), self._output_shapes()
+        self.input_shape = ins[0] if len(ins) == 1 else ins
+        self.output_shape = outs[0] if len(outs) == 1 else outs
 
     def _init_state(self, name, automatic_base: str) -> None:
         _check_name(name)
@@ -69,8 +71,10 @@ class Model(Trainer):
         self.name = name or layers_module.unique_name(automatic_base)
         self.device: str | None = None
         self.optimizer = None
-        self.loss = None
-        self.metrics: list[str] = []
+        self.loss = None  # a loss, or one (or None) per output for a model of several outputs
+        self.loss_weights = None
+        self.metrics: list = []
+        self.targets: list = []  # compile's view of each output (gputrain/targets.py)
         self.built = False
         self.stop_training = False
         self.history = None
@@ -89,14 +93,18 @@ class Model(Trainer):
         model's device, as Keras's model(x): inference unless training=True (dropout's masks, batch
         statistics, which also update the moving ones)."""
         if symbolic.is_symbolic(inputs):
-            self._check_runnable("call")
+            self._check_nestable("call")
             nesting.check_training_argument(self, training)
             return symbolic.call(self, inputs)
-        self._check_runnable("call")
         self.build()
-        x = eager.as_device_batch(inputs, self.device, self.input_shape, self.name)
+        names = self._input_names()
+        xs = [eager.as_device_batch(x, self.device, shape, self.name) for x, shape in
+              zip(targets.structured(inputs, names, "inputs", "input"), self._input_shapes())]
+        if len({x.shape[0] for x in xs}) != 1:
+            raise ValueError(f"{self.name}: every input needs the same batch size, got "
+                             f"{', '.join(str(x.shape[0]) for x in xs)}")
         kind = "call_training" if checks.flag(bool(training), "training") else "predict"
-        return self._plan(kind, x.shape[0]).predict(x)
+        return self._plan(kind, xs[0].shape[0]).predict(xs)
 
     @property
     def trainable(self) -> bool:
@@ -132,7 +140,8 @@ class Model(Trainer):
         return nesting.param_shapes(self)
 
     def add_to_plan(self, plan, inputs) -> int:
-        return self._add_to_plan(plan, inputs[0])
+        self._check_nestable("plan")
+        return self._add_to_plan(plan, inputs)[0]
 
     # ---- structure ----
     @property
@@ -165,35 +174,46 @@ class Model(Trainer):
         """Allocates the weights on the device; the output shape (as a layer's build returns it)."""
         if self.built:
             return tuple(self.output_shape)
-        if input_shape is not None and tuple(input_shape) != self.input_shape:
-            raise ValueError(f"build: the model's input shape is {self.input_shape}, got {tuple(input_shape)}")
+        if input_shape is not None and tuple(input_shape) not in (tuple(self.input_shape), self._input_shapes()[0]):
+            raise ValueError(f"build: the model's input shape is {self.input_shape}, got {input_shape}")
         self.device = resolve_device(device or self.device)
         for layer in self._graph.plan_layer_order():
             layer.build(layer.input_shape, self.device)
         self.built = True
         return tuple(self.output_shape)
 
-    def compile(self, *args, **kwargs) -> None:
-        self._check_runnable("compile")
-        super().compile(*args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        self._check_runnable("predict")
-        return super().predict(*args, **kwargs)
-
-    def _check_runnable(self, what: str) -> None:
+    def _check_nestable(self, what: str) -> None:
+        """A model used as a layer of another has one input and one output, so far."""
         self._graph.check_one_input_one_output(what)
 
-    def _add_to_plan(self, plan, input_value: int = 0) -> int:
-        """Adds the model's layer nodes to `plan`, reading `input_value`; the value of the output."""
-        return self._graph.add_to_plan(plan, input_value)
+    # ---- inputs and outputs, as lists (the trainer's view) ----
+    def _input_shapes(self) -> list:
+        return [tuple(t.shape[1:]) for t in self._graph.inputs]
+
+    def _output_shapes(self) -> list:
+        return [tuple(t.shape[1:]) for t in self._graph.outputs]
+
+    def _input_names(self) -> list:
+        return [t.node.layer.name for t in self._graph.inputs]
+
+    def _output_names(self) -> list:
+        return [t._keras_history[0].name for t in self._graph.outputs]
+
+    def _output_layers(self) -> list:
+        return [t.node.layer for t in self._graph.outputs]
+
+    def _outputs_read_by_layers(self) -> list:
+        """For each output, whether layers of the model also read it (its activation is theirs then)."""
+        return [self._graph.is_read(t) for t in self._graph.outputs]
+
+    def _add_to_plan(self, plan, input_values: list) -> list:
+        """Adds the model's layer nodes to `plan`, its inputs being the plan's `input_values`; the values
+        of its outputs."""
+        return self._graph.add_to_plan(plan, input_values)
 
     def _plan_layers(self) -> list:
         """The layers in the order their parameters enter a plan (each once)."""
         return self._graph.plan_layer_order()
-
-    def _output_layer(self):
-        return self._graph.outputs[0].node.layer
 
     def count_params(self) -> int:
         self.build()
@@ -267,7 +287,7 @@ class Model(Trainer):
                    "inbound_nodes": [[ref(t) for t in node.inputs] for node in l._inbound_nodes
                                      if node in inside and not node.is_input], **nesting.frozen_entry(l)}
                   for l in self.layers]
-        return {"class_name": "Functional", "name": self.name, "input_shape": list(self.input_shape),
+        return {"class_name": "Functional", "name": self.name, "input_shape": list(self._input_shapes()[0]),
                 "layers": layers, "inputs": [ref(t) for t in self._graph.inputs],
                 "outputs": [ref(t) for t in self._graph.outputs]}
 
@@ -386,20 +406,35 @@ class Sequential(Model):
             shape = layer.set_shapes(shape)
         self.output_shape = shape
 
-    def _check_runnable(self, what: str) -> None:
+    def _check_nestable(self, what: str) -> None:
         pass  # one input and one output by construction
 
-    def _add_to_plan(self, plan, input_value: int = 0) -> int:
-        value = input_value
+    def _input_shapes(self) -> list:
+        return [tuple(self.input_shape)]
+
+    def _output_shapes(self) -> list:
+        return [tuple(self.output_shape)]
+
+    def _input_names(self) -> list:
+        return ["input"]
+
+    def _output_names(self) -> list:
+        return [self.layers[-1].name] if self.layers else ["output"]
+
+    def _outputs_read_by_layers(self) -> list:
+        return [False]
+
+    def _add_to_plan(self, plan, input_values: list) -> list:
+        value = input_values[0]
         for layer in self.layers:
             value = layer.add_to_plan(plan, [value])
-        return value
+        return [value]
 
     def _plan_layers(self) -> list:
         return self.layers
 
-    def _output_layer(self):
-        return self.layers[-1]
+    def _output_layers(self) -> list:
+        return [self.layers[-1]]
 
     def summary(self, print_fn=print, line_length: int = 65) -> None:
         """Keras's table: Layer (type), Output Shape, Param #, then the totals."""

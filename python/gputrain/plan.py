@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from . import _core, initializers, nesting, settings
+from . import _core, initializers, nesting, settings, targets
 
 
 def graphs_enabled() -> bool:
@@ -20,9 +20,9 @@ def graphs_enabled() -> bool:
     return settings.get("GPUTRAIN_GPU_GRAPHS")
 
 
-def last_activation(model):
-    """The output activation of the model's output layer (a loss may take it over), or None."""
-    return getattr(model._output_layer(), "activation", None)
+def output_activations(model) -> list:
+    """The output activation of each output's layer (a loss may take it over), or None."""
+    return [getattr(layer, "activation", None) for layer in model._output_layers()]
 
 
 # What each kind of plan is for: "train" (fit's steps), "evaluate" and "predict" (inference), and
@@ -36,12 +36,19 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
     training = kind in ("train", "call_training")
     graphs = graphs_enabled() and not (training and model.run_eagerly)
     # A model run eagerly (for debugging) keeps every value in its own buffer, for node_output to show.
-    plan = _core._TrainPlan(model.device, int(batch), list(model.input_shape), graphs=graphs, training=training,
+    first, *others = model._input_shapes()
+    plan = _core._TrainPlan(model.device, int(batch), list(first), graphs=graphs, training=training,
                             reuse_memory=not model.run_eagerly)
+    inputs = [0] + [plan.add_input(list(shape)) for shape in others]
     nesting.freeze_in_plan(model, plan)
-    output = model._add_to_plan(plan)
+    outputs = model._add_to_plan(plan, inputs)
     if kind in KINDS_WITH_LOSS:
-        model.loss.add_to_plan(plan, last_activation(model), tuple(model.output_shape), output)
+        activations, read = output_activations(model), model._outputs_read_by_layers()
+        for target in targets.trained(model.targets):
+            i = target.index
+            target.loss.add_to_plan(plan, None if read[i] else activations[i], target.shape, outputs[i],
+                                    target.weight)
+    plan.set_outputs(outputs)
     if kind == "train":
         index = {layer: i for i, layer in enumerate(model.layers)}
         slots = [model.optimizer.slots_for(key(index[layer], name), layer.params[name])
@@ -97,13 +104,14 @@ class SparseLabelCheck:
 
 
 class EpochMetrics:
-    """The running loss and accuracy of an epoch trained by plans (`plans`: batch size -> plan, filled
-    as batches of new sizes arrive): each plan sums its steps' mean losses and correct counts on the
-    device; read() combines them, weighting each plan by its batch. Plans dropped from `plans` during
-    the epoch (new weights were set) still count their steps until the epoch ends."""
+    """The running losses and accuracies of an epoch trained by plans (`plans`: batch size -> plan,
+    filled as batches of new sizes arrive), as logs named for the model's `targets`: each plan sums its
+    steps' mean losses and correct counts per loss term on the device; read() combines them, weighting
+    each plan by its batch. Plans dropped from `plans` during the epoch (new weights were set) still
+    count their steps until the epoch ends."""
 
-    def __init__(self, plans: dict, units_per_sample: int):
-        self.plans, self.units = plans, units_per_sample
+    def __init__(self, plans: dict, model_targets: list):
+        self.plans, self.targets = plans, model_targets
         self._epoch: dict = {}  # id -> (plan, steps of the epoch before its first) for each plan run in it
 
     def start(self) -> None:
@@ -123,13 +131,11 @@ class EpochMetrics:
                  if (index := plan.first_nonfinite_step()) >= 0]
         return min(found) if found else None
 
-    def read(self, seen: int, with_accuracy: bool) -> dict:
-        loss_sum = hits = 0.0
+    def read(self, seen: int) -> dict:
+        sums = [[0.0, 0.0] for _ in targets.trained(self.targets)]
         for plan, _ in self._epoch.values():
-            plan_loss, plan_hits = plan.metrics()
-            loss_sum += plan_loss * plan.batch
-            hits += plan_hits
-        logs = {"loss": loss_sum / max(seen, 1)}
-        if with_accuracy:
-            logs["accuracy"] = hits / max(seen * self.units, 1)
-        return logs
+            values = plan.metrics()  # per term: loss sum, hits
+            for k, term in enumerate(sums):
+                term[0] += values[2 * k] * plan.batch
+                term[1] += values[2 * k + 1]
+        return targets.logs(self.targets, sums, seen)

@@ -58,14 +58,23 @@ def _weight_tensors(model) -> dict:
             for name, t in layer.params.items()}
 
 
+def _loss_entry(loss):
+    """A compiled loss as the file stores it: {name, config}, or a list of them (None: an output without
+    a loss) for a model of several outputs."""
+    if isinstance(loss, list):
+        return [_loss_entry(l) if l is not None else None for l in loss]
+    return {"name": loss.name, "config": loss.get_config()}
+
+
 def model_info(model, include_optimizer: bool = True) -> dict:
     info = {"format": FORMAT, "model": model.get_config(), "checkpoint_name": checkpoint_name(model),
             "training": dict(model.training_state)}
     if include_optimizer and model.optimizer is not None:
         info["compile"] = {"optimizer": {"name": model.optimizer.name, "config": model.optimizer.get_config(),
                                          "iterations": model.optimizer.iterations},
-                           "loss": {"name": model.loss.name, "config": model.loss.get_config()},
-                           "metrics": model.metrics}
+                           "loss": _loss_entry(model.loss), "metrics": model.metrics}
+        if model.loss_weights is not None:
+            info["compile"]["loss_weights"] = list(model.loss_weights)
     return info
 
 
@@ -219,8 +228,10 @@ def load_model(path, device: str | None = None):
     if compiled:
         try:
             optimizer = optimizers.from_config(compiled["optimizer"]["name"], compiled["optimizer"]["config"])
-            loss = losses.from_config(compiled["loss"]["name"], compiled["loss"]["config"])
-            model.compile(optimizer, loss, compiled["metrics"])
+            loss = compiled["loss"]
+            loss = ([None if e is None else losses.from_config(e["name"], e["config"]) for e in loss]
+                    if isinstance(loss, list) else losses.from_config(loss["name"], loss["config"]))
+            model.compile(optimizer, loss, loss_weights=compiled.get("loss_weights"), metrics=compiled["metrics"])
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{path}: its optimizer, loss or metrics are not valid: {exc}") from exc
     restore(model, path, info)

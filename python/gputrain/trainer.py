@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from . import _core, callbacks as callbacks_module, checks, initializers, losses, optimizers
-from . import nesting, plan as plan_module, saving, session
+from . import nesting, plan as plan_module, saving, session, targets as targets_module
 from ._backends import resolve_device
 from .feed import BatchFeed
 from .progress import ProgressBar
@@ -45,6 +45,15 @@ def _verbosity(verbose) -> int:
     return int(verbose)
 
 
+def _names_metrics(value) -> bool:
+    """Whether a value holds metric names (strings), or is an empty list: metrics in Keras 2's positional
+    order, since loss weights are numbers and an empty list of them means nothing."""
+    if isinstance(value, (list, tuple)) and not value:
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+    return any(isinstance(v, str) or (isinstance(v, (list, tuple)) and _names_metrics(v)) for v in items)
+
+
 def check_finite_rows(array: np.ndarray, name: str) -> None:
     """ValueError naming the first sample of `array` that holds NaN or Inf; integer arrays pass."""
     if array.dtype.kind not in "fc":
@@ -60,31 +69,40 @@ def check_finite_rows(array: np.ndarray, name: str) -> None:
 
 
 class Trainer:
-    """Mixed into a model that has `layers`, `device`, `input_shape`, `output_shape` and `build()`. Every
+    """Mixed into a model that has `layers`, `device`, `build()`, and its inputs' and outputs' shapes and
+    names as lists (`_input_shapes()`, `_output_shapes()`, `_input_names()`, `_output_names()`). Every
     step runs through the model's plans (gputrain/plan.py): `_plans` maps a batch size to its training
     plan, `_inference_plans` each of "evaluate" and "predict" to theirs."""
 
     run_eagerly = False
 
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, device: str | None = None,
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, device: str | None = None,
                 run_eagerly: bool = False) -> None:
-        """As Keras's; `run_eagerly=True` runs each training step one layer at a time through the same
-        layer nodes (for debugging: same results, more launches)."""
-        if loss is None:
-            raise ValueError("compile: a loss is required, for example 'sparse_categorical_crossentropy'")
+        """As Keras 3's: with several outputs, `loss`, `loss_weights` and `metrics` may be one value for
+        every output, a list with one entry per output or a dict by output name. `run_eagerly=True` runs
+        each training step one layer at a time through the same layer nodes (for debugging: same
+        results, more launches)."""
+        if metrics is None and _names_metrics(loss_weights):  # Keras 2's order: compile(opt, loss, metrics)
+            loss_weights, metrics = None, loss_weights
+        targets = targets_module.resolve(self._output_names(), loss, loss_weights, metrics)
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        self.metrics = []
-        for metric in metrics or []:
-            if metric not in ("accuracy", "acc"):
-                raise ValueError(f"metrics: {metric!r} is not supported (only 'accuracy')")
-            self.metrics.append("accuracy")
+        self.targets = targets
+        if len(targets) == 1:
+            self.loss, self.metrics, self.loss_weights = targets[0].loss, list(targets[0].metrics), None
+        else:
+            self.loss = [t.loss for t in targets]
+            self.metrics = [list(t.metrics) for t in targets]
+            self.loss_weights = [t.weight for t in targets]
+        if len(targets) == 1 and loss_weights is not None:
+            self.loss_weights = [targets[0].weight]
         if device is not None and self.built and resolve_device(device) != self.device:
             raise ValueError(f"compile: the model is built on {self.device}; compile before building to "
                              f"choose another device")
         self.run_eagerly = checks.flag(run_eagerly, "run_eagerly")
         self.device = resolve_device(device or self.device)
         self.build()
+        for target, shape in zip(targets, self._output_shapes()):
+            target.shape = shape
         self._forget_plans()
 
     # ---- plans ----------------------------------------------------------------------------------
@@ -115,31 +133,57 @@ class Trainer:
         plan_module.step(plan, xb, yb, self.optimizer.iterations, self.optimizer.learning_rate, self.run_eagerly)
         return plan
 
-    def _labels(self):
-        """The feed's label conversion: the loss's own, with sparse labels checked against the outputs."""
-        if isinstance(self.loss, losses.SparseCategoricalCrossentropy):
-            return plan_module.SparseLabelCheck(self.loss, self.output_shape[-1])
-        return self.loss.labels
+    def _labels(self) -> list:
+        """The feed's label conversion per trained output: the loss's own, with sparse labels checked
+        against the output's classes."""
+        return [plan_module.SparseLabelCheck(t.loss, t.shape[-1])
+                if isinstance(t.loss, losses.SparseCategoricalCrossentropy) else t.loss.labels
+                for t in targets_module.trained(self.targets)]
 
     # ---- inputs ---------------------------------------------------------------------------------
-    def _check_xy(self, x, y, name="x"):
+    def _input_arrays(self, x, name="x") -> list:
+        """x as one array per model input (given as an array, a list, or a dict by input name), checked."""
         if x is None:
             raise TypeError(f"{name}: expected an array of samples, got None")
-        x = np.asarray(x)
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"{name}: expected numbers, got an array of {x.dtype}")
-        if x.shape[1:] != tuple(self.input_shape):
-            raise ValueError(f"{name}: the model expects samples of shape {tuple(self.input_shape)}, "
-                             f"got {name} of shape {x.shape}")
-        if y is not None:
-            y = np.asarray(y)
-            if y.dtype.kind not in "biuf":
-                raise TypeError(f"y: expected numbers, got an array of {y.dtype}")
-            if len(y) != len(x):
-                raise ValueError(f"x and y must have the same number of samples, got {len(x)} and {len(y)}")
-            if self.loss is not None:
-                self.loss.check_targets(y, tuple(self.output_shape))
-        return x, y
+        names, shapes = self._input_names(), self._input_shapes()
+        arrays = []
+        for input_name, shape, value in zip(names, shapes, targets_module.structured(x, names, name, "input")):
+            label = name if len(names) == 1 else f"{name}[{input_name!r}]"
+            value = np.asarray(value)
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{label}: expected numbers, got an array of {value.dtype}")
+            if value.shape[1:] != shape:
+                raise ValueError(f"{label}: the model expects samples of shape {shape}, got {label} of shape "
+                                 f"{value.shape}")
+            if arrays and len(value) != len(arrays[0]):
+                raise ValueError(f"{name}: every input needs the same number of samples, got {len(arrays[0])} "
+                                 f"and {len(value)}")
+            arrays.append(value)
+        return arrays
+
+    def _target_arrays(self, y, samples: int, name="y") -> list:
+        """y as one array per trained output (given as an array, a list, or a dict by output name),
+        checked against its output and loss."""
+        trained = targets_module.trained(self.targets)
+        names = [t.name for t in self.targets]
+        given = targets_module.structured(y, names, name, "output", required=[t.name for t in trained])
+        arrays = []
+        for t in trained:
+            label = name if len(self.targets) == 1 else f"{name}[{t.name!r}]"
+            value = np.asarray(given[t.index])
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{label}: expected numbers, got an array of {value.dtype}")
+            if len(value) != samples:
+                raise ValueError(f"x and {label} must have the same number of samples, got {samples} and "
+                                 f"{len(value)}")
+            t.loss.check_targets(value, t.shape)
+            arrays.append(value)
+        return arrays
+
+    def _check_xy(self, x, y, name="x"):
+        """(x's arrays, y's arrays or None)."""
+        xs = self._input_arrays(x, name)
+        return xs, None if y is None else self._target_arrays(y, len(xs[0]))
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose=1,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, callbacks=None,
@@ -158,19 +202,17 @@ class Trainer:
         if y is None:
             raise ValueError("y: fit needs the targets (labels) of x")
         x, y = self._check_xy(x, y)
-        check_finite_rows(x, "x")
-        check_finite_rows(y, "y")
+        self._check_finite(x, y, "")
         if validation_split and validation_data is None:
-            cut = int(len(x) * (1.0 - validation_split))  # Keras takes the last samples, before shuffling
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
+            cut = int(len(x[0]) * (1.0 - validation_split))  # Keras takes the last samples, before shuffling
+            validation_data = ([a[cut:] for a in x], [a[cut:] for a in y])
+            x, y = [a[:cut] for a in x], [a[:cut] for a in y]
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data: expected a pair (x_val, y_val)")
-            val_x, val_y = self._check_xy(*validation_data, name="validation_data x")
-            check_finite_rows(val_x, "validation_data x")
-            check_finite_rows(val_y, "validation_data y")
-            validation_data = (val_x, val_y)
-        if len(x) == 0:
+            validation_data = self._check_xy(*validation_data, name="validation_data x")
+            self._check_finite(*validation_data, "validation_data ")
+        if len(x[0]) == 0:
             raise ValueError("x: no samples to train on")
         callbacks = list(callbacks or [])
         for c in callbacks:
@@ -192,7 +234,7 @@ class Trainer:
             self.training_state["seed"] = None  # a fresh fit shuffles afresh
             self.training_state["history"] = {}
         else:
-            initial_epoch, start_sample = self._resume(found, checkpoints[0], len(x), batch_size)
+            initial_epoch, start_sample = self._resume(found, checkpoints[0], len(x[0]), batch_size)
             history.history = {k: list(v) for k, v in self.training_state["history"].items()}
             history.epoch = list(range(len(next(iter(history.history.values()), []))))
         self.history = history
@@ -211,6 +253,13 @@ class Trainer:
         finally:
             self._before_save = None  # also when training was interrupted: a later save records nothing stale
         return history
+
+    def _check_finite(self, xs: list, ys: list, prefix: str) -> None:
+        """Every input and target array free of NaN and Inf (named as the user gave them)."""
+        for what, arrays, names in (("x", xs, self._input_names()),
+                                    ("y", ys, [t.name for t in targets_module.trained(self.targets)])):
+            for array, name in zip(arrays, names):
+                check_finite_rows(array, prefix + (what if len(arrays) == 1 else f"{what}[{name!r}]"))
 
     def _resume(self, found, checkpoint, samples: int, batch_size: int) -> tuple[int, int]:
         """Restores the checkpoint found; (epochs completed, samples of the next epoch done)."""
@@ -239,12 +288,13 @@ class Trainer:
         seed = self.training_state["seed"]
         self.stop_training = False
         labels = self._labels()
-        plan_metrics = plan_module.EpochMetrics(self._plans, self.loss.units_per_sample(tuple(self.output_shape)))
+        plan_metrics = plan_module.EpochMetrics(self._plans, self.targets)
+        samples = len(x[0])
         # Reading a compiled step's running loss waits for the device: done when the bar redraws, or
         # every step when a callback reads each batch's logs (as Keras callbacks may).
         batch_logs = any(getattr(c, "reads_batch_logs", True) for c in callbacks)
         guard = session.SessionGuard(lambda: self._session_save(checkpoints), SESSION_MARGIN_S)
-        ring = None  # the staging ring, reused from epoch to epoch
+        ring = None  # the staging rings, reused from epoch to epoch
         for c in callbacks + [history]:
             c.on_train_begin()
         for epoch in range(initial_epoch, epochs):
@@ -258,9 +308,9 @@ class Trainer:
                 c.on_epoch_begin(epoch)
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
-            order = np.random.default_rng([seed, epoch]).permutation(len(x)) if shuffle else np.arange(len(x))
+            order = np.random.default_rng([seed, epoch]).permutation(samples) if shuffle else np.arange(samples)
             step = -(-start_sample // batch_size)  # the bar counts steps of the whole epoch
-            bar = ProgressBar(step + math.ceil((len(x) - start_sample) / batch_size), verbose=verbose)
+            bar = ProgressBar(step + math.ceil((samples - start_sample) / batch_size), verbose=verbose)
             seen = 0
             logs = carried.merged({}, 0)
             diverged_after = None  # the last step known to have had a finite loss, once it is not
@@ -272,7 +322,7 @@ class Trainer:
                 # far, read from the device if the last read is older (a save is rare; a read per step
                 # would make every step wait for the device).
                 if seen and state.get("logs_samples") != carried.samples + seen:
-                    part = plan_metrics.read(seen, bool(self.metrics))
+                    part = plan_metrics.read(seen)
                     state["logs"], state["logs_samples"] = carried.merged(part, seen), carried.samples + seen
 
             self._before_save = record_means
@@ -291,7 +341,7 @@ class Trainer:
                             or now - last_read >= READ_INTERVAL_S)
                     if read:
                         last_read = now
-                        logs = carried.merged(plan_metrics.read(seen, bool(self.metrics)), seen)
+                        logs = carried.merged(plan_metrics.read(seen), seen)
                     state["samples"] += count
                     if read:  # a running mean: once a step's loss is NaN, every later read is too
                         state["logs"], state["logs_samples"] = logs, carried.samples + seen
@@ -312,19 +362,16 @@ class Trainer:
                 ring = feed.close()
             start_sample = 0
             if seen:
-                logs = carried.merged(plan_metrics.read(seen, bool(self.metrics)), seen)
+                logs = carried.merged(plan_metrics.read(seen), seen)
             if diverged_after is None and "loss" in logs and not math.isfinite(logs["loss"]):
                 diverged_after = last_finite
             if validation_data is not None and diverged_after is None:
-                values = self.evaluate(*validation_data, batch_size=batch_size, verbose=0)
-                values = values if isinstance(values, list) else [values]
-                logs["val_loss"] = values[0]
-                if self.metrics:
-                    logs["val_accuracy"] = values[1]
+                val_logs = self._evaluate_arrays(*validation_data, batch_size, verbose=0)
+                logs.update({f"val_{name}": value for name, value in val_logs.items()})
             bar.finish(step, logs)
             history.on_epoch_end(epoch, logs)
             state["history"] = history.history
-            if state["samples"] >= len(x):
+            if state["samples"] >= samples:
                 state.update(epoch=epoch + 1, samples=0, logs={}, logs_samples=0)  # the epoch is complete
             for c in callbacks:
                 c.on_epoch_end(epoch, logs)
@@ -350,47 +397,62 @@ class Trainer:
         return checkpoint.last_path
 
     # ---- inference ------------------------------------------------------------------------------
-    def _batches(self, x, batch_size):
-        """x's batches on the model's device as float32; uint8 images travel as bytes and are converted
-        there, as in fit."""
-        for start in range(0, len(x), batch_size):
-            rows = np.asarray(x[start:start + batch_size])
-            if rows.dtype == np.uint8:
-                yield _core.uint8_to_float32(_tensor(rows, device=self.device))
-            else:
-                yield _tensor(rows.astype(np.float32, copy=False), device=self.device)
+    def _batches(self, xs: list, batch_size: int):
+        """The inputs' batches on the model's device as float32 (a list, one tensor per input); uint8
+        images travel as bytes and are converted there, as in fit."""
+        for start in range(0, len(xs[0]), batch_size):
+            batch = []
+            for x in xs:
+                rows = np.asarray(x[start:start + batch_size])
+                if rows.dtype == np.uint8:
+                    batch.append(_core.uint8_to_float32(_tensor(rows, device=self.device)))
+                else:
+                    batch.append(_tensor(rows.astype(np.float32, copy=False), device=self.device))
+            yield batch
 
-    def predict(self, x, batch_size: int = 32, verbose=0) -> np.ndarray:
+    def predict(self, x, batch_size: int = 32, verbose=0):
+        """The outputs for x: an array, or a list of arrays for a model of several outputs."""
         self.build()
         batch_size = checks.count(batch_size, "batch_size", 1)
         _verbosity(verbose)
-        x, _ = self._check_xy(x, None)
-        outputs = [self._plan("predict", xb.shape[0]).predict(xb).numpy() for xb in self._batches(x, batch_size)]
-        return np.concatenate(outputs) if outputs else np.zeros((0,) + tuple(self.output_shape), np.float32)
+        xs, _ = self._check_xy(x, None)
+        shapes = self._output_shapes()
+        parts: list = [[] for _ in shapes]
+        for batch in self._batches(xs, batch_size):
+            outputs = self._plan("predict", batch[0].shape[0]).predict(batch)
+            for part, out in zip(parts, outputs if isinstance(outputs, list) else [outputs]):
+                part.append(out.numpy())
+        arrays = [np.concatenate(part) if part else np.zeros((0,) + shape, np.float32)
+                  for part, shape in zip(parts, shapes)]
+        return arrays[0] if len(arrays) == 1 else arrays
 
     def evaluate(self, x, y, batch_size: int = 32, verbose=1):
-        """[loss, accuracy] (just the loss without metrics), as Keras returns it."""
+        """The loss, or [loss, the outputs' losses (several outputs), metrics...] as Keras returns it."""
         if self.loss is None:
             raise ValueError("evaluate: compile the model first")
         batch_size = checks.count(batch_size, "batch_size", 1)
         verbose = _verbosity(verbose)
-        x, y = self._check_xy(x, y)
+        values = list(self._evaluate_arrays(*self._check_xy(x, y), batch_size, verbose).values())
+        return values if len(values) > 1 else values[0]
+
+    def _evaluate_arrays(self, xs: list, ys: list, batch_size: int, verbose: int) -> dict:
+        """evaluate's logs for checked arrays."""
         labels = self._labels()
         plans = self._inference_plans["evaluate"]
-        sums = plan_module.EpochMetrics(plans, self.loss.units_per_sample(tuple(self.output_shape)))
+        sums = plan_module.EpochMetrics(plans, self.targets)
         sums.start()
-        bar = ProgressBar(math.ceil(len(x) / batch_size), verbose=verbose)
+        samples = len(xs[0])
+        bar = ProgressBar(math.ceil(samples / batch_size), verbose=verbose)
         seen = 0
-        for step, xb in enumerate(self._batches(x, batch_size), start=1):
-            count = xb.shape[0]
-            yb = _tensor(labels(y[seen:seen + count]), device=self.device)
+        for step, batch in enumerate(self._batches(xs, batch_size), start=1):
+            count = batch[0].shape[0]
+            yb = [_tensor(convert(y[seen:seen + count]), device=self.device) for convert, y in zip(labels, ys)]
             plan = self._plan("evaluate", count)
-            plan.evaluate(xb, yb)
+            plan.evaluate(batch, yb)
             sums.track(plan, step - 1)
             seen += count
             if bar.due(step):
-                bar.update(step, sums.read(seen, bool(self.metrics)))
-        logs = sums.read(len(x), bool(self.metrics))
+                bar.update(step, sums.read(seen))
+        logs = sums.read(samples)
         bar.finish(bar.target, logs)
-        values = list(logs.values())
-        return values if self.metrics else values[0]
+        return logs
