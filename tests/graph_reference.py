@@ -72,35 +72,50 @@ def _layer(layer, xs, p):
     return ACTIVATIONS[layer.activation](z)
 
 
-def _model(model, x, params):
+def penalty(regularizer, value) -> float:
+    """Keras's l1·Σ|x| + l2·Σx²."""
+    return float(regularizer.l1 * np.abs(value).sum() + regularizer.l2 * np.square(value).sum())
+
+
+def _model(model, x, params, penalties):
     """A model's float64 output; params: its layers -> {name: array}. A nested model is a layer whose
-    params are named "<inner layer index>/<name>"."""
+    params are named "<inner layer index>/<name>". Each call's activity penalty (divided by the batch)
+    is appended to `penalties`."""
     if isinstance(model, gt.Sequential):
         for layer in model.layers:
-            x = _call(layer, [x], params[layer])
+            x = _call(layer, [x], params[layer], penalties)
         return x
     values = {id(model.inputs[0]): np.asarray(x, np.float64)}
     for node in model._graph.nodes:
         if not node.is_input:
-            values[id(node.output)] = _call(node.layer, [values[id(t)] for t in node.inputs], params[node.layer])
+            values[id(node.output)] = _call(node.layer, [values[id(t)] for t in node.inputs], params[node.layer],
+                                            penalties)
     return values[id(model.outputs[0])]
 
 
-def _call(layer, xs, p):
+def _call(layer, xs, p, penalties):
     if isinstance(layer, gt.Model):
         inner = {l: {} for l in layer.layers}
         for key, value in p.items():
             index, name = key.split("/", 1)
             inner[layer.layers[int(index)]][name] = value
-        return _model(layer, xs[0], inner)
-    return _layer(layer, xs, p)
+        return _model(layer, xs[0], inner, penalties)
+    out = _layer(layer, xs, p)
+    if layer.activity_regularizer is not None:
+        penalties.append(penalty(layer.activity_regularizer, out) / len(out))
+    return out
 
 
 def loss(model, x, labels, params) -> float:
-    """Mean sparse cross-entropy of the model's softmax output; params: layer -> {name: float64 array}."""
-    out = _model(model, x, params)
+    """Mean sparse cross-entropy of the model's softmax output plus the regularizers' penalties (of
+    trainable weights, once each; of every call's output); params: layer -> {name: float64 array}."""
+    penalties: list = []
+    out = _model(model, x, params, penalties)
     picked = out[np.arange(len(labels)), labels]
-    return float(-np.log(picked).mean())
+    weights = sum(penalty(regularizer, params[layer][name]) for layer in model.layers
+                  for name, regularizer in getattr(layer, "param_regularizers", {}).items()
+                  if name in layer.trainable_names)
+    return float(-np.log(picked).mean()) + sum(penalties) + weights
 
 
 def gradients(model, x, labels, h=1e-6) -> dict:

@@ -49,7 +49,7 @@ def test_resnet50_training_plan_holds_a_third_of_its_unplanned_activation_buffer
     held = {}
     for reuse in (True, False):
         plan = gt._core._TrainPlan("cpu", 2, [64, 64, 3], graphs=False, training=True, reuse_memory=reuse)
-        model._add_to_plan(plan)
+        model._add_to_plan(plan, [0])
         plan.predict(gt.tensor(np.zeros((2, 64, 64, 3), np.float32)))
         held[reuse] = plan.buffer_bytes
     gradients = sum(t.size * 4 for t in model.trainable_weights)  # the parameters' gradients: never shared

@@ -106,6 +106,8 @@ void bind_train_plan(py::module_& m) {
              p.add_loss(plan_loss(loss), fuse_activation, output, weight);
            }, arg("loss"), arg("fuse_activation"), arg("output") = -1, arg("weight") = 1.0)
       .def("set_outputs", &TrainPlan::set_outputs, arg("values"))
+      .def("add_weight_penalty", &TrainPlan::add_weight_penalty, arg("param"), arg("l1"), arg("l2"))
+      .def("add_activity_penalty", &TrainPlan::add_activity_penalty, arg("value"), arg("l1"), arg("l2"))
       .def("set_sgd", &TrainPlan::set_sgd, arg("momentum"), arg("nesterov"), arg("velocities"))
       .def("set_adam", &TrainPlan::set_adam, arg("beta_1"), arg("beta_2"), arg("epsilon"), arg("m"), arg("v"))
       .def("set_rmsprop", &TrainPlan::set_rmsprop, arg("rho"), arg("momentum"), arg("epsilon"), arg("centered"),
@@ -144,7 +146,8 @@ void bind_train_plan(py::module_& m) {
              p.evaluate(xs, ys);
            }, arg("x"), arg("y"))
       .def("metrics", &TrainPlan::metrics, py::call_guard<py::gil_scoped_release>(),
-           "Per loss term: sum of the steps' mean losses, correct predictions (since reset_metrics()).")
+           "Per loss term: sum of the steps' mean losses, correct predictions; then the penalties' sum (since "
+           "reset_metrics()).")
       .def("reset_metrics", &TrainPlan::reset_metrics)
       .def("first_nonfinite_step", &TrainPlan::first_nonfinite_step, py::call_guard<py::gil_scoped_release>(),
            "Index among this plan's steps since reset_metrics() of the first whose loss was NaN or infinite, "

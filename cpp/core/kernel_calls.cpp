@@ -212,6 +212,16 @@ void binary_cross_entropy(const Device& device, int64_t n, const float* input, c
          int{from_logits}, loss, dinput, workspace);
 }
 
+size_t weight_penalty_workspace(const Device& device) {
+  return workspace_floats(device, "regularizer", &GtBackendTable::weight_penalty_workspace);
+}
+
+void weight_penalty(const Device& device, int64_t n, const float* x, float l1, float l2, float scale, float* grad,
+                    bool accumulate, float* penalty, float* workspace) {
+  launch(device, "regularizer", &GtBackendTable::weight_penalty_f32, n, x, l1, l2, scale, grad, int{accumulate},
+         penalty, workspace);
+}
+
 void count_argmax_hits(const Device& device, int64_t rows, int64_t classes, const float* output,
                        const int32_t* labels, float* counter) {
   launch(device, "accuracy", &GtBackendTable::count_argmax_hits_f32, rows, classes, output, labels, counter);

@@ -175,6 +175,12 @@ GT_OP(int, binary_cross_entropy_f32, (int device, int64_t n, const float* input,
                                       int from_logits, float* loss, float* dinput, float* workspace,
                                       void* stream))
 
+// Keras's regularizers (core/penalty.h): *penalty = scale·Σ (l1·|x| + l2·x²) and grad = (with accumulate,
+// grad +=) scale·(l1·sign(x) + 2·l2·x); either output may be null.
+GT_OP(int, weight_penalty_workspace, (int device, size_t* floats))
+GT_OP(int, weight_penalty_f32, (int device, int64_t n, const float* x, float l1, float l2, float scale,
+                                float* grad, int accumulate, float* penalty, float* workspace, void* stream))
+
 // ---- metrics: counts added into counter[0] in memory of `device` ----
 // Rows whose first maximal column is their label.
 GT_OP(int, count_argmax_hits_f32, (int device, int64_t rows, int64_t classes, const float* output,

@@ -183,6 +183,11 @@ void Impl::place_buffers() {
     use(slot_buffer(*this, term.output, term.grad_slot), n, true);
   }
   for (const int64_t out : output_values()) use(value_buffer[out], after);
+  for (const Penalty& penalty : penalties)
+    if (penalty.value >= 0) {
+      use(value_buffer[penalty.value], n);
+      use(slot_buffer(*this, penalty.value, penalty.grad_slot), n, true);
+    }
   for (size_t b = 0; b < planned.size(); ++b) {
     life[b].bytes = static_cast<size_t>(shape_numel(planned[b])) * sizeof(float);
     if (!reuse_memory || life[b].first > life[b].last) life[b].first = 0, life[b].last = after;
@@ -220,11 +225,21 @@ void Impl::place_buffers() {
     for (size_t k = 0; k < node->ins.size(); ++k)
       node->dins[k] = gradient_in_slot(*this, node->ins[k], node->din_slots[k]);
   for (LossTerm& term : losses) term.grad = gradient_in_slot(*this, term.output, term.grad_slot);
+  for (Penalty& penalty : penalties)
+    if (penalty.value >= 0) {
+      penalty.x = values[penalty.value];
+      penalty.grad = gradient_in_slot(*this, penalty.value, penalty.grad_slot);
+    }
 }
 
 void Impl::complete() {
   if (workspace.defined()) return;
   place_buffers();
+  sums = buffer({2 * static_cast<int64_t>(losses.size()) + 1});
+  kernels::fill_zero(device, sums.raw(), sums.nbytes());
+  first_nonfinite = buffer({1}, DType::Int64);
+  kernels::fill_zero(device, first_nonfinite.raw(), first_nonfinite.nbytes());
+  penalty_values = buffer({std::max<int64_t>(static_cast<int64_t>(penalties.size()), 1)});
   workspace = buffer({static_cast<int64_t>(std::max<size_t>(workspace_floats, 1))});
   if (training) scratch = buffer({static_cast<int64_t>(std::max<size_t>(scratch_floats, 1))});
 }
@@ -308,12 +323,57 @@ void TrainPlan::add_loss(PlanLoss loss, bool fuse_activation, int64_t output, do
   if (loss == PlanLoss::SparseCategoricalProbabilities) p.graph_state = Impl::GraphState::Off;
   term.value = p.buffer({});
   p.losses.push_back(std::move(term));
-  p.sums = p.buffer({2 * static_cast<int64_t>(p.losses.size())});
-  kernels::fill_zero(p.device, p.sums.raw(), p.sums.nbytes());
-  if (!p.first_nonfinite.defined()) {
-    p.first_nonfinite = p.buffer({1}, DType::Int64);
-    kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
+}
+
+// A regularizer's factors, checked as Keras checks them: finite and not negative.
+void check_penalty(double l1, double l2) {
+  ops::check_range("l1", l1, 0.0, INFINITY, false);
+  ops::check_range("l2", l2, 0.0, INFINITY, false);
+  ops::check_float32("l1", l1);
+  ops::check_float32("l2", l2);
+}
+
+void TrainPlan::add_weight_penalty(const Tensor& param, double l1, double l2) {
+  Impl& p = *impl_;
+  if (p.workspace.defined()) throw ValueError("add_weight_penalty: the plan has run; penalties come before its first step");
+  check_penalty(l1, l2);
+  ops::check_float_on("param", param, p.device);
+  if (p.is_frozen(param)) return;
+  for (const Impl::Penalty& other : p.penalties)
+    if (other.value < 0 && other.x.raw() == param.raw()) return;  // a shared layer's weight: once
+  Impl::Penalty penalty;
+  penalty.x = param;
+  penalty.l1 = static_cast<float>(l1);
+  penalty.l2 = static_cast<float>(l2);
+  if (p.training) {
+    const auto found = std::find_if(p.params.begin(), p.params.end(), [&](const Tensor& t) { return t.raw() == param.raw(); });
+    if (found == p.params.end()) throw ValueError("add_weight_penalty: the tensor is not a parameter of the plan's layers");
+    penalty.param = static_cast<size_t>(found - p.params.begin());
   }
+  p.need_workspace(kernels::weight_penalty_workspace(p.device));
+  p.penalties.push_back(std::move(penalty));
+}
+
+void TrainPlan::add_activity_penalty(int64_t value, double l1, double l2) {
+  Impl& p = *impl_;
+  if (p.workspace.defined()) throw ValueError("add_activity_penalty: the plan has run; penalties come before its first step");
+  check_penalty(l1, l2);
+  const auto writer = std::find_if(p.nodes.begin(), p.nodes.end(), [&](const auto& n) { return n->out == value; });
+  if (writer == p.nodes.end())
+    throw ValueError("add_activity_penalty: no layer's value " + std::to_string(value) + " in a plan of " +
+                     std::to_string(p.values.size()) + " values");
+  Impl::Penalty penalty;
+  penalty.x = p.values[value];
+  penalty.value = value;
+  penalty.l1 = static_cast<float>(l1);
+  penalty.l2 = static_cast<float>(l2);
+  penalty.scale = 1.0f / static_cast<float>(p.batch);
+  if (p.training) {
+    penalty.grad_slot = gradient_slot(p, value);
+    penalty.grad = gradient_in_slot(p, value, penalty.grad_slot);
+  }
+  p.need_workspace(kernels::weight_penalty_workspace(p.device));
+  p.penalties.push_back(std::move(penalty));
 }
 
 void TrainPlan::set_outputs(const std::vector<int64_t>& values) {
@@ -499,6 +559,10 @@ void TrainPlan::update() {
   if (!p.training) throw ValueError("update: an inference plan has no optimizer");
   for (const auto& [i, g] : p.shared_param_grads)
     kernels::accumulate(p.device, g.numel(), cptr(g), ptr(p.param_grads[i]));
+  for (const Impl::Penalty& penalty : p.penalties)
+    if (penalty.value < 0)
+      kernels::weight_penalty(p.device, penalty.x.numel(), cptr(penalty.x), penalty.l1, penalty.l2, 1.0f,
+                              ptr(p.param_grads[penalty.param]), true, nullptr, p.ws());
   p.update();
 }
 
@@ -533,6 +597,17 @@ void TrainPlan::loss() {
     kernels::accumulate(p.device, 1, cptr(term.value), ptr(p.sums) + 2 * k);
     kernels::mark_first_nonfinite(p.device, cptr(term.value), p.step_scalars(), p.first_nonfinite.data<int64_t>());
   }
+  // The regularizers' penalties; an activity penalty's gradient too (a weight penalty's is added to its
+  // parameter's gradient in update(), once backward has written that).
+  float* penalty_sum = ptr(p.sums) + 2 * p.losses.size();
+  for (size_t k = 0; k < p.penalties.size(); ++k) {
+    const Impl::Penalty& penalty = p.penalties[k];
+    float* value = ptr(p.penalty_values) + k;
+    kernels::weight_penalty(p.device, penalty.x.numel(), cptr(penalty.x), penalty.l1, penalty.l2, penalty.scale,
+                            penalty.value >= 0 ? ptr(penalty.grad) : nullptr, false, value, p.ws());
+    kernels::accumulate(p.device, 1, value, penalty_sum);
+    kernels::mark_first_nonfinite(p.device, value, p.step_scalars(), p.first_nonfinite.data<int64_t>());
+  }
 }
 
 std::vector<Tensor> TrainPlan::predict(const std::vector<Tensor>& xs) {
@@ -558,14 +633,14 @@ void TrainPlan::evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor
 
 std::vector<double> TrainPlan::metrics() const {
   const Impl& p = *impl_;
-  if (!p.has_loss()) return {};
+  if (!p.sums.defined()) return {};
   const Tensor host = p.sums.to(Device{});
   return std::vector<double>(host.data<float>(), host.data<float>() + host.numel());
 }
 
 void TrainPlan::reset_metrics() {
   Impl& p = *impl_;
-  if (!p.has_loss()) return;
+  if (!p.sums.defined()) return;
   kernels::fill_zero(p.device, p.sums.raw(), p.sums.nbytes());
   kernels::fill_zero(p.device, p.first_nonfinite.raw(), p.first_nonfinite.nbytes());
   p.steps_at_reset = p.steps;
@@ -573,7 +648,7 @@ void TrainPlan::reset_metrics() {
 
 int64_t TrainPlan::first_nonfinite_step() const {
   const Impl& p = *impl_;
-  if (!p.has_loss()) return -1;
+  if (!p.first_nonfinite.defined()) return -1;
   const int64_t first = p.first_nonfinite.to(Device{}).data<int64_t>()[0];
   return first == 0 ? -1 : first - 1 - static_cast<int64_t>(p.steps_at_reset);
 }

@@ -110,6 +110,12 @@ class TrainPlan {
   void add_loss(PlanLoss loss, bool fuse_activation, int64_t output = -1, double weight = 1.0);
   // The values predict returns, in order (by default the loss terms', else the last value).
   void set_outputs(const std::vector<int64_t>& values);
+  // Keras's regularizers, each adding to the step's loss and its gradient to what it reads. A weight
+  // penalty (kernel_regularizer, bias_regularizer) is l1·Σ|p| + l2·Σp² on a parameter of the plan, once
+  // however many nodes use it, none on a frozen one (Keras counts trainable weights); an activity
+  // penalty (activity_regularizer) is the same of value `value`, divided by the batch.
+  void add_weight_penalty(const Tensor& param, double l1, double l2);
+  void add_activity_penalty(int64_t value, double l1, double l2);
   // Optimizer state, one tensor per trainable parameter in parameters() order (the model's slots).
   void set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities);
   void set_adam(double beta_1, double beta_2, double epsilon, const std::vector<Tensor>& m,
@@ -141,7 +147,8 @@ class TrainPlan {
   void evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys);
 
   // Per loss term, in order: the sum of its steps' mean losses (unweighted) and its number of correct
-  // predictions, since reset_metrics(); reading waits for the device.
+  // predictions; then the sum of the steps' penalties (regularizers); since reset_metrics(). Empty
+  // before the first step; reading waits for the device.
   std::vector<double> metrics() const;
   void reset_metrics();
   // Which of this plan's steps since reset_metrics() (0 for the first) was the first whose loss was NaN

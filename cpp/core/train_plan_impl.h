@@ -3,6 +3,7 @@
 // scratch buffer for every kernel in turn, and the step scalars a recorded graph reads.
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <utility>
@@ -91,7 +92,21 @@ struct TrainPlan::Impl {
   };
   std::vector<LossTerm> losses;
   bool has_loss() const { return !losses.empty(); }
-  Tensor sums;  // per loss term {sum of its mean losses, hits} since the reset
+  // A regularizer: l1·Σ|x| + l2·Σx², times scale, on a parameter (value -1; `param` its index among the
+  // trainable ones in a training plan) or on value `value` (its gradient written in its reader slot).
+  struct Penalty {
+    Tensor x;
+    int64_t value = -1;
+    size_t param = SIZE_MAX;
+    float l1 = 0.0f, l2 = 0.0f, scale = 1.0f;
+    Tensor grad;
+    int grad_slot = -1;
+  };
+  std::vector<Penalty> penalties;
+  Tensor penalty_values;  // one float per penalty, this step's
+  // Since the reset, per loss term {sum of its mean losses, hits}, then the sum of the penalties;
+  // allocated when the plan is complete.
+  Tensor sums;
   Tensor first_nonfinite;  // int64: 1 + the step whose loss was first NaN or infinite since the reset, or 0
   std::vector<int64_t> outputs;  // what predict returns: set_outputs', else the losses' values, else the last
   uint64_t steps_at_reset = 0;

@@ -268,6 +268,12 @@ int binary_cross_entropy_f32(int, int64_t n, const float* input, const float* ta
   return guarded([&] { cpu::binary_cross_entropy(n, input, target, from_logits != 0, loss, dinput); });
 }
 
+int weight_penalty_workspace(int, size_t* floats) { *floats = 0; return GT_OK; }
+int weight_penalty_f32(int, int64_t n, const float* x, float l1, float l2, float scale, float* grad, int accumulate,
+                       float* penalty, float*, void*) {
+  return guarded([&] { cpu::weight_penalty(n, x, l1, l2, scale, grad, accumulate != 0, penalty); });
+}
+
 int count_argmax_hits_f32(int, int64_t rows, int64_t classes, const float* output, const int32_t* labels,
                           float* counter, void*) {
   return guarded([&] { cpu::count_argmax_hits(rows, classes, output, labels, counter); });

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/penalty.h"
+
 namespace gt::cpu {
 
 void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
@@ -53,6 +55,20 @@ void binary_cross_entropy(int64_t n, const float* input, const float* target, bo
     }
   }
   *loss = static_cast<float>(total / static_cast<double>(n));  // 0/0: NaN when empty, as np.mean
+}
+
+void weight_penalty(int64_t n, const float* x, float l1, float l2, float scale, float* grad, bool accumulate,
+                    float* penalty) {
+  double total = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > (1 << 15))
+  for (int64_t i = 0; i < n; ++i) {
+    total += penalty_value(x[i], l1, l2);
+    if (grad) {
+      const float g = scale * penalty_grad(x[i], l1, l2);
+      grad[i] = accumulate ? grad[i] + g : g;
+    }
+  }
+  if (penalty) *penalty = static_cast<float>(total * static_cast<double>(scale));
 }
 
 }  // namespace gt::cpu

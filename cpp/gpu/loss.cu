@@ -1,6 +1,7 @@
 // Losses on the GPU, each a mean with its gradient. Per-row (softmax cross-entropy) or per-block
 // (binary cross-entropy) partial losses go to a workspace, and one block adds them in a fixed order:
 // the loss is deterministic, with no atomics.
+#include "core/penalty.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -65,6 +66,26 @@ __global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__
   if (threadIdx.x == 0) block_loss[blockIdx.x] = sum;
 }
 
+// The regularizer's gradient element by element and one partial penalty sum per block (block_sum null:
+// the gradient only).
+__global__ void weight_penalty_kernel(int64_t n, const float* __restrict__ x, float l1, float l2, float scale,
+                                      float* __restrict__ grad, int accumulate, float* __restrict__ block_sum) {
+  float sum = 0.0f;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const float v = x[i];
+    sum += penalty_value(v, l1, l2);
+    if (grad) {
+      const float g = scale * penalty_grad(v, l1, l2);
+      grad[i] = accumulate ? grad[i] + g : g;
+    }
+  }
+  if (block_sum) {  // the same for every thread of the launch, so all of them reach block_reduce
+    sum = block_reduce(sum, SumOp{}, 0.0f);
+    if (threadIdx.x == 0) block_sum[blockIdx.x] = sum;
+  }
+}
+
 }  // namespace
 
 // Each row's loss, then their mean.
@@ -109,6 +130,29 @@ int binary_cross_entropy_f32(int device, int64_t n, const float* input, const fl
   GT_LAUNCH(mean_kernel, 1, kThreads, s)
   (workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : NAN, loss);  // empty: 0·NaN, as np.mean
   GT_GPU_CHECK_LAUNCH(mean_kernel);
+  return GT_OK;
+}
+
+// One partial sum per block, at most GT_REDUCE_BLOCKS blocks.
+int weight_penalty_workspace(int, size_t* floats) {
+  *floats = GT_REDUCE_BLOCKS;
+  return GT_OK;
+}
+
+int weight_penalty_f32(int device, int64_t n, const float* x, float l1, float l2, float scale, float* grad,
+                       int accumulate, float* penalty, float* workspace, void* stream) {
+  GT_GPU_CHECK(cudaSetDevice(device));
+  auto s = static_cast<cudaStream_t>(stream);
+  const unsigned blocks = n > 0 ? (grid_for(n) < GT_REDUCE_BLOCKS ? grid_for(n) : GT_REDUCE_BLOCKS) : 0;
+  if (blocks > 0) {
+    GT_LAUNCH(weight_penalty_kernel, blocks, kThreads, s)
+    (n, x, l1, l2, scale, grad, accumulate, penalty ? workspace : nullptr);
+    GT_GPU_CHECK_LAUNCH(weight_penalty_kernel);
+  }
+  if (penalty) {
+    GT_LAUNCH(mean_kernel, 1, kThreads, s)(workspace, blocks, scale, penalty);  // empty: 0
+    GT_GPU_CHECK_LAUNCH(mean_kernel);
+  }
   return GT_OK;
 }
 

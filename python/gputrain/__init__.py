@@ -32,13 +32,14 @@ __all__ = [
     "ops", "config", "GPUError", "OutOfMemoryError", "DeviceUnavailableError", "Tensor", "tensor", "zeros",
     "empty", "from_dlpack", "synchronize", "memory_stats", "empty_cache", "reset_peak_memory_stats",
     "Sequential", "Model", "Input", "layers", "models", "applications", "losses", "optimizers", "callbacks", "utils", "datasets",
+    "regularizers",
 ]
 _CORE_NAMES = frozenset(__all__[__all__.index("ops"):])
 
 if core_error() is None:
     from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
     from . import config, datasets, ops
-    from . import applications, callbacks, layers, losses, models, optimizers, utils
+    from . import applications, callbacks, layers, losses, models, optimizers, regularizers, utils
     from .layers import Input
     from .models import Model, Sequential
     from .memory import empty_cache, memory_stats, reset_peak_memory_stats

@@ -5,6 +5,7 @@ when a walk back from the outputs first met them, as Keras orders them (so summa
 Keras's do)."""
 from __future__ import annotations
 
+from . import layers
 from .symbolic import KerasTensor
 
 
@@ -101,7 +102,7 @@ class Graph:
         for node in self.nodes:
             if node.is_input:
                 continue
-            values[id(node.output)] = node.layer.add_to_plan(plan, [values[id(t)] for t in node.inputs])
+            values[id(node.output)] = layers.add_to_plan(node.layer, plan, [values[id(t)] for t in node.inputs])
         return [values[id(t)] for t in self.outputs]
 
     def is_read(self, tensor) -> bool:

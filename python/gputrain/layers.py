@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from . import _core, checks, eager, initializers, nesting, symbolic
+from . import _core, checks, eager, initializers, nesting, regularizers, symbolic
 from . import plan as _plan
 from .tensor import tensor as _tensor
 
@@ -76,8 +76,23 @@ def _padded_extent(n: int, window: int, stride: int, padding: str) -> int:
     return (n - window) // stride + 1 if n >= window else 0
 
 
+def add_to_plan(layer, plan, inputs) -> int:
+    """The layer's node in `plan`, reading values `inputs`, with its regularizers' penalties; the value it
+    writes."""
+    value = layer.add_to_plan(plan, inputs)
+    for name, regularizer in getattr(layer, "param_regularizers", {}).items():
+        if name in layer.params:
+            plan.add_weight_penalty(layer.params[name], regularizer.l1, regularizer.l2)
+    activity = getattr(layer, "activity_regularizer", None)
+    if activity is not None:
+        plan.add_activity_penalty(value, activity.l1, activity.l2)
+    return value
+
+
 class Layer:
     takes_list = False  # merging layers are called on a list of tensors
+    param_regularizers: dict = {}  # parameter name -> its regularizer (kernel_regularizer, ...)
+    activity_regularizer = None
 
     def __init__(self, name: str | None = None, input_shape=None):
         self.name = name or unique_name(_snake_case(type(self).__name__))
@@ -109,6 +124,20 @@ class Layer:
     @trainable_names.setter
     def trainable_names(self, names) -> None:
         self._trainable_names = tuple(names)
+
+    def _set_regularizers(self, activity_regularizer=None, **by_param) -> None:
+        """Keras's <parameter>_regularizer and activity_regularizer arguments."""
+        found = {name: regularizers.get(value) for name, value in by_param.items()}
+        self.param_regularizers = {name: r for name, r in found.items() if r is not None}
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+
+    def _regularizer_config(self) -> dict:
+        """The regularizers given, as Keras's config names them; none given: nothing (so the config, and
+        the architecture key of checkpoints saved before regularizers existed, stays as it was)."""
+        config = {f"{name}_regularizer": regularizers.serialize(r) for name, r in self.param_regularizers.items()}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
+        return config
 
     # ---- building ----
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -227,12 +256,14 @@ class _Windowed(_Activated):
 
 class Dense(_Activated):
     def __init__(self, units: int, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", input_shape=None, name=None):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", kernel_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
         self.units = checks.count(units, "units", 1)
         self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._set_regularizers(activity_regularizer, kernel=kernel_regularizer, bias=bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -245,7 +276,8 @@ class Dense(_Activated):
         return specs
 
     def get_config(self):
-        return {"name": self.name, "units": self.units, "activation": self.activation, "use_bias": self.use_bias}
+        return {"name": self.name, "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                **self._regularizer_config()}
 
     def add_to_plan(self, plan, inputs):
         return plan.add_dense(self.params["kernel"], self.params.get("bias"), self.activation, input=inputs[0])
@@ -258,13 +290,15 @@ class Conv2D(_Windowed):
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", dilation_rate=1,
                  activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_shape=None, name=None):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
         self.filters = checks.count(filters, "filters", 1)
         self._set_window(kernel_size, strides, padding, dilation_rate)
         self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
+        self._set_regularizers(activity_regularizer, kernel=kernel_regularizer, bias=bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         return self._output_rows_cols(input_shape) + (self.filters,)
@@ -283,7 +317,7 @@ class Conv2D(_Windowed):
         # written before dilation existed were saved under) stays as it was.
         if self.dilation_rate != (1, 1):
             config["dilation_rate"] = list(self.dilation_rate)
-        config.update(activation=self.activation, use_bias=self.use_bias)
+        config.update(activation=self.activation, use_bias=self.use_bias, **self._regularizer_config())
         return config
 
     def add_to_plan(self, plan, inputs):

@@ -427,7 +427,7 @@ class Sequential(Model):
     def _add_to_plan(self, plan, input_values: list) -> list:
         value = input_values[0]
         for layer in self.layers:
-            value = layer.add_to_plan(plan, [value])
+            value = layers_module.add_to_plan(layer, plan, [value])
         return [value]
 
     def _plan_layers(self) -> list:

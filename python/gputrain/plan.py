@@ -46,7 +46,9 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
         activations, read = output_activations(model), model._outputs_read_by_layers()
         for target in targets.trained(model.targets):
             i = target.index
-            target.loss.add_to_plan(plan, None if read[i] else activations[i], target.shape, outputs[i],
+            # The loss may take over the output's activation only where nothing else reads its output.
+            kept = read[i] or getattr(model._output_layers()[i], "activity_regularizer", None) is not None
+            target.loss.add_to_plan(plan, None if kept else activations[i], target.shape, outputs[i],
                                     target.weight)
     plan.set_outputs(outputs)
     if kind == "train":
@@ -133,9 +135,11 @@ class EpochMetrics:
 
     def read(self, seen: int) -> dict:
         sums = [[0.0, 0.0] for _ in targets.trained(self.targets)]
+        penalties = 0.0
         for plan, _ in self._epoch.values():
-            values = plan.metrics()  # per term: loss sum, hits
+            values = plan.metrics()  # per term: loss sum, hits; then the penalties' sum
             for k, term in enumerate(sums):
                 term[0] += values[2 * k] * plan.batch
                 term[1] += values[2 * k + 1]
-        return targets.logs(self.targets, sums, seen)
+            penalties += values[-1] * plan.batch
+        return targets.logs(self.targets, sums, penalties, seen)

@@ -101,13 +101,14 @@ def log_names(targets: list) -> list[str]:
     return names + [f"{t.name}_{m}" for t in terms for m in t.metrics]
 
 
-def logs(targets: list, term_sums: list, seen: int) -> dict:
+def logs(targets: list, term_sums: list, penalty_sum: float, seen: int) -> dict:
     """The logs from the plans' sums over `seen` samples: per loss term (its mean losses summed
-    weighted by batch, its correct predictions)."""
+    weighted by batch, its correct predictions), and the regularizers' penalties summed likewise, which
+    the total loss includes (as Keras's), the outputs' own losses not."""
     terms = trained(targets)
     count = max(seen, 1)
     means = [loss_sum / count for loss_sum, _ in term_sums]
-    values = [sum(t.weight * m for t, m in zip(terms, means))]
+    values = [sum(t.weight * m for t, m in zip(terms, means)) + penalty_sum / count]
     if len(targets) > 1 and len(terms) > 1:
         values += means
     for t, (_, hits) in zip(terms, term_sums):
