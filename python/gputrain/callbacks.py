@@ -1,9 +1,11 @@
 """Callbacks for fit, in Keras's words: ModelCheckpoint (by epoch, every N steps or every M minutes,
-optionally best-only), EarlyStopping, TerminateOnNaN, and History, which fit returns."""
+optionally best-only), EarlyStopping, TerminateOnNaN, and History, which fit returns; the learning-rate
+callbacks (lr_callbacks.py) and the logging ones (log_callbacks.py) are reachable from here too."""
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +15,16 @@ from . import checks, saving
 
 class Callback:
     model = None
+    params: dict = {}  # fit's: verbose, epochs, steps (per epoch), as Keras sets them
     # Whether on_train_batch_end reads its logs. fit then reads a compiled step's running loss and
     # metrics after every step, which waits for the device; callbacks that never look say False.
     reads_batch_logs = True
 
     def set_model(self, model):
         self.model = model
+
+    def set_params(self, params: dict):
+        self.params = params
 
     def on_train_begin(self, logs=None): ...
     def on_train_end(self, logs=None): ...
@@ -36,9 +42,16 @@ class History(Callback):
         self.epoch: list[int] = []
 
     def on_epoch_end(self, epoch, logs=None):
+        # Called before the other callbacks' on_epoch_end, so a checkpoint they save holds this epoch's.
         self.epoch.append(epoch)
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
+
+    def record_late(self, logs) -> None:
+        """The values callbacks added to the epoch's logs after History recorded them."""
+        for key, value in (logs or {}).items():
+            if len(self.history.setdefault(key, [])) < len(self.epoch):
+                self.history[key].append(value)
 
 
 class ModelCheckpoint(Callback):
@@ -62,8 +75,7 @@ class ModelCheckpoint(Callback):
             save_freq = checks.count(save_freq, "save_freq", 1)
         if every_minutes is not None:
             every_minutes = checks.number(every_minutes, "every_minutes", low=0.0, low_open=True)
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
+        self._monitor = Monitor(monitor, mode)
         if filepath is not None and not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"filepath: expected a path or None, got {type(filepath).__name__}")
         self.filepath = filepath
@@ -72,10 +84,7 @@ class ModelCheckpoint(Callback):
         self.save_best_only = bool(save_best_only)
         self.monitor = monitor
         self.verbose = verbose
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
-        self._better = np.greater if mode == "max" else np.less
-        self._best = -np.inf if mode == "max" else np.inf
+        self._best = None
         self._last_save = time.monotonic()
         self._ours: set = set()  # files this fit wrote or resumed from: ours to replace
         self._warned_nonfinite = False
@@ -155,8 +164,8 @@ class ModelCheckpoint(Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.save_best_only:
-            value = logs.get(self.monitor)
-            if value is None or not self._better(value, self._best):
+            value = self._monitor.value(logs, "ModelCheckpoint")
+            if value is None or not self._monitor.improves(value, self._best):
                 return
             self._best = value
             self.save(logs)
@@ -164,46 +173,86 @@ class ModelCheckpoint(Callback):
             self.save(logs)
 
 
-class EarlyStopping(Callback):
-    reads_batch_logs = False
+class Monitor:
+    """Keras's rule for a monitored value: `mode` "min" or "max", or "auto" (larger is better for
+    accuracies, smaller for losses and errors); a value improves on a reference by more than
+    `min_delta`; no reference yet is always improved on."""
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, verbose: int = 0,
-                 mode: str = "auto", restore_best_weights: bool = False):
-        self.monitor = monitor
-        self.patience = checks.count(patience, "patience", 0)
-        self.min_delta = abs(checks.number(min_delta, "min_delta"))
-        self.verbose = verbose
+    def __init__(self, monitor: str, mode: str, min_delta: float = 0.0):
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor: expected the name of a logged value, got {monitor!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
-        self.sign = 1.0 if mode == "max" else -1.0
-        self.restore_best_weights = restore_best_weights
-        self.stopped_epoch = None
+            name = monitor.removeprefix("val_")
+            mode = "max" if "acc" in name or name in ("auc", "precision", "recall") else "min"
+        self.monitor, self.mode = monitor, mode
+        self.min_delta = abs(checks.number(min_delta, "min_delta"))
 
-    def on_train_begin(self, logs=None):
-        self._best = -np.inf
-        self._wait = 0
-        self._best_weights = None
+    def improves(self, value, reference) -> bool:
+        if reference is None:
+            return True
+        if self.mode == "max":
+            return bool(value - self.min_delta > reference)
+        return bool(value + self.min_delta < reference)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def value(self, logs, who: str):
+        """The monitored value of `logs`, or None with a warning naming what there is (as Keras)."""
         value = (logs or {}).get(self.monitor)
         if value is None:
+            warnings.warn(f"{who}: {self.monitor!r} is not in the logs, which have {', '.join(logs or {})}",
+                          RuntimeWarning, stacklevel=3)
+        return value
+
+
+class EarlyStopping(Callback):
+    """Stops training once `monitor` has not improved for `patience` epochs (Keras 3's rules: epochs
+    before `start_from_epoch` are not watched; an improvement that does not also beat `baseline` does not
+    reset the count; with restore_best_weights the best epoch's weights are restored when training
+    ends)."""
+    reads_batch_logs = False
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0, verbose: int = 0,
+                 mode: str = "auto", baseline: float | None = None, restore_best_weights: bool = False,
+                 start_from_epoch: int = 0):
+        self._monitor = Monitor(monitor, mode, min_delta)
+        self.monitor = monitor
+        self.patience = checks.count(patience, "patience", 0)
+        self.verbose = checks.count(verbose, "verbose", 0)
+        self.baseline = None if baseline is None else checks.number(baseline, "baseline")
+        self.restore_best_weights = checks.flag(restore_best_weights, "restore_best_weights")
+        self.start_from_epoch = checks.count(start_from_epoch, "start_from_epoch", 0)
+        self.stopped_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best, self.best_epoch = 0, 0, None, 0
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._monitor.value(logs, "EarlyStopping")
+        if current is None or epoch < self.start_from_epoch:
             return
-        score = self.sign * value
-        if score - self.min_delta > self._best:
-            self._best, self._wait = score, 0
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
+        self.wait += 1
+        if self._monitor.improves(current, self.best):
+            self.best, self.best_epoch = current, epoch
             if self.restore_best_weights:
-                self._best_weights = self.model.get_weights()
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._monitor.improves(current, self.baseline):
+                self.wait = 0
             return
-        self._wait += 1
-        if self._wait >= self.patience:  # Keras: patience epochs without improvement, then stop
-            self.model.stop_training = True
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
-            if self._best_weights is not None:
-                self.model.set_weights(self._best_weights)
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping")
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
 class TerminateOnNaN(Callback):
@@ -228,3 +277,7 @@ def default_checkpoint_dir() -> Path:
         return Path(folder).expanduser()
     base = persistent_dir()
     return (Path(base) / "gputrain-checkpoints") if base else Path.home() / ".gputrain" / "checkpoints"
+
+
+from .log_callbacks import CSVLogger, LambdaCallback  # noqa: E402,F401  (gt.callbacks.*, as in Keras)
+from .lr_callbacks import LearningRateScheduler, ReduceLROnPlateau  # noqa: E402,F401

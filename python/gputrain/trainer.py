@@ -223,8 +223,10 @@ class Trainer:
             checkpoints = [callbacks_module.ModelCheckpoint()]
             callbacks.append(checkpoints[0])
         history = callbacks_module.History()
+        params = {"verbose": verbose, "epochs": epochs, "steps": math.ceil(len(x[0]) / batch_size)}
         for c in callbacks + [history]:
             c.set_model(self)
+            c.set_params(params)
         for c in checkpoints:
             c.check_target()  # a checkpoint folder that cannot be written fails now, not after an epoch
 
@@ -295,8 +297,9 @@ class Trainer:
         batch_logs = any(getattr(c, "reads_batch_logs", True) for c in callbacks)
         guard = session.SessionGuard(lambda: self._session_save(checkpoints), SESSION_MARGIN_S)
         ring = None  # the staging rings, reused from epoch to epoch
+        logs: dict = {}  # the last epoch's, for on_train_end
         for c in callbacks + [history]:
-            c.on_train_begin()
+            c.on_train_begin({})
         for epoch in range(initial_epoch, epochs):
             state = self.training_state
             # An epoch resumed part way: its first part's running means come from the checkpoint and are
@@ -305,7 +308,7 @@ class Trainer:
             state.update(epoch=epoch, samples=start_sample, batch_size=batch_size)
             state.pop("legacy_step", None)
             for c in callbacks:
-                c.on_epoch_begin(epoch)
+                c.on_epoch_begin(epoch, {})
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}")
             order = np.random.default_rng([seed, epoch]).permutation(samples) if shuffle else np.arange(samples)
@@ -330,7 +333,7 @@ class Trainer:
             try:
                 for xb, yb, count, waited in feed:
                     for c in callbacks:
-                        c.on_train_batch_begin(step)
+                        c.on_train_batch_begin(step, {})
                     seen += count
                     step += 1
                     read = True
@@ -375,13 +378,14 @@ class Trainer:
                 state.update(epoch=epoch + 1, samples=0, logs={}, logs_samples=0)  # the epoch is complete
             for c in callbacks:
                 c.on_epoch_end(epoch, logs)
+            history.record_late(logs)  # what callbacks added (learning_rate, ...), as Keras's History sees it
             if diverged_after is not None:
                 first_bad = plan_metrics.first_nonfinite_step()
                 self._report_divergence(epoch, first_bad, diverged_after, step)
             if self.stop_training:
                 break
         for c in callbacks + [history]:
-            c.on_train_end()
+            c.on_train_end(dict(logs))
 
     def _report_divergence(self, epoch: int, first_bad: int | None, last_finite: int, step: int) -> None:
         where = f"at step {first_bad}" if first_bad else f"between steps {last_finite + 1} and {step}"
