@@ -28,6 +28,8 @@ enum GtStatus {
 // 9: element-wise binary ops (GtBinaryOp) and the gradient of an element-wise maximum or minimum.
 // 10: bias_activation_f32 (a bias and activation after a kernel that cannot fuse them).
 // 11: GtWindow2d carries dilation_h, dilation_w (dilated conv2d; 1 for pooling).
+// (next): GtWindow2d carries groups (grouped conv2d; 1 for pooling). Not yet bumped: the lead bumps the
+//    version once when merging.
 #define GT_BACKEND_ABI_VERSION 11
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
