@@ -181,3 +181,20 @@ def test_conv2d_explicit_padding_errors_name_padding(rng):
         gputrain.ops.conv2d(normal(rng, (1, 2, 5, 2)), kernel, padding=((0, 0), (1, 1)))
     y = gputrain.ops.conv2d(normal(rng, (1, 2, 5, 2)), kernel, padding=((0, 1), (1, 1)))
     assert y.shape == (1, 1, 5, 2)
+
+
+def test_conv2d_far_explicit_padding(device, rng):
+    # 2**40 cells of padding with strides as large: one output, whose window rows read x's first rows and
+    # whose columns all fall on padding. Coordinates past 2**31 take the GPU's 64-bit loaders.
+    x, kernel, bias = normal(rng, (1, 5, 5, 4)), normal(rng, (3, 3, 2, 6)), normal(rng, (6,))
+    far = ((0, 2 ** 40), (2 ** 40, 0))
+    y = gputrain.ops.conv2d(x, kernel, bias, strides=2 ** 41, padding=far, groups=2, device=device)
+    np.testing.assert_array_equal(y, np.broadcast_to(bias, (1, 1, 1, 6)))
+    dx, dk, db = gputrain.ops.conv2d_grad(np.ones((1, 1, 1, 6), np.float32), x, kernel, strides=2 ** 41,
+                                          padding=far, groups=2, device=device)
+    assert not dx.any() and not dk.any()
+    np.testing.assert_array_equal(db, np.ones(6))
+    # Padding far below the image instead: the one window reads x's top-left corner.
+    low = ((2, 2 ** 40), (0, 2 ** 40))
+    y = gputrain.ops.conv2d(x, kernel, strides=2 ** 41, padding=low, groups=2, device=device)
+    assert_close(y, ref.conv2d(x, kernel, None, (1, 1), ((2, 0), (0, 0)), groups=2)[:, :1, :1])

@@ -173,7 +173,7 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t limit = int64_t(1) << 31;
   // Each factor first, so that the products below cannot overflow 64 bits either.
   if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit || k >= limit ||
-      g.dilation_h >= limit || g.dilation_w >= limit)
+      g.dilation_h >= limit || g.dilation_w >= limit || g.oh >= limit || g.ow >= limit)
     return false;
   const int64_t x = g.n * g.h * g.w * g.c, y = g.n * g.oh * g.ow * k, w = g.kh * g.kw * g.c * k;
   const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
@@ -181,9 +181,11 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   // The dilated window's extent, (kh − 1)·dh + 1 (kh itself when undilated), below 2^62.
   const int64_t extent_h = (g.kh - 1) * g.dilation_h + 1, extent_w = (g.kw - 1) * g.dilation_w + 1;
   if (extent_h >= limit || extent_w >= limit) return false;
-  // Padded coordinates (oh·sh + r·dh, ih + pt) stay below h + extent·sh + pt; bound them too.
+  // Padded coordinates (oh·sh + r·dh, ih + pt) stay below h + extent·sh + pt, and below oh·sh + extent
+  // (explicit padding may put many cells after the image); bound them too.
   const int64_t coordinate =
-      std::max(g.h + extent_h * g.stride_h + g.pad_top, g.w + extent_w * g.stride_w + g.pad_left);
+      std::max({g.h + extent_h * g.stride_h + g.pad_top, g.w + extent_w * g.stride_w + g.pad_left,
+                g.oh * g.stride_h + extent_h, g.ow * g.stride_w + extent_w});
   return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
          coordinate < limit;
 }
