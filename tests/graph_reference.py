@@ -28,7 +28,8 @@ def _layer(layer, xs, p):
     elif isinstance(layer, layers.DepthwiseConv2D):
         z = ref.depthwise_conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding, layer.dilation_rate)
     elif isinstance(layer, layers.Conv2D):
-        z = ref.conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding, layer.dilation_rate)
+        z = ref.conv2d(x, p["kernel"], p.get("bias"), layer.strides, layer.padding, layer.dilation_rate,
+                       layer.groups)
     elif isinstance(layer, layers.BatchNormalization):
         if not layer.trainable:  # frozen: inference mode, as Keras's
             return ref.batch_norm(x, p["gamma"], p["beta"], p["moving_mean"], p["moving_variance"], layer.epsilon)

@@ -33,40 +33,58 @@ def _padded(x, top, left, bottom, right, value=0.0):
 
 # ---- convolution ------------------------------------------------------------------------------------
 
-def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+def conv_geometry(h, w, kh, kw, strides, padding):
+    """geometry() for a convolution's window, padding also explicit cells ((top, bottom), (left, right))."""
+    if isinstance(padding, str):
+        return geometry(h, w, kh, kw, strides, padding)
+    (top, bottom), (left, right) = padding
+    return ((h + top + bottom - kh) // strides[0] + 1, (w + left + right - kw) // strides[1] + 1,
+            top, left, bottom, right)
+
+
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1):
     """Keras's Conv2D: y[n, oh, ow, k] = Σ x[n, oh·sh − top + i·dh, ow·sw − left + j·dw, c]·kernel[i, j, c, k],
-    the padding TensorFlow's for the dilated extent (kh − 1)·dh + 1 (likewise for w)."""
+    the padding TensorFlow's for the dilated extent (kh − 1)·dh + 1 (likewise for w), or explicit cells
+    ((top, bottom), (left, right)). With groups, output channels [q·k/g, (q+1)·k/g) read only input
+    channels [q·c/g, (q+1)·c/g), through kernel (kh, kw, c/g, k)."""
     x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
     n, h, w, c = x.shape
-    kh, kw, _, k = kernel.shape
+    kh, kw, cg, k = kernel.shape
+    assert cg * groups == c and k % groups == 0
+    kg = k // groups
     (sh, sw), (dh, dw) = strides, dilation
-    oh, ow, top, left, bottom, right = geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
+    oh, ow, top, left, bottom, right = conv_geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
     xp = _padded(x, top, left, bottom, right)
     y = np.zeros((n, oh, ow, k))
-    for i in range(kh):
-        for j in range(kw):
-            patch = xp[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw, :]
-            y += np.einsum("nhwc,ck->nhwk", patch, kernel[i, j])
+    for q in range(groups):
+        for i in range(kh):
+            for j in range(kw):
+                patch = xp[:, i * dh:i * dh + (oh - 1) * sh + 1:sh, j * dw:j * dw + (ow - 1) * sw + 1:sw,
+                           q * cg:(q + 1) * cg]
+                y[..., q * kg:(q + 1) * kg] += np.einsum("nhwc,ck->nhwk", patch, kernel[i, j, :, q * kg:(q + 1) * kg])
     if bias is not None:
         y += np.asarray(bias, np.float64)
     return y
 
 
-def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid", dilation=(1, 1)):
+def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid", dilation=(1, 1), groups=1):
     dy, x, kernel = (np.asarray(a, np.float64) for a in (dy, x, kernel))
     n, h, w, c = x.shape
-    kh, kw, _, k = kernel.shape
+    kh, kw, cg, k = kernel.shape
+    kg = k // groups
     (sh, sw), (dh, dw) = strides, dilation
-    oh, ow, top, left, bottom, right = geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
+    oh, ow, top, left, bottom, right = conv_geometry(h, w, (kh - 1) * dh + 1, (kw - 1) * dw + 1, strides, padding)
     xp = _padded(x, top, left, bottom, right)
     dxp = np.zeros_like(xp)
     dk = np.zeros_like(kernel)
-    for i in range(kh):
-        for j in range(kw):
-            rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
-            cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
-            dxp[:, rows, cols, :] += np.einsum("nhwk,ck->nhwc", dy, kernel[i, j])
-            dk[i, j] = np.einsum("nhwc,nhwk->ck", xp[:, rows, cols, :], dy)
+    for q in range(groups):
+        cs, ks = slice(q * cg, (q + 1) * cg), slice(q * kg, (q + 1) * kg)
+        for i in range(kh):
+            for j in range(kw):
+                rows = slice(i * dh, i * dh + (oh - 1) * sh + 1, sh)
+                cols = slice(j * dw, j * dw + (ow - 1) * sw + 1, sw)
+                dxp[:, rows, cols, cs] += np.einsum("nhwk,ck->nhwc", dy[..., ks], kernel[i, j, :, ks])
+                dk[i, j, :, ks] = np.einsum("nhwc,nhwk->ck", xp[:, rows, cols, cs], dy[..., ks])
     dx = dxp[:, top:top + h, left:left + w, :]
     return dx, dk, dy.sum(axis=(0, 1, 2))
 

@@ -28,7 +28,8 @@ def _layer_forward(layer, x):
             z = ops.dense(x, p["kernel"], p.get("bias"))
             grad = lambda dz: ops.dense_grad(dz, x, p["kernel"])  # noqa: E731
         else:
-            window = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
+            window = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate,
+                      "groups": layer.groups}
             z = ops.conv2d(x, p["kernel"], p.get("bias"), **window)
             grad = lambda dz: ops.conv2d_grad(dz, x, p["kernel"], **window)  # noqa: E731
         a, act_back = _activation(layer.activation, z)

@@ -34,6 +34,21 @@ GtActivation activation_arg(const py::object& name) {
   throw ValueError("activation: expected " + activation_choices() + ", got '" + s + "'");
 }
 
+// A convolution's padding: a name, or [top, bottom, left, right] cells (gputrain.ops normalises
+// PyTorch's and Keras-style nested forms to that list).
+ops::ConvPadding conv_padding_arg(const py::object& padding) {
+  if (py::isinstance<py::str>(padding)) return ops::ConvPadding(padding.cast<std::string>());
+  std::vector<int64_t> cells;
+  try {
+    cells = padding.cast<std::vector<int64_t>>();
+  } catch (const py::cast_error&) {
+    cells.clear();
+  }
+  if (cells.size() != 4)
+    throw TypeError("padding: expected 'valid', 'same' or [top, bottom, left, right] integers");
+  return ops::ConvPadding::explicit_cells(cells[0], cells[1], cells[2], cells[3]);
+}
+
 // Arguments that an op modifies. A Tensor is modified where it is. A NumPy array must be writeable,
 // C-contiguous float32 (anything else would silently update a copy); on a GPU device it is copied
 // there and the result copied back by finish().
@@ -119,31 +134,34 @@ void bind_nn_ops(py::module_& m) {
   }, arg("dy"), arg("x"), arg("kernel"), arg("device") = "cpu");
 
   m.def("conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
-                     const std::string& padding, std::vector<int64_t> dilation_rate, const std::string& device,
-                     py::object activation) {
+                     py::object padding, std::vector<int64_t> dilation_rate, const std::string& device,
+                     py::object activation, int64_t groups) {
     OpCall call(device, {x, kernel, bias});
     Tensor tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32),
            tb = call.optional_arg(bias, "bias", f32);
     const Pair s = pair_arg(strides, "strides"), d = pair_arg(dilation_rate, "dilation_rate");
+    const ops::ConvPadding pad = conv_padding_arg(padding);
     const GtActivation act = activation_arg(activation);
     py::gil_scoped_release release;
-    Tensor y = ops::conv2d(tx, tk, tb, s, padding, d, act);
+    Tensor y = ops::conv2d(tx, tk, tb, s, pad, d, groups, act);
     py::gil_scoped_acquire gil;
     return call.result(y);
   }, arg("x"), arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("dilation_rate"),
-     arg("device") = "cpu", arg("activation") = py::none());
+     arg("device") = "cpu", arg("activation") = py::none(), arg("groups") = 1);
 
   m.def("conv2d_grad", [](py::object dy, py::object x, py::object kernel, std::vector<int64_t> strides,
-                          const std::string& padding, std::vector<int64_t> dilation_rate, const std::string& device) {
+                          py::object padding, std::vector<int64_t> dilation_rate, const std::string& device,
+                          int64_t groups) {
     OpCall call(device, {dy, x, kernel});
     Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32), tk = call.arg(kernel, "kernel", f32);
     const Pair s = pair_arg(strides, "strides"), d = pair_arg(dilation_rate, "dilation_rate");
+    const ops::ConvPadding pad = conv_padding_arg(padding);
     py::gil_scoped_release release;
-    ops::Conv2dGrads g = ops::conv2d_grad(tdy, tx, tk, s, padding, d);
+    ops::Conv2dGrads g = ops::conv2d_grad(tdy, tx, tk, s, pad, d, groups);
     py::gil_scoped_acquire gil;
     return py::make_tuple(call.result(g.dx), call.result(g.dkernel), call.result(g.dbias));
   }, arg("dy"), arg("x"), arg("kernel"), arg("strides"), arg("padding"), arg("dilation_rate"),
-     arg("device") = "cpu");
+     arg("device") = "cpu", arg("groups") = 1);
 
   m.def("depthwise_conv2d", [](py::object x, py::object kernel, py::object bias, std::vector<int64_t> strides,
                                const std::string& padding, std::vector<int64_t> dilation_rate,

@@ -59,11 +59,12 @@ void bind_train_plan(py::module_& m) {
            }, arg("kernel"), arg("bias"), arg("activation"), arg("input") = -1)
       .def("add_conv2d", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
                             const std::vector<int64_t>& strides, const std::string& padding,
-                            const py::object& activation, int64_t input, const std::vector<int64_t>& dilation_rate) {
+                            const py::object& activation, int64_t input, const std::vector<int64_t>& dilation_rate,
+                            int64_t groups) {
              return p.add_conv2d(kernel, optional(bias), pair_arg(strides, "strides"), padding,
-                                 plan_activation(activation), input, pair_arg(dilation_rate, "dilation_rate"));
+                                 plan_activation(activation), input, pair_arg(dilation_rate, "dilation_rate"), groups);
            }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("activation"), arg("input") = -1,
-           arg("dilation_rate") = std::vector<int64_t>{1, 1})
+           arg("dilation_rate") = std::vector<int64_t>{1, 1}, arg("groups") = 1)
       .def("add_pool2d", [](TrainPlan& p, const std::string& kind, const std::vector<int64_t>& pool_size,
                             const std::vector<int64_t>& strides, const std::string& padding, int64_t input) {
              return p.add_pool2d(pool_kind(kind), pair_arg(pool_size, "pool_size"), pair_arg(strides, "strides"),

@@ -79,9 +79,10 @@ GtWindow2d window_geometry(const char* x_name, const Tensor& x, int64_t kh, int6
   return window_geometry(x_name, x.shape(), kh, kw, strides, padding, window_what);
 }
 
-GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh, int64_t kw, Pair strides,
-                           const std::string& padding, const char* window_what) {
-  check_positive_pair("strides", strides);
+namespace {
+
+// The window's fields but the axes': x's extents, the window's taps, no dilation, one group.
+GtWindow2d window_base(const char* x_name, const Shape& x_shape, int64_t kh, int64_t kw) {
   if (x_shape.size() != 4)
     throw ValueError(std::string(x_name) + ": expected rank 4 (batch, height, width, channels), got shape " +
                      shape_str(x_shape));
@@ -94,9 +95,49 @@ GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh,
   g.kw = kw;
   g.dilation_h = 1;  // a plain window; conv_geometry sets a convolution's
   g.dilation_w = 1;
+  g.groups = 1;  // a grouped convolution's caller sets its own, checked by check_conv_kernel
   if (g.h < 1 || g.w < 1 || g.c < 1)
     throw ValueError(std::string(x_name) + ": height, width and channels must be >= 1, got shape " +
                      shape_str(x_shape));
+  return g;
+}
+
+void set_axes(GtWindow2d& g, Axis rows, Axis cols) {
+  bound_stride(rows, g.h);
+  bound_stride(cols, g.w);
+  g.oh = rows.out;
+  g.ow = cols.out;
+  g.pad_top = rows.pad_before;
+  g.pad_left = cols.pad_before;
+  g.stride_h = rows.stride;
+  g.stride_w = cols.stride;
+}
+
+// An axis padded by explicit cells: the padded extent is kept below 2^62 (the kernels add coordinates
+// to it), and must hold the window.
+Axis explicit_axis(const char* x_name, const Shape& x_shape, const char* side, int64_t n, int64_t window,
+                   int64_t stride, int64_t before, int64_t after, const char* window_what) {
+  constexpr int64_t kMaxPadded = int64_t(1) << 62;
+  if (before < 0 || after < 0)
+    throw ValueError(std::string("padding: expected non-negative cells, got ") + side + " (" +
+                     std::to_string(before) + ", " + std::to_string(after) + ")");
+  if (before > kMaxPadded - n || after > kMaxPadded - n - before)
+    throw ValueError(std::string("padding: ") + side + " (" + std::to_string(before) + ", " +
+                     std::to_string(after) + ") pads an extent of " + std::to_string(n) + " past 2**62 cells");
+  const int64_t padded = n + before + after;
+  if (window > padded)
+    throw ValueError(std::string(x_name) + " " + shape_str(x_shape) + " padded by " + side + " (" +
+                     std::to_string(before) + ", " + std::to_string(after) + ") is smaller than the " +
+                     window_what + " (" + std::to_string(window) + ")");
+  return {(padded - window) / stride + 1, before, stride};
+}
+
+}  // namespace
+
+GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh, int64_t kw, Pair strides,
+                           const std::string& padding, const char* window_what) {
+  check_positive_pair("strides", strides);
+  GtWindow2d g = window_base(x_name, x_shape, kh, kw);
   std::string mode = padding;
   for (auto& ch : mode) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
   Axis rows{}, cols{};
@@ -114,14 +155,7 @@ GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh,
   } else {
     throw ValueError("padding: expected 'valid' or 'same', got '" + padding + "'");
   }
-  bound_stride(rows, g.h);
-  bound_stride(cols, g.w);
-  g.oh = rows.out;
-  g.ow = cols.out;
-  g.pad_top = rows.pad_before;
-  g.pad_left = cols.pad_before;
-  g.stride_h = rows.stride;
-  g.stride_w = cols.stride;
+  set_axes(g, rows, cols);
   return g;
 }
 
@@ -140,7 +174,7 @@ GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair 
 }
 
 GtWindow2d conv_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, Pair strides,
-                         const std::string& padding, Pair dilation) {
+                         const ConvPadding& padding, Pair dilation) {
   check_positive_pair("kernel_size", kernel_size);
   check_positive_pair("strides", strides);
   check_positive_pair("dilation_rate", dilation);
@@ -157,9 +191,16 @@ GtWindow2d conv_geometry(const char* x_name, const Shape& x_shape, Pair kernel_s
     return (k - 1) * d + 1;
   };
   const bool dilated = dilation.h > 1 || dilation.w > 1;
-  GtWindow2d g = window_geometry(x_name, x_shape, extent(kernel_size.h, dilation.h),
-                                 extent(kernel_size.w, dilation.w), strides, padding,
-                                 dilated ? "dilated kernel window" : "kernel window");
+  const char* what = dilated ? "dilated kernel window" : "kernel window";
+  const int64_t eh = extent(kernel_size.h, dilation.h), ew = extent(kernel_size.w, dilation.w);
+  GtWindow2d g{};
+  if (padding.cells) {
+    g = window_base(x_name, x_shape, eh, ew);
+    set_axes(g, explicit_axis(x_name, x_shape, "(top, bottom)", g.h, eh, strides.h, padding.top, padding.bottom, what),
+             explicit_axis(x_name, x_shape, "(left, right)", g.w, ew, strides.w, padding.left, padding.right, what));
+  } else {
+    g = window_geometry(x_name, x_shape, eh, ew, strides, padding.name, what);
+  }
   g.kh = kernel_size.h;
   g.kw = kernel_size.w;
   g.dilation_h = dilation.h;
@@ -185,6 +226,33 @@ GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair 
     throw ValueError("depth_multiplier: " + std::to_string(multiplier) + " output channels for each of " +
                      std::to_string(d.g.c) + " input channels are more than 2**62");
   return d;
+}
+
+void check_conv_kernel(const Shape& x_shape, const Shape& kernel_shape, int64_t groups) {
+  if (kernel_shape.size() != 4)
+    throw ValueError("kernel: expected rank 4 (height, width, in_channels, out_channels), got shape " +
+                     shape_str(kernel_shape));
+  if (kernel_shape[0] < 1 || kernel_shape[1] < 1 || kernel_shape[3] < 1)
+    throw ValueError("kernel: extents must be >= 1, got shape " + shape_str(kernel_shape));
+  if (groups < 1)
+    throw ValueError("groups: the number of groups must be a positive integer, got " + std::to_string(groups));
+  const int64_t filters = kernel_shape[3];
+  if (filters % groups != 0)
+    throw ValueError("groups: the number of filters must be divisible by the number of groups, got groups=" +
+                     std::to_string(groups) + " and " + std::to_string(filters) + " filters (kernel " +
+                     shape_str(kernel_shape) + ")");
+  if (x_shape.size() != 4) return;  // the geometry reports x's rank
+  const int64_t channels = x_shape[3];
+  if (channels % groups != 0)
+    throw ValueError("groups: the number of input channels must be divisible by the number of groups, got groups=" +
+                     std::to_string(groups) + " and x " + shape_str(x_shape) + " with " + std::to_string(channels) +
+                     " channels");
+  if (kernel_shape[2] != channels / groups)
+    throw ValueError("kernel " + shape_str(kernel_shape) + " expects " + std::to_string(kernel_shape[2]) +
+                     (groups > 1 ? " input channels per group" : " input channels") + " but x " +
+                     shape_str(x_shape) + " has " + std::to_string(channels) +
+                     (groups > 1 ? " in " + std::to_string(groups) + " groups of " + std::to_string(channels / groups)
+                                 : std::string()));
 }
 
 Tensor workspace(int64_t floats, const Device& device) {

@@ -43,8 +43,14 @@ GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair 
 // The geometry of a convolution over an input of shape x_shape: window_geometry for the dilated extent
 // (k − 1)·dilation + 1, with the kernel's own taps in g.kh and g.kw and the dilation in g. Also checks
 // kernel_size and dilation (positive), and refuses strides > 1 with dilation > 1, as Keras does.
+// Explicit padding: cells >= 0 on each side, out = (n + before + after − extent) / stride + 1, which
+// must be >= 1. g.groups is 1: a grouped convolution sets its own, checked by check_conv_kernel.
 GtWindow2d conv_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, Pair strides,
-                         const std::string& padding, Pair dilation);
+                         const ConvPadding& padding, Pair dilation);
+
+// A convolution's kernel (kh, kw, in/groups, filters) against x's shape (NHWC) with `groups` (Keras's
+// checks: groups positive, dividing the input channels and the filters), ValueError naming groups.
+void check_conv_kernel(const Shape& x_shape, const Shape& kernel_shape, int64_t groups);
 
 // The geometry of a depthwise convolution: conv_geometry, and the multiplier checked (positive).
 GtDepthwise2d depthwise_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, int64_t multiplier,

@@ -17,19 +17,6 @@ void gemm(const Device& device, const char* what, bool trans_a, bool trans_b, in
                 ws.data<float>());
 }
 
-// The (kh, kw, in, out) kernel of a convolution over x, checked against x's channels.
-void check_conv_kernel(const Tensor& x, const Tensor& kernel) {
-  if (kernel.ndim() != 4)
-    throw ValueError("kernel: expected rank 4 (height, width, in_channels, out_channels), got shape " +
-                     shape_str(kernel.shape()));
-  if (kernel.dim(0) < 1 || kernel.dim(1) < 1 || kernel.dim(3) < 1)
-    throw ValueError("kernel: extents must be >= 1, got shape " + shape_str(kernel.shape()));
-  if (x.ndim() == 4 && kernel.dim(2) != x.dim(3))
-    throw ValueError("kernel " + shape_str(kernel.shape()) + " expects " + std::to_string(kernel.dim(2)) +
-                     " input channels but x " + shape_str(x.shape()) + " has " +
-                     std::to_string(x.dim(3)));
-}
-
 // The (in, out) kernel of a dense layer over x (..., in).
 void check_dense_kernel(const Tensor& x, const Tensor& kernel) {
   check_rank("kernel", kernel, 2);
@@ -118,14 +105,14 @@ DenseGrads dense_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel) {
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
-              const std::string& padding, Pair dilation, GtActivation activation) {
+              const ConvPadding& padding, Pair dilation, int64_t groups, GtActivation activation) {
   const Device& device = x.device();
   check_activation(activation);
   check_float_on("x", x, device);
   check_float_on("kernel", kernel, device);
-  check_conv_kernel(x, kernel);
-  const GtWindow2d g = conv_geometry("x", x.shape(), Pair{kernel.dim(0), kernel.dim(1)}, strides, padding,
-                                     dilation);
+  check_conv_kernel(x.shape(), kernel.shape(), groups);
+  GtWindow2d g = conv_geometry("x", x.shape(), Pair{kernel.dim(0), kernel.dim(1)}, strides, padding, dilation);
+  g.groups = groups;
   const int64_t k = kernel.dim(3);
   if (bias.defined()) {
     check_float_on("bias", bias, device);
@@ -139,14 +126,14 @@ Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair st
 }
 
 Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
-                        const std::string& padding, Pair dilation) {
+                        const ConvPadding& padding, Pair dilation, int64_t groups) {
   const Device& device = x.device();
   check_float_on("dy", dy, device);
   check_float_on("x", x, device);
   check_float_on("kernel", kernel, device);
-  check_conv_kernel(x, kernel);
-  const GtWindow2d g = conv_geometry("x", x.shape(), Pair{kernel.dim(0), kernel.dim(1)}, strides, padding,
-                                     dilation);
+  check_conv_kernel(x.shape(), kernel.shape(), groups);
+  GtWindow2d g = conv_geometry("x", x.shape(), Pair{kernel.dim(0), kernel.dim(1)}, strides, padding, dilation);
+  g.groups = groups;
   const int64_t k = kernel.dim(3);
   const Shape y_shape{g.n, g.oh, g.ow, k};
   if (dy.shape() != y_shape)

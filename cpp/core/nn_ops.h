@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "core/op_params.h"
 #include "core/tensor.h"
@@ -12,6 +13,23 @@ namespace gt::ops {
 
 struct Pair {
   int64_t h, w;
+};
+
+// A convolution's padding: a name, "valid" or "same" (TensorFlow's rule), or explicit cells of zeros
+// before and after each axis (PyTorch's padding p is top = bottom = left = right = p). Built from a
+// name implicitly, so that code knowing only names passes one.
+struct ConvPadding {
+  std::string name;  // when !cells
+  bool cells = false;
+  int64_t top = 0, bottom = 0, left = 0, right = 0;
+  ConvPadding(std::string n) : name(std::move(n)) {}  // NOLINT: a name is a padding
+  ConvPadding(const char* n) : name(n) {}             // NOLINT
+  static ConvPadding explicit_cells(int64_t top, int64_t bottom, int64_t left, int64_t right) {
+    ConvPadding p("");
+    p.cells = true;
+    p.top = top, p.bottom = bottom, p.left = left, p.right = right;
+    return p;
+  }
 };
 
 // ---- matrix multiply, dense, convolution (nn_conv.cpp) ----
@@ -31,11 +49,13 @@ struct Conv2dGrads {
 };
 // activation(conv(x, kernel) + bias), bias and activation fused into the convolution's store. Kernel
 // taps `dilation` apart (Keras's dilation_rate; "same" pads for the dilated extent); strides > 1
-// together with dilation > 1 are refused, as Keras refuses them.
+// together with dilation > 1 are refused, as Keras refuses them. With groups > 1 the kernel is
+// (kh, kw, in/groups, out): Keras's grouped convolution (see GtWindow2d).
 Tensor conv2d(const Tensor& x, const Tensor& kernel, const Tensor& bias, Pair strides,
-              const std::string& padding, Pair dilation, GtActivation activation = GT_ACTIVATION_NONE);
+              const ConvPadding& padding, Pair dilation, int64_t groups,
+              GtActivation activation = GT_ACTIVATION_NONE);
 Conv2dGrads conv2d_grad(const Tensor& dy, const Tensor& x, const Tensor& kernel, Pair strides,
-                        const std::string& padding, Pair dilation);
+                        const ConvPadding& padding, Pair dilation, int64_t groups);
 
 // ---- depthwise convolution (nn_depthwise.cpp) ----
 // Keras's DepthwiseConv2D: kernel (kh, kw, c, multiplier), output channel ch·multiplier + m, taps

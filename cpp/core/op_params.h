@@ -14,6 +14,10 @@ extern "C" {
 // (kh − 1)·dilation_h + 1 (likewise for w), for which the padding and the output size were computed.
 // Geometry never has dilation > 1 together with stride > 1 (refused, as by Keras). Dilation is always
 // set, 1 where there is none; pooling windows have none and their kernels ignore the fields.
+// A convolution splits its c input and k output channels into `groups` (>= 1, dividing both; 1 for a
+// plain convolution and for pooling, whose kernels ignore it): group q reads channels [q·c/groups,
+// (q+1)·c/groups) and writes outputs [q·k/groups, (q+1)·k/groups), with kernel columns of those
+// outputs; the HWIO kernel is (kh, kw, c/groups, k), as Keras's.
 typedef struct GtWindow2d {
   int64_t n, h, w, c;          // input
   int64_t kh, kw;              // window (kernel or pool) size, in taps
@@ -21,6 +25,7 @@ typedef struct GtWindow2d {
   int64_t pad_top, pad_left;
   int64_t oh, ow;              // output rows and columns
   int64_t dilation_h, dilation_w;
+  int64_t groups;
 } GtWindow2d;
 
 // A depthwise convolution: each input channel ch is convolved with its own `multiplier` filters, output

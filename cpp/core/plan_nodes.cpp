@@ -467,14 +467,16 @@ int64_t TrainPlan::add_dense(const Tensor& kernel, const Tensor& bias, PlanActiv
 }
 
 int64_t TrainPlan::add_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides, const std::string& padding,
-                              PlanActivation activation, int64_t input, ops::Pair dilation) {
+                              PlanActivation activation, int64_t input, ops::Pair dilation, int64_t groups) {
   Impl& p = *impl_;
   const Tensor& x = p.input(input);
   ops::check_float_on("kernel", kernel, p.device);
-  if (kernel.ndim() != 4 || x.ndim() != 4 || kernel.dim(2) != x.dim(3))
+  if (kernel.ndim() != 4 || x.ndim() != 4)
     throw ValueError("kernel " + shape_str(kernel.shape()) + " does not fit inputs " + shape_str(x.shape()));
+  ops::check_conv_kernel(x.shape(), kernel.shape(), groups);
   auto layer = std::make_unique<Conv2dLayer>(activation);
   layer->g = ops::conv_geometry("x", x.shape(), ops::Pair{kernel.dim(0), kernel.dim(1)}, strides, padding, dilation);
+  layer->g.groups = groups;
   layer->k = kernel.dim(3);
   layer->kernel = kernel;
   layer->bias = bias;

@@ -63,9 +63,10 @@ class TrainPlan {
   // returned by an earlier add_* (0: the plan's input; -1: the last value added); each returns the value
   // it writes. Parameters are the model's own tensors, updated in place (never copies).
   int64_t add_dense(const Tensor& kernel, const Tensor& bias, PlanActivation activation, int64_t input = -1);
-  // Keras's Conv2D: kernel (kh, kw, in, out), taps `dilation` apart.
+  // Keras's Conv2D: kernel (kh, kw, in/groups, out), taps `dilation` apart, in `groups` groups.
   int64_t add_conv2d(const Tensor& kernel, const Tensor& bias, ops::Pair strides, const std::string& padding,
-                     PlanActivation activation, int64_t input = -1, ops::Pair dilation = {1, 1});
+                     PlanActivation activation, int64_t input = -1, ops::Pair dilation = {1, 1},
+                     int64_t groups = 1);
   int64_t add_pool2d(GtPoolKind kind, ops::Pair pool_size, ops::Pair strides, const std::string& padding,
                      int64_t input = -1);
   int64_t add_global_avg_pool2d(int64_t input = -1);

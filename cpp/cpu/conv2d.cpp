@@ -5,7 +5,10 @@
 // does not pay) dy · wᵀ into a bounded block of columns, gathered back into pixels. A 1×1, stride-1,
 // unpadded convolution is a plain GEMM on x itself. Dilation (taps dilation_h, dilation_w apart, only
 // with stride 1) changes where each tap reads and, along w, what is contiguous in x: one tap's c
-// channels instead of a whole kernel row's kw·c floats.
+// channels instead of a whole kernel row's kw·c floats. Groups: each group is a convolution of its own
+// channels, run as the passes above on strided views (x's pixels ld = c floats apart, a group's c/groups
+// of them read; y's and the kernel's rows k floats long, a group's k/groups columns used), so a plain
+// convolution (one group, ld = its channels) runs exactly as it did.
 #include "cpu/conv2d.h"
 
 #include <algorithm>
@@ -25,6 +28,14 @@ namespace {
 std::atomic<int64_t> column_budget{int64_t(8) << 20};
 
 int64_t columns(const GtWindow2d& g) { return g.kh * g.kw * g.c; }
+
+// One group's convolution: its channels and outputs (the pixel strides stay the whole tensors').
+GtWindow2d group_view(const GtWindow2d& g) {
+  GtWindow2d v = g;
+  v.c = g.c / g.groups;
+  v.groups = 1;
+  return v;
+}
 
 // The window's dilated extent along an axis: (taps − 1)·dilation + 1.
 int64_t extent(int64_t taps, int64_t dilation) { return (taps - 1) * dilation + 1; }
@@ -63,18 +74,19 @@ bool is_pointwise(const GtWindow2d& g) {
 }
 
 // The im2col rows of a whole batch, never materialised: row r = output pixel (n, oh, ow), depth p =
-// (kernel row i, kernel column j, channel) in HWIO order. The kw·c floats of one kernel row are
-// consecutive in x (NHWC) when the window's columns are inside the image and undilated (with
-// dilation_w > 1, only each tap's c floats are), so each depth block within one such run is read in
-// place; windows over padding, and runs too short to be worth a block of their own (one channel: 3
-// floats for a 3×3 kernel), are gathered into the GEMM's scratch.
+// (kernel row i, kernel column j, channel) in HWIO order, pixels of x `ld` floats apart (ld = g.c but
+// for a group's view). The kw·c floats of one kernel row are consecutive in x (NHWC) when the window's
+// columns are inside the image, undilated and ld = c (with dilation_w > 1 or a group's view, only each
+// tap's c floats are), so each depth block within one such run is read in place; windows over padding,
+// and runs too short to be worth a block of their own (one channel: 3 floats for a 3×3 kernel), are
+// gathered into the GEMM's scratch.
 class Im2colRows final : public RowSource {
  public:
-  Im2colRows(const GtWindow2d& g, const float* x)
-      : RowSource(run(g) >= kMinInPlaceRun ? run(g) : columns(g)), g_(g), x_(x) {}
+  Im2colRows(const GtWindow2d& g, const float* x, int64_t ld)
+      : RowSource(run(g, ld) >= kMinInPlaceRun ? run(g, ld) : columns(g)), g_(g), x_(x), ld_(ld) {}
 
   void rows(int64_t r0, int64_t count, int64_t p0, int64_t kc, float* scratch, const float** out) const override {
-    const int64_t length = run(g_), runs_per_row = g_.kw * g_.c / length;  // 1 run a row, or kw
+    const int64_t length = run(g_, ld_), runs_per_row = g_.kw * g_.c / length;  // 1 run a row, or kw
     const int64_t u0 = p0 / length, u1 = (p0 + kc - 1) / length;  // runs the block touches
     const int64_t i0 = u0 / runs_per_row, j0 = (u0 % runs_per_row) * (length / g_.c);  // u0's first tap
     // Output columns whose windows lie within the image's columns.
@@ -86,12 +98,12 @@ class Im2colRows final : public RowSource {
       const int64_t span = std::min(count - r, g_.ow - ow);
       const int64_t ih0 = oh * g_.stride_h - g_.pad_top, ih = ih0 + i0 * g_.dilation_h;
       const bool row_inside = u0 == u1 && ih >= 0 && ih < g_.h;
-      // x offset of the block's first float for window column 0, then stride_w·c more per column.
+      // x offset of the block's first float for window column 0, then stride_w·ld more per column.
       const int64_t origin =
-          ((n * g_.h + ih) * g_.w - g_.pad_left + j0 * g_.dilation_w) * g_.c + p0 - u0 * length;
+          ((n * g_.h + ih) * g_.w - g_.pad_left + j0 * g_.dilation_w) * ld_ + p0 - u0 * length;
       for (int64_t e = 0; e < span; ++e, ++ow) {
         if (row_inside && ow >= inside_lo && ow < inside_hi)
-          out[r + e] = x_ + (origin + ow * g_.stride_w * g_.c);
+          out[r + e] = x_ + (origin + ow * g_.stride_w * ld_);
         else
           out[r + e] = gather(n, ih0, ow * g_.stride_w - g_.pad_left, p0, kc, scratch + (r + e) * kc);
       }
@@ -104,14 +116,15 @@ class Im2colRows final : public RowSource {
   }
 
  private:
-  // In-place runs: a kernel row's kw·c floats, or one tap's c when the taps are dilation_w apart.
-  static int64_t run(const GtWindow2d& g) { return g.dilation_w == 1 ? g.kw * g.c : g.c; }
+  // In-place runs: a kernel row's kw·c floats, or one tap's c when the taps are dilation_w apart or
+  // the pixels hold other groups' channels between them.
+  static int64_t run(const GtWindow2d& g, int64_t ld) { return g.dilation_w == 1 && ld == g.c ? g.kw * g.c : g.c; }
 
   // Depth [p0, p0 + kc) of the window at (ih0, iw0) of image n, copied into dst piece by piece.
   const float* gather(int64_t n, int64_t ih0, int64_t iw0, int64_t p0, int64_t kc, float* dst) const {
     const int64_t run = g_.kw * g_.c;
-    const float* image = x_ + n * g_.h * g_.w * g_.c;
-    const bool contiguous = g_.dilation_w == 1 && iw0 >= 0 && iw0 + g_.kw <= g_.w;
+    const float* image = x_ + n * g_.h * g_.w * ld_;
+    const bool contiguous = g_.dilation_w == 1 && ld_ == g_.c && iw0 >= 0 && iw0 + g_.kw <= g_.w;
     float* piece = dst;
     for (int64_t i = p0 / run; i <= (p0 + kc - 1) / run; ++i) {  // the block's part [q0, q1) of kernel row i
       const int64_t q0 = std::max(p0, i * run) - i * run, q1 = std::min(p0 + kc, (i + 1) * run) - i * run;
@@ -128,7 +141,7 @@ class Im2colRows final : public RowSource {
           if (iw < 0 || iw >= g_.w)
             std::fill(piece + (q - q0), piece + (q - q0) + len, 0.0f);
           else
-            std::copy_n(image + (ih * g_.w + iw) * g_.c + ch, len, piece + (q - q0));
+            std::copy_n(image + (ih * g_.w + iw) * ld_ + ch, len, piece + (q - q0));
           q += len;
         }
       }
@@ -143,6 +156,7 @@ class Im2colRows final : public RowSource {
   static constexpr int64_t kMinInPlaceRun = 8;
   GtWindow2d g_;
   const float* x_;
+  int64_t ld_;
 };
 
 // Images per block: as many as the budget allows, at least one.
@@ -153,7 +167,8 @@ int64_t images_per_block(const GtWindow2d& g) {
 
 // dx for images [n0, n0 + nb) from their column gradient: each input pixel gathers the column entries
 // of every window that covers it, so threads never write the same pixel (no atomics, deterministic).
-void col2im_gather(const GtWindow2d& g, const float* dcols, int64_t n0, int64_t nb, float* dx) {
+// dx's pixels are ld floats apart (its g.c channels written).
+void col2im_gather(const GtWindow2d& g, const float* dcols, int64_t n0, int64_t nb, float* dx, int64_t ld) {
   const int64_t kk = columns(g);
   // The (tap, output index) pairs that cover each input column, and each input row, found once: a
   // division per tap and pixel cost more than the additions for the 3 channels of a first layer.
@@ -172,7 +187,7 @@ void col2im_gather(const GtWindow2d& g, const float* dcols, int64_t n0, int64_t 
   for (int64_t r = 0; r < nb * g.h; ++r) {
     const int64_t nl = r / g.h, ih = r % g.h;
     for (int64_t iw = 0; iw < g.w; ++iw) {
-      float* out = dx + (((n0 + nl) * g.h + ih) * g.w + iw) * g.c;
+      float* out = dx + (((n0 + nl) * g.h + ih) * g.w + iw) * ld;
       std::fill(out, out + g.c, 0.0f);
       for (const auto& [i, oh] : rows[ih])
         for (const auto& [j, ow] : cols[iw]) {
@@ -188,20 +203,25 @@ void col2im_gather(const GtWindow2d& g, const float* dcols, int64_t n0, int64_t 
 
 int64_t set_conv2d_column_budget(int64_t floats) { return column_budget.exchange(floats); }
 
-void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float* w, const float* bias,
-                    GtActivation activation, float* y) {
+namespace {
+
+// The three passes for one group's view g (k its outputs) over x with pixels ldx floats apart and
+// rows of dy, y and the kernel ldk floats long; with one group, ldx = g.c and ldk = k.
+void forward_view(const GtWindow2d& g, int64_t k, const float* x, int64_t ldx, const float* w, int64_t ldk,
+                  const float* bias, GtActivation activation, float* y) {
   const int64_t kk = columns(g), pixels = g.oh * g.ow;
   if (is_pointwise(g)) {
-    sgemm(false, false, g.n * pixels, k, kk, x, kk, w, k, y, k, false, bias, activation);
+    sgemm(false, false, g.n * pixels, k, kk, x, ldx, w, ldk, y, ldk, false, bias, activation);
     return;
   }
-  sgemm_a_rows(Im2colRows(g, x), false, g.n * pixels, k, kk, w, k, y, k, false, bias, activation);
+  sgemm_a_rows(Im2colRows(g, x, ldx), false, g.n * pixels, k, kk, w, ldk, y, ldk, false, bias, activation);
 }
 
-void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const float* w, float* dx) {
+void backward_data_view(const GtWindow2d& g, int64_t k, const float* dy, int64_t ldk, const float* w,
+                        float* dx, int64_t ldx) {
   const int64_t kk = columns(g), pixels = g.oh * g.ow;
   if (is_pointwise(g)) {  // dx = dy · wᵀ
-    sgemm(false, true, g.n * pixels, kk, k, dy, k, w, k, dx, kk, false, nullptr);
+    sgemm(false, true, g.n * pixels, kk, k, dy, ldk, w, ldk, dx, ldx, false, nullptr);
     return;
   }
   if (implicit_data_gradient(g, k)) {
@@ -213,45 +233,68 @@ void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const
     constexpr int64_t kTile = 16;  // each tap's c×k matrix is transposed in tiles that stay in L1
 #pragma omp parallel for schedule(static) if (kk * k > (1 << 16))
     for (int64_t tap = 0; tap < g.kh * g.kw; ++tap) {
-      const float* from = w + tap * g.c * k;
+      const float* from = w + tap * g.c * ldk;
       float* to = turned + (g.kh * g.kw - 1 - tap) * k * g.c;
       for (int64_t c0 = 0; c0 < g.c; c0 += kTile)
         for (int64_t o0 = 0; o0 < k; o0 += kTile)
           for (int64_t c = c0; c < std::min(c0 + kTile, g.c); ++c)
-            for (int64_t o = o0; o < std::min(o0 + kTile, k); ++o) to[o * g.c + c] = from[c * k + o];
+            for (int64_t o = o0; o < std::min(o0 + kTile, k); ++o) to[o * g.c + c] = from[c * ldk + o];
     }
     GtWindow2d over_dy = g;  // stride 1, the same taps and dilation; dy in, dx out
     over_dy.h = g.oh, over_dy.w = g.ow, over_dy.c = k;
     over_dy.pad_top = extent(g.kh, g.dilation_h) - 1 - g.pad_top;
     over_dy.pad_left = extent(g.kw, g.dilation_w) - 1 - g.pad_left;
     over_dy.oh = g.h, over_dy.ow = g.w;
-    sgemm_a_rows(Im2colRows(over_dy, dy), false, g.n * g.h * g.w, g.c, g.kh * g.kw * k, turned, g.c, dx,
-                 g.c, false, nullptr);
+    sgemm_a_rows(Im2colRows(over_dy, dy, ldk), false, g.n * g.h * g.w, g.c, g.kh * g.kw * k, turned, g.c, dx,
+                 ldx, false, nullptr);
     return;
   }
   const int64_t block = images_per_block(g);
   float* dcols = column_buffer(block * pixels * kk);
   for (int64_t n0 = 0; n0 < g.n; n0 += block) {
     const int64_t nb = std::min(block, g.n - n0);
-    sgemm(false, true, nb * pixels, kk, k, dy + n0 * pixels * k, k, w, k, dcols, kk, false, nullptr);
-    col2im_gather(g, dcols, n0, nb, dx);
+    sgemm(false, true, nb * pixels, kk, k, dy + n0 * pixels * ldk, ldk, w, ldk, dcols, kk, false, nullptr);
+    col2im_gather(g, dcols, n0, nb, dx, ldx);
   }
+}
+
+void backward_filter_view(const GtWindow2d& g, int64_t k, const float* x, int64_t ldx, const float* dy,
+                          int64_t ldk, float* dw) {
+  const int64_t kk = columns(g), pixels = g.oh * g.ow;
+  if (is_pointwise(g)) {  // dw = xᵀ · dy
+    sgemm(true, false, kk, k, g.n * pixels, x, ldx, dy, ldk, dw, ldk, false, nullptr);
+    return;
+  }
+  // dw = im2col(x)ᵀ · dy, the im2col rows (one per output pixel, the GEMM's depth) read from x.
+  sgemm_source_t(Im2colRows(g, x, ldx), kk, k, g.n * pixels, dy, ldk, dw, ldk, false);
+}
+
+}  // namespace
+
+void conv2d_forward(const GtWindow2d& g, int64_t k, const float* x, const float* w, const float* bias,
+                    GtActivation activation, float* y) {
+  const GtWindow2d v = group_view(g);
+  const int64_t kg = k / g.groups;
+  for (int64_t q = 0; q < g.groups; ++q)
+    forward_view(v, kg, x + q * v.c, g.c, w + q * kg, k, bias ? bias + q * kg : nullptr, activation, y + q * kg);
+}
+
+void conv2d_backward_data(const GtWindow2d& g, int64_t k, const float* dy, const float* w, float* dx) {
+  const GtWindow2d v = group_view(g);
+  const int64_t kg = k / g.groups;
+  for (int64_t q = 0; q < g.groups; ++q) backward_data_view(v, kg, dy + q * kg, k, w + q * kg, dx + q * v.c, g.c);
 }
 
 void conv2d_backward_filter(const GtWindow2d& g, int64_t k, const float* x, const float* dy, float* dw,
                             float* dbias) {
-  const int64_t kk = columns(g), pixels = g.oh * g.ow;
-  if (dbias) column_sums(dy, g.n * pixels, k, dbias);
-  if (g.n * pixels == 0) {
-    std::fill(dw, dw + kk * k, 0.0f);
+  if (dbias) column_sums(dy, g.n * g.oh * g.ow, k, dbias);
+  const GtWindow2d v = group_view(g);
+  if (g.n * g.oh * g.ow == 0) {
+    std::fill(dw, dw + columns(v) * k, 0.0f);
     return;
   }
-  if (is_pointwise(g)) {  // dw = xᵀ · dy
-    sgemm(true, false, kk, k, g.n * pixels, x, kk, dy, k, dw, k, false, nullptr);
-    return;
-  }
-  // dw = im2col(x)ᵀ · dy, the im2col rows (one per output pixel, the GEMM's depth) read from x.
-  sgemm_source_t(Im2colRows(g, x), kk, k, g.n * pixels, dy, k, dw, k, false);
+  const int64_t kg = k / g.groups;
+  for (int64_t q = 0; q < g.groups; ++q) backward_filter_view(v, kg, x + q * v.c, g.c, dy + q * kg, k, dw + q * kg);
 }
 
 }  // namespace gt::cpu

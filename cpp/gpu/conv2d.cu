@@ -11,6 +11,9 @@
 // strided backward data is further split by pixel position mod stride (backward_data_strided) so
 // that no multiply-add is spent on taps that meet no output. The 32-bit loaders take the dilation as a
 // template flag: undilated convolutions run exactly the index arithmetic they ran before dilation existed.
+// Groups: each group's convolution is launched in turn on strided views (the loaders' geometry holds a
+// group's channels c; x and dx pixels are ldx floats apart, dy, y and kernel rows ldk floats long, and
+// the pointers start at the group's first channel), so one group costs exactly what it did before.
 #include <algorithm>
 
 #include "core/fast_divmod.h"
@@ -28,6 +31,7 @@ struct ForwardA {
   static constexpr bool kIndex64 = true;  // tensors past 2^31 elements only: big and small tiles
   const float* x;
   GtWindow2d g;
+  int64_t ldx;
   static constexpr bool kDepthContiguous = true;
   static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t d) const {
@@ -35,11 +39,12 @@ struct ForwardA {
     const int64_t ow = row % g.ow, t = row / g.ow, oh = t % g.oh, n = t / g.oh;
     const int64_t ih = oh * g.stride_h - g.pad_top + r * g.dilation_h;
     const int64_t iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
-    return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * g.c + c] : 0.0f;
+    return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * ldx + c] : 0.0f;
   }
 };
 
-// The HWIO kernel as a (kh·kw·c, k) row-major matrix: exactly its memory.
+// The HWIO kernel as a (kh·kw·c, k) row-major matrix with rows k floats apart: exactly its memory (a
+// group's columns of it start at its first output).
 struct KernelB {
   const float* w;
   int64_t k;
@@ -71,7 +76,7 @@ struct BackwardDataA {
   static constexpr bool kIndex64 = true;  // tensors past 2^31 elements only: big and small tiles
   const float* dy;
   GtWindow2d g;
-  int64_t k;
+  int64_t k, ldk;
   static constexpr bool kDepthContiguous = true;
   static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t d) const {
@@ -81,7 +86,7 @@ struct BackwardDataA {
     if (th < 0 || tw < 0 || th % g.stride_h != 0 || tw % g.stride_w != 0) return 0.0f;
     const int64_t oh = th / g.stride_h, ow = tw / g.stride_w;
     if (oh >= g.oh || ow >= g.ow) return 0.0f;
-    return dy[((n * g.oh + oh) * g.ow + ow) * k + kk];
+    return dy[((n * g.oh + oh) * g.ow + ow) * ldk + kk];
   }
 };
 
@@ -89,12 +94,12 @@ struct BackwardDataA {
 struct BackwardDataB {
   const float* w;
   GtWindow2d g;
-  int64_t k;
+  int64_t k, ldk;
   static constexpr bool kColumnsContiguous = false;
   static constexpr bool kVector = false;
   __device__ float operator()(int64_t d, int64_t c) const {
     const int64_t kk = d % k, tap = d / k;
-    return w[(tap * g.c + c) * k + kk];
+    return w[(tap * g.c + c) * ldk + kk];
   }
 };
 
@@ -110,6 +115,7 @@ struct BackwardFilterA {
   static constexpr bool kIndex64 = true;  // tensors past 2^31 elements only: big and small tiles
   const float* x;
   GtWindow2d g;
+  int64_t ldx;
   static constexpr bool kDepthContiguous = false;
   static constexpr bool kVector = false;
   __device__ float operator()(int64_t row, int64_t p) const {
@@ -117,7 +123,7 @@ struct BackwardFilterA {
     const int64_t ow = p % g.ow, t = p / g.ow, oh = t % g.oh, n = t / g.oh;
     const int64_t ih = oh * g.stride_h - g.pad_top + r * g.dilation_h;
     const int64_t iw = ow * g.stride_w - g.pad_left + s * g.dilation_w;
-    return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * g.c + c] : 0.0f;
+    return (ih >= 0 && ih < g.h && iw >= 0 && iw < g.w) ? x[((n * g.h + ih) * g.w + iw) * ldx + c] : 0.0f;
   }
 };
 
@@ -134,12 +140,13 @@ struct StoreSlice {
 // (fits_32_bits), i.e. all tensors under 8 GiB; the 64-bit loaders stay for larger ones.
 
 struct Geometry32 {
-  int h, w, c, kh, kw, sh, sw, pt, pl, oh, ow, dh, dw;
+  int h, w, c, ldx, kh, kw, sh, sw, pt, pl, oh, ow, dh, dw;  // ldx: floats between x's pixels
   FastDivmod div_c, div_kw, div_ow, div_oh, div_w, div_h, div_sh, div_sw;
-  explicit Geometry32(const GtWindow2d& g)
+  Geometry32(const GtWindow2d& g, int64_t ld)
       : h(int(g.h)),
         w(int(g.w)),
         c(int(g.c)),
+        ldx(int(ld)),
         kh(int(g.kh)),
         kw(int(g.kw)),
         sh(int(g.stride_h)),
@@ -166,7 +173,7 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   const int64_t limit = int64_t(1) << 31;
   // Each factor first, so that the products below cannot overflow 64 bits either.
   if (g.kh >= limit || g.kw >= limit || g.stride_h >= limit || g.stride_w >= limit || k >= limit ||
-      g.dilation_h >= limit || g.dilation_w >= limit)
+      g.dilation_h >= limit || g.dilation_w >= limit || g.oh >= limit || g.ow >= limit)
     return false;
   const int64_t x = g.n * g.h * g.w * g.c, y = g.n * g.oh * g.ow * k, w = g.kh * g.kw * g.c * k;
   const int64_t pixels_in = g.n * g.h * g.w, pixels_out = g.n * g.oh * g.ow;
@@ -174,9 +181,11 @@ bool fits_32_bits(const GtWindow2d& g, int64_t k) {
   // The dilated window's extent, (kh − 1)·dh + 1 (kh itself when undilated), below 2^62.
   const int64_t extent_h = (g.kh - 1) * g.dilation_h + 1, extent_w = (g.kw - 1) * g.dilation_w + 1;
   if (extent_h >= limit || extent_w >= limit) return false;
-  // Padded coordinates (oh·sh + r·dh, ih + pt) stay below h + extent·sh + pt; bound them too.
+  // Padded coordinates (oh·sh + r·dh, ih + pt) stay below h + extent·sh + pt, and below oh·sh + extent
+  // (explicit padding may put many cells after the image); bound them too.
   const int64_t coordinate =
-      std::max(g.h + extent_h * g.stride_h + g.pad_top, g.w + extent_w * g.stride_w + g.pad_left);
+      std::max({g.h + extent_h * g.stride_h + g.pad_top, g.w + extent_w * g.stride_w + g.pad_left,
+                g.oh * g.stride_h + extent_h, g.ow * g.stride_w + extent_w});
   return x < limit && y < limit && w < limit && pixels_in < limit && pixels_out < limit && taps < limit &&
          coordinate < limit;
 }
@@ -205,7 +214,7 @@ __device__ inline int64_t im2col_index(const Geometry32& g, uint32_t pixel, uint
   const int ih = int(oh) * g.sh - g.pt + tap_offset<kDilated>(r, g.dh);
   const int iw = int(ow) * g.sw - g.pl + tap_offset<kDilated>(s, g.dw);
   if (ih < 0 || ih >= g.h || iw < 0 || iw >= g.w) return -1;
-  return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.c) + c;
+  return ((n * uint32_t(g.h) + uint32_t(ih)) * uint32_t(g.w) + uint32_t(iw)) * uint32_t(g.ldx) + c;
 }
 
 // p[i], or zeros for the index -1 the loaders give to taps that read padding or meet no output.
@@ -235,6 +244,7 @@ struct BackwardDataA32 {
   const float* dy;
   Geometry32 g;
   FastDivmod div_k;
+  uint32_t ldk;
   bool vector_ok;  // k is a multiple of 4 and dy 16-byte aligned (4 output channels of one tap)
   static constexpr bool kDepthContiguous = true;
   static constexpr bool kVector = true;
@@ -248,7 +258,7 @@ struct BackwardDataA32 {
     uint32_t rh, rw;
     const uint32_t oh = g.div_sh.divmod(uint32_t(th), &rh), ow = g.div_sw.divmod(uint32_t(tw), &rw);
     if (rh != 0 || rw != 0 || oh >= uint32_t(g.oh) || ow >= uint32_t(g.ow)) return -1;
-    return ((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * div_k.divisor + kk;
+    return ((n * uint32_t(g.oh) + oh) * uint32_t(g.ow) + ow) * ldk + kk;
   }
   __device__ float operator()(int64_t row, int64_t d) const { return read_or_zero(dy, index(row, d)); }
   __device__ float4 load4(int64_t row, int64_t d) const { return read4_or_zero(dy, index(row, d)); }
@@ -258,6 +268,7 @@ struct BackwardDataB32 {
   const float* w;
   uint32_t c;
   FastDivmod div_k;
+  uint32_t ldk;
   bool vector_ok;  // k is a multiple of 4 and w 16-byte aligned: depths d..d+3 (d a multiple of 4) are
                    // output channels kk..kk+3 of one tap, adjacent and aligned in memory
   static constexpr bool kColumnsContiguous = false;
@@ -265,7 +276,7 @@ struct BackwardDataB32 {
   __device__ uint32_t index(int64_t d, int64_t col) const {
     uint32_t kk;
     const uint32_t tap = div_k.divmod(uint32_t(d), &kk);
-    return (tap * c + uint32_t(col)) * div_k.divisor + kk;
+    return (tap * c + uint32_t(col)) * ldk + kk;
   }
   __device__ float operator()(int64_t d, int64_t col) const { return w[index(d, col)]; }
   __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + index(d, col)); }
@@ -324,6 +335,7 @@ struct StridedDataA {
   StrideClass k;
   int oh, ow;
   FastDivmod div_wc, div_hc, div_taps_w, div_k;
+  uint32_t ldk;
   bool vector_ok;  // k % 4 == 0 and dy 16-byte aligned: 4 output channels of one tap
   static constexpr bool kDepthContiguous = true;
   static constexpr bool kVector = true;
@@ -333,7 +345,7 @@ struct StridedDataA {
     split_pixel(uint32_t(row), div_wc, div_hc, &n, &u, &v);
     const int y = int(u) + k.base_h - int(tr), x = int(v) + k.base_w - int(ts);
     if (y < 0 || y >= oh || x < 0 || x >= ow) return -1;
-    return ((n * uint32_t(oh) + uint32_t(y)) * uint32_t(ow) + uint32_t(x)) * div_k.divisor + kk;
+    return ((n * uint32_t(oh) + uint32_t(y)) * uint32_t(ow) + uint32_t(x)) * ldk + kk;
   }
   __device__ float operator()(int64_t row, int64_t d) const { return read_or_zero(dy, index(row, d)); }
   __device__ float4 load4(int64_t row, int64_t d) const { return read4_or_zero(dy, index(row, d)); }
@@ -345,6 +357,7 @@ struct StridedDataB {
   StrideClass k;
   int kw, c, sh, sw;
   FastDivmod div_taps_w, div_k;
+  uint32_t ldk;
   bool vector_ok;  // k % 4 == 0 and w 16-byte aligned: 4 depths from a multiple of 4 are 4 output
                    // channels of one tap
   static constexpr bool kColumnsContiguous = false;
@@ -353,7 +366,7 @@ struct StridedDataB {
     uint32_t kk, ts;
     const uint32_t tr = div_taps_w.divmod(div_k.divmod(uint32_t(d), &kk), &ts);
     const uint32_t r = uint32_t(k.ph + sh * int(tr)), s = uint32_t(k.pw + sw * int(ts));
-    return ((r * uint32_t(kw) + s) * uint32_t(c) + uint32_t(col)) * div_k.divisor + kk;
+    return ((r * uint32_t(kw) + s) * uint32_t(c) + uint32_t(col)) * ldk + kk;
   }
   __device__ float operator()(int64_t d, int64_t col) const { return w[index(d, col)]; }
   __device__ float4 load4(int64_t d, int64_t col) const { return load_float4(w + index(d, col)); }
@@ -363,29 +376,27 @@ struct StridedDataB {
 struct StoreStridedDx {
   float* dx;
   StrideClass k;
-  int h, w, c, sh, sw;
+  int h, w, ldx, sh, sw;
   FastDivmod div_wc, div_hc;
   __device__ void operator()(int64_t row, int64_t col, int64_t, float value) const {
     uint32_t n, u, v;
     split_pixel(uint32_t(row), div_wc, div_hc, &n, &u, &v);
     const uint32_t ih = uint32_t(k.ih0 + sh * int(u)), iw = uint32_t(k.iw0 + sw * int(v));
-    dx[((n * uint32_t(h) + ih) * uint32_t(w) + iw) * uint32_t(c) + uint32_t(col)] = value;
+    dx[((n * uint32_t(h) + ih) * uint32_t(w) + iw) * uint32_t(ldx) + uint32_t(col)] = value;
   }
 };
 
-int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, const float* w,
-                          float* dx, cudaStream_t s);
-
+// dw (rows ldk floats long) = A · dy (rows ldk floats long), k of their columns.
 template <class ALoad>
 int backward_filter(const GemmPlan& plan, int64_t rows, int64_t k, int64_t depth, ALoad la, const float* dy,
-                    float* dw, float* workspace, cudaStream_t s) {
-  const KernelB lb = kernel_b(dy, k);  // dy as a (pixels, k) row-major matrix
-  if (plan.splits == 1) return launch_gemm(plan, rows, k, depth, la, lb, StorePlain{dw, k}, s);
+                    int64_t ldk, float* dw, float* workspace, cudaStream_t s) {
+  const KernelB lb = kernel_b(dy, ldk);  // dy as a (pixels, k) row-major matrix
+  if (plan.splits == 1) return launch_gemm(plan, rows, k, depth, la, lb, StorePlain{dw, ldk}, s);
   const int status = launch_gemm(plan, rows, k, depth, la, lb, StoreSlice{workspace, rows, k}, s);
   if (status != GT_OK) return status;
   const int64_t blocks = std::min<int64_t>((rows * k + 255) / 256, 4096);
   GT_LAUNCH(split_k_reduce_kernel, static_cast<unsigned>(blocks), 256, s)
-  (workspace, rows, k, plan.splits, StorePlain{dw, k});
+  (workspace, rows, k, plan.splits, StorePlain{dw, ldk});
   GT_GPU_CHECK_LAUNCH(split_k_reduce_kernel);
   return GT_OK;
 }
@@ -398,8 +409,9 @@ int plan_for(int device, int64_t m, int64_t n, int64_t k, bool allow_split, Gemm
   return GT_OK;
 }
 
-int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, const float* w,
-                          float* dx, cudaStream_t s) {
+// One group's view g (k its outputs), dy and kernel rows ldk floats long, dx pixels ldx floats apart.
+int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const float* dy, int64_t ldk,
+                          const float* w, float* dx, int64_t ldx, cudaStream_t s) {
   const FastDivmod div_k(static_cast<uint32_t>(k));
   for (int ph = 0; ph < g.stride_h; ++ph)
     for (int pw = 0; pw < g.stride_w; ++pw) {
@@ -412,69 +424,122 @@ int backward_data_strided(int device, const GtWindow2d& g, int64_t k, const floa
       if (const int status = plan_for(device, rows, g.c, depth, false, &plan); status != GT_OK) return status;
       const FastDivmod div_wc(uint32_t(cls.wc)), div_hc(uint32_t(cls.hc));
       const FastDivmod div_taps_w(uint32_t(cls.taps_w > 0 ? cls.taps_w : 1));
-      const StridedDataA la{
-          dy, cls, int(g.oh), int(g.ow), div_wc, div_hc, div_taps_w, div_k, k % 4 == 0 && aligned_16(dy)};
+      const StridedDataA la{dy,    cls,    int(g.oh),  int(g.ow),    div_wc, div_hc, div_taps_w,
+                            div_k, uint32_t(ldk), k % 4 == 0 && aligned_16(dy)};
       const StridedDataB lb{w,     cls,   int(g.kw), int(g.c), int(g.stride_h), int(g.stride_w), div_taps_w,
-                            div_k, k % 4 == 0 && aligned_16(w)};
+                            div_k, uint32_t(ldk), k % 4 == 0 && aligned_16(w)};
       const StoreStridedDx store{
-          dx, cls, int(g.h), int(g.w), int(g.c), int(g.stride_h), int(g.stride_w), div_wc, div_hc};
+          dx, cls, int(g.h), int(g.w), int(ldx), int(g.stride_h), int(g.stride_w), div_wc, div_hc};
       if (const int status = launch_gemm(plan, rows, g.c, depth, la, lb, store, s); status != GT_OK)
         return status;
     }
   return GT_OK;
 }
 
+// One group's convolution: its channels in c (x's pixels, and dx's, stay the whole tensor's c apart).
+GtWindow2d group_view(const GtWindow2d& g) {
+  GtWindow2d v = g;
+  v.c = g.c / g.groups;
+  v.groups = 1;
+  return v;
+}
+
+// The three passes for one group's view g (k its outputs) over x and dx with pixels ldx floats apart,
+// and y, dy and the kernel with rows ldk floats long; `index32` says whether the whole tensors' indices
+// fit 32 bits (fits_32_bits of the whole convolution).
+int forward_view(const GemmPlan& plan, const GtWindow2d& g, int64_t k, bool index32, const float* x, int64_t ldx,
+                 const float* w, int64_t ldk, const float* bias, int activation, float* y, cudaStream_t s) {
+  const int64_t rows = g.n * g.oh * g.ow, depth = g.kh * g.kw * g.c;
+  const StoreBias store{y, ldk, bias, activation};
+  if (index32) {
+    const Geometry32 g32(g, ldx);
+    const bool vector_ok = g.c % 4 == 0 && ldx % 4 == 0 && aligned_16(x);
+    if (dilated(g))
+      return launch_gemm(plan, rows, k, depth, ForwardA32<true>{x, g32, vector_ok}, kernel_b(w, ldk), store, s);
+    return launch_gemm(plan, rows, k, depth, ForwardA32<false>{x, g32, vector_ok}, kernel_b(w, ldk), store, s);
+  }
+  return launch_gemm(plan, rows, k, depth, ForwardA{x, g, ldx}, kernel_b(w, ldk), store, s);
+}
+
+int backward_data_view(int device, const GemmPlan& plan, const GtWindow2d& g, int64_t k, bool index32,
+                       const float* dy, int64_t ldk, const float* w, float* dx, int64_t ldx, cudaStream_t s) {
+  const int64_t rows = g.n * g.h * g.w, depth = g.kh * g.kw * k;
+  // Stride classes assume consecutive taps; geometry never pairs stride > 1 with dilation (the general
+  // loader below would still be right if it did).
+  if ((g.stride_h > 1 || g.stride_w > 1) && !dilated(g) && index32)
+    return backward_data_strided(device, g, k, dy, ldk, w, dx, ldx, s);
+  if (index32) {
+    const FastDivmod div_k(static_cast<uint32_t>(k));
+    const Geometry32 g32(g, ldx);
+    const bool vector_ok_k = k % 4 == 0 && ldk % 4 == 0;
+    const BackwardDataB32 lb{w, static_cast<uint32_t>(g.c), div_k, uint32_t(ldk), vector_ok_k && aligned_16(w)};
+    const bool vector_ok = vector_ok_k && aligned_16(dy);
+    if (dilated(g))
+      return launch_gemm(plan, rows, g.c, depth, BackwardDataA32<true>{dy, g32, div_k, uint32_t(ldk), vector_ok}, lb,
+                         StorePlain{dx, ldx}, s);
+    return launch_gemm(plan, rows, g.c, depth, BackwardDataA32<false>{dy, g32, div_k, uint32_t(ldk), vector_ok}, lb,
+                       StorePlain{dx, ldx}, s);
+  }
+  return launch_gemm(plan, rows, g.c, depth, BackwardDataA{dy, g, k, ldk}, BackwardDataB{w, g, k, ldk},
+                     StorePlain{dx, ldx}, s);
+}
+
+int backward_filter_view(const GemmPlan& plan, const GtWindow2d& g, int64_t k, bool index32, const float* x,
+                         int64_t ldx, const float* dy, int64_t ldk, float* dw, float* workspace, cudaStream_t s) {
+  const int64_t rows = g.kh * g.kw * g.c, depth = g.n * g.oh * g.ow;
+  if (index32) {
+    const Geometry32 g32(g, ldx);
+    const bool vector_ok = g.c % 4 == 0 && ldx % 4 == 0 && aligned_16(x);
+    if (dilated(g))
+      return backward_filter(plan, rows, k, depth, BackwardFilterA32<true>{x, g32, vector_ok}, dy, ldk, dw,
+                             workspace, s);
+    return backward_filter(plan, rows, k, depth, BackwardFilterA32<false>{x, g32, vector_ok}, dy, ldk, dw,
+                           workspace, s);
+  }
+  return backward_filter(plan, rows, k, depth, BackwardFilterA{x, g, ldx}, dy, ldk, dw, workspace, s);
+}
+
 }  // namespace
 
 int conv2d_forward_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* w,
                        const float* bias, int activation, float* y, void* stream) {
-  const int64_t rows = g->n * g->oh * g->ow, depth = g->kh * g->kw * g->c;
+  const GtWindow2d v = group_view(*g);
+  const int64_t kg = k / g->groups, rows = g->n * g->oh * g->ow, depth = v.kh * v.kw * v.c;
   if (rows == 0 || k == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   GemmPlan plan;
-  if (const int status = plan_for(device, rows, k, depth, false, &plan); status != GT_OK) return status;
-  const StoreBias store{y, k, bias, activation};
-  auto s = static_cast<cudaStream_t>(stream);
-  if (fits_32_bits(*g, k)) {
-    const Geometry32 g32(*g);
-    const bool vector_ok = g->c % 4 == 0 && aligned_16(x);
-    if (dilated(*g))
-      return launch_gemm(plan, rows, k, depth, ForwardA32<true>{x, g32, vector_ok}, kernel_b(w, k), store, s);
-    return launch_gemm(plan, rows, k, depth, ForwardA32<false>{x, g32, vector_ok}, kernel_b(w, k), store, s);
-  }
-  return launch_gemm(plan, rows, k, depth, ForwardA{x, *g}, kernel_b(w, k), store, s);
+  if (const int status = plan_for(device, rows, kg, depth, false, &plan); status != GT_OK) return status;
+  const bool index32 = fits_32_bits(*g, k);
+  for (int64_t q = 0; q < g->groups; ++q)
+    if (const int status = forward_view(plan, v, kg, index32, x + q * v.c, g->c, w + q * kg, k,
+                                        bias ? bias + q * kg : nullptr, activation, y + q * kg,
+                                        static_cast<cudaStream_t>(stream));
+        status != GT_OK)
+      return status;
+  return GT_OK;
 }
 
 int conv2d_backward_data_f32(int device, const GtWindow2d* g, int64_t k, const float* dy, const float* w,
                              float* dx, void* stream) {
-  const int64_t rows = g->n * g->h * g->w, depth = g->kh * g->kw * k;
+  const GtWindow2d v = group_view(*g);
+  const int64_t kg = k / g->groups, rows = g->n * g->h * g->w, depth = v.kh * v.kw * kg;
   if (rows == 0 || g->c == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   GemmPlan plan;
-  if (const int status = plan_for(device, rows, g->c, depth, false, &plan); status != GT_OK) return status;
-  auto s = static_cast<cudaStream_t>(stream);
-  // Stride classes assume consecutive taps; geometry never pairs stride > 1 with dilation (the general
-  // loader below would still be right if it did).
-  if ((g->stride_h > 1 || g->stride_w > 1) && !dilated(*g) && fits_32_bits(*g, k))
-    return backward_data_strided(device, *g, k, dy, w, dx, s);
-  if (fits_32_bits(*g, k)) {
-    const FastDivmod div_k(static_cast<uint32_t>(k));
-    const Geometry32 g32(*g);
-    const BackwardDataB32 lb{w, static_cast<uint32_t>(g->c), div_k, k % 4 == 0 && aligned_16(w)};
-    const bool vector_ok = k % 4 == 0 && aligned_16(dy);
-    if (dilated(*g))
-      return launch_gemm(plan, rows, g->c, depth, BackwardDataA32<true>{dy, g32, div_k, vector_ok}, lb,
-                         StorePlain{dx, g->c}, s);
-    return launch_gemm(plan, rows, g->c, depth, BackwardDataA32<false>{dy, g32, div_k, vector_ok}, lb,
-                       StorePlain{dx, g->c}, s);
-  }
-  return launch_gemm(plan, rows, g->c, depth, BackwardDataA{dy, *g, k}, BackwardDataB{w, *g, k},
-                     StorePlain{dx, g->c}, s);
+  if (const int status = plan_for(device, rows, v.c, depth, false, &plan); status != GT_OK) return status;
+  const bool index32 = fits_32_bits(*g, k);
+  for (int64_t q = 0; q < g->groups; ++q)
+    if (const int status = backward_data_view(device, plan, v, kg, index32, dy + q * kg, k, w + q * kg,
+                                              dx + q * v.c, g->c, static_cast<cudaStream_t>(stream));
+        status != GT_OK)
+      return status;
+  return GT_OK;
 }
 
 int conv2d_backward_filter_workspace(int device, const GtWindow2d* g, int64_t k, size_t* floats) {
+  const GtWindow2d v = group_view(*g);
   GemmPlan plan;
-  if (const int status = plan_for(device, g->kh * g->kw * g->c, k, g->n * g->oh * g->ow, true, &plan);
+  if (const int status = plan_for(device, v.kh * v.kw * v.c, k / g->groups, g->n * g->oh * g->ow, true, &plan);
       status != GT_OK)
     return status;
   *floats = plan.workspace_floats;
@@ -483,20 +548,21 @@ int conv2d_backward_filter_workspace(int device, const GtWindow2d* g, int64_t k,
 
 int conv2d_backward_filter_f32(int device, const GtWindow2d* g, int64_t k, const float* x, const float* dy,
                                float* dw, float* workspace, void* stream) {
-  const int64_t rows = g->kh * g->kw * g->c, depth = g->n * g->oh * g->ow;
+  const GtWindow2d v = group_view(*g);
+  const int64_t kg = k / g->groups, rows = v.kh * v.kw * v.c, depth = g->n * g->oh * g->ow;
   if (rows == 0 || k == 0) return GT_OK;
   GT_GPU_CHECK(cudaSetDevice(device));
   GemmPlan plan;
-  if (const int status = plan_for(device, rows, k, depth, true, &plan); status != GT_OK) return status;
-  auto s = static_cast<cudaStream_t>(stream);
-  if (fits_32_bits(*g, k)) {
-    const Geometry32 g32(*g);
-    const bool vector_ok = g->c % 4 == 0 && aligned_16(x);
-    if (dilated(*g))
-      return backward_filter(plan, rows, k, depth, BackwardFilterA32<true>{x, g32, vector_ok}, dy, dw, workspace, s);
-    return backward_filter(plan, rows, k, depth, BackwardFilterA32<false>{x, g32, vector_ok}, dy, dw, workspace, s);
-  }
-  return backward_filter(plan, rows, k, depth, BackwardFilterA{x, *g}, dy, dw, workspace, s);
+  if (const int status = plan_for(device, rows, kg, depth, true, &plan); status != GT_OK) return status;
+  const bool index32 = fits_32_bits(*g, k);
+  // The groups share the workspace: each one's split-K slices are reduced before the next is launched
+  // on the same stream.
+  for (int64_t q = 0; q < g->groups; ++q)
+    if (const int status = backward_filter_view(plan, v, kg, index32, x + q * v.c, g->c, dy + q * kg, k,
+                                                dw + q * kg, workspace, static_cast<cudaStream_t>(stream));
+        status != GT_OK)
+      return status;
+  return GT_OK;
 }
 
 }  // namespace gt::gpu

@@ -284,16 +284,22 @@ class Dense(_Activated):
 
 
 class Conv2D(_Windowed):
-    """Keras's Conv2D: kernel (kh, kw, in, filters), taps dilation_rate apart (atrous convolution; the
-    window spans (k − 1)·dilation_rate + 1 cells, which "valid" and "same" count with). dilation_rate
-    stands where Keras 3 puts it, after padding (gputrain has no data_format: NHWC only)."""
+    """Keras's Conv2D: kernel (kh, kw, in/groups, filters), taps dilation_rate apart (atrous convolution;
+    the window spans (k − 1)·dilation_rate + 1 cells, which "valid" and "same" count with), channels in
+    `groups` groups convolved separately (input channels and filters divisible by groups, as Keras
+    checks). dilation_rate and groups stand where Keras 3 puts them, after padding (gputrain has no
+    data_format: NHWC only)."""
 
     def __init__(self, filters: int, kernel_size, strides=1, padding: str = "valid", dilation_rate=1,
-                 activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 groups: int = 1, activation=None, use_bias: bool = True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, input_shape=None, name=None):
         super().__init__(activation=activation, name=name, input_shape=input_shape)
         self.filters = checks.count(filters, "filters", 1)
+        self.groups = checks.count(groups, "groups", 1)
+        if self.filters % self.groups:
+            raise ValueError(f"groups: the number of filters must be divisible by the number of groups, got "
+                             f"groups={self.groups} and filters={self.filters}")
         self._set_window(kernel_size, strides, padding, dilation_rate)
         self.use_bias = checks.flag(use_bias, "use_bias")
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -304,7 +310,12 @@ class Conv2D(_Windowed):
         return self._output_rows_cols(input_shape) + (self.filters,)
 
     def param_specs(self, input_shape):
-        specs = {"kernel": (self.kernel_size + (input_shape[-1], self.filters), self.kernel_initializer)}
+        channels = input_shape[-1]
+        if channels % self.groups:
+            raise ValueError(f"{self.name}: groups: the number of input channels must be divisible by the number "
+                             f"of groups, got groups={self.groups} and an input of {channels} channels "
+                             f"(input shape {tuple(input_shape)})")
+        specs = {"kernel": (self.kernel_size + (channels // self.groups, self.filters), self.kernel_initializer)}
         if self.use_bias:
             specs["bias"] = ((self.filters,), self.bias_initializer)
         self.trainable_names = tuple(specs)
@@ -313,16 +324,19 @@ class Conv2D(_Windowed):
     def get_config(self):
         config = {"name": self.name, "filters": self.filters, "kernel_size": list(self.kernel_size),
                   "strides": list(self.strides), "padding": self.padding}
-        # Only when dilated: an undilated layer's config (and so the architecture key that checkpoints
-        # written before dilation existed were saved under) stays as it was.
+        # Only when dilated or grouped: a plain layer's config (and so the architecture key that
+        # checkpoints written before dilation and groups existed were saved under) stays as it was.
         if self.dilation_rate != (1, 1):
             config["dilation_rate"] = list(self.dilation_rate)
+        if self.groups != 1:
+            config["groups"] = self.groups
         config.update(activation=self.activation, use_bias=self.use_bias, **self._regularizer_config())
         return config
 
     def add_to_plan(self, plan, inputs):
         return plan.add_conv2d(self.params["kernel"], self.params.get("bias"), list(self.strides), self.padding,
-                               self.activation, input=inputs[0], dilation_rate=list(self.dilation_rate))
+                               self.activation, input=inputs[0], dilation_rate=list(self.dilation_rate),
+                               groups=self.groups)
 
 
 class Conv2DTranspose(_Activated):

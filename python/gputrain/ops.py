@@ -114,6 +114,38 @@ class _Args:
             raise self.error("padding", "'valid' or 'same'", padding)
         return padding.lower()
 
+    def conv_padding(self, padding):
+        """A convolution's padding: "valid"/"same", or explicit cells as [top, bottom, left, right] from
+        ((top, bottom), (left, right)), (ph, pw) (PyTorch's: ph rows above and below, pw columns left and
+        right) or one int p for all four sides. Dispatch checks the cells are non-negative."""
+        if isinstance(padding, str):
+            return padding.lower()
+        expected = "'valid', 'same', an int, (pad_h, pad_w) or ((top, bottom), (left, right))"
+        if _is_int(padding):
+            cells = [padding] * 4
+        else:
+            try:
+                items = [] if isinstance(padding, bytes) else list(padding)
+            except TypeError:
+                raise self.error("padding", expected, padding) from None
+            if len(items) != 2:
+                raise self.error("padding", expected, padding)
+            if all(_is_int(v) for v in items):
+                cells = [items[0], items[0], items[1], items[1]]
+            else:
+                cells = []
+                for side in items:
+                    try:
+                        pair = [] if isinstance(side, (str, bytes)) else list(side)
+                    except TypeError:
+                        pair = []
+                    if len(pair) != 2 or not all(_is_int(v) for v in pair):
+                        raise self.error("padding", expected, padding)
+                    cells += pair
+        if not all(-_INT64_MAX - 1 <= int(v) <= _INT64_MAX for v in cells):
+            raise ValueError(f"{self.op}: padding must hold 64-bit integers, got {padding!r}")
+        return [int(v) for v in cells]
+
     def activation(self, activation):
         if activation is not None and not isinstance(activation, str):
             raise self.error("activation", "None, 'linear' or one of " + ", ".join(map(repr, _core.activation_names())),
@@ -193,27 +225,36 @@ def dense_grad(dy, x, kernel, device: str | None = None):
     return _core.dense_grad(dy, x, kernel, _device(device, dy, x, kernel))
 
 
-def conv2d(x, kernel, bias=None, strides=(1, 1), padding: str = "valid", device: str | None = None,
-           activation: str | None = None, dilation_rate=(1, 1)):
-    """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in, out), plus bias (out,), then
+def conv2d(x, kernel, bias=None, strides=(1, 1), padding="valid", device: str | None = None,
+           activation: str | None = None, dilation_rate=(1, 1), groups: int = 1):
+    """2-D convolution of NHWC x with an HWIO kernel (kh, kw, in/groups, out), plus bias (out,), then
     activation (None/"linear" or an element-wise activation of gt.ops) fused into the same pass, as in
     dense. Kernel taps dilation_rate apart (Keras's atrous convolution: "valid" and "same" count with the
     dilated extent (k − 1)·dilation + 1); strides > 1 together with dilation_rate > 1 is a ValueError, as
-    in Keras."""
+    in Keras. padding: "valid", "same" (TensorFlow's rule), or explicit zeros ((top, bottom), (left,
+    right)), (ph, pw) or p (PyTorch's padding=(ph, pw) is ((ph, ph), (pw, pw))). groups: Keras's (and
+    PyTorch's) grouped convolution, in and out channels split into groups convolved separately."""
     args = _Args("conv2d")
     x, kernel, bias = args.array(x, "x"), args.array(kernel, "kernel"), args.optional(bias, "bias")
-    return _core.conv2d(x, kernel, bias, args.pair(strides, "strides"), args.padding(padding),
+    return _core.conv2d(x, kernel, bias, args.pair(strides, "strides"), args.conv_padding(padding),
                         args.pair(dilation_rate, "dilation_rate"), _device(device, x, kernel, bias),
-                        args.activation(activation))
+                        args.activation(activation), _groups(args, groups))
 
 
-def conv2d_grad(dy, x, kernel, strides=(1, 1), padding: str = "valid", device: str | None = None,
-                dilation_rate=(1, 1)):
-    """(dx, dkernel, dbias) of conv2d for the output gradient dy."""
+def conv2d_grad(dy, x, kernel, strides=(1, 1), padding="valid", device: str | None = None,
+                dilation_rate=(1, 1), groups: int = 1):
+    """(dx, dkernel, dbias) of conv2d for the output gradient dy (same strides, padding, dilation_rate
+    and groups as the forward)."""
     args = _Args("conv2d_grad")
     dy, x, kernel = args.array(dy, "dy"), args.array(x, "x"), args.array(kernel, "kernel")
-    return _core.conv2d_grad(dy, x, kernel, args.pair(strides, "strides"), args.padding(padding),
-                             args.pair(dilation_rate, "dilation_rate"), _device(device, dy, x, kernel))
+    return _core.conv2d_grad(dy, x, kernel, args.pair(strides, "strides"), args.conv_padding(padding),
+                             args.pair(dilation_rate, "dilation_rate"), _device(device, dy, x, kernel),
+                             _groups(args, groups))
+
+
+def _groups(args: _Args, groups) -> int:
+    # Any 64-bit int passes here; dispatch checks it (positive, dividing the channels) as Keras does.
+    return args.integer(groups, "groups", -_INT64_MAX - 1, _INT64_MAX)
 
 
 # ---- depthwise convolution --------------------------------------------------------------------------
