@@ -5,6 +5,7 @@
 
 #include "core/activations.h"
 #include "core/errors.h"
+#include "core/point_losses.h"
 #include "bindings/py_args.h"
 #include "bindings/py_tensor.h"
 #include "core/train_plan.h"
@@ -24,13 +25,37 @@ PlanActivation plan_activation(const py::object& name) {
   throw ValueError("activation: expected None, 'linear', " + names + "or 'softmax', got '" + s + "'");
 }
 
-PlanLoss plan_loss(const std::string& name) {
-  if (name == "sparse_categorical") return PlanLoss::SparseCategorical;
-  if (name == "sparse_categorical_probabilities") return PlanLoss::SparseCategoricalProbabilities;
-  if (name == "binary_logits") return PlanLoss::BinaryLogits;
-  if (name == "binary_probabilities") return PlanLoss::BinaryProbabilities;
-  throw ValueError("loss: expected 'sparse_categorical', 'sparse_categorical_probabilities', 'binary_logits' or "
-                   "'binary_probabilities', got '" + name + "'");
+std::string point_loss_names() {
+  std::string names;
+  for (const char* n : kPointLossNames) names += std::string(", '") + n + "'";
+  return names;
+}
+
+// The cross-entropies by the plan's names, or a Keras element-wise loss by its name (with `param`).
+PlanLossSpec plan_loss(const std::string& name, double param) {
+  if (name == "sparse_categorical") return {PlanLoss::SparseCategorical};
+  if (name == "sparse_categorical_probabilities") return {PlanLoss::SparseCategoricalProbabilities};
+  if (name == "binary_logits") return {PlanLoss::BinaryLogits};
+  if (name == "binary_probabilities") return {PlanLoss::BinaryProbabilities};
+  const int point = find_point_loss(name.c_str());
+  if (point >= 0) return {PlanLoss::Point, point, param};
+  throw ValueError("loss: expected 'sparse_categorical', 'sparse_categorical_probabilities', 'binary_logits', "
+                   "'binary_probabilities'" + point_loss_names() + ", got '" + name + "'");
+}
+
+// "accuracy", or an element-wise loss's name as a metric.
+std::vector<PlanMetric> plan_metrics(const std::vector<std::string>& names) {
+  std::vector<PlanMetric> metrics;
+  for (const std::string& name : names) {
+    if (name == "accuracy") {
+      metrics.push_back(PlanMetric{});
+      continue;
+    }
+    const int point = find_point_loss(name.c_str());
+    if (point < 0) throw ValueError("metrics: expected 'accuracy'" + point_loss_names() + ", got '" + name + "'");
+    metrics.push_back(PlanMetric{false, point});
+  }
+  return metrics;
 }
 
 Tensor optional(const std::optional<Tensor>& t) { return t ? *t : Tensor(); }
@@ -103,9 +128,11 @@ void bind_train_plan(py::module_& m) {
              return p.add_upsample_nearest2d(pair_arg(size, "size"), input);
            }, arg("size"), arg("input") = -1)
       .def("add_input", &TrainPlan::add_input, arg("sample_shape"))
-      .def("add_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output, double weight) {
-             p.add_loss(plan_loss(loss), fuse_activation, output, weight);
-           }, arg("loss"), arg("fuse_activation"), arg("output") = -1, arg("weight") = 1.0)
+      .def("add_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output, double weight,
+                          const std::vector<std::string>& metrics, double param) {
+             p.add_loss(plan_loss(loss, param), fuse_activation, output, weight, plan_metrics(metrics));
+           }, arg("loss"), arg("fuse_activation"), arg("output") = -1, arg("weight") = 1.0,
+           arg("metrics") = std::vector<std::string>{"accuracy"}, arg("param") = 0.0)
       .def("set_outputs", &TrainPlan::set_outputs, arg("values"))
       .def("add_weight_penalty", &TrainPlan::add_weight_penalty, arg("param"), arg("l1"), arg("l2"))
       .def("add_activity_penalty", &TrainPlan::add_activity_penalty, arg("value"), arg("l1"), arg("l2"))
@@ -147,8 +174,8 @@ void bind_train_plan(py::module_& m) {
              p.evaluate(xs, ys);
            }, arg("x"), arg("y"))
       .def("metrics", &TrainPlan::metrics, py::call_guard<py::gil_scoped_release>(),
-           "Per loss term: sum of the steps' mean losses, correct predictions; then the penalties' sum (since "
-           "reset_metrics()).")
+           "Per loss term: sum of the steps' mean losses, then one sum per metric; then the penalties' sum "
+           "(since reset_metrics()).")
       .def("reset_metrics", &TrainPlan::reset_metrics)
       .def("first_nonfinite_step", &TrainPlan::first_nonfinite_step, py::call_guard<py::gil_scoped_release>(),
            "Index among this plan's steps since reset_metrics() of the first whose loss was NaN or infinite, "

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/activations.h"
+#include "core/point_losses.h"
 #include "core/registry.h"
 
 namespace gt::kernels {
@@ -210,6 +211,16 @@ void binary_cross_entropy(const Device& device, int64_t n, const float* input, c
                           bool from_logits, float* loss, float* dinput, float* workspace) {
   launch(device, "binary_cross_entropy", &GtBackendTable::binary_cross_entropy_f32, n, input, target,
          int{from_logits}, loss, dinput, workspace);
+}
+
+size_t point_loss_workspace(const Device& device) {
+  return workspace_floats(device, "loss", &GtBackendTable::point_loss_workspace);
+}
+
+void point_loss(const Device& device, int kind, int64_t n, const float* input, const float* target, float param,
+                float* loss, float* dinput, float* workspace) {
+  launch(device, kPointLossNames[kind], &GtBackendTable::point_loss_f32, kind, n, input, target, param, loss, dinput,
+         workspace);
 }
 
 size_t weight_penalty_workspace(const Device& device) {

@@ -108,6 +108,10 @@ void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, 
 size_t binary_cross_entropy_workspace(const Device& device);
 void binary_cross_entropy(const Device& device, int64_t n, const float* input, const float* target,
                           bool from_logits, float* loss, float* dinput, float* workspace);
+size_t point_loss_workspace(const Device& device);
+// dinput null: the loss's value only (a metric).
+void point_loss(const Device& device, int kind, int64_t n, const float* input, const float* target, float param,
+                float* loss, float* dinput, float* workspace);
 size_t weight_penalty_workspace(const Device& device);
 void weight_penalty(const Device& device, int64_t n, const float* x, float l1, float l2, float scale, float* grad,
                     bool accumulate, float* penalty, float* workspace);

@@ -175,6 +175,12 @@ GT_OP(int, binary_cross_entropy_f32, (int device, int64_t n, const float* input,
                                       int from_logits, float* loss, float* dinput, float* workspace,
                                       void* stream))
 
+// Keras's element-wise losses (core/point_losses.h, `kind` a GtPointLoss): *loss = the mean of
+// f(input, target) over the n elements; with dinput set, dinput = f'(input, target) / n (null: a metric,
+// no gradient). param: Huber's delta.
+GT_OP(int, point_loss_workspace, (int device, size_t* floats))
+GT_OP(int, point_loss_f32, (int device, int kind, int64_t n, const float* input, const float* target, float param,
+                            float* loss, float* dinput, float* workspace, void* stream))
 // Keras's regularizers (core/penalty.h): *penalty = scale·Σ (l1·|x| + l2·x²) and grad = (with accumulate,
 // grad +=) scale·(l1·sign(x) + 2·l2·x); either output may be null.
 GT_OP(int, weight_penalty_workspace, (int device, size_t* floats))

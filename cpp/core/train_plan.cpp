@@ -17,6 +17,7 @@
 #include "core/nn_checks.h"
 #include "core/ops.h"
 #include "core/plan_memory.h"
+#include "core/point_losses.h"
 #include "core/train_plan_impl.h"
 
 namespace gt {
@@ -235,7 +236,12 @@ void Impl::place_buffers() {
 void Impl::complete() {
   if (workspace.defined()) return;
   place_buffers();
-  sums = buffer({2 * static_cast<int64_t>(losses.size()) + 1});
+  size_t slots = 0;
+  for (LossTerm& term : losses) {
+    term.first_sum = slots;
+    slots += 1 + term.metrics.size();
+  }
+  sums = buffer({static_cast<int64_t>(slots) + 1});
   kernels::fill_zero(device, sums.raw(), sums.nbytes());
   first_nonfinite = buffer({1}, DType::Int64);
   kernels::fill_zero(device, first_nonfinite.raw(), first_nonfinite.nbytes());
@@ -278,8 +284,10 @@ int64_t TrainPlan::add_input(const Shape& sample_shape) {
   return p.inputs.back();
 }
 
-void TrainPlan::add_loss(PlanLoss loss, bool fuse_activation, int64_t output, double weight) {
+void TrainPlan::add_loss(const PlanLossSpec& spec, bool fuse_activation, int64_t output, double weight,
+                         const std::vector<PlanMetric>& metrics) {
   Impl& p = *impl_;
+  PlanLoss loss = spec.kind;
   if (p.nodes.empty()) throw ValueError("add_loss: the plan has no layers");
   if (p.workspace.defined()) throw ValueError("add_loss: the plan has run; losses come before its first step");
   if (output == -1) output = static_cast<int64_t>(p.values.size()) - 1;
@@ -289,6 +297,23 @@ void TrainPlan::add_loss(PlanLoss loss, bool fuse_activation, int64_t output, do
                      std::to_string(p.values.size()) + " values");
   ops::check_float32("loss_weights", weight);
   const Tensor& out = p.values[output];
+  const bool sparse = loss == PlanLoss::SparseCategorical || loss == PlanLoss::SparseCategoricalProbabilities;
+  if (loss == PlanLoss::Point) {
+    if (spec.point < 0 || spec.point >= GT_POINT_LOSS_COUNT)
+      throw ValueError("add_loss: unknown element-wise loss " + std::to_string(spec.point));
+    if (fuse_activation) throw ValueError("add_loss: an element-wise loss takes over no activation");
+    ops::check_float32("delta", spec.param);
+  }
+  for (const PlanMetric& m : metrics) {
+    if (!m.accuracy && (m.point < 0 || m.point >= GT_POINT_LOSS_COUNT))
+      throw ValueError("metrics: unknown element-wise metric " + std::to_string(m.point));
+    if (!m.accuracy && sparse)
+      throw ValueError("metrics: an element-wise metric compares outputs with targets of their shape, not with "
+                       "sparse labels");
+    if (m.accuracy && loss == PlanLoss::Point && out.numel() != p.batch)
+      throw ValueError("metrics: accuracy against the targets of an element-wise loss needs one output per "
+                       "sample (a 0.5 threshold), got outputs " + shape_str(out.shape()));
+  }
   if (fuse_activation) {
     if (p.readers[output] > 0)  // the layers reading it need the activation's output, not the logits
       throw ValueError("add_loss: value " + std::to_string(output) + " is read by other layers, so the loss "
@@ -301,17 +326,24 @@ void TrainPlan::add_loss(PlanLoss loss, bool fuse_activation, int64_t output, do
   }
   Impl::LossTerm term;
   term.kind = loss;
+  term.point = spec.point;
+  term.param = static_cast<float>(spec.param);
   term.output = output;
   term.weight = static_cast<float>(weight);
-  if (loss == PlanLoss::SparseCategorical || loss == PlanLoss::SparseCategoricalProbabilities) {
+  term.metrics = metrics;
+  if (sparse) {
     if (out.ndim() != 2) throw ValueError("sparse categorical cross-entropy: expected outputs (batch, classes), got " +
                                           shape_str(out.shape()));
     term.labels = p.buffer({p.batch}, DType::Int32);
     p.need_workspace(kernels::softmax_cross_entropy_workspace(p.device, p.batch));
   } else {  // targets per sample as one row, however the output is shaped (the feed flattens them so)
     term.labels = p.buffer({p.batch, out.numel() / p.batch});
-    p.need_workspace(kernels::binary_cross_entropy_workspace(p.device));
+    p.need_workspace(loss == PlanLoss::Point ? kernels::point_loss_workspace(p.device)
+                                             : kernels::binary_cross_entropy_workspace(p.device));
   }
+  if (std::any_of(metrics.begin(), metrics.end(), [](const PlanMetric& m) { return !m.accuracy; }))
+    p.need_workspace(kernels::point_loss_workspace(p.device));
+  term.metric_values = p.buffer({std::max<int64_t>(static_cast<int64_t>(metrics.size()), 1)});
   if (p.training) {
     term.grad_slot = gradient_slot(p, output);
   } else {  // the loss writes a gradient nothing reads
@@ -568,38 +600,49 @@ void TrainPlan::update() {
 
 void TrainPlan::loss() {
   Impl& p = *this->impl_;
-  for (size_t k = 0; k < p.losses.size(); ++k) {
-    const Impl::LossTerm& term = p.losses[k];
+  for (const Impl::LossTerm& term : p.losses) {
     const Tensor& out = p.values[term.output];
-    float* hits = ptr(p.sums) + 2 * k + 1;
+    const auto [rows, classes] = rows_cols(out);
+    const bool sparse = term.kind == PlanLoss::SparseCategorical || term.kind == PlanLoss::SparseCategoricalProbabilities;
     switch (term.kind) {
       case PlanLoss::SparseCategorical:
-      case PlanLoss::SparseCategoricalProbabilities: {
-        const auto [rows, classes] = rows_cols(out);
-        if (term.kind == PlanLoss::SparseCategorical)
-          kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(),
-                                         ptr(term.value), ptr(term.grad), p.ws());
-        else
-          sparse_cross_entropy_on_probabilities(p, term);
-        kernels::count_argmax_hits(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(), hits);
+        kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(),
+                                       ptr(term.value), ptr(term.grad), p.ws());
         break;
-      }
-      default: {
-        const bool logits = term.kind == PlanLoss::BinaryLogits;
-        kernels::binary_cross_entropy(p.device, out.numel(), cptr(out), cptr(term.labels), logits, ptr(term.value),
-                                      ptr(term.grad), p.ws());
-        kernels::count_threshold_hits(p.device, out.numel(), cptr(out), cptr(term.labels), logits ? 0.0f : 0.5f, hits);
-      }
+      case PlanLoss::SparseCategoricalProbabilities:
+        sparse_cross_entropy_on_probabilities(p, term);
+        break;
+      case PlanLoss::Point:
+        kernels::point_loss(p.device, term.point, out.numel(), cptr(out), cptr(term.labels), term.param,
+                            ptr(term.value), ptr(term.grad), p.ws());
+        break;
+      default:
+        kernels::binary_cross_entropy(p.device, out.numel(), cptr(out), cptr(term.labels),
+                                      term.kind == PlanLoss::BinaryLogits, ptr(term.value), ptr(term.grad), p.ws());
     }
     if (term.weight != 1.0f)  // the gradient of weight · loss (the sums keep the loss itself)
       kernels::strided_copy(p.device, "loss_weights", flat_copy(out.numel(), term.weight, false), cptr(term.grad),
                             ptr(term.grad));
-    kernels::accumulate(p.device, 1, cptr(term.value), ptr(p.sums) + 2 * k);
+    float* sums = ptr(p.sums) + term.first_sum;
+    kernels::accumulate(p.device, 1, cptr(term.value), sums);
     kernels::mark_first_nonfinite(p.device, cptr(term.value), p.step_scalars(), p.first_nonfinite.data<int64_t>());
+    for (size_t j = 0; j < term.metrics.size(); ++j) {
+      const PlanMetric& m = term.metrics[j];
+      if (m.accuracy && sparse) {
+        kernels::count_argmax_hits(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(), sums + 1 + j);
+      } else if (m.accuracy) {  // logits: their sign; probabilities (and regression outputs): 0.5
+        const float threshold = term.kind == PlanLoss::BinaryLogits ? 0.0f : 0.5f;
+        kernels::count_threshold_hits(p.device, out.numel(), cptr(out), cptr(term.labels), threshold, sums + 1 + j);
+      } else {
+        float* value = ptr(term.metric_values) + j;
+        kernels::point_loss(p.device, m.point, out.numel(), cptr(out), cptr(term.labels), 0.0f, value, nullptr, p.ws());
+        kernels::accumulate(p.device, 1, value, sums + 1 + j);
+      }
+    }
   }
   // The regularizers' penalties; an activity penalty's gradient too (a weight penalty's is added to its
   // parameter's gradient in update(), once backward has written that).
-  float* penalty_sum = ptr(p.sums) + 2 * p.losses.size();
+  float* penalty_sum = ptr(p.sums) + (p.sums.numel() - 1);
   for (size_t k = 0; k < p.penalties.size(); ++k) {
     const Impl::Penalty& penalty = p.penalties[k];
     float* value = ptr(p.penalty_values) + k;

@@ -37,7 +37,24 @@ struct PlanActivation {
 // SparseCategoricalProbabilities: the same labels against probabilities no softmax of the plan produced
 // (computed on the host: such a plan is never recorded as a graph).
 // BinaryLogits / BinaryProbabilities: float32 targets shaped like the output.
-enum class PlanLoss { SparseCategorical, SparseCategoricalProbabilities, BinaryLogits, BinaryProbabilities };
+// Point: one of Keras's element-wise losses (core/point_losses.h), float32 targets shaped like the output.
+enum class PlanLoss { SparseCategorical, SparseCategoricalProbabilities, BinaryLogits, BinaryProbabilities, Point };
+
+// The loss of a term: its kind, and for Point which element-wise loss (a GtPointLoss) with its parameter
+// (Huber's delta).
+struct PlanLossSpec {
+  PlanLoss kind = PlanLoss::SparseCategorical;
+  int point = -1;
+  double param = 0.0;
+};
+
+// What a loss term counts on its output besides its loss (Keras's metrics): correct predictions
+// (accuracy: the first maximum against sparse labels; the sign, or 0.5 for probabilities, against binary
+// targets), or the mean of an element-wise loss (point: a GtPointLoss; mae, mse, ...) against the targets.
+struct PlanMetric {
+  bool accuracy = true;
+  int point = -1;
+};
 
 class TrainPlan {
  public:
@@ -103,12 +120,13 @@ class TrainPlan {
   int64_t add_input(const Shape& sample_shape);
 
   // A term of the loss, on value `output` (-1: the last one added), after the layers: the step's loss
-  // is the weighted sum of the terms (Keras's loss_weights), each term's mean and accuracy kept apart
+  // is the weighted sum of the terms (Keras's loss_weights), each term's mean and metrics kept apart
   // in metrics(). With fuse_activation, the output layer's softmax (sparse cross-entropy) or sigmoid
   // (binary, then given as BinaryLogits) is computed inside the loss from the logits, as Keras does;
   // the accuracy is read from the logits, where argmax and sign agree with it. A value other layers
   // also read gets the sum of their gradients and the loss's (its activation cannot be fused then).
-  void add_loss(PlanLoss loss, bool fuse_activation, int64_t output = -1, double weight = 1.0);
+  void add_loss(const PlanLossSpec& loss, bool fuse_activation, int64_t output = -1, double weight = 1.0,
+                const std::vector<PlanMetric>& metrics = {PlanMetric{}});
   // The values predict returns, in order (by default the loss terms', else the last value).
   void set_outputs(const std::vector<int64_t>& values);
   // Keras's regularizers, each adding to the step's loss and its gradient to what it reads. A weight
@@ -147,9 +165,10 @@ class TrainPlan {
   // Inference plans: the losses and accuracies of xs against ys added to metrics().
   void evaluate(const std::vector<Tensor>& xs, const std::vector<Tensor>& ys);
 
-  // Per loss term, in order: the sum of its steps' mean losses (unweighted) and its number of correct
-  // predictions; then the sum of the steps' penalties (regularizers); since reset_metrics(). Empty
-  // before the first step; reading waits for the device.
+  // Per loss term, in order: the sum of its steps' mean losses (unweighted), then one sum per metric
+  // (correct predictions, or the steps' means of an element-wise loss); then the sum of the steps'
+  // penalties (regularizers); since reset_metrics(). Empty before the first step; reading waits for the
+  // device.
   std::vector<double> metrics() const;
   void reset_metrics();
   // Which of this plan's steps since reset_metrics() (0 for the first) was the first whose loss was NaN

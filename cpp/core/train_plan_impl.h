@@ -85,9 +85,14 @@ struct TrainPlan::Impl {
   // batch into `value`.
   struct LossTerm {
     PlanLoss kind = PlanLoss::SparseCategorical;
+    int point = -1;      // kind Point: the GtPointLoss
+    float param = 0.0f;  // its parameter
     int64_t output = 0;
     float weight = 1.0f;
+    std::vector<PlanMetric> metrics;
+    size_t first_sum = 0;  // where its sums start: the loss, then one per metric
     Tensor labels, value, grad;
+    Tensor metric_values;  // this step's mean of each element-wise metric
     int grad_slot = -1;  // where grad is among the output's gradients (see gradient_slot)
   };
   std::vector<LossTerm> losses;
@@ -104,8 +109,8 @@ struct TrainPlan::Impl {
   };
   std::vector<Penalty> penalties;
   Tensor penalty_values;  // one float per penalty, this step's
-  // Since the reset, per loss term {sum of its mean losses, hits}, then the sum of the penalties;
-  // allocated when the plan is complete.
+  // Since the reset, per loss term its sum of mean losses and one sum per metric, then the sum of the
+  // penalties; allocated when the plan is complete.
   Tensor sums;
   Tensor first_nonfinite;  // int64: 1 + the step whose loss was first NaN or infinite since the reset, or 0
   std::vector<int64_t> outputs;  // what predict returns: set_outputs', else the losses' values, else the last

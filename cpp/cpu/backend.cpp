@@ -268,6 +268,13 @@ int binary_cross_entropy_f32(int, int64_t n, const float* input, const float* ta
   return guarded([&] { cpu::binary_cross_entropy(n, input, target, from_logits != 0, loss, dinput); });
 }
 
+int point_loss_workspace(int, size_t* floats) { *floats = 0; return GT_OK; }
+int point_loss_f32(int, int kind, int64_t n, const float* input, const float* target, float param, float* loss,
+                   float* dinput, float*, void*) {
+  bool listed = false;
+  const int status = guarded([&] { listed = cpu::point_loss(kind, n, input, target, param, loss, dinput); });
+  return status != GT_OK || listed ? status : fail(GT_ERR_GPU, "unknown loss kind");
+}
 int weight_penalty_workspace(int, size_t* floats) { *floats = 0; return GT_OK; }
 int weight_penalty_f32(int, int64_t n, const float* x, float l1, float l2, float scale, float* grad, int accumulate,
                        float* penalty, float*, void*) {

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/penalty.h"
+#include "core/point_losses.h"
 
 namespace gt::cpu {
 
@@ -55,6 +56,21 @@ void binary_cross_entropy(int64_t n, const float* input, const float* target, bo
     }
   }
   *loss = static_cast<float>(total / static_cast<double>(n));  // 0/0: NaN when empty, as np.mean
+}
+
+bool point_loss(int kind, int64_t n, const float* input, const float* target, float param, float* loss,
+                float* dinput) {
+  return with_point_loss(kind, [&](auto formula) {
+    using Formula = decltype(formula);
+    double total = 0.0;
+    const float inv_n = n > 0 ? 1.0f / static_cast<float>(n) : 0.0f;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > (1 << 15))
+    for (int64_t i = 0; i < n; ++i) {
+      total += Formula::value(input[i], target[i], param);
+      if (dinput) dinput[i] = Formula::grad(input[i], target[i], param) * inv_n;
+    }
+    *loss = static_cast<float>(total / static_cast<double>(n));  // 0/0: NaN when empty, as np.mean
+  });
 }
 
 void weight_penalty(int64_t n, const float* x, float l1, float l2, float scale, float* grad, bool accumulate,

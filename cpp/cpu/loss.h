@@ -16,6 +16,11 @@ void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, c
 void binary_cross_entropy(int64_t n, const float* input, const float* target, bool from_logits,
                           float* loss, float* dinput);
 
+// Keras's element-wise loss `kind` (core/point_losses.h): the mean over n elements, and (dinput not null)
+// its gradient. False for an unknown kind.
+bool point_loss(int kind, int64_t n, const float* input, const float* target, float param, float* loss,
+                float* dinput);
+
 // Keras's l1/l2 penalty over n elements (core/penalty.h), times scale, and its gradient (grad may be
 // null; with accumulate it is added to grad); penalty may be null.
 void weight_penalty(int64_t n, const float* x, float l1, float l2, float scale, float* grad, bool accumulate,

@@ -2,6 +2,7 @@
 // (binary cross-entropy) partial losses go to a workspace, and one block adds them in a fixed order:
 // the loss is deterministic, with no atomics.
 #include "core/penalty.h"
+#include "core/point_losses.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -61,6 +62,21 @@ __global__ void binary_cross_entropy_kernel(int64_t n, const float* __restrict__
       const bool clipped = p < eps || p > 1.0f - eps;  // Keras's clip passes no gradient there
       dinput[i] = clipped ? 0.0f : -(t / pc - (1.0f - t) / (1.0f - pc)) * inv_n;
     }
+  }
+  sum = block_reduce(sum, SumOp{}, 0.0f);
+  if (threadIdx.x == 0) block_loss[blockIdx.x] = sum;
+}
+
+// An element-wise loss's gradient (dinput may be null: a metric) and one partial loss sum per block.
+template <class Formula>
+__global__ void point_loss_kernel(int64_t n, const float* __restrict__ input, const float* __restrict__ target,
+                                  float param, float* __restrict__ dinput, float* __restrict__ block_loss) {
+  const float inv_n = 1.0f / static_cast<float>(n);
+  float sum = 0.0f;
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    sum += Formula::value(input[i], target[i], param);
+    if (dinput) dinput[i] = Formula::grad(input[i], target[i], param) * inv_n;
   }
   sum = block_reduce(sum, SumOp{}, 0.0f);
   if (threadIdx.x == 0) block_loss[blockIdx.x] = sum;
@@ -153,6 +169,31 @@ int weight_penalty_f32(int device, int64_t n, const float* x, float l1, float l2
     GT_LAUNCH(mean_kernel, 1, kThreads, s)(workspace, blocks, scale, penalty);  // empty: 0
     GT_GPU_CHECK_LAUNCH(mean_kernel);
   }
+  return GT_OK;
+}
+
+// One partial sum per block, at most GT_REDUCE_BLOCKS blocks.
+int point_loss_workspace(int, size_t* floats) {
+  *floats = GT_REDUCE_BLOCKS;
+  return GT_OK;
+}
+
+int point_loss_f32(int device, int kind, int64_t n, const float* input, const float* target, float param,
+                   float* loss, float* dinput, float* workspace, void* stream) {
+  GT_GPU_REQUIRE(kind >= 0 && kind < GT_POINT_LOSS_COUNT, "point_loss: unknown loss kind");
+  GT_GPU_CHECK(cudaSetDevice(device));
+  auto s = static_cast<cudaStream_t>(stream);
+  const unsigned blocks = n > 0 ? (grid_for(n) < GT_REDUCE_BLOCKS ? grid_for(n) : GT_REDUCE_BLOCKS) : 0;
+  if (blocks > 0) {
+    with_point_loss(kind, [&](auto formula) {
+      using Formula = decltype(formula);
+      GT_LAUNCH(point_loss_kernel<Formula>, blocks, kThreads, s)(n, input, target, param, dinput, workspace);
+    });
+    GT_GPU_CHECK_LAUNCH(point_loss_kernel);
+  }
+  GT_LAUNCH(mean_kernel, 1, kThreads, s)
+  (workspace, blocks, n > 0 ? 1.0f / static_cast<float>(n) : NAN, loss);  // empty: 0·NaN, as np.mean
+  GT_GPU_CHECK_LAUNCH(mean_kernel);
   return GT_OK;
 }
 

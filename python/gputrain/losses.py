@@ -2,12 +2,15 @@
 model's plan, which computes it on the device (cpp/core/train_plan.cpp). Where the model ends in the
 activation a probability loss expects (softmax for cross-entropy, sigmoid for binary cross-entropy), the
 loss is computed from the logits instead, exactly as Keras does: the same value, without the rounding
-of log(softmax)."""
+of log(softmax). The element-wise losses (mean squared error, ...) are listed once, with their formulas,
+in cpp/core/point_losses.h."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from . import checks
 
 
 class Loss:
@@ -25,9 +28,11 @@ class Loss:
         """Whole-array checks of y against the model's output shape (without the batch), before fit or
         evaluate starts, so a mismatch is reported once, naming y's shape."""
 
-    def add_to_plan(self, plan, activation, output_shape: tuple, output: int = -1, weight: float = 1.0) -> None:
+    def add_to_plan(self, plan, activation, output_shape: tuple, output: int = -1, weight: float = 1.0,
+                    metrics=("accuracy",)) -> None:
         """Adds this loss on the plan's value `output`, whose layer ends in `activation` (None where the
-        loss may not take it over), weighted by `weight`."""
+        loss may not take it over), weighted by `weight`, with the plan's `metrics` ("accuracy" or an
+        element-wise loss's name) on the same output."""
         raise NotImplementedError(type(self).__name__)
 
     def units_per_sample(self, output_shape: tuple) -> int:
@@ -53,13 +58,13 @@ class SparseCategoricalCrossentropy(Loss):
                 raise ValueError("y: sparse labels must be integer class indices")
         return y.astype(np.int32)
 
-    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0):
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",)):
         if self.from_logits:
-            plan.add_loss("sparse_categorical", False, output, weight)
+            plan.add_loss("sparse_categorical", False, output, weight, list(metrics))
         elif activation == "softmax" and len(output_shape) == 1:
-            plan.add_loss("sparse_categorical", True, output, weight)
+            plan.add_loss("sparse_categorical", True, output, weight, list(metrics))
         else:  # probabilities that no softmax of the model produced
-            plan.add_loss("sparse_categorical_probabilities", False, output, weight)
+            plan.add_loss("sparse_categorical_probabilities", False, output, weight, list(metrics))
 
 
 class CategoricalCrossentropy(SparseCategoricalCrossentropy):
@@ -78,9 +83,8 @@ class CategoricalCrossentropy(SparseCategoricalCrossentropy):
                              f"has {output_shape[-1]} outputs")
 
 
-class BinaryCrossentropy(Loss):
-    name = "binary_crossentropy"
-    fused_activation = "sigmoid"
+class _TargetsLikeOutputs(Loss):
+    """Float targets shaped like the output (one row per sample, however the output is shaped)."""
 
     def labels(self, y):
         y = np.asarray(y, np.float32)
@@ -93,28 +97,94 @@ class BinaryCrossentropy(Loss):
             raise ValueError(f"y: {per_sample} target(s) per sample (y has shape {y.shape}), but the model "
                              f"has {outputs} output(s) per sample")
 
-    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0):
-        if self.from_logits:
-            plan.add_loss("binary_logits", False, output, weight)
-        else:
-            plan.add_loss("binary_probabilities", activation == "sigmoid", output, weight)
-
     def units_per_sample(self, output_shape):
         return int(math.prod(output_shape))
 
 
-_BY_NAME = {cls.name: cls for cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy)}
+class BinaryCrossentropy(_TargetsLikeOutputs):
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",)):
+        if self.from_logits:
+            plan.add_loss("binary_logits", False, output, weight, list(metrics))
+        else:
+            plan.add_loss("binary_probabilities", activation == "sigmoid", output, weight, list(metrics))
+
+
+class _PointLoss(_TargetsLikeOutputs):
+    """An element-wise loss of Keras's: the mean over every element of its formula."""
+    aliases: tuple = ()
+
+    def __init__(self):
+        super().__init__(False)
+
+    def param(self) -> float:
+        return 0.0
+
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=()):
+        plan.add_loss(self.name, False, output, weight, list(metrics), self.param())
+
+    def get_config(self) -> dict:
+        return {}
+
+
+class MeanSquaredError(_PointLoss):
+    name, aliases = "mean_squared_error", ("mse",)
+
+
+class MeanAbsoluteError(_PointLoss):
+    name, aliases = "mean_absolute_error", ("mae",)
+
+
+class MeanAbsolutePercentageError(_PointLoss):
+    name, aliases = "mean_absolute_percentage_error", ("mape",)
+
+
+class MeanSquaredLogarithmicError(_PointLoss):
+    name, aliases = "mean_squared_logarithmic_error", ("msle",)
+
+
+class LogCosh(_PointLoss):
+    name, aliases = "log_cosh", ("logcosh",)
+
+
+class Poisson(_PointLoss):
+    name = "poisson"
+
+
+class Huber(_PointLoss):
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0):
+        super().__init__()
+        self.delta = checks.number(delta, "delta", low=0.0)
+
+    def param(self) -> float:
+        return self.delta
+
+    def get_config(self) -> dict:
+        return {"delta": self.delta}
+
+
+_CLASSES = (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError,
+            MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError, LogCosh, Poisson, Huber)
+# Keras's names: the function's ("mean_squared_error"), its short one ("mse") and the class's.
+_BY_NAME = {name: cls for cls in _CLASSES for name in (cls.name, *getattr(cls, "aliases", ()), cls.__name__)}
 
 
 def get(identifier) -> Loss:
     if isinstance(identifier, Loss):
         return identifier
-    if identifier not in _BY_NAME:
-        raise ValueError(f"loss: {identifier!r} is not one of {', '.join(_BY_NAME)}")
+    if isinstance(identifier, type) and issubclass(identifier, Loss) and identifier in _CLASSES:
+        return identifier()
+    if not isinstance(identifier, str) or identifier not in _BY_NAME:
+        raise ValueError(f"loss: {identifier!r} is not one of {', '.join(c.name for c in _CLASSES)} (or their "
+                         f"short names: mse, mae, mape, msle, logcosh)")
     return _BY_NAME[identifier]()
 
 
 def from_config(name: str, config: dict) -> Loss:
     if name not in _BY_NAME:
-        raise ValueError(f"loss: {name!r} is not one of {', '.join(_BY_NAME)}")
+        raise ValueError(f"loss: {name!r} is not one of {', '.join(c.name for c in _CLASSES)}")
     return _BY_NAME[name](**config)

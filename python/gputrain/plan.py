@@ -49,7 +49,7 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
             # The loss may take over the output's activation only where nothing else reads its output.
             kept = read[i] or getattr(model._output_layers()[i], "activity_regularizer", None) is not None
             target.loss.add_to_plan(plan, None if kept else activations[i], target.shape, outputs[i],
-                                    target.weight)
+                                    target.weight, [m.kernel for m in target.metrics])
     plan.set_outputs(outputs)
     if kind == "train":
         index = {layer: i for i, layer in enumerate(model.layers)}
@@ -134,12 +134,16 @@ class EpochMetrics:
         return min(found) if found else None
 
     def read(self, seen: int) -> dict:
-        sums = [[0.0, 0.0] for _ in targets.trained(self.targets)]
+        terms = targets.trained(self.targets)
+        sums = [[0.0] * (1 + len(t.metrics)) for t in terms]
         penalties = 0.0
         for plan, _ in self._epoch.values():
-            values = plan.metrics()  # per term: loss sum, hits; then the penalties' sum
-            for k, term in enumerate(sums):
-                term[0] += values[2 * k] * plan.batch
-                term[1] += values[2 * k + 1]
-            penalties += values[-1] * plan.batch
+            # Per term: its loss sum, then one sum per metric; then the penalties' sum. Sums of the steps'
+            # means count each plan's batch; correct predictions are counts already.
+            values = iter(plan.metrics())
+            for term, term_sums in zip(terms, sums):
+                term_sums[0] += next(values) * plan.batch
+                for j, metric in enumerate(term.metrics, start=1):
+                    term_sums[j] += next(values) * (1 if metric.kernel == "accuracy" else plan.batch)
+            penalties += next(values) * plan.batch
         return targets.logs(self.targets, sums, penalties, seen)

@@ -1,7 +1,8 @@
 """What compile says about each output of a model: its loss, loss weight and metrics, given as Keras
 takes them (one value for every output, a list with one entry per output, or a dict by output name),
-and the names the logs give them: "loss" for the weighted sum of the losses, and with several outputs
-"<output>_loss" for each loss and "<output>_accuracy" for each accuracy, as Keras 3 names them."""
+and the names the logs give them, as Keras 3 does: "loss" for the weighted sum of the losses (and the
+regularizers' penalties), each metric by the name it was given ("acc", "mae", ...), and with several
+outputs "<output>_loss" for each loss and "<output>_<metric>" for each metric."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,54 @@ import numpy as np
 
 from . import losses
 
-METRICS = ("accuracy", "acc")
+# Metric names: accuracies (and the labels each needs: None for any), means of an element-wise loss, and
+# square roots of such a mean over the epoch.
+_ACCURACIES = {"accuracy": None, "acc": None, "sparse_categorical_accuracy": "sparse",
+               "categorical_accuracy": "categorical", "binary_accuracy": "targets"}
+_MEANS = {"mae": "mean_absolute_error", "mean_absolute_error": "mean_absolute_error",
+          "mse": "mean_squared_error", "mean_squared_error": "mean_squared_error",
+          "mape": "mean_absolute_percentage_error",
+          "mean_absolute_percentage_error": "mean_absolute_percentage_error",
+          "msle": "mean_squared_logarithmic_error",
+          "mean_squared_logarithmic_error": "mean_squared_logarithmic_error",
+          "logcosh": "log_cosh", "log_cosh": "log_cosh", "poisson": "poisson"}
+_ROOTS = {"rmse": "mean_squared_error", "root_mean_squared_error": "mean_squared_error"}
+
+
+class Metric:
+    """One metric of an output: `name` as compile was given it (the logs' key), `kernel` what the plan
+    computes ("accuracy", or an element-wise loss's name, whose mean it sums), `root` whether the epoch's
+    value is the square root of that mean (rmse)."""
+
+    def __init__(self, name: str, kernel: str, root: bool = False):
+        self.name, self.kernel, self.root = name, kernel, root
+
+
+def _labels_kind(loss) -> str:
+    if isinstance(loss, losses.CategoricalCrossentropy):
+        return "categorical"
+    return "sparse" if isinstance(loss, losses.SparseCategoricalCrossentropy) else "targets"
+
+
+def _metric(name, loss) -> Metric:
+    if not isinstance(name, str):
+        raise ValueError(f"metrics: expected metric names, got {name!r} (metric objects are not supported yet)")
+    if name not in _ACCURACIES and name not in _MEANS and name not in _ROOTS:
+        raise ValueError(f"metrics: {name!r} is not supported; gputrain has {', '.join([*_ACCURACIES, *_MEANS, *_ROOTS])}")
+    if loss is None:
+        raise ValueError(f"metrics: {name!r} is given for an output without a loss; gputrain computes metrics beside "
+                         f"an output's loss")
+    kind = _labels_kind(loss)
+    if name in _ACCURACIES:
+        needed = _ACCURACIES[name]
+        if needed is not None and needed != kind:
+            raise ValueError(f"metrics: {name!r} needs {needed} labels, but the loss {loss.name} takes {kind} "
+                             f"labels; use 'accuracy'")
+        return Metric(name, "accuracy")
+    if kind != "targets":
+        raise ValueError(f"metrics: {name!r} compares outputs with targets of their shape, but the loss {loss.name} "
+                         f"takes class labels")
+    return Metric(name, _ROOTS[name], root=True) if name in _ROOTS else Metric(name, _MEANS[name])
 
 
 class OutputTarget:
@@ -42,13 +90,10 @@ def _per_output(value, names: list, what: str, single_ok) -> list:
     return [value] * len(names)
 
 
-def _metric_names(entry, what: str) -> list:
+def _metrics(entry, loss) -> list:
     """One output's metrics: a name or a list of names."""
     names = [] if entry is None else [entry] if isinstance(entry, str) else list(entry)
-    for name in names:
-        if name not in METRICS:
-            raise ValueError(f"{what}: {name!r} is not supported (only 'accuracy')")
-    return ["accuracy"] if names else []
+    return [_metric(name, loss) for name in names]
 
 
 def _weight(value, name: str) -> float:
@@ -81,8 +126,8 @@ def resolve(names: list, loss, loss_weights=None, metrics=None) -> list[OutputTa
     for i, name in enumerate(names):
         entry = per_loss[i]
         weight = 1.0 if weights[i] is None else _weight(weights[i], name)
-        targets.append(OutputTarget(i, name, None if entry is None else losses.get(entry), weight,
-                                    _metric_names(per_metrics[i], "metrics")))
+        loss_object = None if entry is None else losses.get(entry)
+        targets.append(OutputTarget(i, name, loss_object, weight, _metrics(per_metrics[i], loss_object)))
     return targets
 
 
@@ -96,23 +141,28 @@ def log_names(targets: list) -> list[str]:
     (where there are several), each output's metrics."""
     terms = trained(targets)
     if len(targets) == 1:
-        return ["loss", *targets[0].metrics]
+        return ["loss", *(m.name for m in targets[0].metrics)]
     names = ["loss"] + ([f"{t.name}_loss" for t in terms] if len(terms) > 1 else [])
-    return names + [f"{t.name}_{m}" for t in terms for m in t.metrics]
+    return names + [f"{t.name}_{m.name}" for t in terms for m in t.metrics]
 
 
 def logs(targets: list, term_sums: list, penalty_sum: float, seen: int) -> dict:
-    """The logs from the plans' sums over `seen` samples: per loss term (its mean losses summed
-    weighted by batch, its correct predictions), and the regularizers' penalties summed likewise, which
-    the total loss includes (as Keras's), the outputs' own losses not."""
+    """The logs from the plans' sums over `seen` samples: per loss term [its mean losses summed weighted
+    by batch, then per metric its correct predictions or its means summed likewise], and the
+    regularizers' penalties summed likewise, which the total loss includes (as Keras's), the outputs'
+    own losses not."""
     terms = trained(targets)
     count = max(seen, 1)
-    means = [loss_sum / count for loss_sum, _ in term_sums]
+    means = [sums[0] / count for sums in term_sums]
     values = [sum(t.weight * m for t, m in zip(terms, means)) + penalty_sum / count]
     if len(targets) > 1 and len(terms) > 1:
         values += means
-    for t, (_, hits) in zip(terms, term_sums):
-        values += [hits / max(seen * t.units_per_sample(), 1)] * len(t.metrics)
+    for t, sums in zip(terms, term_sums):
+        for m, total in zip(t.metrics, sums[1:]):
+            if m.kernel == "accuracy":
+                values.append(total / max(seen * t.units_per_sample(), 1))
+            else:
+                values.append(math.sqrt(total / count) if m.root else total / count)
     return dict(zip(log_names(targets), values))
 
 
