@@ -28,7 +28,8 @@ enum GtStatus {
 // 9: element-wise binary ops (GtBinaryOp) and the gradient of an element-wise maximum or minimum.
 // 10: bias_activation_f32 (a bias and activation after a kernel that cannot fuse them).
 // 11: GtWindow2d carries dilation_h, dilation_w (dilated conv2d; 1 for pooling).
-// 12: GtWindow2d carries groups (grouped conv2d; 1 for pooling); weight_penalty_f32 (regularizers).
+// 12: GtWindow2d carries groups (grouped conv2d; 1 for pooling); weight_penalty_f32 (regularizers);
+//    point_loss_f32 (element-wise losses and metrics).
 #define GT_BACKEND_ABI_VERSION 12
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
