@@ -276,7 +276,9 @@ def _check_scalar_config(path, field: str, config) -> None:
 
 
 def _check_optimizer(path, field: str, value) -> None:
-    _check_named_config(path, field, value, {"iterations": _check_count})
+    # Its config may hold a learning-rate schedule: {"class_name", "config": {... "boundaries": [...]}}.
+    _check_fields(path, field, value, {"name": _check_class_name, "iterations": _check_count,
+                                       "config": lambda p, f, c: _check_config(p, f, c, depth_left=3)})
 
 
 def _check_metric_names(path, field: str, metrics) -> None:
