@@ -177,6 +177,22 @@ class Layer:
     def count_params(self) -> int:
         return sum(t.size for t in self.params.values())
 
+    # ---- weights, as Keras names them (gt.Tensors on the layer's device, in Keras's order) ----
+    @property
+    def weights(self) -> list:
+        return list(self.params.values())
+
+    @property
+    def trainable_weights(self) -> list:
+        return [self.params[name] for name in self.trainable_names if name in self.params]
+
+    @property
+    def non_trainable_weights(self) -> list:
+        return [t for name, t in self.params.items() if name not in self.trainable_names]
+
+    def get_weights(self) -> list:
+        return [t.numpy() for t in self.params.values()]
+
     def get_config(self) -> dict:
         return {"name": self.name}
 

@@ -129,8 +129,9 @@ class Trainer:
     def _plan_step(self, xb, yb, count):
         """One step through the training plan for this batch size (built on first use); the plan."""
         plan = self._plan("train", count)
+        learning_rate = self.optimizer.learning_rate  # a schedule's at the updates done so far, as Keras's
         self.optimizer.iterations += 1
-        plan_module.step(plan, xb, yb, self.optimizer.iterations, self.optimizer.learning_rate, self.run_eagerly)
+        plan_module.step(plan, xb, yb, self.optimizer.iterations, learning_rate, self.run_eagerly)
         return plan
 
     def _labels(self) -> list:
@@ -214,10 +215,7 @@ class Trainer:
             self._check_finite(*validation_data, "validation_data ")
         if len(x[0]) == 0:
             raise ValueError("x: no samples to train on")
-        callbacks = list(callbacks or [])
-        for c in callbacks:
-            if not isinstance(c, callbacks_module.Callback):
-                raise TypeError(f"callbacks: expected gputrain callbacks, got {type(c).__name__}")
+        callbacks = self._callbacks(callbacks)
         checkpoints = [c for c in callbacks if isinstance(c, callbacks_module.ModelCheckpoint)]
         if resume and not checkpoints:
             checkpoints = [callbacks_module.ModelCheckpoint()]
@@ -369,7 +367,7 @@ class Trainer:
             if diverged_after is None and "loss" in logs and not math.isfinite(logs["loss"]):
                 diverged_after = last_finite
             if validation_data is not None and diverged_after is None:
-                val_logs = self._evaluate_arrays(*validation_data, batch_size, verbose=0)
+                val_logs = self._evaluate_arrays(*validation_data, batch_size, 0, callbacks)
                 logs.update({f"val_{name}": value for name, value in val_logs.items()})
             bar.finish(step, logs)
             history.on_epoch_end(epoch, logs)
@@ -414,49 +412,114 @@ class Trainer:
                     batch.append(_tensor(rows.astype(np.float32, copy=False), device=self.device))
             yield batch
 
-    def predict(self, x, batch_size: int = 32, verbose=0):
+    def predict(self, x, batch_size: int = 32, verbose=0, callbacks=None):
         """The outputs for x: an array, or a list of arrays for a model of several outputs."""
         self.build()
         batch_size = checks.count(batch_size, "batch_size", 1)
         _verbosity(verbose)
+        callbacks = self._callbacks(callbacks)
         xs, _ = self._check_xy(x, None)
         shapes = self._output_shapes()
         parts: list = [[] for _ in shapes]
-        for batch in self._batches(xs, batch_size):
+        for c in callbacks:
+            c.on_predict_begin({})
+        for step, batch in enumerate(self._batches(xs, batch_size)):
+            for c in callbacks:
+                c.on_predict_batch_begin(step, {})
             outputs = self._plan("predict", batch[0].shape[0]).predict(batch)
-            for part, out in zip(parts, outputs if isinstance(outputs, list) else [outputs]):
+            outputs = outputs if isinstance(outputs, list) else [outputs]
+            for part, out in zip(parts, outputs):
                 part.append(out.numpy())
+            for c in callbacks:
+                c.on_predict_batch_end(step, {"outputs": [part[-1] for part in parts]})
+        for c in callbacks:
+            c.on_predict_end({})
         arrays = [np.concatenate(part) if part else np.zeros((0,) + shape, np.float32)
                   for part, shape in zip(parts, shapes)]
         return arrays[0] if len(arrays) == 1 else arrays
 
-    def evaluate(self, x, y, batch_size: int = 32, verbose=1):
-        """The loss, or [loss, the outputs' losses (several outputs), metrics...] as Keras returns it."""
+    def evaluate(self, x, y, batch_size: int = 32, verbose=1, callbacks=None, return_dict: bool = False):
+        """The loss, or [loss, the outputs' losses (several outputs), metrics...] as Keras returns it; with
+        return_dict, the logs by name."""
         if self.loss is None:
             raise ValueError("evaluate: compile the model first")
         batch_size = checks.count(batch_size, "batch_size", 1)
         verbose = _verbosity(verbose)
-        values = list(self._evaluate_arrays(*self._check_xy(x, y), batch_size, verbose).values())
-        return values if len(values) > 1 else values[0]
+        return_dict = checks.flag(return_dict, "return_dict")
+        logs = self._evaluate_arrays(*self._check_xy(x, y), batch_size, verbose, self._callbacks(callbacks))
+        return _returned(logs, return_dict)
 
-    def _evaluate_arrays(self, xs: list, ys: list, batch_size: int, verbose: int) -> dict:
-        """evaluate's logs for checked arrays."""
+    def _callbacks(self, callbacks) -> list:
+        """The callbacks given (checked), each told the model."""
+        callbacks = list(callbacks or [])
+        for c in callbacks:
+            if not isinstance(c, callbacks_module.Callback):
+                raise TypeError(f"callbacks: expected gputrain callbacks, got {type(c).__name__}")
+            c.set_model(self)
+        return callbacks
+
+    def _evaluate_arrays(self, xs: list, ys: list, batch_size: int, verbose: int, callbacks=()) -> dict:
+        """evaluate's logs for checked arrays, with the callbacks' on_test_* events."""
         labels = self._labels()
         plans = self._inference_plans["evaluate"]
         sums = plan_module.EpochMetrics(plans, self.targets)
         sums.start()
         samples = len(xs[0])
         bar = ProgressBar(math.ceil(samples / batch_size), verbose=verbose)
+        batch_logs = any(getattr(c, "reads_batch_logs", True) for c in callbacks)
+        for c in callbacks:
+            c.on_test_begin({})
         seen = 0
         for step, batch in enumerate(self._batches(xs, batch_size), start=1):
+            for c in callbacks:
+                c.on_test_batch_begin(step - 1, {})
             count = batch[0].shape[0]
             yb = [_tensor(convert(y[seen:seen + count]), device=self.device) for convert, y in zip(labels, ys)]
             plan = self._plan("evaluate", count)
             plan.evaluate(batch, yb)
             sums.track(plan, step - 1)
             seen += count
-            if bar.due(step):
-                bar.update(step, sums.read(seen))
+            due = bar.due(step)
+            if due or batch_logs:
+                running = sums.read(seen)
+                if due:
+                    bar.update(step, running)
+                for c in callbacks:
+                    c.on_test_batch_end(step - 1, running)
         logs = sums.read(samples)
         bar.finish(bar.target, logs)
+        for c in callbacks:
+            c.on_test_end(dict(logs))
         return logs
+
+    # ---- one batch at a time, as Keras's *_on_batch ----
+    def train_on_batch(self, x, y, return_dict: bool = False):
+        """One training step on this batch; its loss and metrics (of this batch alone)."""
+        if self.optimizer is None:
+            raise ValueError("train_on_batch: compile the model first")
+        xs, ys = self._check_xy(x, y)
+        self._check_finite(xs, ys, "")
+        batch = next(self._batches(xs, len(xs[0])))
+        yb = [_tensor(convert(y), device=self.device) for convert, y in zip(self._labels(), ys)]
+        sums = plan_module.EpochMetrics(self._plans, self.targets)
+        sums.start()
+        sums.track(self._plan_step(batch, yb, len(xs[0])), 0)
+        return _returned(sums.read(len(xs[0])), checks.flag(return_dict, "return_dict"))
+
+    def test_on_batch(self, x, y, return_dict: bool = False):
+        """This batch's loss and metrics, in inference."""
+        if self.loss is None:
+            raise ValueError("test_on_batch: compile the model first")
+        xs, ys = self._check_xy(x, y)
+        return _returned(self._evaluate_arrays(xs, ys, len(xs[0]), 0), checks.flag(return_dict, "return_dict"))
+
+    def predict_on_batch(self, x):
+        return self.predict(x, batch_size=max(len(self._check_xy(x, None)[0][0]), 1))
+
+
+def _returned(logs: dict, return_dict: bool):
+    """Logs as Keras's evaluate returns them: the dict, or the values (the loss alone when there is only it)."""
+    if return_dict:
+        return dict(logs)
+    values = list(logs.values())
+    return values if len(values) > 1 else values[0]

@@ -1,0 +1,45 @@
+"""Small Keras conveniences as Keras has them: gt.utils.to_categorical and normalize (shapes, dtypes, the
+trailing axis of 1, labels that do not fit refused instead of wrapped) and a layer's weights,
+trainable_weights, non_trainable_weights and get_weights."""
+import numpy as np
+import pytest
+
+import gputrain as gt
+
+
+def test_to_categorical_as_keras():
+    got = gt.utils.to_categorical([2, 0, 1])
+    np.testing.assert_array_equal(got, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    assert got.dtype == np.float64
+    assert gt.utils.to_categorical(np.array([[1], [3]]), num_classes=5).shape == (2, 5)  # (n, 1) -> (n, 5)
+    assert gt.utils.to_categorical(np.zeros((2, 3), np.int64), 4).shape == (2, 3, 4)
+    assert gt.utils.to_categorical(np.array([1.0, 2.0]))[1, 2] == 1.0
+    with pytest.raises(ValueError, match=r"label 3 at index 1 is outside \[0, 3\)"):
+        gt.utils.to_categorical([0, 3], num_classes=3)
+    with pytest.raises(ValueError, match=r"label -1 at index 0"):
+        gt.utils.to_categorical([-1, 0])
+    with pytest.raises(ValueError, match="integer class labels, got fractions"):
+        gt.utils.to_categorical([0.5])
+    with pytest.raises(ValueError, match="num_classes"):
+        gt.utils.to_categorical([0], num_classes=0)
+
+
+def test_normalize_as_keras():
+    x = np.array([[3.0, 4.0], [0.0, 0.0]])
+    np.testing.assert_allclose(gt.utils.normalize(x), [[0.6, 0.8], [0.0, 0.0]])
+    np.testing.assert_allclose(gt.utils.normalize(x, axis=0), [[1.0, 1.0], [0.0, 0.0]])
+    np.testing.assert_allclose(gt.utils.normalize(x, order=1), [[3 / 7, 4 / 7], [0.0, 0.0]])
+
+
+def test_layer_weights_as_keras_names_them():
+    gt.utils.set_random_seed(0)
+    bn = gt.layers.BatchNormalization()
+    model = gt.Sequential([gt.Input((3,)), gt.layers.Dense(2, name="d"), bn])
+    model.build(device="cpu")
+    dense = model.get_layer("d")
+    assert [w.shape for w in dense.weights] == [(3, 2), (2,)]
+    assert [w.shape for w in dense.trainable_weights] == [(3, 2), (2,)] and dense.non_trainable_weights == []
+    assert len(bn.trainable_weights) == 2 and len(bn.non_trainable_weights) == 2  # the moving statistics
+    dense.trainable = False
+    assert dense.trainable_weights == [] and len(dense.non_trainable_weights) == 2
+    np.testing.assert_array_equal(dense.get_weights()[0], model.get_weights()[0])
