@@ -36,6 +36,10 @@ def _layer(layer, xs, p):
         return ref.batch_norm_train(x, p["gamma"], p["beta"], layer.epsilon)
     elif isinstance(layer, layers.LeakyReLU):
         return np.where(x >= 0, x, layer.negative_slope * x)
+    elif isinstance(layer, layers.PReLU):  # alpha (the sample shape, shared axes 1) broadcasts over them
+        return np.where(x > 0, x, p["alpha"] * x)
+    elif isinstance(layer, layers.Permute):
+        return x.transpose((0,) + tuple(layer.dims))
     elif isinstance(layer, layers.Activation):
         z = x
     elif isinstance(layer, layers.Add):

@@ -1,5 +1,5 @@
-"""Keras's layers that move values without arithmetic: ZeroPadding2D, Cropping2D, UpSampling2D (nearest) and
-Reshape (a view of its input in the plan: no kernel runs)."""
+"""Keras's layers that move values: ZeroPadding2D, Cropping2D, UpSampling2D, Permute and Reshape (a view of its
+input in the plan: no kernel runs)."""
 from __future__ import annotations
 
 import numpy as np
@@ -104,6 +104,31 @@ class Reshape(Layer):
 
     def get_config(self):
         return {"name": self.name, "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Keras's Permute: output axis i is input axis dims[i - 1], dims a permutation of 1..rank (the batch
+    excluded, it stays first)."""
+
+    def __init__(self, dims, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+            raise TypeError(f"dims: expected a tuple of ints, got {dims!r}")
+        self.dims = tuple(checks.count(d, "dims", 1) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"dims: expected a permutation of 1..{len(self.dims)}, got {self.dims}")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != len(self.dims):
+            raise ValueError(f"{self.name}: dims {self.dims} do not permute the {len(input_shape)} axes of inputs "
+                             f"{tuple(input_shape)}")
+        return tuple(input_shape[d - 1] for d in self.dims)
+
+    def add_to_plan(self, plan, inputs):
+        return plan.add_permute(list(self.dims), input=inputs[0])
+
+    def get_config(self):
+        return {"name": self.name, "dims": list(self.dims)}
 
 
 class UpSampling2D(Layer):
