@@ -129,6 +129,9 @@ void bind_train_plan(py::module_& m) {
       .def("add_upsample_nearest2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
              return p.add_upsample_nearest2d(pair_arg(size, "size"), input);
            }, arg("size"), arg("input") = -1)
+      .def("add_upsample_bilinear2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
+             return p.add_upsample_bilinear2d(pair_arg(size, "size"), input);
+           }, arg("size"), arg("input") = -1)
       .def("add_input", &TrainPlan::add_input, arg("sample_shape"))
       .def("add_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output, double weight,
                           const std::vector<std::string>& metrics, double param) {

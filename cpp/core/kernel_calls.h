@@ -105,6 +105,9 @@ void prelu_forward(const Device& device, const GtStridedView& v, int64_t alpha_s
                    const float* alpha, float* y);
 void prelu_backward(const Device& device, const GtStridedView& v, int64_t alpha_size, const float* dy,
                     const float* x, const float* alpha, float* dx, float* terms);
+// Bilinear resizing of NHWC images (GtResize2d): y from x, and dx from dy (a gather, deterministic).
+void resize_bilinear2d_forward(const Device& device, const GtResize2d& r, const float* x, float* y);
+void resize_bilinear2d_backward(const Device& device, const GtResize2d& r, const float* dy, float* dx);
 // dst[i] = float(src[i]): uint8 images to float32 on the device they were copied to.
 void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst);
 

@@ -234,5 +234,11 @@ GT_OP(int, prelu_forward_f32, (int device, const GtStridedView* v, int64_t alpha
                                const float* alpha, float* y, void* stream))
 GT_OP(int, prelu_backward_f32, (int device, const GtStridedView* v, int64_t alpha_size, const float* dy,
                                 const float* x, const float* alpha, float* dx, float* terms, void* stream))
+// Bilinear resizing (GtResize2d). Backward gathers, for each input cell, the output cells whose taps
+// read it (no atomics: deterministic).
+GT_OP(int, resize_bilinear2d_forward_f32, (int device, const GtResize2d* r, const float* x, float* y,
+                                           void* stream))
+GT_OP(int, resize_bilinear2d_backward_f32, (int device, const GtResize2d* r, const float* dy, float* dx,
+                                            void* stream))
 
 #undef GT_OP

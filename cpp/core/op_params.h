@@ -67,6 +67,13 @@ typedef struct GtStridedView {
   int64_t strides[GT_VIEW_MAX_RANK];
 } GtStridedView;
 
+// Bilinear resizing of NHWC images (n, h, w, c) to (n, oh, ow, c), TensorFlow's tf.image.resize
+// "bilinear" (half-pixel centres, no antialiasing), as Keras's UpSampling2D(interpolation="bilinear").
+typedef struct GtResize2d {
+  int64_t n, h, w, c;
+  int64_t oh, ow;
+} GtResize2d;
+
 // GPU reductions over rows (bias gradients, batch-norm statistics) split the rows into at most this many
 // bands, each reduced by one block into workspace[band][column], then the bands are summed in a fixed
 // order: deterministic, and parallel even when there are few columns. Dispatch sizes the workspace.

@@ -440,6 +440,18 @@ struct PermuteLayer : Indexed {
   }
 };
 
+// UpSampling2D, bilinear: TensorFlow's resize (core/bilinear.h); backward gathers each input cell's
+// gradient from the output cells that read it.
+struct UpsampleBilinearLayer : Indexed {
+  GtResize2d r{};
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+  void forward(Impl& p, bool) override { kernels::resize_bilinear2d_forward(p.device, r, cptr(x(p)), ptr(y(p))); }
+  void backward(Impl& p) override {
+    if (dx(p).defined()) kernels::resize_bilinear2d_backward(p.device, r, cptr(dy(p)), ptr(dx(p)));
+  }
+};
+
 // A view: its output and gradient share its input's buffers, so no kernel runs.
 struct ReshapeLayer : PlanNode {
   bool backward_reads_inputs() const override { return false; }
@@ -704,16 +716,32 @@ int64_t TrainPlan::add_concatenate(const std::vector<int64_t>& inputs, int64_t a
   return p.push(std::move(layer), std::move(ins), Shape(out.begin() + 1, out.end()));
 }
 
-int64_t TrainPlan::add_upsample_nearest2d(ops::Pair size, int64_t input) {
-  Impl& p = *impl_;
-  const Tensor& x = p.input(input);
+namespace {
+// UpSampling2D's input, checked, and its output's sample shape.
+Shape upsampled(const Tensor& x, ops::Pair size) {
   if (x.ndim() != 4)
     throw ValueError("up_sampling2d: expected inputs (batch, height, width, channels), got " + shape_str(x.shape()));
   ops::check_positive_pair("size", size);
+  return Shape{x.dim(1) * size.h, x.dim(2) * size.w, x.dim(3)};
+}
+}  // namespace
+
+int64_t TrainPlan::add_upsample_nearest2d(ops::Pair size, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  const Shape out = upsampled(x, size);
   auto layer = std::make_unique<UpsampleNearestLayer>();
   layer->n = x.dim(0), layer->h = x.dim(1), layer->w = x.dim(2), layer->c = x.dim(3);
   layer->sh = size.h, layer->sw = size.w;
-  const Shape out{layer->h * layer->sh, layer->w * layer->sw, layer->c};
+  return p.push(std::move(layer), input, out);
+}
+
+int64_t TrainPlan::add_upsample_bilinear2d(ops::Pair size, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  const Shape out = upsampled(x, size);
+  auto layer = std::make_unique<UpsampleBilinearLayer>();
+  layer->r = GtResize2d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[0], out[1]};
   return p.push(std::move(layer), input, out);
 }
 

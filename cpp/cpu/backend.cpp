@@ -27,6 +27,7 @@
 #include "cpu/permute.h"
 #include "cpu/pool2d.h"
 #include "cpu/prelu.h"
+#include "cpu/resize.h"
 #include "cpu/strided_copy.h"
 
 namespace gt::cpu_backend {
@@ -168,6 +169,12 @@ int prelu_forward_f32(int, const GtStridedView* v, int64_t alpha_size, const flo
 int prelu_backward_f32(int, const GtStridedView* v, int64_t alpha_size, const float* dy, const float* x,
                        const float* alpha, float* dx, float* terms, void*) {
   return guarded([&] { cpu::prelu_backward(*v, alpha_size, dy, x, alpha, dx, terms); });
+}
+int resize_bilinear2d_forward_f32(int, const GtResize2d* r, const float* x, float* y, void*) {
+  return guarded([&] { cpu::resize_bilinear2d_forward(*r, x, y); });
+}
+int resize_bilinear2d_backward_f32(int, const GtResize2d* r, const float* dy, float* dx, void*) {
+  return guarded([&] { cpu::resize_bilinear2d_backward(*r, dy, dx); });
 }
 int cast_u8_f32(int, int64_t n, const uint8_t* src, float* out, void*) {
   return guarded([&] { cpu::cast_u8_f32(src, out, n); });

@@ -132,14 +132,22 @@ class Permute(Layer):
 
 
 class UpSampling2D(Layer):
-    """Repeats each cell size[0] x size[1] times (interpolation "nearest"; "bilinear" is not built yet)."""
+    """Keras's UpSampling2D: each cell repeated size[0] x size[1] times (interpolation "nearest"), or the
+    image resized by TensorFlow's bilinear rule ("bilinear": tf.image.resize with half-pixel centres, as
+    Keras calls it). An infinite input stays infinite where the taps read it alone or beside finite
+    values (TensorFlow's a + (b − a)·t form makes those NaN)."""
+
+    INTERPOLATIONS = ("nearest", "bilinear")
 
     def __init__(self, size=(2, 2), interpolation: str = "nearest", name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         self.size = _pair(size, "size")
-        if interpolation != "nearest":
-            raise ValueError(f"interpolation: only 'nearest' is supported so far, got {interpolation!r}")
-        self.interpolation = interpolation
+        if not isinstance(interpolation, str):
+            raise TypeError(f"interpolation: expected one of {', '.join(self.INTERPOLATIONS)}, got {interpolation!r}")
+        if interpolation.lower() not in self.INTERPOLATIONS:  # Keras lower-cases it too
+            raise ValueError(f"interpolation: expected one of {', '.join(self.INTERPOLATIONS)}, got "
+                             f"{interpolation!r}")
+        self.interpolation = interpolation.lower()
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -148,7 +156,8 @@ class UpSampling2D(Layer):
         return (h * self.size[0], w * self.size[1], c)
 
     def add_to_plan(self, plan, inputs):
-        return plan.add_upsample_nearest2d(list(self.size), input=inputs[0])
+        add = plan.add_upsample_nearest2d if self.interpolation == "nearest" else plan.add_upsample_bilinear2d
+        return add(list(self.size), input=inputs[0])
 
     def get_config(self):
         return {"name": self.name, "size": list(self.size), "interpolation": self.interpolation}
