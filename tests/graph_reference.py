@@ -13,6 +13,18 @@ ACTIVATIONS = {None: lambda z: z, "relu": ref.relu, "sigmoid": ref.sigmoid, "swi
                "softmax": ref.softmax}
 
 
+def bilinear_weights(out_size, in_size):
+    """(out_size, in_size): output row o is Σ_i w[o, i]·input row i under TensorFlow's bilinear resize
+    (half-pixel centres: row o samples (o + 0.5)·in/out − 0.5, clamped to the image)."""
+    w = np.zeros((out_size, in_size))
+    for o in range(out_size):
+        src = (o + 0.5) * in_size / out_size - 0.5
+        low = int(np.floor(src))
+        w[o, min(max(low, 0), in_size - 1)] += 1 - (src - low)
+        w[o, min(max(low + 1, 0), in_size - 1)] += src - low
+    return w
+
+
 def _layer(layer, xs, p):
     """The layer's float64 output for inputs xs (a list) and parameters p (name -> float64 array)."""
     x = xs[0]
@@ -36,6 +48,10 @@ def _layer(layer, xs, p):
         return ref.batch_norm_train(x, p["gamma"], p["beta"], layer.epsilon)
     elif isinstance(layer, layers.LeakyReLU):
         return np.where(x >= 0, x, layer.negative_slope * x)
+    elif isinstance(layer, layers.PReLU):  # alpha (the sample shape, shared axes 1) broadcasts over them
+        return np.where(x > 0, x, p["alpha"] * x)
+    elif isinstance(layer, layers.Permute):
+        return x.transpose((0,) + tuple(layer.dims))
     elif isinstance(layer, layers.Activation):
         z = x
     elif isinstance(layer, layers.Add):
@@ -58,6 +74,9 @@ def _layer(layer, xs, p):
     elif isinstance(layer, layers.Cropping2D):
         top, bottom, left, right = layer.sides
         return x[:, top:x.shape[1] - bottom, left:x.shape[2] - right, :]
+    elif isinstance(layer, layers.UpSampling2D) and layer.interpolation == "bilinear":
+        rows, cols = (bilinear_weights(n * s, n) for n, s in zip(x.shape[1:3], layer.size))
+        return np.einsum("oi,pj,nijc->nopc", rows, cols, x)
     elif isinstance(layer, layers.UpSampling2D):
         return x.repeat(layer.size[0], axis=1).repeat(layer.size[1], axis=2)
     elif isinstance(layer, (layers.Reshape, layers.Flatten)):

@@ -117,6 +117,8 @@ void bind_train_plan(py::module_& m) {
       .def("add_merge", &TrainPlan::add_merge, arg("kind"), arg("inputs"))
       .def("add_scale", &TrainPlan::add_scale, arg("factor"), arg("input") = -1)
       .def("add_concatenate", &TrainPlan::add_concatenate, arg("inputs"), arg("axis"))
+      .def("add_prelu", &TrainPlan::add_prelu, arg("alpha"), arg("input") = -1)
+      .def("add_permute", &TrainPlan::add_permute, arg("dims"), arg("input") = -1)
       .def("add_border2d", &TrainPlan::add_border2d, arg("padding"), arg("sides"), arg("input") = -1)
       .def("add_conv2d_transpose", [](TrainPlan& p, const Tensor& kernel, const std::optional<Tensor>& bias,
                                       const std::vector<int64_t>& strides, const std::string& padding,
@@ -126,6 +128,9 @@ void bind_train_plan(py::module_& m) {
            }, arg("kernel"), arg("bias"), arg("strides"), arg("padding"), arg("activation"), arg("input") = -1)
       .def("add_upsample_nearest2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
              return p.add_upsample_nearest2d(pair_arg(size, "size"), input);
+           }, arg("size"), arg("input") = -1)
+      .def("add_upsample_bilinear2d", [](TrainPlan& p, const std::vector<int64_t>& size, int64_t input) {
+             return p.add_upsample_bilinear2d(pair_arg(size, "size"), input);
            }, arg("size"), arg("input") = -1)
       .def("add_input", &TrainPlan::add_input, arg("sample_shape"))
       .def("add_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output, double weight,

@@ -189,6 +189,28 @@ void strided_copy(const Device& device, const char* what, const GtStridedCopy& c
   launch(device, what, &GtBackendTable::strided_copy_f32, &c, src, dst);
 }
 
+void permute(const Device& device, const char* what, const GtStridedView& v, const float* src, float* dst) {
+  launch(device, what, &GtBackendTable::permute_f32, &v, src, dst);
+}
+
+void prelu_forward(const Device& device, const GtStridedView& v, int64_t alpha_size, const float* x,
+                   const float* alpha, float* y) {
+  launch(device, "prelu", &GtBackendTable::prelu_forward_f32, &v, alpha_size, x, alpha, y);
+}
+
+void prelu_backward(const Device& device, const GtStridedView& v, int64_t alpha_size, const float* dy,
+                    const float* x, const float* alpha, float* dx, float* terms) {
+  launch(device, "prelu_grad", &GtBackendTable::prelu_backward_f32, &v, alpha_size, dy, x, alpha, dx, terms);
+}
+
+void resize_bilinear2d_forward(const Device& device, const GtResize2d& r, const float* x, float* y) {
+  launch(device, "up_sampling2d", &GtBackendTable::resize_bilinear2d_forward_f32, &r, x, y);
+}
+
+void resize_bilinear2d_backward(const Device& device, const GtResize2d& r, const float* dy, float* dx) {
+  launch(device, "up_sampling2d_grad", &GtBackendTable::resize_bilinear2d_backward_f32, &r, dy, dx);
+}
+
 void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst) {
   launch(device, "cast_u8_f32", &GtBackendTable::cast_u8_f32, n, src, dst);
 }

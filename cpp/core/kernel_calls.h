@@ -97,6 +97,17 @@ void select_grad(const Device& device, const char* what, int64_t n, const float*
                  uint8_t* taken, float* dx);
 // See GtStridedCopy (core/op_params.h); `what` names the layer or op in errors.
 void strided_copy(const Device& device, const char* what, const GtStridedCopy& c, const float* src, float* dst);
+// dst (contiguous) = src walked through v (GtStridedView): Permute and its gradient.
+void permute(const Device& device, const char* what, const GtStridedView& v, const float* src, float* dst);
+// PReLU over the walk v (batch and shared axes first); see prelu_forward_f32 in core/op_list.h. Backward
+// writes dx (may be null) and alpha's shares in walk order into terms.
+void prelu_forward(const Device& device, const GtStridedView& v, int64_t alpha_size, const float* x,
+                   const float* alpha, float* y);
+void prelu_backward(const Device& device, const GtStridedView& v, int64_t alpha_size, const float* dy,
+                    const float* x, const float* alpha, float* dx, float* terms);
+// Bilinear resizing of NHWC images (GtResize2d): y from x, and dx from dy (a gather, deterministic).
+void resize_bilinear2d_forward(const Device& device, const GtResize2d& r, const float* x, float* y);
+void resize_bilinear2d_backward(const Device& device, const GtResize2d& r, const float* dy, float* dx);
 // dst[i] = float(src[i]): uint8 images to float32 on the device they were copied to.
 void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst);
 

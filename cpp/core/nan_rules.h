@@ -16,6 +16,13 @@ GT_HOST_DEVICE inline float relu_value(float x) { return x < 0.0f ? 0.0f : x; }
 // both are <= 0, or NaN, at the same places.
 GT_HOST_DEVICE inline float relu_grad_value(float dy, float x) { return x <= 0.0f ? 0.0f : dy; }
 
+// PReLU, x where x > 0 else alpha·x: a NaN x gives alpha·NaN, NaN. Its input gradient passes dy·alpha
+// on at a NaN x (as relu_grad_value passes dy on), and alpha's share dy·x is then NaN: the NaN reaches
+// alpha's gradient instead of vanishing.
+GT_HOST_DEVICE inline float prelu_value(float x, float alpha) { return x > 0.0f ? x : alpha * x; }
+GT_HOST_DEVICE inline float prelu_grad_value(float dy, float x, float alpha) { return x > 0.0f ? dy : alpha * dy; }
+GT_HOST_DEVICE inline float prelu_alpha_term(float dy, float x) { return x > 0.0f ? 0.0f : dy * x; }
+
 // min(max(x, lo), hi) with NaN kept (fminf/fmaxf would return the bound instead): relu6, hard_sigmoid.
 GT_HOST_DEVICE inline float clamp_value(float x, float lo, float hi) {
   return x < lo ? lo : (x > hi ? hi : x);

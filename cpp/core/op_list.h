@@ -222,4 +222,23 @@ GT_OP(int, rmsprop_update_f32, (int device, int64_t n, float* param, const float
                                 float* momentum_buffer, float* average_grad, GtRmspropParams params,
                                 void* stream))
 
+// ---- layers that move values or scale them per position (entries added after ABI 11, at the end) ----
+// dst[t] = src[offset of t in the view] for every t of the view's walk (see GtStridedView); src and dst
+// must not overlap. Permute and its gradient.
+GT_OP(int, permute_f32, (int device, const GtStridedView* v, const float* src, float* dst, void* stream))
+// PReLU over the walk v of x (the batch and the shared axes first): element t at offset o(t) gives
+// y[o] = x[o] > 0 ? x[o] : alpha[t % alpha_size]·x[o]. Backward writes dx[o] (dx may be null) and
+// terms[t] = alpha's share, x[o] > 0 ? 0 : dy[o]·x[o], in walk order, whose column sums over
+// (walk size / alpha_size, alpha_size) are alpha's gradient.
+GT_OP(int, prelu_forward_f32, (int device, const GtStridedView* v, int64_t alpha_size, const float* x,
+                               const float* alpha, float* y, void* stream))
+GT_OP(int, prelu_backward_f32, (int device, const GtStridedView* v, int64_t alpha_size, const float* dy,
+                                const float* x, const float* alpha, float* dx, float* terms, void* stream))
+// Bilinear resizing (GtResize2d). Backward gathers, for each input cell, the output cells whose taps
+// read it (no atomics: deterministic).
+GT_OP(int, resize_bilinear2d_forward_f32, (int device, const GtResize2d* r, const float* x, float* y,
+                                           void* stream))
+GT_OP(int, resize_bilinear2d_backward_f32, (int device, const GtResize2d* r, const float* dy, float* dx,
+                                            void* stream))
+
 #undef GT_OP

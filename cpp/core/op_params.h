@@ -55,6 +55,25 @@ typedef struct GtStridedCopy {
   int accumulate;
 } GtStridedCopy;
 
+// A walk over `rank` dims (outermost first, row-major) of a buffer read through `strides` (in floats;
+// 0 where a dim is broadcast): the walk's element t reads offset Σ coord_d·strides_d, coord_d its index
+// along dims[d]. Permute reads its input through one (its gradient through the inverse); PReLU walks
+// its input with the batch and the shared axes first, so alpha's index is t modulo alpha's size.
+// Built by core/strided_view.h, which merges dims that are contiguous in both orders.
+#define GT_VIEW_MAX_RANK 8
+typedef struct GtStridedView {
+  int64_t rank;
+  int64_t dims[GT_VIEW_MAX_RANK];
+  int64_t strides[GT_VIEW_MAX_RANK];
+} GtStridedView;
+
+// Bilinear resizing of NHWC images (n, h, w, c) to (n, oh, ow, c), TensorFlow's tf.image.resize
+// "bilinear" (half-pixel centres, no antialiasing), as Keras's UpSampling2D(interpolation="bilinear").
+typedef struct GtResize2d {
+  int64_t n, h, w, c;
+  int64_t oh, ow;
+} GtResize2d;
+
 // GPU reductions over rows (bias gradients, batch-norm statistics) split the rows into at most this many
 // bands, each reduced by one block into workspace[band][column], then the bands are summed in a fixed
 // order: deterministic, and parallel even when there are few columns. Dispatch sizes the workspace.

@@ -12,6 +12,7 @@
 #include "core/kernel_calls.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
+#include "core/strided_view.h"
 #include "core/train_plan_impl.h"
 
 namespace gt {
@@ -409,6 +410,48 @@ struct UpsampleNearestLayer : Indexed {
   }
 };
 
+// PReLU: y = x where x > 0, else alpha·x, alpha broadcast over the batch and its shared axes (extent 1).
+// The walk `v` visits those axes first, so alpha's index is the walk's position modulo its size, and
+// alpha's gradient is the column sums of the shares dy·x (x <= 0) that the backward writes, in walk order,
+// into the scratch buffer: a reduction in a fixed order, with no atomics.
+struct PreluLayer : Indexed {
+  Tensor alpha, dalpha;
+  GtStridedView v{};
+  int64_t alpha_size = 0, rows = 0;
+  bool backward_reads_output() const override { return false; }
+  void forward(Impl& p, bool) override {
+    kernels::prelu_forward(p.device, v, alpha_size, cptr(x(p)), cptr(alpha), ptr(y(p)));
+  }
+  void backward(Impl& p) override {
+    kernels::prelu_backward(p.device, v, alpha_size, cptr(dy(p)), cptr(x(p)), cptr(alpha), ptr(dx(p)),
+                            ptr(p.scratch));
+    kernels::column_sums(p.device, "prelu_grad", cptr(p.scratch), rows, alpha_size, ptr(dalpha), p.ws());
+  }
+};
+
+// Permute: the output walks the input in the permuted order; the gradient walks dy in the inverse one.
+struct PermuteLayer : Indexed {
+  GtStridedView forward_view{}, backward_view{};
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+  void forward(Impl& p, bool) override { kernels::permute(p.device, "permute", forward_view, cptr(x(p)), ptr(y(p))); }
+  void backward(Impl& p) override {
+    if (dx(p).defined()) kernels::permute(p.device, "permute_grad", backward_view, cptr(dy(p)), ptr(dx(p)));
+  }
+};
+
+// UpSampling2D, bilinear: TensorFlow's resize (core/bilinear.h); backward gathers each input cell's
+// gradient from the output cells that read it.
+struct UpsampleBilinearLayer : Indexed {
+  GtResize2d r{};
+  bool backward_reads_inputs() const override { return false; }
+  bool backward_reads_output() const override { return false; }
+  void forward(Impl& p, bool) override { kernels::resize_bilinear2d_forward(p.device, r, cptr(x(p)), ptr(y(p))); }
+  void backward(Impl& p) override {
+    if (dx(p).defined()) kernels::resize_bilinear2d_backward(p.device, r, cptr(dy(p)), ptr(dx(p)));
+  }
+};
+
 // A view: its output and gradient share its input's buffers, so no kernel runs.
 struct ReshapeLayer : PlanNode {
   bool backward_reads_inputs() const override { return false; }
@@ -673,17 +716,84 @@ int64_t TrainPlan::add_concatenate(const std::vector<int64_t>& inputs, int64_t a
   return p.push(std::move(layer), std::move(ins), Shape(out.begin() + 1, out.end()));
 }
 
-int64_t TrainPlan::add_upsample_nearest2d(ops::Pair size, int64_t input) {
-  Impl& p = *impl_;
-  const Tensor& x = p.input(input);
+namespace {
+// UpSampling2D's input, checked, and its output's sample shape.
+Shape upsampled(const Tensor& x, ops::Pair size) {
   if (x.ndim() != 4)
     throw ValueError("up_sampling2d: expected inputs (batch, height, width, channels), got " + shape_str(x.shape()));
   ops::check_positive_pair("size", size);
+  return Shape{x.dim(1) * size.h, x.dim(2) * size.w, x.dim(3)};
+}
+}  // namespace
+
+int64_t TrainPlan::add_upsample_nearest2d(ops::Pair size, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  const Shape out = upsampled(x, size);
   auto layer = std::make_unique<UpsampleNearestLayer>();
   layer->n = x.dim(0), layer->h = x.dim(1), layer->w = x.dim(2), layer->c = x.dim(3);
   layer->sh = size.h, layer->sw = size.w;
-  const Shape out{layer->h * layer->sh, layer->w * layer->sw, layer->c};
   return p.push(std::move(layer), input, out);
+}
+
+int64_t TrainPlan::add_upsample_bilinear2d(ops::Pair size, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  const Shape out = upsampled(x, size);
+  auto layer = std::make_unique<UpsampleBilinearLayer>();
+  layer->r = GtResize2d{x.dim(0), x.dim(1), x.dim(2), x.dim(3), out[0], out[1]};
+  return p.push(std::move(layer), input, out);
+}
+
+int64_t TrainPlan::add_prelu(const Tensor& alpha, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  ops::check_float_on("alpha", alpha, p.device);
+  bool fits = alpha.ndim() == x.ndim() - 1;
+  for (int64_t d = 0; fits && d < alpha.ndim(); ++d) fits = alpha.dim(d) == x.dim(d + 1) || alpha.dim(d) == 1;
+  if (!fits)
+    throw ValueError("prelu: alpha " + shape_str(alpha.shape()) + " does not fit inputs " + shape_str(x.shape()) +
+                     ": expected the inputs' sample shape with each shared axis 1");
+  std::vector<int64_t> order{0}, kept;  // the batch and the shared axes, then the others
+  for (int64_t d = 0; d < alpha.ndim(); ++d) (alpha.dim(d) == 1 ? order : kept).push_back(d + 1);
+  order.insert(order.end(), kept.begin(), kept.end());
+  auto layer = std::make_unique<PreluLayer>();
+  layer->v = permuted_view(x.shape(), order);
+  layer->alpha = alpha;
+  layer->alpha_size = alpha.numel();
+  layer->rows = x.numel() / layer->alpha_size;
+  p.need_scratch(x.numel());
+  p.need_workspace(kernels::column_sums_workspace(p.device, layer->alpha_size));
+  layer->dalpha = p.add_param(alpha, "alpha");
+  return p.push(std::move(layer), input, Shape(x.shape().begin() + 1, x.shape().end()));
+}
+
+int64_t TrainPlan::add_permute(const std::vector<int64_t>& dims, int64_t input) {
+  Impl& p = *impl_;
+  const Tensor& x = p.input(input);
+  const int64_t rank = x.ndim() - 1;
+  std::vector<int64_t> order{0};  // the batch stays first
+  std::vector<bool> seen(static_cast<size_t>(rank) + 1, false);
+  for (const int64_t d : dims) {
+    if (d < 1 || d > rank || seen[d])
+      throw ValueError("permute: dims must be a permutation of 1.." + std::to_string(rank) + " for inputs " +
+                       shape_str(x.shape()) + ", got " + shape_str(dims));
+    seen[d] = true;
+    order.push_back(d);
+  }
+  if (static_cast<int64_t>(dims.size()) != rank)
+    throw ValueError("permute: dims must be a permutation of 1.." + std::to_string(rank) + " for inputs " +
+                     shape_str(x.shape()) + ", got " + shape_str(dims));
+  Shape out;
+  std::vector<int64_t> inverse(order.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    out.push_back(x.dim(order[k]));
+    inverse[order[k]] = static_cast<int64_t>(k);
+  }
+  auto layer = std::make_unique<PermuteLayer>();
+  layer->forward_view = permuted_view(x.shape(), order);
+  layer->backward_view = permuted_view(out, inverse);
+  return p.push(std::move(layer), input, Shape(out.begin() + 1, out.end()));
 }
 
 int64_t TrainPlan::add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input) {

@@ -108,6 +108,12 @@ class TrainPlan {
                                const std::string& padding, PlanActivation activation, int64_t input = -1);
   // UpSampling2D with nearest interpolation: each cell repeated size[0] x size[1] times.
   int64_t add_upsample_nearest2d(ops::Pair size, int64_t input = -1);
+  // UpSampling2D with bilinear interpolation: TensorFlow's tf.image.resize "bilinear" (half-pixel centres).
+  int64_t add_upsample_bilinear2d(ops::Pair size, int64_t input = -1);
+  // Keras's PReLU: x where x > 0, else alpha·x; alpha has the sample shape with each shared axis 1.
+  int64_t add_prelu(const Tensor& alpha, int64_t input = -1);
+  // Keras's Permute: `dims` a permutation of the sample axes 1..rank (the batch stays first).
+  int64_t add_permute(const std::vector<int64_t>& dims, int64_t input = -1);
   // ZeroPadding2D (padding) or Cropping2D: `sides` = (top, bottom, left, right) rows and columns.
   int64_t add_border2d(bool padding, const std::vector<int64_t>& sides, int64_t input = -1);
   // Keras's DepthwiseConv2D: kernel (kh, kw, c, depth_multiplier), taps `dilation` apart.

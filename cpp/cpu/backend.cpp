@@ -24,7 +24,10 @@
 #include "cpu/loss.h"
 #include "cpu/metrics.h"
 #include "cpu/optimizer.h"
+#include "cpu/permute.h"
 #include "cpu/pool2d.h"
+#include "cpu/prelu.h"
+#include "cpu/resize.h"
 #include "cpu/strided_copy.h"
 
 namespace gt::cpu_backend {
@@ -155,6 +158,23 @@ int select_grad_f32(int, int64_t n, const float* dy, const float* x, const float
 }
 int strided_copy_f32(int, const GtStridedCopy* c, const float* src, float* dst, void*) {
   return guarded([&] { cpu::strided_copy(*c, src, dst); });
+}
+int permute_f32(int, const GtStridedView* v, const float* src, float* dst, void*) {
+  return guarded([&] { cpu::permute(*v, src, dst); });
+}
+int prelu_forward_f32(int, const GtStridedView* v, int64_t alpha_size, const float* x, const float* alpha, float* y,
+                      void*) {
+  return guarded([&] { cpu::prelu_forward(*v, alpha_size, x, alpha, y); });
+}
+int prelu_backward_f32(int, const GtStridedView* v, int64_t alpha_size, const float* dy, const float* x,
+                       const float* alpha, float* dx, float* terms, void*) {
+  return guarded([&] { cpu::prelu_backward(*v, alpha_size, dy, x, alpha, dx, terms); });
+}
+int resize_bilinear2d_forward_f32(int, const GtResize2d* r, const float* x, float* y, void*) {
+  return guarded([&] { cpu::resize_bilinear2d_forward(*r, x, y); });
+}
+int resize_bilinear2d_backward_f32(int, const GtResize2d* r, const float* dy, float* dx, void*) {
+  return guarded([&] { cpu::resize_bilinear2d_backward(*r, dy, dx); });
 }
 int cast_u8_f32(int, int64_t n, const uint8_t* src, float* out, void*) {
   return guarded([&] { cpu::cast_u8_f32(src, out, n); });

@@ -621,6 +621,45 @@ class LeakyReLU(Layer):
         return {"name": self.name, "negative_slope": self.negative_slope}
 
 
+class PReLU(Layer):
+    """Keras's PReLU: x where x > 0, else alpha·x, alpha a trainable weight shaped like the input with each
+    of shared_axes (1-based, the batch excluded) of extent 1: shared_axes=[1, 2] gives one alpha per
+    channel of NHWC images. One node of the plan; alpha's gradient is summed over the batch and the shared
+    axes."""
+
+    def __init__(self, alpha_initializer="zeros", shared_axes=None, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.alpha_initializer = initializers.get(alpha_initializer)
+        if shared_axes is None:
+            axes = ()
+        elif isinstance(shared_axes, (list, tuple)):
+            axes = shared_axes
+        else:
+            axes = (shared_axes,)
+        axes = tuple(checks.count(a, "shared_axes", 1) for a in axes)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"shared_axes: each axis at most once, got {list(axes)}")
+        self.shared_axes = axes or None
+
+    def compute_output_shape(self, input_shape):
+        if any(a > len(input_shape) for a in self.shared_axes or ()):
+            raise ValueError(f"{self.name}: shared_axes {list(self.shared_axes)} are not axes 1..{len(input_shape)} "
+                             f"of inputs {tuple(input_shape)}")
+        return input_shape
+
+    def param_specs(self, input_shape):
+        shared = self.shared_axes or ()
+        self.trainable_names = ("alpha",)
+        return {"alpha": (tuple(1 if i + 1 in shared else d for i, d in enumerate(input_shape)),
+                          self.alpha_initializer)}
+
+    def add_to_plan(self, plan, inputs):
+        return plan.add_prelu(self.params["alpha"], input=inputs[0])
+
+    def get_config(self):
+        return {"name": self.name, "shared_axes": None if self.shared_axes is None else list(self.shared_axes)}
+
+
 class ELU(Activation):
     """Keras's ELU layer; alpha 1 (the elu of the activation list) only."""
 
@@ -667,13 +706,13 @@ class ReLU(Activation):
 
 # The layers of other modules, reachable as gt.layers.<name> (imported last: they build on Layer).
 from .merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract  # noqa: E402
-from .reshaping import Cropping2D, Reshape, UpSampling2D, ZeroPadding2D  # noqa: E402
+from .reshaping import Cropping2D, Permute, Reshape, UpSampling2D, ZeroPadding2D  # noqa: E402
 
 LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, Conv2D, Conv2DTranspose, DepthwiseConv2D, SeparableConv2D,
                                          MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D,
-                                         Flatten, Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, ELU,
-                                         Softmax, Add, Average, Subtract, Multiply, Maximum, Minimum, Concatenate,
-                                         ZeroPadding2D, Cropping2D, UpSampling2D, Reshape)}
+                                         Flatten, Dropout, BatchNormalization, Activation, ReLU, LeakyReLU, PReLU,
+                                         ELU, Softmax, Add, Average, Subtract, Multiply, Maximum, Minimum, Concatenate,
+                                         ZeroPadding2D, Cropping2D, UpSampling2D, Reshape, Permute)}
 
 
 LAYERS["Input"] = InputLayer  # its name in checkpoints

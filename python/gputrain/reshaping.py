@@ -1,5 +1,5 @@
-"""Keras's layers that move values without arithmetic: ZeroPadding2D, Cropping2D, UpSampling2D (nearest) and
-Reshape (a view of its input in the plan: no kernel runs)."""
+"""Keras's layers that move values: ZeroPadding2D, Cropping2D, UpSampling2D, Permute and Reshape (a view of its
+input in the plan: no kernel runs)."""
 from __future__ import annotations
 
 import numpy as np
@@ -106,15 +106,48 @@ class Reshape(Layer):
         return {"name": self.name, "target_shape": list(self.target_shape)}
 
 
+class Permute(Layer):
+    """Keras's Permute: output axis i is input axis dims[i - 1], dims a permutation of 1..rank (the batch
+    excluded, it stays first)."""
+
+    def __init__(self, dims, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+            raise TypeError(f"dims: expected a tuple of ints, got {dims!r}")
+        self.dims = tuple(checks.count(d, "dims", 1) for d in dims)
+        if sorted(self.dims) != list(range(1, len(self.dims) + 1)):
+            raise ValueError(f"dims: expected a permutation of 1..{len(self.dims)}, got {self.dims}")
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != len(self.dims):
+            raise ValueError(f"{self.name}: dims {self.dims} do not permute the {len(input_shape)} axes of inputs "
+                             f"{tuple(input_shape)}")
+        return tuple(input_shape[d - 1] for d in self.dims)
+
+    def add_to_plan(self, plan, inputs):
+        return plan.add_permute(list(self.dims), input=inputs[0])
+
+    def get_config(self):
+        return {"name": self.name, "dims": list(self.dims)}
+
+
 class UpSampling2D(Layer):
-    """Repeats each cell size[0] x size[1] times (interpolation "nearest"; "bilinear" is not built yet)."""
+    """Keras's UpSampling2D: each cell repeated size[0] x size[1] times (interpolation "nearest"), or the
+    image resized by TensorFlow's bilinear rule ("bilinear": tf.image.resize with half-pixel centres, as
+    Keras calls it). An infinite input stays infinite where the taps read it alone or beside finite
+    values (TensorFlow's a + (b − a)·t form makes those NaN)."""
+
+    INTERPOLATIONS = ("nearest", "bilinear")
 
     def __init__(self, size=(2, 2), interpolation: str = "nearest", name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         self.size = _pair(size, "size")
-        if interpolation != "nearest":
-            raise ValueError(f"interpolation: only 'nearest' is supported so far, got {interpolation!r}")
-        self.interpolation = interpolation
+        if not isinstance(interpolation, str):
+            raise TypeError(f"interpolation: expected one of {', '.join(self.INTERPOLATIONS)}, got {interpolation!r}")
+        if interpolation.lower() not in self.INTERPOLATIONS:  # Keras lower-cases it too
+            raise ValueError(f"interpolation: expected one of {', '.join(self.INTERPOLATIONS)}, got "
+                             f"{interpolation!r}")
+        self.interpolation = interpolation.lower()
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
@@ -123,7 +156,8 @@ class UpSampling2D(Layer):
         return (h * self.size[0], w * self.size[1], c)
 
     def add_to_plan(self, plan, inputs):
-        return plan.add_upsample_nearest2d(list(self.size), input=inputs[0])
+        add = plan.add_upsample_nearest2d if self.interpolation == "nearest" else plan.add_upsample_bilinear2d
+        return add(list(self.size), input=inputs[0])
 
     def get_config(self):
         return {"name": self.name, "size": list(self.size), "interpolation": self.interpolation}
