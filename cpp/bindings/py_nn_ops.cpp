@@ -305,6 +305,24 @@ void bind_nn_ops(py::module_& m) {
     return call.result(dx);
   }, arg("dy"), arg("y"), arg("device") = "cpu");
 
+  m.def("log_softmax", [](py::object x, int64_t axis, const std::string& device) {
+    OpCall call(device, {x});
+    Tensor tx = call.arg(x, "x", f32);
+    py::gil_scoped_release release;
+    Tensor y = ops::log_softmax(tx, axis);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("axis"), arg("device") = "cpu");
+
+  m.def("log_softmax_grad", [](py::object dy, py::object y, int64_t axis, const std::string& device) {
+    OpCall call(device, {dy, y});
+    Tensor tdy = call.arg(dy, "dy", f32), ty = call.arg(y, "y", f32);
+    py::gil_scoped_release release;
+    Tensor dx = ops::log_softmax_grad(tdy, ty, axis);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("y"), arg("axis"), arg("device") = "cpu");
+
   m.def("dropout", [](py::object x, double rate, uint64_t seed, const std::string& device) {
     OpCall call(device, {x});
     Tensor tx = call.arg(x, "x", f32);

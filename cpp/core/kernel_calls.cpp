@@ -159,6 +159,15 @@ void softmax_backward(const Device& device, int64_t rows, int64_t cols, const fl
   launch(device, "softmax_grad", &GtBackendTable::softmax_backward_f32, rows, cols, dy, y, dx);
 }
 
+void log_softmax_forward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* x, float* y) {
+  launch(device, "log_softmax", &GtBackendTable::log_softmax_forward_f32, outer, cols, inner, x, y);
+}
+
+void log_softmax_backward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
+                          const float* y, float* dx) {
+  launch(device, "log_softmax_grad", &GtBackendTable::log_softmax_backward_f32, outer, cols, inner, dy, y, dx);
+}
+
 void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
                      uint32_t threshold, float scale, float* y, uint8_t* mask) {
   launch(device, "dropout", &GtBackendTable::dropout_forward_f32, n, x, seed, step, threshold, scale, y, mask);

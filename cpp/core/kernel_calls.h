@@ -81,6 +81,10 @@ void activation_backward(const Device& device, GtActivation kind, int64_t n, con
 void softmax_forward(const Device& device, int64_t rows, int64_t cols, const float* x, float* y);
 void softmax_backward(const Device& device, int64_t rows, int64_t cols, const float* dy, const float* y,
                       float* dx);
+// Along the middle axis of an (outer, cols, inner) view.
+void log_softmax_forward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* x, float* y);
+void log_softmax_backward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
+                          const float* y, float* dx);
 // With `step` (memory of `device`), the mask's seed is splitmix64(seed + step->step).
 void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
                      uint32_t threshold, float scale, float* y, uint8_t* mask);

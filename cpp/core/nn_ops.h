@@ -95,6 +95,9 @@ Tensor activation(const Tensor& x, GtActivation kind);
 Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind);
 Tensor softmax(const Tensor& x);                            // over the last axis
 Tensor softmax_grad(const Tensor& dy, const Tensor& y);     // y: softmax's output
+// log(softmax(x)) along `axis` (negative counts from the end), and its gradient from the output y.
+Tensor log_softmax(const Tensor& x, int64_t axis);
+Tensor log_softmax_grad(const Tensor& dy, const Tensor& y, int64_t axis);
 
 // The kernels' constants for a drop rate in [0, 1): keep an element when its 24-bit draw is >= threshold
 // (rate·2^24, rounded), and scale kept ones by 1/(1 − rate).

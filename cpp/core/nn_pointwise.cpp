@@ -24,6 +24,24 @@ void last_axis(const char* name, const Tensor& x, int64_t* rows, int64_t* cols) 
   *rows = *cols > 0 ? x.numel() / *cols : 0;
 }
 
+// The (outer, cols, inner) view of x around `axis` (negative: from the end).
+struct AxisView {
+  int64_t outer, cols, inner;
+};
+AxisView around_axis(const char* name, const Tensor& x, int64_t axis) {
+  const auto rank = static_cast<int64_t>(x.ndim());
+  if (rank < 1)
+    throw ValueError(std::string(name) + ": expected at least rank 1, got shape " + shape_str(x.shape()));
+  if (axis < -rank || axis >= rank)
+    throw ValueError("axis: expected an axis of " + std::string(name) + " " + shape_str(x.shape()) + " in [" +
+                     std::to_string(-rank) + ", " + std::to_string(rank) + "), got " + std::to_string(axis));
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  AxisView v{1, x.dim(a), 1};
+  for (int64_t d = 0; d < a; ++d) v.outer *= x.dim(d);
+  for (int64_t d = a + 1; d < rank; ++d) v.inner *= x.dim(d);
+  return v;
+}
+
 }  // namespace
 
 DropoutConstants dropout_constants(double rate) {
@@ -73,6 +91,29 @@ Tensor softmax_grad(const Tensor& dy, const Tensor& y) {
   Tensor dx = Tensor::empty(y.shape(), DType::Float32, device);
   if (dx.numel() == 0) return dx;
   kernels::softmax_backward(device, rows, cols, dy.data<float>(), y.data<float>(), dx.data<float>());
+  return dx;
+}
+
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  const Device& device = x.device();
+  check_float_on("x", x, device);
+  const AxisView v = around_axis("x", x, axis);
+  Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
+  if (y.numel() == 0) return y;
+  kernels::log_softmax_forward(device, v.outer, v.cols, v.inner, x.data<float>(), y.data<float>());
+  return y;
+}
+
+Tensor log_softmax_grad(const Tensor& dy, const Tensor& y, int64_t axis) {
+  const Device& device = dy.device();
+  check_float_on("dy", dy, device);
+  check_float_on("y", y, device);
+  check_same_shape("dy", dy, "y", y);
+  const AxisView v = around_axis("y", y, axis);
+  Tensor dx = Tensor::empty(y.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  kernels::log_softmax_backward(device, v.outer, v.cols, v.inner, dy.data<float>(), y.data<float>(),
+                                dx.data<float>());
   return dx;
 }
 

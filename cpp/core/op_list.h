@@ -216,4 +216,13 @@ GT_OP(int, rmsprop_update_f32, (int device, int64_t n, float* param, const float
                                 float* momentum_buffer, float* average_grad, GtRmspropParams params,
                                 void* stream))
 
+// ---- added after ABI 11 (appended so that the existing entries keep their places) ----
+// log(softmax(x)) along the middle axis of an (outer, cols, inner) view: element (o, j, i) at
+// (o·cols + j)·inner + i; x − max − log Σ exp(x − max), a NaN anywhere in a row making the row NaN.
+GT_OP(int, log_softmax_forward_f32, (int device, int64_t outer, int64_t cols, int64_t inner, const float* x,
+                                     float* y, void* stream))
+// dx = dy − exp(y)·Σ_j dy_j along the same axis, from the forward's output y.
+GT_OP(int, log_softmax_backward_f32, (int device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
+                                      const float* y, float* dx, void* stream))
+
 #undef GT_OP

@@ -246,6 +246,13 @@ int softmax_forward_f32(int, int64_t rows, int64_t cols, const float* x, float* 
 int softmax_backward_f32(int, int64_t rows, int64_t cols, const float* dy, const float* y, float* dx, void*) {
   return guarded([&] { cpu::softmax_backward(rows, cols, dy, y, dx); });
 }
+int log_softmax_forward_f32(int, int64_t outer, int64_t cols, int64_t inner, const float* x, float* y, void*) {
+  return guarded([&] { cpu::log_softmax_forward(outer, cols, inner, x, y); });
+}
+int log_softmax_backward_f32(int, int64_t outer, int64_t cols, int64_t inner, const float* dy, const float* y,
+                             float* dx, void*) {
+  return guarded([&] { cpu::log_softmax_backward(outer, cols, inner, dy, y, dx); });
+}
 
 int dropout_forward_f32(int, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
                         uint32_t threshold, float scale, float* y, uint8_t* mask, void*) {

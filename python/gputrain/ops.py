@@ -415,6 +415,22 @@ def softmax_grad(dy, y, device: str | None = None):
     return _core.softmax_grad(dy, y, _device(device, dy, y))
 
 
+def log_softmax(x, axis: int = -1, device: str | None = None):
+    """log(softmax(x)) along `axis`, computed as x − max − log Σ exp(x − max) (no overflow, no log 0 for
+    large logits); a NaN in a slice along the axis makes that whole slice NaN, as that formula in NumPy."""
+    args = _Args("log_softmax")
+    x = args.array(x, "x")
+    return _core.log_softmax(x, args.integer(axis, "axis", -_INT64_MAX - 1, _INT64_MAX), _device(device, x))
+
+
+def log_softmax_grad(dy, y, axis: int = -1, device: str | None = None):
+    """dy − exp(y)·Σ dy along `axis`, from the forward output y."""
+    args = _Args("log_softmax_grad")
+    dy, y = args.array(dy, "dy"), args.array(y, "y")
+    return _core.log_softmax_grad(dy, y, args.integer(axis, "axis", -_INT64_MAX - 1, _INT64_MAX),
+                                  _device(device, dy, y))
+
+
 def dropout(x, rate: float, seed: int, device: str | None = None):
     """(y, mask): each element kept with probability 1 − rate and scaled by 1/(1 − rate); mask is uint8
     (1 = kept). The mask is a function of (seed, element index) only: the same on every backend.
