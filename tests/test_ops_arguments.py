@@ -116,9 +116,12 @@ def _valid_calls():
            for name in gt._core.activation_names()},
         "softmax": dict(x=f(2, 3)),
         "softmax_grad": dict(dy=f(2, 3), y=f(2, 3)),
+        "log_softmax": dict(x=f(2, 3), axis=0),
+        "log_softmax_grad": dict(dy=f(2, 3), y=f(2, 3), axis=0),
         "dropout": dict(x=f(2, 3), rate=0.5, seed=1),
         "dropout_grad": dict(dy=f(2, 3), mask=mask, rate=0.5),
-        "softmax_cross_entropy": dict(labels=np.array([0, 2]), logits=f(2, 3)),
+        "softmax_cross_entropy": dict(labels=np.array([0, 2]), logits=f(2, 3), class_weight=f(3), ignore_index=2,
+                                      reduction="sum"),
         "binary_cross_entropy": dict(target=f(2, 3), output=f(2, 3), from_logits=False),
         "batch_norm": dict(x=f(3, 2), gamma=f(2), beta=f(2), moving_mean=f(2), moving_var=f(2), training=True,
                            momentum=0.9, epsilon=1e-3),
@@ -136,7 +139,7 @@ def _valid_calls():
 PUBLIC_OPS = sorted(name for name, value in vars(gt.ops).items()
                     if callable(value) and not name.startswith("_")
                     and getattr(value, "__module__", "") == gt.ops.__name__)
-STRING_ARGUMENTS = {"padding", "activation"}  # a wrong name is a ValueError from dispatch
+STRING_ARGUMENTS = {"padding", "activation", "reduction"}  # a wrong name is a ValueError from dispatch
 NONE_MEANS_DEFAULT = {("batch_norm_grad", "gamma")}  # no default, but None means 1 as in batch_norm
 
 

@@ -341,14 +341,18 @@ void bind_nn_ops(py::module_& m) {
     return call.result(dx);
   }, arg("dy"), arg("mask"), arg("rate"), arg("device") = "cpu");
 
-  m.def("softmax_cross_entropy", [](py::object labels, py::object logits, const std::string& device) {
-    OpCall call(device, {labels, logits});
-    Tensor tl = call.arg(labels, "labels", DType::Int32), tz = call.arg(logits, "logits", f32);
+  m.def("softmax_cross_entropy", [](py::object labels, py::object logits, const std::string& device,
+                                    py::object class_weight, std::optional<int64_t> ignore_index,
+                                    const std::string& reduction) {
+    OpCall call(device, {labels, logits, class_weight});
+    Tensor tl = call.arg(labels, "labels", DType::Int32), tz = call.arg(logits, "logits", f32),
+           tw = call.optional_arg(class_weight, "class_weight", f32);
     py::gil_scoped_release release;
-    ops::LossResult r = ops::softmax_cross_entropy(tz, tl);
+    ops::LossResult r = ops::softmax_cross_entropy(tz, tl, tw, ignore_index, reduction);
     py::gil_scoped_acquire gil;
     return py::make_tuple(call.result(r.loss), call.result(r.grad));
-  }, arg("labels"), arg("logits"), arg("device") = "cpu");
+  }, arg("labels"), arg("logits"), arg("device") = "cpu", arg("class_weight") = py::none(),
+     arg("ignore_index") = py::none(), arg("reduction") = "mean");
 
   m.def("binary_cross_entropy", [](py::object target, py::object input, bool from_logits,
                                    const std::string& device) {

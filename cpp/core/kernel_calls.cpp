@@ -206,9 +206,10 @@ size_t softmax_cross_entropy_workspace(const Device& device, int64_t rows) {
 }
 
 void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, const float* logits,
-                           const int32_t* labels, float* loss, float* dlogits, float* workspace) {
+                           const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                           const CrossEntropyOptions& options) {
   launch(device, "softmax_cross_entropy", &GtBackendTable::softmax_cross_entropy_f32, rows, classes, logits,
-         labels, loss, dlogits, workspace);
+         labels, options.class_weight, options.ignore_index, int{options.reduction}, loss, dlogits, workspace);
 }
 
 size_t binary_cross_entropy_workspace(const Device& device) {

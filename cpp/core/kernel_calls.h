@@ -106,9 +106,17 @@ void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst
 
 // ---- losses and metrics ----
 size_t softmax_cross_entropy_workspace(const Device& device, int64_t rows);
-// Labels must already be known to lie in [0, classes).
+// Class weights, an ignored label and the reduction (see the table's entry); the defaults are the plain
+// mean over all rows.
+struct CrossEntropyOptions {
+  const float* class_weight = nullptr;  // (classes,) on the device, or null: every weight 1
+  int64_t ignore_index = GT_NO_IGNORE_INDEX;
+  GtReduction reduction = GT_REDUCTION_MEAN;
+};
+// Labels must already be known to lie in [0, classes) (or equal options.ignore_index).
 void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, const float* logits,
-                           const int32_t* labels, float* loss, float* dlogits, float* workspace);
+                           const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                           const CrossEntropyOptions& options = {});
 size_t binary_cross_entropy_workspace(const Device& device);
 void binary_cross_entropy(const Device& device, int64_t n, const float* input, const float* target,
                           bool from_logits, float* loss, float* dinput, float* workspace);

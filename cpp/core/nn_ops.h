@@ -3,6 +3,7 @@
 // or the device's GPU table. Semantics: NHWC activations, HWIO kernels, TensorFlow's "same" padding.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -116,7 +117,14 @@ Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate);
 struct LossResult {
   Tensor loss, grad;  // loss: shape (), float32
 };
-LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
+// Sparse categorical cross-entropy from logits (rows, classes) and int32 labels (rows,). class_weight
+// (classes,) (may be undefined: all 1) weights each row by its label's class; rows labelled
+// ignore_index (when given) count for nothing, not even in the mean's divisor; reduction "mean" (Σ w·l /
+// Σ w, PyTorch's), "sum" or "none" (loss of shape (rows,)). grad: the gradient of the loss w.r.t. the
+// logits (for "none", row r's is that of loss[r]).
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& class_weight = Tensor(),
+                                 std::optional<int64_t> ignore_index = std::nullopt,
+                                 const std::string& reduction = "mean");
 LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool from_logits);
 
 // ---- batch normalisation and optimizers (nn_train.cpp) ----

@@ -144,8 +144,17 @@ Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate) {
   return dx;
 }
 
-LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& class_weight,
+                                 std::optional<int64_t> ignore_index, const std::string& reduction) {
   const Device& device = logits.device();
+  GtReduction how = GT_REDUCTION_MEAN;
+  if (reduction == "sum") {
+    how = GT_REDUCTION_SUM;
+  } else if (reduction == "none") {
+    how = GT_REDUCTION_NONE;
+  } else if (reduction != "mean") {
+    throw ValueError("reduction: expected 'mean', 'sum' or 'none', got '" + reduction + "'");
+  }
   check_float_on("logits", logits, device);
   check_rank("logits", logits, 2);
   check_dtype("labels", labels, DType::Int32);
@@ -155,21 +164,30 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   if (labels.shape() != Shape{rows})
     throw ValueError("labels: expected shape (" + std::to_string(rows) + ",) to match logits " +
                      shape_str(logits.shape()) + ", got " + shape_str(labels.shape()));
+  if (class_weight.defined()) {
+    check_float_on("class_weight", class_weight, device);
+    check_vector("class_weight", class_weight, classes, "to match the classes of logits " + shape_str(logits.shape()));
+  }
+  const int64_t ignored = ignore_index.value_or(GT_NO_IGNORE_INDEX);
   // Labels index memory inside the kernel, so each one is checked here (a host copy for GPU labels:
-  // rows × 4 bytes).
+  // rows × 4 bytes). A label equal to ignore_index is never used as an index.
   const Tensor host_labels = labels.to(Device{});
   for (int64_t i = 0; i < rows; ++i) {
     const int32_t label = host_labels.data<int32_t>()[i];
-    if (label < 0 || label >= classes)
+    if ((label < 0 || label >= classes) && label != ignored)
       throw ValueError("labels: label " + std::to_string(label) + " at index " + std::to_string(i) +
-                       " is outside [0, " + std::to_string(classes) + ") for logits " +
-                       shape_str(logits.shape()));
+                       " is outside [0, " + std::to_string(classes) + ") for logits " + shape_str(logits.shape()) +
+                       (ignore_index ? " and is not ignore_index " + std::to_string(*ignore_index) : std::string()));
   }
-  LossResult r{Tensor::empty({}, DType::Float32, device),
+  LossResult r{Tensor::empty(how == GT_REDUCTION_NONE ? Shape{rows} : Shape{}, DType::Float32, device),
                Tensor::empty(logits.shape(), DType::Float32, device)};
   Tensor ws = workspace(static_cast<int64_t>(kernels::softmax_cross_entropy_workspace(device, rows)), device);
+  kernels::CrossEntropyOptions options;
+  options.class_weight = class_weight.defined() ? class_weight.data<float>() : nullptr;
+  options.ignore_index = ignored;
+  options.reduction = how;
   kernels::softmax_cross_entropy(device, rows, classes, logits.data<float>(), labels.data<int32_t>(),
-                                 r.loss.data<float>(), r.grad.data<float>(), ws.data<float>());
+                                 r.loss.data<float>(), r.grad.data<float>(), ws.data<float>(), options);
   return r;
 }
 

@@ -166,9 +166,14 @@ GT_OP(int, dropout_backward_f32, (int device, int64_t n, const float* dy, const 
                                   float* dx, void* stream))
 
 // ---- losses: *loss is one float in memory of `device`; labels are checked by dispatch ----
+// Sparse cross-entropy from logits: row i (label y_i, weight w_i = class_weight[y_i], or 1 when
+// class_weight is null; 0 when y_i == ignore_index, whose row is then skipped and may hold any label)
+// has loss w_i·(logsumexp(z_i) − z_i[y_i]) and gradient w_i·(softmax(z_i) − onehot(y_i)), both divided
+// by Σ w_i for GT_REDUCTION_MEAN (a GtReduction). loss holds one float (mean, sum) or one per row (none).
 GT_OP(int, softmax_cross_entropy_workspace, (int device, int64_t rows, size_t* floats))
 GT_OP(int, softmax_cross_entropy_f32, (int device, int64_t rows, int64_t classes, const float* logits,
-                                       const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                                       const int32_t* labels, const float* class_weight, int64_t ignore_index,
+                                       int reduction, float* loss, float* dlogits, float* workspace,
                                        void* stream))
 GT_OP(int, binary_cross_entropy_workspace, (int device, size_t* floats))
 GT_OP(int, binary_cross_entropy_f32, (int device, int64_t n, const float* input, const float* target,

@@ -39,6 +39,12 @@ typedef struct GtDepthwise2d {
   int64_t dilation_h, dilation_w;
 } GtDepthwise2d;
 
+// How a loss combines its rows: the weighted mean Σ w_i·l_i / Σ w_i (PyTorch's, over the rows not
+// ignored), the sum Σ w_i·l_i, or each row's w_i·l_i.
+enum GtReduction { GT_REDUCTION_MEAN = 0, GT_REDUCTION_SUM = 1, GT_REDUCTION_NONE = 2 };
+// An ignore_index no int32 label equals: no row is ignored.
+#define GT_NO_IGNORE_INDEX INT64_MIN
+
 enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
 
 // Element-wise binary ops of the merging layers. Maximum and minimum propagate NaN, as np.maximum does.

@@ -266,8 +266,11 @@ int dropout_backward_f32(int, int64_t n, const float* dy, const uint8_t* mask, f
 
 int softmax_cross_entropy_workspace(int, int64_t, size_t* floats) { *floats = 0; return GT_OK; }
 int softmax_cross_entropy_f32(int, int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
-                              float* loss, float* dlogits, float*, void*) {
-  return guarded([&] { cpu::softmax_cross_entropy(rows, classes, logits, labels, loss, dlogits); });
+                              const float* class_weight, int64_t ignore_index, int reduction, float* loss,
+                              float* dlogits, float*, void*) {
+  return guarded([&] {
+    cpu::softmax_cross_entropy(rows, classes, logits, labels, class_weight, ignore_index, reduction, loss, dlogits);
+  });
 }
 int binary_cross_entropy_workspace(int, size_t* floats) { *floats = 0; return GT_OK; }
 int binary_cross_entropy_f32(int, int64_t n, const float* input, const float* target, int from_logits,

@@ -193,7 +193,8 @@ def add(a, b, device: str | None = None):
 
 
 def _loss(loss):
-    return loss[()] if isinstance(loss, np.ndarray) else loss  # a NumPy float32 scalar in NumPy mode
+    # A reduced loss is a NumPy float32 scalar in NumPy mode; a per-row one stays an array.
+    return loss[()] if isinstance(loss, np.ndarray) and loss.ndim == 0 else loss
 
 
 # ---- matrix multiply, dense, convolution ------------------------------------------------------------
@@ -449,12 +450,24 @@ def dropout_grad(dy, mask, rate: float, device: str | None = None):
 
 # ---- losses -----------------------------------------------------------------------------------------
 
-def softmax_cross_entropy(labels, logits, device: str | None = None):
+def softmax_cross_entropy(labels, logits, device: str | None = None, class_weight=None,
+                          ignore_index: int | None = None, reduction: str = "mean"):
     """(loss, dlogits): sparse categorical cross-entropy from logits (batch, classes) and integer labels
-    (batch,), mean over the batch (NaN for an empty batch, as np.mean)."""
+    (batch,), PyTorch's cross_entropy. Row i has weight w_i = class_weight[labels[i]] (1 without
+    class_weight; 0 where labels[i] == ignore_index, a row that then contributes nothing and may hold any
+    label) and loss w_i·(logsumexp(logits[i]) − logits[i, labels[i]]). reduction "mean": Σ w_i·l_i / Σ w_i
+    (the plain mean without weights; NaN when nothing is left, as np.mean of nothing), "sum", or "none":
+    the loss of each row (shape (batch,)). dlogits: the gradient of the loss (for "none", row i's is that
+    of loss[i]). Other labels outside [0, classes) are a ValueError."""
     args = _Args("softmax_cross_entropy")
     labels, logits = args.labels(labels), args.array(logits, "logits")
-    loss, grad = _core.softmax_cross_entropy(labels, logits, _device(device, labels, logits))
+    class_weight = args.optional(class_weight, "class_weight")
+    if ignore_index is not None:
+        ignore_index = args.integer(ignore_index, "ignore_index", -_INT64_MAX - 1, _INT64_MAX)
+    if not isinstance(reduction, str):
+        raise args.error("reduction", "'mean', 'sum' or 'none'", reduction)
+    loss, grad = _core.softmax_cross_entropy(labels, logits, _device(device, labels, logits, class_weight),
+                                             class_weight, ignore_index, reduction)
     return _loss(loss), grad
 
 
