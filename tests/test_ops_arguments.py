@@ -93,6 +93,7 @@ def _valid_calls():
     return {
         "add": dict(a=f(2, 3), b=f(2, 3)),
         "matmul": dict(a=f(2, 3), b=f(3, 2), transpose_a=False, transpose_b=False),
+        "matmul_grad": dict(dy=f(4, 2, 2), a=f(4, 2, 3), b=f(3, 2), transpose_a=False, transpose_b=False),
         "dense": dict(x=f(2, 3), kernel=f(3, 2), bias=f(2), activation="relu"),
         "dense_grad": dict(dy=f(2, 2), x=f(2, 3), kernel=f(3, 2)),
         "conv2d": dict(x=x4, kernel=f(1, 1, 2, 3), bias=f(3), strides=1, padding="valid", activation="relu"),

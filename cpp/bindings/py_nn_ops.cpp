@@ -111,6 +111,16 @@ void bind_nn_ops(py::module_& m) {
     return call.result(c);
   }, arg("a"), arg("b"), arg("transpose_a") = false, arg("transpose_b") = false, arg("device") = "cpu");
 
+  m.def("matmul_grad", [](py::object dy, py::object a, py::object b, bool trans_a, bool trans_b,
+                          const std::string& device) {
+    OpCall call(device, {dy, a, b});
+    Tensor tdy = call.arg(dy, "dy", f32), ta = call.arg(a, "a", f32), tb = call.arg(b, "b", f32);
+    py::gil_scoped_release release;
+    ops::MatmulGrads g = ops::matmul_grad(tdy, ta, tb, trans_a, trans_b);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(g.da), call.result(g.db));
+  }, arg("dy"), arg("a"), arg("b"), arg("transpose_a") = false, arg("transpose_b") = false, arg("device") = "cpu");
+
   m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device,
                     py::object activation) {
     OpCall call(device, {x, kernel, bias});

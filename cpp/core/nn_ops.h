@@ -34,8 +34,15 @@ struct ConvPadding {
 };
 
 // ---- matrix multiply, dense, convolution (nn_conv.cpp) ----
-// op(a)·op(b) for 2-D float32 a, b.
+// op(a)·op(b) for float32 a (..., m, k) and b (..., k, n), op transposing the last two axes where asked;
+// the batch axes broadcast as NumPy's matmul broadcasts them. One GEMM per output matrix.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+struct MatmulGrads {
+  Tensor da, db;
+};
+// The gradients of matmul for the output gradient dc, each of its operand's shape (summed over the
+// batch axes along which that operand was broadcast).
+MatmulGrads matmul_grad(const Tensor& dc, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 
 struct DenseGrads {
   Tensor dx, dkernel, dbias;

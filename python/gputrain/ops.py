@@ -200,11 +200,22 @@ def _loss(loss):
 # ---- matrix multiply, dense, convolution ------------------------------------------------------------
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, device: str | None = None):
-    """op(a) @ op(b) for 2-D float32 arrays, op = transpose where asked."""
+    """op(a) @ op(b) for float32 a (..., m, k) and b (..., k, n), op transposing the last two axes where
+    asked; the batch axes (...) broadcast as np.matmul's do. Both need at least rank 2 (np.matmul's 1-D
+    operands are not taken: reshape them to (1, k) or (k, 1))."""
     args = _Args("matmul")
     a, b = args.array(a, "a"), args.array(b, "b")
     return _core.matmul(a, b, args.flag(transpose_a, "transpose_a"), args.flag(transpose_b, "transpose_b"),
                         _device(device, a, b))
+
+
+def matmul_grad(dy, a, b, transpose_a: bool = False, transpose_b: bool = False, device: str | None = None):
+    """(da, db) of matmul for the output gradient dy, each of its operand's shape: d op(a) = dy @ op(b)ᵀ
+    and d op(b) = op(a)ᵀ @ dy, summed over the batch axes along which that operand was broadcast."""
+    args = _Args("matmul_grad")
+    dy, a, b = args.array(dy, "dy"), args.array(a, "a"), args.array(b, "b")
+    return _core.matmul_grad(dy, a, b, args.flag(transpose_a, "transpose_a"), args.flag(transpose_b, "transpose_b"),
+                             _device(device, dy, a, b))
 
 
 def dense(x, kernel, bias=None, device: str | None = None, activation: str | None = None):
