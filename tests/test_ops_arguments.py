@@ -107,8 +107,8 @@ def _valid_calls():
         "max_pool2d": dict(x=x4, pool_size=2, strides=2, padding="valid", return_argmax=False),
         "max_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid",
                                 argmax=np.zeros((1, 2, 2, 2), np.int32)),
-        "avg_pool2d": dict(x=x4, pool_size=2, strides=2, padding="valid"),
-        "avg_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid"),
+        "avg_pool2d": dict(x=x4, pool_size=2, strides=2, padding=((1, 0), (0, 1)), count_include_pad=True),
+        "avg_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid", count_include_pad=True),
         "global_avg_pool2d": dict(x=x4),
         "global_avg_pool2d_grad": dict(dy=f(1, 2), x=x4),
         # Each element-wise activation of the list: the op, and its gradient from x or y.

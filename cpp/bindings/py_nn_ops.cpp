@@ -3,6 +3,7 @@
 // released while kernels run. All validation beyond types is in the dispatch (core/nn_*.cpp).
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <vector>
 
 #include "core/activations.h"
@@ -216,34 +217,36 @@ void bind_nn_ops(py::module_& m) {
      arg("device") = "cpu");
 
   m.def("pool2d", [](py::object x, const std::string& kind, std::vector<int64_t> pool_size,
-                     std::vector<int64_t> strides, const std::string& padding, const std::string& device,
-                     bool return_argmax) -> py::object {
+                     std::vector<int64_t> strides, py::object padding, const std::string& device,
+                     bool return_argmax, bool count_include_pad) -> py::object {
     OpCall call(device, {x});
     Tensor tx = call.arg(x, "x", f32);
     const GtPoolKind k = pool_kind(kind);
     const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
+    const ops::ConvPadding pad = conv_padding_arg(padding);
     py::gil_scoped_release release;
-    ops::PoolResult r = ops::pool2d(tx, k, p, s, padding, return_argmax);
+    ops::PoolResult r = ops::pool2d(tx, k, p, s, pad, return_argmax, count_include_pad);
     py::gil_scoped_acquire gil;
     if (!return_argmax) return call.result(r.y);
     return py::make_tuple(call.result(r.y), call.result(r.argmax));
   }, arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"), arg("device") = "cpu",
-     arg("return_argmax") = false);
+     arg("return_argmax") = false, arg("count_include_pad") = false);
 
   m.def("pool2d_grad", [](py::object dy, py::object x, const std::string& kind,
-                          std::vector<int64_t> pool_size, std::vector<int64_t> strides,
-                          const std::string& padding, const std::string& device, py::object argmax) {
+                          std::vector<int64_t> pool_size, std::vector<int64_t> strides, py::object padding,
+                          const std::string& device, py::object argmax, bool count_include_pad) {
     OpCall call(device, {dy, x, argmax});
     Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32);
     Tensor targ = call.optional_arg(argmax, "argmax", DType::Int32);
     const GtPoolKind k = pool_kind(kind);
     const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
+    const ops::ConvPadding pad = conv_padding_arg(padding);
     py::gil_scoped_release release;
-    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, padding, targ);
+    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, pad, targ, count_include_pad);
     py::gil_scoped_acquire gil;
     return call.result(dx);
   }, arg("dy"), arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"),
-     arg("device") = "cpu", arg("argmax") = py::none());
+     arg("device") = "cpu", arg("argmax") = py::none(), arg("count_include_pad") = false);
 
   m.def("global_avg_pool2d", [](py::object x, const std::string& device) {
     OpCall call(device, {x});

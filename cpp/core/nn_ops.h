@@ -16,8 +16,8 @@ struct Pair {
   int64_t h, w;
 };
 
-// A convolution's padding: a name, "valid" or "same" (TensorFlow's rule), or explicit cells of zeros
-// before and after each axis (PyTorch's padding p is top = bottom = left = right = p). Built from a
+// A convolution's (or pooling's) padding: a name, "valid" or "same" (TensorFlow's rule), or explicit cells
+// of zeros (pooling: absent cells) before and after each axis (PyTorch's padding p is top = bottom = left = right = p). Built from a
 // name implicitly, so that code knowing only names passes one.
 struct ConvPadding {
   std::string name;  // when !cells
@@ -89,11 +89,14 @@ struct PoolResult {
   Tensor argmax;  // int32, y's shape: each window's first maximum (max pooling, when asked for)
 };
 // with_argmax (max only) also returns what pool2d_grad needs instead of recomputing it from x.
-PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding,
-                  bool with_argmax = false);
+// padding: a name, or explicit cells (each side fewer than the window's extent, so that every window holds
+// a real cell: max pooling's padding never wins). count_include_pad (average pooling only): divide by
+// kh·kw, padding included, instead of the window's real cells.
+PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const ConvPadding& padding,
+                  bool with_argmax = false, bool count_include_pad = false);
 // argmax (max only; may be undefined): the forward's for this x, else recomputed from x.
 Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                   const std::string& padding, const Tensor& argmax = Tensor());
+                   const ConvPadding& padding, const Tensor& argmax = Tensor(), bool count_include_pad = false);
 Tensor global_avg_pool2d(const Tensor& x);
 Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x);
 

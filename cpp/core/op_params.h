@@ -26,6 +26,10 @@ typedef struct GtWindow2d {
   int64_t oh, ow;              // output rows and columns
   int64_t dilation_h, dilation_w;
   int64_t groups;
+  // Average pooling: 1 divides every window by kh·kw, padding cells included (PyTorch's
+  // count_include_pad); 0 (TensorFlow's rule) by its real cells only. Windows never reach beyond the
+  // padding, so kh·kw is the padded window's size. Other ops leave it 0.
+  int64_t count_include_pad;
 } GtWindow2d;
 
 // A depthwise convolution: each input channel ch is convolved with its own `multiplier` filters, output

@@ -115,7 +115,7 @@ class _Args:
         return padding.lower()
 
     def conv_padding(self, padding):
-        """A convolution's padding: "valid"/"same", or explicit cells as [top, bottom, left, right] from
+        """A convolution's or pooling's padding: "valid"/"same", or explicit cells as [top, bottom, left, right] from
         ((top, bottom), (left, right)), (ph, pw) (PyTorch's: ph rows above and below, pw columns left and
         right) or one int p for all four sides. Dispatch checks the cells are non-negative."""
         if isinstance(padding, str):
@@ -323,46 +323,53 @@ def _window(args: _Args, pool_size, strides):
     return pool, pool if strides is None else args.pair(strides, "strides")
 
 
-def _pool(op, kind, x, pool_size, strides, padding, device, return_argmax=False):
+def _pool(op, kind, x, pool_size, strides, padding, device, return_argmax=False, count_include_pad=False):
     args = _Args(op)
     x = args.array(x, "x")
     pool, strides = _window(args, pool_size, strides)
-    return _core.pool2d(x, kind, pool, strides, args.padding(padding), _device(device, x),
-                        args.flag(return_argmax, "return_argmax"))
+    return _core.pool2d(x, kind, pool, strides, args.conv_padding(padding), _device(device, x),
+                        args.flag(return_argmax, "return_argmax"), args.flag(count_include_pad, "count_include_pad"))
 
 
-def _pool_grad(op, kind, dy, x, pool_size, strides, padding, device, argmax=None):
+def _pool_grad(op, kind, dy, x, pool_size, strides, padding, device, argmax=None, count_include_pad=False):
     args = _Args(op)
     dy, x, argmax = args.array(dy, "dy"), args.array(x, "x"), args.tensor(argmax, "argmax", optional=True)
     pool, strides = _window(args, pool_size, strides)
-    return _core.pool2d_grad(dy, x, kind, pool, strides, args.padding(padding), _device(device, dy, x, argmax),
-                             argmax)
+    return _core.pool2d_grad(dy, x, kind, pool, strides, args.conv_padding(padding), _device(device, dy, x, argmax),
+                             argmax, args.flag(count_include_pad, "count_include_pad"))
 
 
-def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None,
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", device: str | None = None,
                return_argmax: bool = False):
-    """Max pooling of NHWC x; strides default to pool_size (Keras). A window holding NaN gives NaN (as
+    """Max pooling of NHWC x; strides default to pool_size (Keras). padding: "valid", "same"
+    (TensorFlow's rule) or explicit cells as conv2d takes them (((top, bottom), (left, right)), (ph, pw)
+    or p), each side smaller than the window; padding cells never win (as −∞ would not). A window
+    holding NaN gives NaN (as
     np.max). With return_argmax, (y, argmax): argmax (int32, y's shape) holds where each window's first
     maximum (or first NaN, as np.argmax) lies inside its window (row-major, i·pool_w + j); given to
     max_pool2d_grad, it spares the backward a second pass over x."""
     return _pool("max_pool2d", "max", x, pool_size, strides, padding, device, return_argmax)
 
 
-def max_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
+def max_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding="valid",
                     device: str | None = None, argmax=None):
     """dx of max pooling: each window's gradient goes to its first maximum, or its first NaN (found
     again in x, or read from `argmax`, the forward's for this x)."""
     return _pool_grad("max_pool2d_grad", "max", dy, x, pool_size, strides, padding, device, argmax)
 
 
-def avg_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None):
-    """Average pooling of NHWC x; with "same" each window divides by its number of real cells."""
-    return _pool("avg_pool2d", "avg", x, pool_size, strides, padding, device)
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", device: str | None = None,
+               count_include_pad: bool = False):
+    """Average pooling of NHWC x; padding as max_pool2d's. Each window divides by its number of real
+    cells (TensorFlow's rule), or with count_include_pad by all pool_h·pool_w of them, padding cells
+    counting as zeros (PyTorch's avg_pool2d)."""
+    return _pool("avg_pool2d", "avg", x, pool_size, strides, padding, device, count_include_pad=count_include_pad)
 
 
-def avg_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
-                    device: str | None = None):
-    return _pool_grad("avg_pool2d_grad", "avg", dy, x, pool_size, strides, padding, device)
+def avg_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding="valid", device: str | None = None,
+                    count_include_pad: bool = False):
+    return _pool_grad("avg_pool2d_grad", "avg", dy, x, pool_size, strides, padding, device,
+                      count_include_pad=count_include_pad)
 
 
 def global_avg_pool2d(x, device: str | None = None):
