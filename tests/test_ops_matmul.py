@@ -35,10 +35,12 @@ def ref_matmul_grad(dy, a, b):
     return reduce_to(da, a.shape), reduce_to(db, b.shape)
 
 
-# (a's batch, b's batch, m, k, n): equal batches, broadcasts of 1s, missing axes, empty ones.
+# (a's batch, b's batch, m, k, n): equal batches, broadcasts of 1s, missing axes, empty ones, deep ones.
 CASES = [((), (), 5, 7, 3), ((4,), (4,), 3, 5, 2), ((2, 3), (2, 3), 17, 33, 9), ((3,), (), 6, 4, 5),
          ((), (2, 2), 1, 1, 1), ((2, 1), (1, 3), 4, 6, 7), ((1,), (5,), 65, 70, 33), ((2, 1, 3), (4, 1), 3, 2, 4),
-         ((0,), (1,), 3, 4, 5), ((2,), (2,), 3, 0, 4)]
+         ((0,), (1,), 3, 4, 5), ((2,), (2,), 3, 0, 4),
+         # Deep, short products (the GPU's split-K path): b's gradient sums 3 of them (m = 1024 deep).
+         ((2,), (2,), 4, 1100, 3), ((3,), (), 1024, 8, 4)]
 
 
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
