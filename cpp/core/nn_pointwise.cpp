@@ -1,5 +1,5 @@
 // Dispatch of the element- and row-wise ops: activations (any of core/activations.h's list), softmax,
-// dropout and the losses.
+// log_softmax (any axis), dropout and the losses.
 #include <cmath>
 
 #include "core/activations.h"

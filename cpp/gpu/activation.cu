@@ -1,7 +1,8 @@
 // Activations on the GPU. The element-wise ones (every activation of core/activations.h) are grid-stride
 // loops, one kernel per formula (coalesced, any n in one launch); softmax gives each row one block whose
 // width is a multiple of the device's warp size (queried at run time), with block reductions for the
-// row maximum, the sum of exponentials and, backward, Σ dy·y.
+// row maximum, the sum of exponentials and, backward, Σ dy·y. log_softmax does the same along the last
+// axis, and along an inner axis gives each line a thread (neighbouring threads, neighbouring elements).
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
