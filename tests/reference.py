@@ -396,16 +396,29 @@ def dropout_mask(size: int, rate: float, seed: int) -> np.ndarray:
 
 # ---- losses -----------------------------------------------------------------------------------------
 
-def softmax_cross_entropy(labels, logits):
+def softmax_cross_entropy(labels, logits, class_weight=None, ignore_index=None, reduction="mean"):
+    """PyTorch's cross_entropy: row i weighs w_i = class_weight[labels[i]] (1 without weights, 0 when
+    labels[i] == ignore_index: no loss, no gradient); "mean" is Σ w_i·l_i / Σ w_i, "none" each w_i·l_i
+    with row i's gradient that of its own loss."""
     z = np.asarray(logits, np.float64)
     labels = np.asarray(labels)
     rows = z.shape[0]
+    kept = np.ones(rows, bool) if ignore_index is None else labels != ignore_index
+    index = np.where(kept, labels, 0)  # an ignored row's label need not be a class
+    w = np.ones(rows) if class_weight is None else np.asarray(class_weight, np.float64)[index]
+    w = np.where(kept, w, 0.0)
     m = z.max(axis=1, keepdims=True)
     log_sum = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
-    loss = np.mean(log_sum - z[np.arange(rows), labels])
+    row_loss = np.where(kept, w * (log_sum - z[np.arange(rows), index]), 0.0)
     grad = softmax(z)
-    grad[np.arange(rows), labels] -= 1.0
-    return loss, grad / rows
+    grad[np.arange(rows), index] -= 1.0
+    grad = np.where(kept[:, None], w[:, None] * grad, 0.0)
+    if reduction == "none":
+        return row_loss, grad
+    if reduction == "sum":
+        return row_loss.sum(), grad
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return row_loss.sum() / w.sum(), grad / w.sum()
 
 
 BCE_EPSILON = 1e-7

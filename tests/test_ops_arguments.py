@@ -93,6 +93,7 @@ def _valid_calls():
     return {
         "add": dict(a=f(2, 3), b=f(2, 3)),
         "matmul": dict(a=f(2, 3), b=f(3, 2), transpose_a=False, transpose_b=False),
+        "matmul_grad": dict(dy=f(4, 2, 2), a=f(4, 2, 3), b=f(3, 2), transpose_a=False, transpose_b=False),
         "dense": dict(x=f(2, 3), kernel=f(3, 2), bias=f(2), activation="relu"),
         "dense_grad": dict(dy=f(2, 2), x=f(2, 3), kernel=f(3, 2)),
         "conv2d": dict(x=x4, kernel=f(1, 1, 2, 3), bias=f(3), strides=1, padding="valid", activation="relu"),
@@ -106,8 +107,8 @@ def _valid_calls():
         "max_pool2d": dict(x=x4, pool_size=2, strides=2, padding="valid", return_argmax=False),
         "max_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid",
                                 argmax=np.zeros((1, 2, 2, 2), np.int32)),
-        "avg_pool2d": dict(x=x4, pool_size=2, strides=2, padding="valid"),
-        "avg_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid"),
+        "avg_pool2d": dict(x=x4, pool_size=2, strides=2, padding=((1, 0), (0, 1)), count_include_pad=True),
+        "avg_pool2d_grad": dict(dy=f(1, 2, 2, 2), x=x4, pool_size=2, strides=2, padding="valid", count_include_pad=True),
         "global_avg_pool2d": dict(x=x4),
         "global_avg_pool2d_grad": dict(dy=f(1, 2), x=x4),
         # Each element-wise activation of the list: the op, and its gradient from x or y.
@@ -116,9 +117,12 @@ def _valid_calls():
            for name in gt._core.activation_names()},
         "softmax": dict(x=f(2, 3)),
         "softmax_grad": dict(dy=f(2, 3), y=f(2, 3)),
+        "log_softmax": dict(x=f(2, 3), axis=0),
+        "log_softmax_grad": dict(dy=f(2, 3), y=f(2, 3), axis=0),
         "dropout": dict(x=f(2, 3), rate=0.5, seed=1),
         "dropout_grad": dict(dy=f(2, 3), mask=mask, rate=0.5),
-        "softmax_cross_entropy": dict(labels=np.array([0, 2]), logits=f(2, 3)),
+        "softmax_cross_entropy": dict(labels=np.array([0, 2]), logits=f(2, 3), class_weight=f(3), ignore_index=2,
+                                      reduction="sum"),
         "binary_cross_entropy": dict(target=f(2, 3), output=f(2, 3), from_logits=False),
         "batch_norm": dict(x=f(3, 2), gamma=f(2), beta=f(2), moving_mean=f(2), moving_var=f(2), training=True,
                            momentum=0.9, epsilon=1e-3),
@@ -136,7 +140,7 @@ def _valid_calls():
 PUBLIC_OPS = sorted(name for name, value in vars(gt.ops).items()
                     if callable(value) and not name.startswith("_")
                     and getattr(value, "__module__", "") == gt.ops.__name__)
-STRING_ARGUMENTS = {"padding", "activation"}  # a wrong name is a ValueError from dispatch
+STRING_ARGUMENTS = {"padding", "activation", "reduction"}  # a wrong name is a ValueError from dispatch
 NONE_MEANS_DEFAULT = {("batch_norm_grad", "gamma")}  # no default, but None means 1 as in batch_norm
 
 

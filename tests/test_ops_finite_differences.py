@@ -225,3 +225,26 @@ def test_binary_cross_entropy_on_probabilities_grad_matches_finite_differences(r
         return float(gputrain.ops.binary_cross_entropy(target, output, from_logits=False, device="cpu")[0])
 
     assert_close(grad, _numeric_grad(_one_call_each(loss), output, h=2e-3), LOSS_TOL)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_weighted_softmax_cross_entropy_grad_matches_finite_differences(rng, reduction):
+    # As above, with class weights in [0.5, 2] and one row ignored (its gradient must be exactly 0); for
+    # "none", L = Σ r_i·loss_i, whose gradient is r_i times row i of dlogits.
+    rows, classes = 5, 4
+    logits = normal(rng, (rows, classes))
+    labels = rng.integers(0, classes, size=rows).astype(np.int32)
+    labels[2] = -1
+    w = rng.uniform(0.5, 2.0, classes).astype(np.float32)
+    r = rng.uniform(0.5, 1.5, rows) if reduction == "none" else np.ones(1)
+    kwargs = dict(class_weight=w, ignore_index=-1, reduction=reduction, device="cpu")
+    _, grad = gputrain.ops.softmax_cross_entropy(labels, logits, **kwargs)
+    if reduction == "none":
+        grad = grad * r[:, None]
+
+    def loss(logits):
+        return float((np.asarray(gputrain.ops.softmax_cross_entropy(labels, logits, **kwargs)[0], np.float64) * r).sum())
+
+    numeric = _numeric_grad(_one_call_each(loss), logits)
+    assert not grad[2].any() and not numeric[2].any()
+    assert_close(grad, numeric, LOSS_TOL)

@@ -255,3 +255,181 @@ def test_pool_errors_name_arguments():
         gputrain._core.pool2d_grad(dy, x, "avg", [2, 2], [2, 2], "valid", "cpu", np.zeros((1, 2, 2, 2), np.int32))
     with pytest.raises(ValueError, match=r"argmax: only max pooling has one"):
         gputrain._core.pool2d(x, "avg", [2, 2], [2, 2], "valid", "cpu", True)
+
+
+# ---- explicit per-side padding and count_include_pad ----------------------------------------------
+
+def ref_pool_padded(x, kind, pool, strides, pads, count_include_pad=False):
+    """Pooling over x padded by pads = ((top, bottom), (left, right)), as plain float64 loops: padding
+    cells are −∞ for max (they never win) and zeros for the average, which divides by the window's real
+    cells or, with count_include_pad, by all of them."""
+    x = np.asarray(x, np.float64)
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw) = pool, strides
+    oh, ow = (h + top + bottom - kh) // sh + 1, (w + left + right - kw) // sw + 1
+    y = np.zeros((n, oh, ow, c))
+    for i in range(oh):
+        for j in range(ow):
+            r0, c0 = i * sh - top, j * sw - left
+            rows = range(max(r0, 0), min(r0 + kh, h))
+            cols = range(max(c0, 0), min(c0 + kw, w))
+            cells = x[:, rows.start:rows.stop, cols.start:cols.stop, :]
+            if kind == "max":
+                y[:, i, j, :] = cells.max(axis=(1, 2))  # np.max: a NaN wins
+            else:
+                divisor = kh * kw if count_include_pad else len(rows) * len(cols)
+                y[:, i, j, :] = cells.sum(axis=(1, 2)) / divisor
+    return y
+
+
+def ref_pool_padded_grad(dy, x, kind, pool, strides, pads, count_include_pad=False):
+    """dx of ref_pool_padded: max sends each window's dy to its first (row-major) real maximum or NaN,
+    the average spreads dy/divisor over the real cells."""
+    x, dy = np.asarray(x, np.float64), np.asarray(dy, np.float64)
+    (top, _), (left, _) = pads
+    n, h, w, c = x.shape
+    (kh, kw), (sh, sw) = pool, strides
+    dx = np.zeros_like(x)
+    for i in range(dy.shape[1]):
+        for j in range(dy.shape[2]):
+            r0, c0 = i * sh - top, j * sw - left
+            rows = range(max(r0, 0), min(r0 + kh, h))
+            cols = range(max(c0, 0), min(c0 + kw, w))
+            if kind == "avg":
+                divisor = kh * kw if count_include_pad else len(rows) * len(cols)
+                dx[:, rows.start:rows.stop, cols.start:cols.stop, :] += dy[:, i, j, None, None, :] / divisor
+                continue
+            cells = x[:, rows.start:rows.stop, cols.start:cols.stop, :].reshape(n, -1, c)
+            first = np.argmax(np.where(np.isnan(cells), np.inf, cells), axis=1)
+            for b in range(n):
+                for ch in range(c):
+                    k = first[b, ch]
+                    dx[b, rows.start + k // len(cols), cols.start + k % len(cols), ch] += dy[b, i, j, ch]
+    return dx
+
+
+def _padded_case(rng, channels):
+    n, c = int(rng.choice([1, 2])), int(rng.choice(channels))
+    kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
+    sh, sw = (int(v) for v in rng.integers(1, 4, size=2))
+    pads = tuple(tuple(int(v) for v in rng.integers(0, k, size=2)) for k in (kh, kw))
+    h, w = int(rng.integers(max(1, kh - 2), kh + 7)), int(rng.integers(max(1, kw - 2), kw + 7))
+    h, w = max(h, kh - sum(pads[0])), max(w, kw - sum(pads[1]))
+    return (n, h, w, c), (kh, kw), (sh, sw), pads
+
+
+@pytest.mark.parametrize("kind,count_include_pad", [("max", False), ("avg", False), ("avg", True)])
+@pytest.mark.parametrize("case", range(10))
+def test_pool2d_explicit_padding_random_shapes(device, rng, kind, count_include_pad, case):
+    """Odd shapes, windows 1..5, strides 1..3, each side's padding 0..window − 1; channels in fours on
+    odd cases (the GPU's 4-lane kernels)."""
+    shape, pool, strides, pads = _padded_case(rng, (4, 8) if case % 2 else (1, 3, 5))
+    x = normal(rng, shape)
+    extra = dict(count_include_pad=count_include_pad) if kind == "avg" else {}
+    forward, backward = OPS[kind]
+    y = forward(x, pool, strides, pads, device=device, **extra)
+    assert_close(y, ref_pool_padded(x, kind, pool, strides, pads, count_include_pad))
+    dy = normal(rng, y.shape)
+    assert_close(backward(dy, x, pool, strides, pads, device=device, **extra),
+                 ref_pool_padded_grad(dy, x, kind, pool, strides, pads, count_include_pad))
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool2d_explicit_padding_agrees_with_the_named_rules(device, rng, kind):
+    """Zero cells are "valid"; TensorFlow's "same" cells are "same" (to the bit); p and (ph, pw) are the
+    nested pairs they stand for."""
+    x = normal(rng, (2, 9, 8, 3))
+    forward, backward = OPS[kind]
+    np.testing.assert_array_equal(forward(x, (3, 2), (2, 2), ((0, 0), (0, 0)), device=device),
+                                  forward(x, (3, 2), (2, 2), "valid", device=device))
+    _, top, bottom = ref.same_padding(9, 3, 2)
+    _, left, right = ref.same_padding(8, 2, 2)
+    same = ((top, bottom), (left, right))
+    y = forward(x, (3, 2), (2, 2), "same", device=device)
+    np.testing.assert_array_equal(forward(x, (3, 2), (2, 2), same, device=device), y)
+    dy = normal(rng, y.shape)
+    np.testing.assert_array_equal(backward(dy, x, (3, 2), (2, 2), same, device=device),
+                                  backward(dy, x, (3, 2), (2, 2), "same", device=device))
+    # conv2d's other forms, PyTorch's: (ph, pw) pads ph rows above and below, pw columns left and right.
+    np.testing.assert_array_equal(forward(x, 3, 1, (1, 2), device=device),
+                                  forward(x, 3, 1, ((1, 1), (2, 2)), device=device))
+    np.testing.assert_array_equal(forward(x, 3, 1, 1, device=device), forward(x, 3, 1, ((1, 1), (1, 1)), device=device))
+
+
+def test_avg_pool_count_include_pad_by_hand(device):
+    x = np.arange(1, 10, dtype=np.float32).reshape(1, 3, 3, 1)
+    # "same" with 2×2 windows, stride 2: windows {1,2,4,5}, {3,6}, {7,8}, {9}, each divided by 4.
+    y = gputrain.ops.avg_pool2d(x, 2, strides=2, padding="same", count_include_pad=True, device=device)
+    np.testing.assert_allclose(y.reshape(2, 2), [[3.0, 2.25], [3.75, 2.25]], rtol=1e-6)
+    # One cell of padding all round, 2×2 windows, stride 2: {1}, {2,3}, {4,7}, {5,6,8,9}.
+    y = gputrain.ops.avg_pool2d(x, 2, strides=2, padding=((1, 0), (1, 0)), count_include_pad=True, device=device)
+    np.testing.assert_allclose(y.reshape(2, 2), [[0.25, 1.25], [2.75, 7.0]], rtol=1e-6)
+    y = gputrain.ops.avg_pool2d(x, 2, strides=2, padding=((1, 0), (1, 0)), device=device)  # the real cells
+    np.testing.assert_allclose(y.reshape(2, 2), [[1.0, 2.5], [5.5, 7.0]], rtol=1e-6)
+    dx = gputrain.ops.avg_pool2d_grad(np.ones((1, 2, 2, 1), np.float32), x, 2, 2, ((1, 0), (1, 0)), device=device,
+                                      count_include_pad=True)
+    np.testing.assert_allclose(dx, np.full(x.shape, 0.25), rtol=1e-6)
+
+
+def test_max_pool_padding_never_wins(device):
+    """Negative values beside padding: the maximum is a real cell, never a padded zero."""
+    x = -np.arange(1, 5, dtype=np.float32).reshape(1, 2, 2, 1)
+    y = gputrain.ops.max_pool2d(x, 2, strides=1, padding=((1, 1), (1, 1)), device=device)
+    np.testing.assert_array_equal(y.reshape(3, 3), [[-1, -1, -2], [-1, -1, -2], [-3, -3, -4]])
+    dx = gputrain.ops.max_pool2d_grad(np.ones((1, 3, 3, 1), np.float32), x, 2, 1, ((1, 1), (1, 1)), device=device)
+    np.testing.assert_array_equal(dx.reshape(2, 2), [[4, 2], [2, 1]])
+
+
+@pytest.mark.parametrize("kind,count_include_pad", [("max", False), ("avg", True)])
+def test_pool2d_explicit_padding_with_nan(device, rng, kind, count_include_pad):
+    x = normal(rng, (1, 5, 6, 2))
+    x[0, 0, 0, 0] = x[0, 4, 3, 1] = np.nan
+    extra = dict(count_include_pad=count_include_pad) if kind == "avg" else {}
+    pads = ((1, 2), (2, 1))
+    y = OPS[kind][0](x, 3, 2, pads, device=device, **extra)
+    want = ref_pool_padded(x, kind, (3, 3), (2, 2), pads, count_include_pad)
+    np.testing.assert_array_equal(np.isnan(y), np.isnan(want))
+    assert np.isnan(want).any() and not np.isnan(want).all()
+    assert_close(y[~np.isnan(want)], want[~np.isnan(want)])
+
+
+@pytest.mark.parametrize("kind,count_include_pad", [("max", False), ("avg", False), ("avg", True)])
+def test_pool2d_explicit_padding_grad_matches_finite_differences(rng, kind, count_include_pad):
+    """Linear (max: while no window's maximum changes, so the values are spaced well apart): LINEAR_TOL of
+    test_ops_finite_differences.py holds."""
+    from test_ops_finite_differences import LINEAR_TOL, _as_one_batch, _distinct_values, _numeric_grad
+    x = _distinct_values(rng, (1, 5, 4, 2))
+    pads, extra = ((1, 2), (0, 1)), (dict(count_include_pad=count_include_pad) if kind == "avg" else {})
+    forward, backward = OPS[kind]
+    y = forward(x, 3, (2, 1), pads, device="cpu", **extra)
+    r = normal(rng, y.shape)
+    numeric = _numeric_grad(_as_one_batch(lambda v: forward(v, 3, (2, 1), pads, device="cpu", **extra), r), x)
+    assert_close(backward(r, x, 3, (2, 1), pads, device="cpu", **extra), numeric, LINEAR_TOL)
+
+
+def test_pool2d_explicit_padding_tensors_in_tensors_out(device, rng):
+    x = normal(rng, (2, 4, 5, 4))
+    y = gputrain.ops.avg_pool2d(gputrain.tensor(x, device=device), 2, 1, ((1, 1), (0, 1)), count_include_pad=True)
+    assert isinstance(y, gputrain.Tensor) and y.device == device
+    assert_close(y.numpy(), ref_pool_padded(x, "avg", (2, 2), (1, 1), ((1, 1), (0, 1)), True))
+
+
+def test_pool2d_explicit_padding_errors():
+    x = np.zeros((1, 4, 4, 2), np.float32)
+    with pytest.raises(ValueError, match=r"^padding: each side must be smaller than the pool window \(2, 3\) so "
+                                         r"that every window holds a real cell, got \(\(0, 2\), \(1, 1\)\)$"):
+        gputrain.ops.max_pool2d(x, (2, 3), padding=((0, 2), (1, 1)), device="cpu")
+    with pytest.raises(ValueError, match=r"^padding: expected non-negative cells, got \(left, right\) \(-1, 0\)$"):
+        gputrain.ops.avg_pool2d(x, 2, padding=((0, 0), (-1, 0)), device="cpu")
+    with pytest.raises(ValueError, match=r"^x \(1, 2, 2, 1\) padded by \(top, bottom\) \(1, 0\) is smaller than the "
+                                         r"pool window \(4\)$"):
+        gputrain.ops.avg_pool2d(np.zeros((1, 2, 2, 1), np.float32), (4, 2), padding=((1, 0), (1, 1)), device="cpu")
+    for bad in [((1, 1), (1,)), ((1.0, 1), (1, 1)), ((1, 1), (1, 1), (1, 1)), 1.5]:
+        with pytest.raises(TypeError, match=r"^max_pool2d_grad: padding must be 'valid', 'same', an int, \(pad_h, "
+                                            r"pad_w\) or \(\(top, bottom\), \(left, right\)\), got "):
+            gputrain.ops.max_pool2d_grad(np.zeros((1, 2, 2, 2), np.float32), x, padding=bad, device="cpu")
+    with pytest.raises(TypeError, match=r"^avg_pool2d: count_include_pad must be a bool, got 1$"):
+        gputrain.ops.avg_pool2d(x, 2, count_include_pad=1, device="cpu")
+    with pytest.raises(ValueError, match=r"^count_include_pad: only average pooling has it$"):
+        gputrain._core.pool2d(x, "max", [2, 2], [2, 2], "valid", "cpu", False, True)

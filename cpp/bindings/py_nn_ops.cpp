@@ -3,6 +3,7 @@
 // released while kernels run. All validation beyond types is in the dispatch (core/nn_*.cpp).
 #include <pybind11/stl.h>
 
+#include <optional>
 #include <vector>
 
 #include "core/activations.h"
@@ -111,6 +112,16 @@ void bind_nn_ops(py::module_& m) {
     return call.result(c);
   }, arg("a"), arg("b"), arg("transpose_a") = false, arg("transpose_b") = false, arg("device") = "cpu");
 
+  m.def("matmul_grad", [](py::object dy, py::object a, py::object b, bool trans_a, bool trans_b,
+                          const std::string& device) {
+    OpCall call(device, {dy, a, b});
+    Tensor tdy = call.arg(dy, "dy", f32), ta = call.arg(a, "a", f32), tb = call.arg(b, "b", f32);
+    py::gil_scoped_release release;
+    ops::MatmulGrads g = ops::matmul_grad(tdy, ta, tb, trans_a, trans_b);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(g.da), call.result(g.db));
+  }, arg("dy"), arg("a"), arg("b"), arg("transpose_a") = false, arg("transpose_b") = false, arg("device") = "cpu");
+
   m.def("dense", [](py::object x, py::object kernel, py::object bias, const std::string& device,
                     py::object activation) {
     OpCall call(device, {x, kernel, bias});
@@ -206,34 +217,36 @@ void bind_nn_ops(py::module_& m) {
      arg("device") = "cpu");
 
   m.def("pool2d", [](py::object x, const std::string& kind, std::vector<int64_t> pool_size,
-                     std::vector<int64_t> strides, const std::string& padding, const std::string& device,
-                     bool return_argmax) -> py::object {
+                     std::vector<int64_t> strides, py::object padding, const std::string& device,
+                     bool return_argmax, bool count_include_pad) -> py::object {
     OpCall call(device, {x});
     Tensor tx = call.arg(x, "x", f32);
     const GtPoolKind k = pool_kind(kind);
     const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
+    const ops::ConvPadding pad = conv_padding_arg(padding);
     py::gil_scoped_release release;
-    ops::PoolResult r = ops::pool2d(tx, k, p, s, padding, return_argmax);
+    ops::PoolResult r = ops::pool2d(tx, k, p, s, pad, return_argmax, count_include_pad);
     py::gil_scoped_acquire gil;
     if (!return_argmax) return call.result(r.y);
     return py::make_tuple(call.result(r.y), call.result(r.argmax));
   }, arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"), arg("device") = "cpu",
-     arg("return_argmax") = false);
+     arg("return_argmax") = false, arg("count_include_pad") = false);
 
   m.def("pool2d_grad", [](py::object dy, py::object x, const std::string& kind,
-                          std::vector<int64_t> pool_size, std::vector<int64_t> strides,
-                          const std::string& padding, const std::string& device, py::object argmax) {
+                          std::vector<int64_t> pool_size, std::vector<int64_t> strides, py::object padding,
+                          const std::string& device, py::object argmax, bool count_include_pad) {
     OpCall call(device, {dy, x, argmax});
     Tensor tdy = call.arg(dy, "dy", f32), tx = call.arg(x, "x", f32);
     Tensor targ = call.optional_arg(argmax, "argmax", DType::Int32);
     const GtPoolKind k = pool_kind(kind);
     const Pair p = pair_arg(pool_size, "pool_size"), s = pair_arg(strides, "strides");
+    const ops::ConvPadding pad = conv_padding_arg(padding);
     py::gil_scoped_release release;
-    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, padding, targ);
+    Tensor dx = ops::pool2d_grad(tdy, tx, k, p, s, pad, targ, count_include_pad);
     py::gil_scoped_acquire gil;
     return call.result(dx);
   }, arg("dy"), arg("x"), arg("kind"), arg("pool_size"), arg("strides"), arg("padding"),
-     arg("device") = "cpu", arg("argmax") = py::none());
+     arg("device") = "cpu", arg("argmax") = py::none(), arg("count_include_pad") = false);
 
   m.def("global_avg_pool2d", [](py::object x, const std::string& device) {
     OpCall call(device, {x});
@@ -305,6 +318,24 @@ void bind_nn_ops(py::module_& m) {
     return call.result(dx);
   }, arg("dy"), arg("y"), arg("device") = "cpu");
 
+  m.def("log_softmax", [](py::object x, int64_t axis, const std::string& device) {
+    OpCall call(device, {x});
+    Tensor tx = call.arg(x, "x", f32);
+    py::gil_scoped_release release;
+    Tensor y = ops::log_softmax(tx, axis);
+    py::gil_scoped_acquire gil;
+    return call.result(y);
+  }, arg("x"), arg("axis"), arg("device") = "cpu");
+
+  m.def("log_softmax_grad", [](py::object dy, py::object y, int64_t axis, const std::string& device) {
+    OpCall call(device, {dy, y});
+    Tensor tdy = call.arg(dy, "dy", f32), ty = call.arg(y, "y", f32);
+    py::gil_scoped_release release;
+    Tensor dx = ops::log_softmax_grad(tdy, ty, axis);
+    py::gil_scoped_acquire gil;
+    return call.result(dx);
+  }, arg("dy"), arg("y"), arg("axis"), arg("device") = "cpu");
+
   m.def("dropout", [](py::object x, double rate, uint64_t seed, const std::string& device) {
     OpCall call(device, {x});
     Tensor tx = call.arg(x, "x", f32);
@@ -323,14 +354,18 @@ void bind_nn_ops(py::module_& m) {
     return call.result(dx);
   }, arg("dy"), arg("mask"), arg("rate"), arg("device") = "cpu");
 
-  m.def("softmax_cross_entropy", [](py::object labels, py::object logits, const std::string& device) {
-    OpCall call(device, {labels, logits});
-    Tensor tl = call.arg(labels, "labels", DType::Int32), tz = call.arg(logits, "logits", f32);
+  m.def("softmax_cross_entropy", [](py::object labels, py::object logits, const std::string& device,
+                                    py::object class_weight, std::optional<int64_t> ignore_index,
+                                    const std::string& reduction) {
+    OpCall call(device, {labels, logits, class_weight});
+    Tensor tl = call.arg(labels, "labels", DType::Int32), tz = call.arg(logits, "logits", f32),
+           tw = call.optional_arg(class_weight, "class_weight", f32);
     py::gil_scoped_release release;
-    ops::LossResult r = ops::softmax_cross_entropy(tz, tl);
+    ops::LossResult r = ops::softmax_cross_entropy(tz, tl, tw, ignore_index, reduction);
     py::gil_scoped_acquire gil;
     return py::make_tuple(call.result(r.loss), call.result(r.grad));
-  }, arg("labels"), arg("logits"), arg("device") = "cpu");
+  }, arg("labels"), arg("logits"), arg("device") = "cpu", arg("class_weight") = py::none(),
+     arg("ignore_index") = py::none(), arg("reduction") = "mean");
 
   m.def("binary_cross_entropy", [](py::object target, py::object input, bool from_logits,
                                    const std::string& device) {

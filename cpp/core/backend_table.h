@@ -30,7 +30,9 @@ enum GtStatus {
 // 11: GtWindow2d carries dilation_h, dilation_w (dilated conv2d; 1 for pooling).
 // 12: GtWindow2d carries groups (grouped conv2d; 1 for pooling); weight_penalty_f32 (regularizers);
 //    point_loss_f32 (element-wise losses and metrics); permute_f32 over a GtStridedView, prelu_forward_f32
-//    and prelu_backward_f32, resize_bilinear2d_forward_f32 and _backward_f32 (GtResize2d).
+//    and prelu_backward_f32, resize_bilinear2d_forward_f32 and _backward_f32 (GtResize2d);
+//    log_softmax_forward_f32 and _backward_f32; softmax_cross_entropy_f32 takes class weights,
+//    ignore_index and a reduction; GtWindow2d carries count_include_pad.
 #define GT_BACKEND_ABI_VERSION 12
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 

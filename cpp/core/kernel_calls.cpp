@@ -160,6 +160,15 @@ void softmax_backward(const Device& device, int64_t rows, int64_t cols, const fl
   launch(device, "softmax_grad", &GtBackendTable::softmax_backward_f32, rows, cols, dy, y, dx);
 }
 
+void log_softmax_forward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* x, float* y) {
+  launch(device, "log_softmax", &GtBackendTable::log_softmax_forward_f32, outer, cols, inner, x, y);
+}
+
+void log_softmax_backward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
+                          const float* y, float* dx) {
+  launch(device, "log_softmax_grad", &GtBackendTable::log_softmax_backward_f32, outer, cols, inner, dy, y, dx);
+}
+
 void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
                      uint32_t threshold, float scale, float* y, uint8_t* mask) {
   launch(device, "dropout", &GtBackendTable::dropout_forward_f32, n, x, seed, step, threshold, scale, y, mask);
@@ -220,9 +229,10 @@ size_t softmax_cross_entropy_workspace(const Device& device, int64_t rows) {
 }
 
 void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, const float* logits,
-                           const int32_t* labels, float* loss, float* dlogits, float* workspace) {
+                           const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                           const CrossEntropyOptions& options) {
   launch(device, "softmax_cross_entropy", &GtBackendTable::softmax_cross_entropy_f32, rows, classes, logits,
-         labels, loss, dlogits, workspace);
+         labels, options.class_weight, options.ignore_index, int{options.reduction}, loss, dlogits, workspace);
 }
 
 size_t binary_cross_entropy_workspace(const Device& device) {

@@ -81,6 +81,10 @@ void activation_backward(const Device& device, GtActivation kind, int64_t n, con
 void softmax_forward(const Device& device, int64_t rows, int64_t cols, const float* x, float* y);
 void softmax_backward(const Device& device, int64_t rows, int64_t cols, const float* dy, const float* y,
                       float* dx);
+// Along the middle axis of an (outer, cols, inner) view.
+void log_softmax_forward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* x, float* y);
+void log_softmax_backward(const Device& device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
+                          const float* y, float* dx);
 // With `step` (memory of `device`), the mask's seed is splitmix64(seed + step->step).
 void dropout_forward(const Device& device, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
                      uint32_t threshold, float scale, float* y, uint8_t* mask);
@@ -113,9 +117,17 @@ void cast_u8_f32(const Device& device, int64_t n, const uint8_t* src, float* dst
 
 // ---- losses and metrics ----
 size_t softmax_cross_entropy_workspace(const Device& device, int64_t rows);
-// Labels must already be known to lie in [0, classes).
+// Class weights, an ignored label and the reduction (see the table's entry); the defaults are the plain
+// mean over all rows.
+struct CrossEntropyOptions {
+  const float* class_weight = nullptr;  // (classes,) on the device, or null: every weight 1
+  int64_t ignore_index = GT_NO_IGNORE_INDEX;
+  GtReduction reduction = GT_REDUCTION_MEAN;
+};
+// Labels must already be known to lie in [0, classes) (or equal options.ignore_index).
 void softmax_cross_entropy(const Device& device, int64_t rows, int64_t classes, const float* logits,
-                           const int32_t* labels, float* loss, float* dlogits, float* workspace);
+                           const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                           const CrossEntropyOptions& options = {});
 size_t binary_cross_entropy_workspace(const Device& device);
 void binary_cross_entropy(const Device& device, int64_t n, const float* input, const float* target,
                           bool from_logits, float* loss, float* dinput, float* workspace);

@@ -160,7 +160,7 @@ GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh,
 }
 
 GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                         const std::string& padding) {
+                         const ConvPadding& padding, bool count_include_pad) {
   if (kind != GT_POOL_MAX && kind != GT_POOL_AVG) throw ValueError("pool kind: expected max or avg");
   check_positive_pair("pool_size", pool_size);
   // Max pooling's argmax is an int32 index into the window (i·pool_w + j): a window must have fewer
@@ -170,7 +170,28 @@ GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair 
     throw ValueError("pool_size: a max-pooling window of (" + std::to_string(pool_size.h) + ", " +
                      std::to_string(pool_size.w) + ") has more than 2**31 - 1 cells, the most its int32 " +
                      "argmax can index");
-  return window_geometry("x", x, pool_size.h, pool_size.w, strides, padding, "pool window");
+  if (count_include_pad && kind != GT_POOL_AVG) throw ValueError("count_include_pad: only average pooling has it");
+  GtWindow2d g{};
+  if (padding.cells) {
+    // As a convolution's explicit cells, and each side fewer than the window's extent, so that every
+    // window holds a real cell (max pooling's padding never wins, and no average is of nothing).
+    if (padding.top >= pool_size.h || padding.bottom >= pool_size.h || padding.left >= pool_size.w ||
+        padding.right >= pool_size.w)
+      throw ValueError("padding: each side must be smaller than the pool window (" + std::to_string(pool_size.h) +
+                       ", " + std::to_string(pool_size.w) + ") so that every window holds a real cell, got ((" +
+                       std::to_string(padding.top) + ", " + std::to_string(padding.bottom) + "), (" +
+                       std::to_string(padding.left) + ", " + std::to_string(padding.right) + "))");
+    check_positive_pair("strides", strides);
+    g = window_base("x", x.shape(), pool_size.h, pool_size.w);
+    set_axes(g, explicit_axis("x", x.shape(), "(top, bottom)", g.h, pool_size.h, strides.h, padding.top,
+                              padding.bottom, "pool window"),
+             explicit_axis("x", x.shape(), "(left, right)", g.w, pool_size.w, strides.w, padding.left,
+                           padding.right, "pool window"));
+  } else {
+    g = window_geometry("x", x, pool_size.h, pool_size.w, strides, padding.name, "pool window");
+  }
+  g.count_include_pad = count_include_pad ? 1 : 0;
+  return g;
 }
 
 GtWindow2d conv_geometry(const char* x_name, const Shape& x_shape, Pair kernel_size, Pair strides,

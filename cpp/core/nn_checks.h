@@ -37,8 +37,10 @@ GtWindow2d window_geometry(const char* x_name, const Shape& x_shape, int64_t kh,
 
 // window_geometry for pooling: also checks the kind, that pool_size is positive, and that a max-pooling
 // window's cells fit its int32 argmax.
+// Explicit padding cells: each side fewer than the window's extent (every window holds a real cell).
+// count_include_pad (average pooling only) sets g.count_include_pad.
 GtWindow2d pool_geometry(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                         const std::string& padding);
+                         const ConvPadding& padding, bool count_include_pad = false);
 
 // The geometry of a convolution over an input of shape x_shape: window_geometry for the dilated extent
 // (k − 1)·dilation + 1, with the kernel's own taps in g.kh and g.kw and the dilation in g. Also checks

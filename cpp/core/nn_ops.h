@@ -3,6 +3,7 @@
 // or the device's GPU table. Semantics: NHWC activations, HWIO kernels, TensorFlow's "same" padding.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -15,8 +16,8 @@ struct Pair {
   int64_t h, w;
 };
 
-// A convolution's padding: a name, "valid" or "same" (TensorFlow's rule), or explicit cells of zeros
-// before and after each axis (PyTorch's padding p is top = bottom = left = right = p). Built from a
+// A convolution's (or pooling's) padding: a name, "valid" or "same" (TensorFlow's rule), or explicit cells
+// of zeros (pooling: absent cells) before and after each axis (PyTorch's padding p is top = bottom = left = right = p). Built from a
 // name implicitly, so that code knowing only names passes one.
 struct ConvPadding {
   std::string name;  // when !cells
@@ -33,8 +34,15 @@ struct ConvPadding {
 };
 
 // ---- matrix multiply, dense, convolution (nn_conv.cpp) ----
-// op(a)·op(b) for 2-D float32 a, b.
+// op(a)·op(b) for float32 a (..., m, k) and b (..., k, n), op transposing the last two axes where asked;
+// the batch axes broadcast as NumPy's matmul broadcasts them. One GEMM per output matrix.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
+struct MatmulGrads {
+  Tensor da, db;
+};
+// The gradients of matmul for the output gradient dc, each of its operand's shape (summed over the
+// batch axes along which that operand was broadcast).
+MatmulGrads matmul_grad(const Tensor& dc, const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 
 struct DenseGrads {
   Tensor dx, dkernel, dbias;
@@ -81,11 +89,14 @@ struct PoolResult {
   Tensor argmax;  // int32, y's shape: each window's first maximum (max pooling, when asked for)
 };
 // with_argmax (max only) also returns what pool2d_grad needs instead of recomputing it from x.
-PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding,
-                  bool with_argmax = false);
+// padding: a name, or explicit cells (each side fewer than the window's extent, so that every window holds
+// a real cell: max pooling's padding never wins). count_include_pad (average pooling only): divide by
+// kh·kw, padding included, instead of the window's real cells.
+PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const ConvPadding& padding,
+                  bool with_argmax = false, bool count_include_pad = false);
 // argmax (max only; may be undefined): the forward's for this x, else recomputed from x.
 Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                   const std::string& padding, const Tensor& argmax = Tensor());
+                   const ConvPadding& padding, const Tensor& argmax = Tensor(), bool count_include_pad = false);
 Tensor global_avg_pool2d(const Tensor& x);
 Tensor global_avg_pool2d_grad(const Tensor& dy, const Tensor& x);
 
@@ -95,6 +106,9 @@ Tensor activation(const Tensor& x, GtActivation kind);
 Tensor activation_grad(const Tensor& dy, const Tensor& xy, GtActivation kind);
 Tensor softmax(const Tensor& x);                            // over the last axis
 Tensor softmax_grad(const Tensor& dy, const Tensor& y);     // y: softmax's output
+// log(softmax(x)) along `axis` (negative counts from the end), and its gradient from the output y.
+Tensor log_softmax(const Tensor& x, int64_t axis);
+Tensor log_softmax_grad(const Tensor& dy, const Tensor& y, int64_t axis);
 
 // The kernels' constants for a drop rate in [0, 1): keep an element when its 24-bit draw is >= threshold
 // (rate·2^24, rounded), and scale kept ones by 1/(1 − rate).
@@ -113,7 +127,14 @@ Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate);
 struct LossResult {
   Tensor loss, grad;  // loss: shape (), float32
 };
-LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels);
+// Sparse categorical cross-entropy from logits (rows, classes) and int32 labels (rows,). class_weight
+// (classes,) (may be undefined: all 1) weights each row by its label's class; rows labelled
+// ignore_index (when given) count for nothing, not even in the mean's divisor; reduction "mean" (Σ w·l /
+// Σ w, PyTorch's), "sum" or "none" (loss of shape (rows,)). grad: the gradient of the loss w.r.t. the
+// logits (for "none", row r's is that of loss[r]).
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& class_weight = Tensor(),
+                                 std::optional<int64_t> ignore_index = std::nullopt,
+                                 const std::string& reduction = "mean");
 LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool from_logits);
 
 // ---- batch normalisation and optimizers (nn_train.cpp) ----

@@ -1,5 +1,5 @@
 // Dispatch of the element- and row-wise ops: activations (any of core/activations.h's list), softmax,
-// dropout and the losses.
+// log_softmax (any axis), dropout and the losses.
 #include <cmath>
 
 #include "core/activations.h"
@@ -22,6 +22,24 @@ void last_axis(const char* name, const Tensor& x, int64_t* rows, int64_t* cols) 
     throw ValueError(std::string(name) + ": expected at least rank 1, got shape " + shape_str(x.shape()));
   *cols = x.dim(x.ndim() - 1);
   *rows = *cols > 0 ? x.numel() / *cols : 0;
+}
+
+// The (outer, cols, inner) view of x around `axis` (negative: from the end).
+struct AxisView {
+  int64_t outer, cols, inner;
+};
+AxisView around_axis(const char* name, const Tensor& x, int64_t axis) {
+  const auto rank = static_cast<int64_t>(x.ndim());
+  if (rank < 1)
+    throw ValueError(std::string(name) + ": expected at least rank 1, got shape " + shape_str(x.shape()));
+  if (axis < -rank || axis >= rank)
+    throw ValueError("axis: expected an axis of " + std::string(name) + " " + shape_str(x.shape()) + " in [" +
+                     std::to_string(-rank) + ", " + std::to_string(rank) + "), got " + std::to_string(axis));
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  AxisView v{1, x.dim(a), 1};
+  for (int64_t d = 0; d < a; ++d) v.outer *= x.dim(d);
+  for (int64_t d = a + 1; d < rank; ++d) v.inner *= x.dim(d);
+  return v;
 }
 
 }  // namespace
@@ -76,6 +94,29 @@ Tensor softmax_grad(const Tensor& dy, const Tensor& y) {
   return dx;
 }
 
+Tensor log_softmax(const Tensor& x, int64_t axis) {
+  const Device& device = x.device();
+  check_float_on("x", x, device);
+  const AxisView v = around_axis("x", x, axis);
+  Tensor y = Tensor::empty(x.shape(), DType::Float32, device);
+  if (y.numel() == 0) return y;
+  kernels::log_softmax_forward(device, v.outer, v.cols, v.inner, x.data<float>(), y.data<float>());
+  return y;
+}
+
+Tensor log_softmax_grad(const Tensor& dy, const Tensor& y, int64_t axis) {
+  const Device& device = dy.device();
+  check_float_on("dy", dy, device);
+  check_float_on("y", y, device);
+  check_same_shape("dy", dy, "y", y);
+  const AxisView v = around_axis("y", y, axis);
+  Tensor dx = Tensor::empty(y.shape(), DType::Float32, device);
+  if (dx.numel() == 0) return dx;
+  kernels::log_softmax_backward(device, v.outer, v.cols, v.inner, dy.data<float>(), y.data<float>(),
+                                dx.data<float>());
+  return dx;
+}
+
 DropoutResult dropout(const Tensor& x, double rate, uint64_t seed) {
   const Device& device = x.device();
   check_float_on("x", x, device);
@@ -103,8 +144,17 @@ Tensor dropout_grad(const Tensor& dy, const Tensor& mask, double rate) {
   return dx;
 }
 
-LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
+LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& class_weight,
+                                 std::optional<int64_t> ignore_index, const std::string& reduction) {
   const Device& device = logits.device();
+  GtReduction how = GT_REDUCTION_MEAN;
+  if (reduction == "sum") {
+    how = GT_REDUCTION_SUM;
+  } else if (reduction == "none") {
+    how = GT_REDUCTION_NONE;
+  } else if (reduction != "mean") {
+    throw ValueError("reduction: expected 'mean', 'sum' or 'none', got '" + reduction + "'");
+  }
   check_float_on("logits", logits, device);
   check_rank("logits", logits, 2);
   check_dtype("labels", labels, DType::Int32);
@@ -114,21 +164,30 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels) {
   if (labels.shape() != Shape{rows})
     throw ValueError("labels: expected shape (" + std::to_string(rows) + ",) to match logits " +
                      shape_str(logits.shape()) + ", got " + shape_str(labels.shape()));
+  if (class_weight.defined()) {
+    check_float_on("class_weight", class_weight, device);
+    check_vector("class_weight", class_weight, classes, "to match the classes of logits " + shape_str(logits.shape()));
+  }
+  const int64_t ignored = ignore_index.value_or(GT_NO_IGNORE_INDEX);
   // Labels index memory inside the kernel, so each one is checked here (a host copy for GPU labels:
-  // rows × 4 bytes).
+  // rows × 4 bytes). A label equal to ignore_index is never used as an index.
   const Tensor host_labels = labels.to(Device{});
   for (int64_t i = 0; i < rows; ++i) {
     const int32_t label = host_labels.data<int32_t>()[i];
-    if (label < 0 || label >= classes)
+    if ((label < 0 || label >= classes) && label != ignored)
       throw ValueError("labels: label " + std::to_string(label) + " at index " + std::to_string(i) +
-                       " is outside [0, " + std::to_string(classes) + ") for logits " +
-                       shape_str(logits.shape()));
+                       " is outside [0, " + std::to_string(classes) + ") for logits " + shape_str(logits.shape()) +
+                       (ignore_index ? " and is not ignore_index " + std::to_string(*ignore_index) : std::string()));
   }
-  LossResult r{Tensor::empty({}, DType::Float32, device),
+  LossResult r{Tensor::empty(how == GT_REDUCTION_NONE ? Shape{rows} : Shape{}, DType::Float32, device),
                Tensor::empty(logits.shape(), DType::Float32, device)};
   Tensor ws = workspace(static_cast<int64_t>(kernels::softmax_cross_entropy_workspace(device, rows)), device);
+  kernels::CrossEntropyOptions options;
+  options.class_weight = class_weight.defined() ? class_weight.data<float>() : nullptr;
+  options.ignore_index = ignored;
+  options.reduction = how;
   kernels::softmax_cross_entropy(device, rows, classes, logits.data<float>(), labels.data<int32_t>(),
-                                 r.loss.data<float>(), r.grad.data<float>(), ws.data<float>());
+                                 r.loss.data<float>(), r.grad.data<float>(), ws.data<float>(), options);
   return r;
 }
 

@@ -17,12 +17,12 @@ void check_global_pool_input(const Tensor& x) {
 
 }  // namespace
 
-PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const std::string& padding,
-                  bool with_argmax) {
+PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides, const ConvPadding& padding,
+                  bool with_argmax, bool count_include_pad) {
   const Device& device = x.device();
   check_float_on("x", x, device);
   if (with_argmax && kind != GT_POOL_MAX) throw ValueError("argmax: only max pooling has one");
-  const GtWindow2d g = pool_geometry(x, kind, pool_size, strides, padding);
+  const GtWindow2d g = pool_geometry(x, kind, pool_size, strides, padding, count_include_pad);
   const Shape y_shape{g.n, g.oh, g.ow, g.c};
   PoolResult r{Tensor::empty(y_shape, DType::Float32, device),
                with_argmax ? Tensor::empty(y_shape, DType::Int32, device) : Tensor()};
@@ -33,11 +33,11 @@ PoolResult pool2d(const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides
 }
 
 Tensor pool2d_grad(const Tensor& dy, const Tensor& x, GtPoolKind kind, Pair pool_size, Pair strides,
-                   const std::string& padding, const Tensor& argmax) {
+                   const ConvPadding& padding, const Tensor& argmax, bool count_include_pad) {
   const Device& device = x.device();
   check_float_on("dy", dy, device);
   check_float_on("x", x, device);
-  const GtWindow2d g = pool_geometry(x, kind, pool_size, strides, padding);
+  const GtWindow2d g = pool_geometry(x, kind, pool_size, strides, padding, count_include_pad);
   const Shape y_shape{g.n, g.oh, g.ow, g.c};
   if (dy.shape() != y_shape)
     throw ValueError("dy: expected shape " + shape_str(y_shape) + " (the pooled x " +

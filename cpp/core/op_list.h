@@ -166,9 +166,14 @@ GT_OP(int, dropout_backward_f32, (int device, int64_t n, const float* dy, const 
                                   float* dx, void* stream))
 
 // ---- losses: *loss is one float in memory of `device`; labels are checked by dispatch ----
+// Sparse cross-entropy from logits: row i (label y_i, weight w_i = class_weight[y_i], or 1 when
+// class_weight is null; 0 when y_i == ignore_index, whose row is then skipped and may hold any label)
+// has loss w_i·(logsumexp(z_i) − z_i[y_i]) and gradient w_i·(softmax(z_i) − onehot(y_i)), both divided
+// by Σ w_i for GT_REDUCTION_MEAN (a GtReduction). loss holds one float (mean, sum) or one per row (none).
 GT_OP(int, softmax_cross_entropy_workspace, (int device, int64_t rows, size_t* floats))
 GT_OP(int, softmax_cross_entropy_f32, (int device, int64_t rows, int64_t classes, const float* logits,
-                                       const int32_t* labels, float* loss, float* dlogits, float* workspace,
+                                       const int32_t* labels, const float* class_weight, int64_t ignore_index,
+                                       int reduction, float* loss, float* dlogits, float* workspace,
                                        void* stream))
 GT_OP(int, binary_cross_entropy_workspace, (int device, size_t* floats))
 GT_OP(int, binary_cross_entropy_f32, (int device, int64_t n, const float* input, const float* target,
@@ -222,7 +227,8 @@ GT_OP(int, rmsprop_update_f32, (int device, int64_t n, float* param, const float
                                 float* momentum_buffer, float* average_grad, GtRmspropParams params,
                                 void* stream))
 
-// ---- layers that move values or scale them per position (entries added after ABI 11, at the end) ----
+// ---- added after ABI 11, at the end (the existing entries keep their places) ----
+// ---- layers that move values or scale them per position ----
 // dst[t] = src[offset of t in the view] for every t of the view's walk (see GtStridedView); src and dst
 // must not overlap. Permute and its gradient.
 GT_OP(int, permute_f32, (int device, const GtStridedView* v, const float* src, float* dst, void* stream))
@@ -240,5 +246,13 @@ GT_OP(int, resize_bilinear2d_forward_f32, (int device, const GtResize2d* r, cons
                                            void* stream))
 GT_OP(int, resize_bilinear2d_backward_f32, (int device, const GtResize2d* r, const float* dy, float* dx,
                                             void* stream))
+// ---- log_softmax ----
+// log(softmax(x)) along the middle axis of an (outer, cols, inner) view: element (o, j, i) at
+// (o·cols + j)·inner + i; x − max − log Σ exp(x − max), a NaN anywhere in a row making the row NaN.
+GT_OP(int, log_softmax_forward_f32, (int device, int64_t outer, int64_t cols, int64_t inner, const float* x,
+                                     float* y, void* stream))
+// dx = dy − exp(y)·Σ_j dy_j along the same axis, from the forward's output y.
+GT_OP(int, log_softmax_backward_f32, (int device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
+                                      const float* y, float* dx, void* stream))
 
 #undef GT_OP

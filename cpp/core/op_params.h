@@ -26,6 +26,10 @@ typedef struct GtWindow2d {
   int64_t oh, ow;              // output rows and columns
   int64_t dilation_h, dilation_w;
   int64_t groups;
+  // Average pooling: 1 divides every window by kh·kw, padding cells included (PyTorch's
+  // count_include_pad); 0 (TensorFlow's rule) by its real cells only. Windows never reach beyond the
+  // padding, so kh·kw is the padded window's size. Other ops leave it 0.
+  int64_t count_include_pad;
 } GtWindow2d;
 
 // A depthwise convolution: each input channel ch is convolved with its own `multiplier` filters, output
@@ -38,6 +42,12 @@ typedef struct GtDepthwise2d {
   int64_t multiplier;
   int64_t dilation_h, dilation_w;
 } GtDepthwise2d;
+
+// How a loss combines its rows: the weighted mean Σ w_i·l_i / Σ w_i (PyTorch's, over the rows not
+// ignored), the sum Σ w_i·l_i, or each row's w_i·l_i.
+enum GtReduction { GT_REDUCTION_MEAN = 0, GT_REDUCTION_SUM = 1, GT_REDUCTION_NONE = 2 };
+// An ignore_index no int32 label equals: no row is ignored.
+#define GT_NO_IGNORE_INDEX INT64_MIN
 
 enum GtPoolKind { GT_POOL_MAX = 0, GT_POOL_AVG = 1 };
 

@@ -62,4 +62,36 @@ void softmax_backward(int64_t rows, int64_t cols, const float* dy, const float* 
   }
 }
 
+// One line (o, i) of cols elements `inner` apart per iteration: contiguous when the axis is the last.
+// The maximum skips NaN (a comparison), but a NaN still reaches the sum through exp(NaN − m), so the whole
+// line becomes NaN, as NumPy's formula gives it.
+void log_softmax_forward(int64_t outer, int64_t cols, int64_t inner, const float* x, float* y) {
+#pragma omp parallel for schedule(static) if (outer * cols * inner > kParallelFrom)
+  for (int64_t line = 0; line < outer * inner; ++line) {
+    const int64_t base = (line / inner) * cols * inner + line % inner;
+    const float* in = x + base;
+    float* out = y + base;
+    float m = -INFINITY;
+    for (int64_t j = 0; j < cols; ++j) m = in[j * inner] > m ? in[j * inner] : m;
+    double sum = 0.0;
+    for (int64_t j = 0; j < cols; ++j) sum += std::exp(static_cast<double>(in[j * inner] - m));
+    // (x − m) − log Σ rather than x − (m + log Σ): the shifted values are exact, so entries near the
+    // maximum keep their small differences.
+    const auto log_sum = static_cast<float>(std::log(sum));
+    for (int64_t j = 0; j < cols; ++j) out[j * inner] = (in[j * inner] - m) - log_sum;
+  }
+}
+
+void log_softmax_backward(int64_t outer, int64_t cols, int64_t inner, const float* dy, const float* y, float* dx) {
+#pragma omp parallel for schedule(static) if (outer * cols * inner > kParallelFrom)
+  for (int64_t line = 0; line < outer * inner; ++line) {
+    const int64_t base = (line / inner) * cols * inner + line % inner;
+    double total = 0.0;
+    for (int64_t j = 0; j < cols; ++j) total += dy[base + j * inner];
+    const auto t = static_cast<float>(total);
+    for (int64_t j = 0; j < cols; ++j)
+      dx[base + j * inner] = dy[base + j * inner] - std::exp(y[base + j * inner]) * t;
+  }
+}
+
 }  // namespace gt::cpu

@@ -13,5 +13,10 @@ bool activation_backward(int kind, int64_t n, const float* dy, const float* t, f
 void softmax_forward(int64_t rows, int64_t cols, const float* x, float* y);
 // dx = y ⊙ (dy − Σ_j dy_j y_j) per row.
 void softmax_backward(int64_t rows, int64_t cols, const float* dy, const float* y, float* dx);
+// log(softmax) along the middle axis of an (outer, cols, inner) view (element (o, j, i) at
+// (o·cols + j)·inner + i): x − max − log Σ exp(x − max).
+void log_softmax_forward(int64_t outer, int64_t cols, int64_t inner, const float* x, float* y);
+// dx = dy − exp(y)·Σ_j dy_j along the same axis.
+void log_softmax_backward(int64_t outer, int64_t cols, int64_t inner, const float* dy, const float* y, float* dx);
 
 }  // namespace gt::cpu

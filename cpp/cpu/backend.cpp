@@ -266,6 +266,13 @@ int softmax_forward_f32(int, int64_t rows, int64_t cols, const float* x, float* 
 int softmax_backward_f32(int, int64_t rows, int64_t cols, const float* dy, const float* y, float* dx, void*) {
   return guarded([&] { cpu::softmax_backward(rows, cols, dy, y, dx); });
 }
+int log_softmax_forward_f32(int, int64_t outer, int64_t cols, int64_t inner, const float* x, float* y, void*) {
+  return guarded([&] { cpu::log_softmax_forward(outer, cols, inner, x, y); });
+}
+int log_softmax_backward_f32(int, int64_t outer, int64_t cols, int64_t inner, const float* dy, const float* y,
+                             float* dx, void*) {
+  return guarded([&] { cpu::log_softmax_backward(outer, cols, inner, dy, y, dx); });
+}
 
 int dropout_forward_f32(int, int64_t n, const float* x, uint64_t seed, const GtStepScalars* step,
                         uint32_t threshold, float scale, float* y, uint8_t* mask, void*) {
@@ -279,8 +286,11 @@ int dropout_backward_f32(int, int64_t n, const float* dy, const uint8_t* mask, f
 
 int softmax_cross_entropy_workspace(int, int64_t, size_t* floats) { *floats = 0; return GT_OK; }
 int softmax_cross_entropy_f32(int, int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
-                              float* loss, float* dlogits, float*, void*) {
-  return guarded([&] { cpu::softmax_cross_entropy(rows, classes, logits, labels, loss, dlogits); });
+                              const float* class_weight, int64_t ignore_index, int reduction, float* loss,
+                              float* dlogits, float*, void*) {
+  return guarded([&] {
+    cpu::softmax_cross_entropy(rows, classes, logits, labels, class_weight, ignore_index, reduction, loss, dlogits);
+  });
 }
 int binary_cross_entropy_workspace(int, size_t* floats) { *floats = 0; return GT_OK; }
 int binary_cross_entropy_f32(int, int64_t n, const float* input, const float* target, int from_logits,

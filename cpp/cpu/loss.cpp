@@ -4,19 +4,35 @@
 
 #include <cmath>
 
+#include "core/op_params.h"
 #include "core/penalty.h"
 #include "core/point_losses.h"
 
 namespace gt::cpu {
 
 void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
-                           float* loss, float* dlogits) {
+                           const float* class_weight, int64_t ignore_index, int reduction, float* loss,
+                           float* dlogits) {
+  auto weight = [&](int64_t r) -> float {
+    if (labels[r] == ignore_index) return 0.0f;
+    return class_weight != nullptr ? class_weight[labels[r]] : 1.0f;
+  };
+  // The mean's divisor first, since every gradient row is scaled by it: Σ w_r (the rows not ignored, when
+  // unweighted). 0/0 is NaN, as np.mean of nothing and PyTorch's mean over only ignored rows.
+  double weights = 0.0;
+  if (reduction == GT_REDUCTION_MEAN)
+    for (int64_t r = 0; r < rows; ++r) weights += weight(r);
+  const float scale = reduction == GT_REDUCTION_MEAN ? static_cast<float>(1.0 / weights) : 1.0f;
   double total = 0.0;
-  const float inv_rows = rows > 0 ? 1.0f / static_cast<float>(rows) : 0.0f;
 #pragma omp parallel for schedule(static) reduction(+ : total) if (rows * classes > (1 << 15))
   for (int64_t r = 0; r < rows; ++r) {
-    const float* z = logits + r * classes;
     float* g = dlogits + r * classes;
+    if (labels[r] == ignore_index) {  // no loss, no gradient; its label need not be a class
+      for (int64_t j = 0; j < classes; ++j) g[j] = 0.0f;
+      if (reduction == GT_REDUCTION_NONE) loss[r] = 0.0f;
+      continue;
+    }
+    const float* z = logits + r * classes;
     float m = -INFINITY;
     for (int64_t j = 0; j < classes; ++j) m = z[j] > m ? z[j] : m;
     double sum = 0.0;
@@ -25,12 +41,16 @@ void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, c
       sum += g[j];
     }
     const int32_t label = labels[r];
-    total += std::log(sum) + m - z[label];
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < classes; ++j) g[j] = g[j] * inv * inv_rows;
-    g[label] -= inv_rows;
+    const float w = weight(r);
+    const double row_loss = static_cast<double>(w) * (std::log(sum) + m - z[label]);
+    if (reduction == GT_REDUCTION_NONE) loss[r] = static_cast<float>(row_loss);
+    total += row_loss;
+    const float inv = static_cast<float>(1.0 / sum), row_scale = w * scale;
+    for (int64_t j = 0; j < classes; ++j) g[j] = g[j] * inv * row_scale;
+    g[label] -= row_scale;
   }
-  *loss = static_cast<float>(total / static_cast<double>(rows));  // 0/0: NaN for an empty batch, as np.mean
+  if (reduction == GT_REDUCTION_MEAN) *loss = static_cast<float>(total / weights);
+  if (reduction == GT_REDUCTION_SUM) *loss = static_cast<float>(total);
 }
 
 void binary_cross_entropy(int64_t n, const float* input, const float* target, bool from_logits,

@@ -4,10 +4,14 @@
 
 namespace gt::cpu {
 
-// Sparse categorical cross-entropy from logits (rows, classes) and integer labels in [0, classes):
-// loss = mean_r (logsumexp(z_r) − z_r[label_r]); dlogits = (softmax(z) − onehot) / rows.
+// Sparse categorical cross-entropy from logits (rows, classes) and integer labels in [0, classes) (or
+// equal to ignore_index: such rows have weight 0 and a zero gradient). Row r has weight w_r =
+// class_weight[label_r] (1 when class_weight is null), loss w_r·(logsumexp(z_r) − z_r[label_r]) and
+// gradient w_r·(softmax(z_r) − onehot); reduction (a GtReduction) mean divides both by Σ w_r (0/0:
+// NaN, as PyTorch), sum adds the losses, none writes each row's loss to loss[r].
 void softmax_cross_entropy(int64_t rows, int64_t classes, const float* logits, const int32_t* labels,
-                           float* loss, float* dlogits);
+                           const float* class_weight, int64_t ignore_index, int reduction, float* loss,
+                           float* dlogits);
 
 // Binary cross-entropy, mean over all n elements (Keras 3). From logits z:
 // max(z,0) − z·t + log(1 + e^−|z|), gradient (σ(z) − t)/n. From probabilities p, clipped to

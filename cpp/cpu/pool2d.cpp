@@ -29,6 +29,13 @@ Span window_span(int64_t o, int64_t stride, int64_t pad, int64_t size, int64_t e
   return {std::max<int64_t>(start, 0), std::min(start + size, extent)};
 }
 
+// The cells an average divides by: the window's real ones (TensorFlow), or all kh·kw of it, padding
+// included (count_include_pad), counted in float so that no window size overflows.
+float average_divisor(const GtWindow2d& g, const Span& rows, const Span& cols) {
+  if (g.count_include_pad) return static_cast<float>(g.kh) * static_cast<float>(g.kw);
+  return static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
+}
+
 // The outputs [begin, end) whose windows cover input index `i` along one axis.
 Span covering_outputs(int64_t i, int64_t stride, int64_t pad, int64_t size, int64_t outputs) {
   const int64_t t = i + pad;  // o·stride <= t < o·stride + size
@@ -58,11 +65,11 @@ void pool2d_forward(const GtWindow2d& g, GtPoolKind kind, const float* x, float*
           }
         }
       float* out = y + ((n * g.oh + oh) * g.ow + ow) * g.c;
-      const int64_t count = (rows.end - rows.begin) * (cols.end - cols.begin);
       if (kind == GT_POOL_MAX) {
         std::copy(acc.begin(), acc.end(), out);
       } else {
-        const float inv = count > 0 ? 1.0f / static_cast<float>(count) : 0.0f;
+        const float count = average_divisor(g, rows, cols);
+        const float inv = count > 0 ? 1.0f / count : 0.0f;
         for (int64_t c = 0; c < g.c; ++c) out[c] = acc[c] * inv;
       }
     }
@@ -146,8 +153,7 @@ void avg_pool2d_backward(const GtWindow2d& g, const float* dy, float* dx) {
         const Span rows = window_span(oh, g.stride_h, g.pad_top, g.kh, g.h);
         for (int64_t ow = ows.begin; ow < ows.end; ++ow) {
           const Span cols = window_span(ow, g.stride_w, g.pad_left, g.kw, g.w);
-          const float inv =
-              1.0f / static_cast<float>((rows.end - rows.begin) * (cols.end - cols.begin));
+          const float inv = 1.0f / average_divisor(g, rows, cols);
           const float* grad = dy + ((n * g.oh + oh) * g.ow + ow) * g.c;
 #pragma omp simd
           for (int64_t c = 0; c < g.c; ++c) out[c] += grad[c] * inv;

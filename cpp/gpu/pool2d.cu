@@ -55,8 +55,9 @@ __global__ void pool2d_forward_kernel(GtWindow2d g, int kind, const float* __res
         acc = kind == GT_POOL_MAX ? (max_takes(v, acc) ? v : acc) : acc + v;
       }
     if (kind == GT_POOL_AVG) {
-      const int64_t count = (h1 - h0) * (w1 - w0);
-      acc = count > 0 ? acc / static_cast<float>(count) : 0.0f;
+      const float count = g.count_include_pad ? static_cast<float>(g.kh) * static_cast<float>(g.kw)
+                                              : static_cast<float>((h1 - h0) * (w1 - w0));
+      acc = count > 0 ? acc / count : 0.0f;
     }
     y[o] = acc;
   }
@@ -125,7 +126,9 @@ __global__ void avg_pool2d_backward_kernel(GtWindow2d g, const float* __restrict
       for (int64_t ow = ow0; ow < ow1; ++ow) {
         int64_t w0, w1;
         window_span(ow, g.stride_w, g.pad_left, g.kw, g.w, &w0, &w1);
-        sum += dy[((n * g.oh + oh) * g.ow + ow) * g.c + c] / static_cast<float>((h1 - h0) * (w1 - w0));
+        const float count = g.count_include_pad ? static_cast<float>(g.kh) * static_cast<float>(g.kw)
+                                                : static_cast<float>((h1 - h0) * (w1 - w0));
+        sum += dy[((n * g.oh + oh) * g.ow + ow) * g.c + c] / count;
       }
     }
     dx[i] = sum;
@@ -187,6 +190,7 @@ struct Lanes<4> {
 struct Pool32 {
   FastDivmod groups, out_w, out_h, in_w, in_h, stride_h, stride_w;
   int32_t h, w, c, kh, kw, pad_top, pad_left, oh, ow;
+  int32_t count_include_pad;  // average: divide by kh·kw (below 2^31 here) instead of the real cells
 };
 
 // The outputs [begin, end) whose windows cover input index i along one axis (32-bit covering_outputs).
@@ -236,7 +240,7 @@ __global__ void pool2d_forward_fast_kernel(Pool32 p, uint32_t total, int kind, c
         }
       }
     if (kind == GT_POOL_AVG) {
-      const int32_t count = (h1 - h0) * (w1 - w0);
+      const int32_t count = p.count_include_pad ? p.kh * p.kw : (h1 - h0) * (w1 - w0);
 #pragma unroll
       for (int l = 0; l < V; ++l) acc[l] = count > 0 ? acc[l] / static_cast<float>(count) : 0.0f;
     }
@@ -300,8 +304,9 @@ __global__ void avg_pool2d_backward_fast_kernel(Pool32 p, uint32_t total, const 
         const int32_t cols = (left + p.kw < p.w ? left + p.kw : p.w) - (left > 0 ? left : 0);
         float d[V];
         Lanes<V>::load(dy + ((q.n * p.oh + oh) * p.ow + ow) * p.c + q.group * V, d);
+        const int32_t count = p.count_include_pad ? p.kh * p.kw : rows * cols;
 #pragma unroll
-        for (int l = 0; l < V; ++l) sum[l] += d[l] / static_cast<float>(rows * cols);
+        for (int l = 0; l < V; ++l) sum[l] += d[l] / static_cast<float>(count);
       }
     }
     Lanes<V>::store(dx + i * V, sum);
@@ -339,7 +344,8 @@ Pool32 pool32(const GtWindow2d& g, int lanes) {
   auto i = [](int64_t v) { return static_cast<int32_t>(v); };
   return Pool32{FastDivmod(u(g.c / lanes)), FastDivmod(u(g.ow)), FastDivmod(u(g.oh)), FastDivmod(u(g.w)),
                 FastDivmod(u(g.h)), FastDivmod(u(g.stride_h)), FastDivmod(u(g.stride_w)),
-                i(g.h), i(g.w), i(g.c), i(g.kh), i(g.kw), i(g.pad_top), i(g.pad_left), i(g.oh), i(g.ow)};
+                i(g.h), i(g.w), i(g.c), i(g.kh), i(g.kw), i(g.pad_top), i(g.pad_left), i(g.oh), i(g.ow),
+                g.count_include_pad ? 1 : 0};
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ class _Args:
         return padding.lower()
 
     def conv_padding(self, padding):
-        """A convolution's padding: "valid"/"same", or explicit cells as [top, bottom, left, right] from
+        """A convolution's or pooling's padding: "valid"/"same", or explicit cells as [top, bottom, left, right] from
         ((top, bottom), (left, right)), (ph, pw) (PyTorch's: ph rows above and below, pw columns left and
         right) or one int p for all four sides. Dispatch checks the cells are non-negative."""
         if isinstance(padding, str):
@@ -193,17 +193,29 @@ def add(a, b, device: str | None = None):
 
 
 def _loss(loss):
-    return loss[()] if isinstance(loss, np.ndarray) else loss  # a NumPy float32 scalar in NumPy mode
+    # A reduced loss is a NumPy float32 scalar in NumPy mode; a per-row one stays an array.
+    return loss[()] if isinstance(loss, np.ndarray) and loss.ndim == 0 else loss
 
 
 # ---- matrix multiply, dense, convolution ------------------------------------------------------------
 
 def matmul(a, b, transpose_a: bool = False, transpose_b: bool = False, device: str | None = None):
-    """op(a) @ op(b) for 2-D float32 arrays, op = transpose where asked."""
+    """op(a) @ op(b) for float32 a (..., m, k) and b (..., k, n), op transposing the last two axes where
+    asked; the batch axes (...) broadcast as np.matmul's do. Both need at least rank 2 (np.matmul's 1-D
+    operands are not taken: reshape them to (1, k) or (k, 1))."""
     args = _Args("matmul")
     a, b = args.array(a, "a"), args.array(b, "b")
     return _core.matmul(a, b, args.flag(transpose_a, "transpose_a"), args.flag(transpose_b, "transpose_b"),
                         _device(device, a, b))
+
+
+def matmul_grad(dy, a, b, transpose_a: bool = False, transpose_b: bool = False, device: str | None = None):
+    """(da, db) of matmul for the output gradient dy, each of its operand's shape: d op(a) = dy @ op(b)ᵀ
+    and d op(b) = op(a)ᵀ @ dy, summed over the batch axes along which that operand was broadcast."""
+    args = _Args("matmul_grad")
+    dy, a, b = args.array(dy, "dy"), args.array(a, "a"), args.array(b, "b")
+    return _core.matmul_grad(dy, a, b, args.flag(transpose_a, "transpose_a"), args.flag(transpose_b, "transpose_b"),
+                             _device(device, dy, a, b))
 
 
 def dense(x, kernel, bias=None, device: str | None = None, activation: str | None = None):
@@ -311,46 +323,53 @@ def _window(args: _Args, pool_size, strides):
     return pool, pool if strides is None else args.pair(strides, "strides")
 
 
-def _pool(op, kind, x, pool_size, strides, padding, device, return_argmax=False):
+def _pool(op, kind, x, pool_size, strides, padding, device, return_argmax=False, count_include_pad=False):
     args = _Args(op)
     x = args.array(x, "x")
     pool, strides = _window(args, pool_size, strides)
-    return _core.pool2d(x, kind, pool, strides, args.padding(padding), _device(device, x),
-                        args.flag(return_argmax, "return_argmax"))
+    return _core.pool2d(x, kind, pool, strides, args.conv_padding(padding), _device(device, x),
+                        args.flag(return_argmax, "return_argmax"), args.flag(count_include_pad, "count_include_pad"))
 
 
-def _pool_grad(op, kind, dy, x, pool_size, strides, padding, device, argmax=None):
+def _pool_grad(op, kind, dy, x, pool_size, strides, padding, device, argmax=None, count_include_pad=False):
     args = _Args(op)
     dy, x, argmax = args.array(dy, "dy"), args.array(x, "x"), args.tensor(argmax, "argmax", optional=True)
     pool, strides = _window(args, pool_size, strides)
-    return _core.pool2d_grad(dy, x, kind, pool, strides, args.padding(padding), _device(device, dy, x, argmax),
-                             argmax)
+    return _core.pool2d_grad(dy, x, kind, pool, strides, args.conv_padding(padding), _device(device, dy, x, argmax),
+                             argmax, args.flag(count_include_pad, "count_include_pad"))
 
 
-def max_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None,
+def max_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", device: str | None = None,
                return_argmax: bool = False):
-    """Max pooling of NHWC x; strides default to pool_size (Keras). A window holding NaN gives NaN (as
+    """Max pooling of NHWC x; strides default to pool_size (Keras). padding: "valid", "same"
+    (TensorFlow's rule) or explicit cells as conv2d takes them (((top, bottom), (left, right)), (ph, pw)
+    or p), each side smaller than the window; padding cells never win (as −∞ would not). A window
+    holding NaN gives NaN (as
     np.max). With return_argmax, (y, argmax): argmax (int32, y's shape) holds where each window's first
     maximum (or first NaN, as np.argmax) lies inside its window (row-major, i·pool_w + j); given to
     max_pool2d_grad, it spares the backward a second pass over x."""
     return _pool("max_pool2d", "max", x, pool_size, strides, padding, device, return_argmax)
 
 
-def max_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
+def max_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding="valid",
                     device: str | None = None, argmax=None):
     """dx of max pooling: each window's gradient goes to its first maximum, or its first NaN (found
     again in x, or read from `argmax`, the forward's for this x)."""
     return _pool_grad("max_pool2d_grad", "max", dy, x, pool_size, strides, padding, device, argmax)
 
 
-def avg_pool2d(x, pool_size=(2, 2), strides=None, padding: str = "valid", device: str | None = None):
-    """Average pooling of NHWC x; with "same" each window divides by its number of real cells."""
-    return _pool("avg_pool2d", "avg", x, pool_size, strides, padding, device)
+def avg_pool2d(x, pool_size=(2, 2), strides=None, padding="valid", device: str | None = None,
+               count_include_pad: bool = False):
+    """Average pooling of NHWC x; padding as max_pool2d's. Each window divides by its number of real
+    cells (TensorFlow's rule), or with count_include_pad by all pool_h·pool_w of them, padding cells
+    counting as zeros (PyTorch's avg_pool2d)."""
+    return _pool("avg_pool2d", "avg", x, pool_size, strides, padding, device, count_include_pad=count_include_pad)
 
 
-def avg_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding: str = "valid",
-                    device: str | None = None):
-    return _pool_grad("avg_pool2d_grad", "avg", dy, x, pool_size, strides, padding, device)
+def avg_pool2d_grad(dy, x, pool_size=(2, 2), strides=None, padding="valid", device: str | None = None,
+                    count_include_pad: bool = False):
+    return _pool_grad("avg_pool2d_grad", "avg", dy, x, pool_size, strides, padding, device,
+                      count_include_pad=count_include_pad)
 
 
 def global_avg_pool2d(x, device: str | None = None):
@@ -415,6 +434,22 @@ def softmax_grad(dy, y, device: str | None = None):
     return _core.softmax_grad(dy, y, _device(device, dy, y))
 
 
+def log_softmax(x, axis: int = -1, device: str | None = None):
+    """log(softmax(x)) along `axis`, computed as x − max − log Σ exp(x − max) (no overflow, no log 0 for
+    large logits); a NaN in a slice along the axis makes that whole slice NaN, as that formula in NumPy."""
+    args = _Args("log_softmax")
+    x = args.array(x, "x")
+    return _core.log_softmax(x, args.integer(axis, "axis", -_INT64_MAX - 1, _INT64_MAX), _device(device, x))
+
+
+def log_softmax_grad(dy, y, axis: int = -1, device: str | None = None):
+    """dy − exp(y)·Σ dy along `axis`, from the forward output y."""
+    args = _Args("log_softmax_grad")
+    dy, y = args.array(dy, "dy"), args.array(y, "y")
+    return _core.log_softmax_grad(dy, y, args.integer(axis, "axis", -_INT64_MAX - 1, _INT64_MAX),
+                                  _device(device, dy, y))
+
+
 def dropout(x, rate: float, seed: int, device: str | None = None):
     """(y, mask): each element kept with probability 1 − rate and scaled by 1/(1 − rate); mask is uint8
     (1 = kept). The mask is a function of (seed, element index) only: the same on every backend.
@@ -433,12 +468,24 @@ def dropout_grad(dy, mask, rate: float, device: str | None = None):
 
 # ---- losses -----------------------------------------------------------------------------------------
 
-def softmax_cross_entropy(labels, logits, device: str | None = None):
+def softmax_cross_entropy(labels, logits, device: str | None = None, class_weight=None,
+                          ignore_index: int | None = None, reduction: str = "mean"):
     """(loss, dlogits): sparse categorical cross-entropy from logits (batch, classes) and integer labels
-    (batch,), mean over the batch (NaN for an empty batch, as np.mean)."""
+    (batch,), PyTorch's cross_entropy. Row i has weight w_i = class_weight[labels[i]] (1 without
+    class_weight; 0 where labels[i] == ignore_index, a row that then contributes nothing and may hold any
+    label) and loss w_i·(logsumexp(logits[i]) − logits[i, labels[i]]). reduction "mean": Σ w_i·l_i / Σ w_i
+    (the plain mean without weights; NaN when nothing is left, as np.mean of nothing), "sum", or "none":
+    the loss of each row (shape (batch,)). dlogits: the gradient of the loss (for "none", row i's is that
+    of loss[i]). Other labels outside [0, classes) are a ValueError."""
     args = _Args("softmax_cross_entropy")
     labels, logits = args.labels(labels), args.array(logits, "logits")
-    loss, grad = _core.softmax_cross_entropy(labels, logits, _device(device, labels, logits))
+    class_weight = args.optional(class_weight, "class_weight")
+    if ignore_index is not None:
+        ignore_index = args.integer(ignore_index, "ignore_index", -_INT64_MAX - 1, _INT64_MAX)
+    if not isinstance(reduction, str):
+        raise args.error("reduction", "'mean', 'sum' or 'none'", reduction)
+    loss, grad = _core.softmax_cross_entropy(labels, logits, _device(device, labels, logits, class_weight),
+                                             class_weight, ignore_index, reduction)
     return _loss(loss), grad
 
 
