@@ -141,3 +141,33 @@ def test_loss_names_metric_names_and_their_checks(tmp_path):
     assert loaded.metrics == ["binary_accuracy"]
     yf = y.astype(np.float32)
     assert loaded.evaluate(x, yf, verbose=0) == h.evaluate(x, yf, verbose=0)
+
+
+def test_losses_are_callable_as_keras_loss_fn(rng):
+    """loss_fn(y_true, y_pred) gives a scalar gt.Tensor (the quickstart's loss_fn(y, predictions).numpy()),
+    from NumPy arrays or gt.Tensors, equal to each loss's formula."""
+    p = rng.uniform(0.1, 2.0, (6, 4)).astype(np.float32)
+    t = rng.uniform(0.1, 2.0, (6, 4)).astype(np.float32)
+    for name, formula in FORMULAS.items():
+        got = losses.get(name)(t, p)
+        assert isinstance(got, gt.Tensor) and got.shape == ()
+        assert float(got.numpy()) == pytest.approx(formula(p.astype(np.float64), t.astype(np.float64)).mean(), rel=2e-6)
+    logits = rng.standard_normal((5, 3)).astype(np.float32)
+    labels = rng.integers(0, 3, 5)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    want = -log_p[np.arange(5), labels].mean()
+    loss_fn = losses.SparseCategoricalCrossentropy(from_logits=True)
+    assert float(loss_fn(labels, logits).numpy()) == pytest.approx(want, rel=1e-6)
+    assert float(loss_fn(labels[:, None], gt.tensor(logits)).numpy()) == pytest.approx(want, rel=1e-6)
+    probabilities = np.exp(log_p).astype(np.float32)
+    assert float(losses.SparseCategoricalCrossentropy()(labels, probabilities).numpy()) == pytest.approx(want, rel=1e-5)
+    assert float(losses.CategoricalCrossentropy()(np.eye(3)[labels], probabilities).numpy()) == \
+        pytest.approx(want, rel=1e-5)
+    flags = (rng.random((5, 1)) > 0.5).astype(np.float32)
+    z = rng.standard_normal((5, 1)).astype(np.float32)
+    bce = np.mean(np.maximum(z, 0) - z * flags + np.log1p(np.exp(-np.abs(z))))
+    assert float(losses.BinaryCrossentropy(from_logits=True)(flags, z).numpy()) == pytest.approx(bce, rel=1e-5)
+    assert float(losses.Huber(delta=0.5)(t, p).numpy()) == pytest.approx(_huber(p, t, 0.5).mean(), rel=1e-5)
+    with pytest.raises(NotImplementedError, match="sample_weight"):
+        loss_fn(labels, logits, sample_weight=np.ones(5))

@@ -378,6 +378,16 @@ void bind_nn_ops(py::module_& m) {
     return py::make_tuple(call.result(r.loss), call.result(r.grad));
   }, arg("target"), arg("input"), arg("from_logits"), arg("device") = "cpu");
 
+  m.def("point_loss", [](const std::string& name, py::object target, py::object input, double param,
+                         const std::string& device) {
+    OpCall call(device, {target, input});
+    Tensor tt = call.arg(target, "y_true", f32), ti = call.arg(input, "y_pred", f32);
+    py::gil_scoped_release release;
+    ops::LossResult r = ops::point_loss(name, tt, ti, param);
+    py::gil_scoped_acquire gil;
+    return py::make_tuple(call.result(r.loss), call.result(r.grad));
+  }, arg("name"), arg("target"), arg("input"), arg("param"), arg("device") = "cpu");
+
   m.def("batch_norm", [](py::object x, py::object gamma, py::object beta, py::object moving_mean,
                          py::object moving_var, bool training, double momentum, double epsilon,
                          const std::string& device) {

@@ -136,6 +136,9 @@ LossResult softmax_cross_entropy(const Tensor& logits, const Tensor& labels, con
                                  std::optional<int64_t> ignore_index = std::nullopt,
                                  const std::string& reduction = "mean");
 LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool from_logits);
+// Keras's element-wise loss `name` (core/point_losses.h) of predictions `input` against `target` of the
+// same shape: the mean over every element and its gradient; `param` is Huber's delta.
+LossResult point_loss(const std::string& name, const Tensor& target, const Tensor& input, double param);
 
 // ---- batch normalisation and optimizers (nn_train.cpp) ----
 struct BatchNormResult {

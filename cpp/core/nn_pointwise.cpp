@@ -5,6 +5,7 @@
 #include "core/activations.h"
 #include "core/kernel_calls.h"
 #include "core/nn_checks.h"
+#include "core/point_losses.h"
 #include "core/ops.h"
 
 namespace gt::ops {
@@ -202,6 +203,25 @@ LossResult binary_cross_entropy(const Tensor& target, const Tensor& input, bool 
   Tensor ws = workspace(static_cast<int64_t>(kernels::binary_cross_entropy_workspace(device)), device);
   kernels::binary_cross_entropy(device, input.numel(), input.data<float>(), target.data<float>(), from_logits,
                                 r.loss.data<float>(), r.grad.data<float>(), ws.data<float>());
+  return r;
+}
+
+LossResult point_loss(const std::string& name, const Tensor& target, const Tensor& input, double param) {
+  const int kind = find_point_loss(name.c_str());
+  if (kind < 0) {
+    std::string names;
+    for (const char* n : kPointLossNames) names += std::string(names.empty() ? "" : ", ") + n;
+    throw ValueError("loss: '" + name + "' is not one of " + names);
+  }
+  const Device& device = input.device();
+  check_float_on("y_pred", input, device);
+  check_float_on("y_true", target, device);
+  check_same_shape("y_true", target, "y_pred", input);
+  check_float32("delta", param);
+  LossResult r{Tensor::empty({}, DType::Float32, device), Tensor::empty(input.shape(), DType::Float32, device)};
+  Tensor ws = workspace(static_cast<int64_t>(kernels::point_loss_workspace(device)), device);
+  kernels::point_loss(device, kind, input.numel(), input.data<float>(), target.data<float>(),
+                      static_cast<float>(param), r.loss.data<float>(), r.grad.data<float>(), ws.data<float>());
   return r;
 }
 

@@ -275,10 +275,20 @@ def _check_scalar_config(path, field: str, config) -> None:
     _check_config(path, field, config, depth_left=0)
 
 
+def _check_optimizer_config(path, field: str, config) -> None:
+    """Plain settings; the learning rate a number or a schedule: {"class_name", "config": {numbers, flags,
+    or lists of numbers (boundaries, values)}}."""
+    rate = config.get("learning_rate") if isinstance(config, dict) else None
+    if isinstance(rate, dict):
+        _check_fields(path, f"{field}.learning_rate", rate, {
+            "class_name": _check_class_name, "config": lambda p, f, c: _check_config(p, f, c, depth_left=1)})
+        config = {k: v for k, v in config.items() if k != "learning_rate"}
+    _check_scalar_config(path, field, config)
+
+
 def _check_optimizer(path, field: str, value) -> None:
-    # Its config may hold a learning-rate schedule: {"class_name", "config": {... "boundaries": [...]}}.
     _check_fields(path, field, value, {"name": _check_class_name, "iterations": _check_count,
-                                       "config": lambda p, f, c: _check_config(p, f, c, depth_left=3)})
+                                       "config": _check_optimizer_config})
 
 
 def _check_metric_names(path, field: str, metrics) -> None:

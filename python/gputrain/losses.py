@@ -10,7 +10,15 @@ import math
 
 import numpy as np
 
-from . import checks
+from . import _core, checks, ops
+from .tensor import tensor as _tensor
+
+_EPSILON = 1e-7  # Keras's backend epsilon
+
+
+def _host(values) -> np.ndarray:
+    """float32 values on the host (a gt.Tensor is copied back)."""
+    return np.asarray(values.numpy() if isinstance(values, _core.Tensor) else values, np.float32)
 
 
 class Loss:
@@ -39,6 +47,17 @@ class Loss:
         """How many predictions a sample's accuracy counts."""
         return 1
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss of y_pred against y_true as a scalar gt.Tensor (as Keras's loss_fn(y_true, y_pred)),
+        computed by the same kernels as training."""
+        if sample_weight is not None:
+            raise NotImplementedError("loss: sample_weight is not supported yet")
+        loss = self._value(y_true, y_pred)
+        return loss if isinstance(loss, _core.Tensor) else _tensor(np.asarray(loss, np.float32))
+
+    def _value(self, y_true, y_pred):
+        raise NotImplementedError(type(self).__name__)
+
     def get_config(self) -> dict:
         return {"from_logits": self.from_logits}
 
@@ -57,6 +76,12 @@ class SparseCategoricalCrossentropy(Loss):
             if not np.all(np.mod(y, 1) == 0):
                 raise ValueError("y: sparse labels must be integer class indices")
         return y.astype(np.int32)
+
+    def _value(self, y_true, y_pred):
+        labels = self.labels(y_true.numpy() if isinstance(y_true, _core.Tensor) else y_true)
+        if not self.from_logits:  # probabilities, clipped as Keras clips them, are logits of themselves
+            y_pred = np.log(np.clip(_host(y_pred), _EPSILON, 1.0 - _EPSILON)).astype(np.float32)
+        return ops.softmax_cross_entropy(labels, _host(y_pred))[0]
 
     def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",)):
         if self.from_logits:
@@ -105,6 +130,10 @@ class BinaryCrossentropy(_TargetsLikeOutputs):
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
 
+    def _value(self, y_true, y_pred):
+        y_pred = _host(y_pred)
+        return ops.binary_cross_entropy(self.labels(_host(y_true)).reshape(y_pred.shape), y_pred, self.from_logits)[0]
+
     def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",)):
         if self.from_logits:
             plan.add_loss("binary_logits", False, output, weight, list(metrics))
@@ -121,6 +150,10 @@ class _PointLoss(_TargetsLikeOutputs):
 
     def param(self) -> float:
         return 0.0
+
+    def _value(self, y_true, y_pred):
+        y_pred = _host(y_pred)
+        return ops.point_loss(self.name, self.labels(_host(y_true)).reshape(y_pred.shape), y_pred, self.param())[0]
 
     def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=()):
         plan.add_loss(self.name, False, output, weight, list(metrics), self.param())

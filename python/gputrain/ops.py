@@ -500,6 +500,19 @@ def binary_cross_entropy(target, output, from_logits: bool = False, device: str 
     return _loss(loss), grad
 
 
+def point_loss(name: str, y_true, y_pred, param: float = 0.0, device: str | None = None):
+    """(loss, dy_pred): Keras's element-wise loss `name` ("mean_squared_error", "mean_absolute_error",
+    "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "huber", "log_cosh", "poisson"):
+    the mean over every element of y_pred against y_true (one shape), and its gradient; `param` is
+    Huber's delta."""
+    args = _Args(name if isinstance(name, str) else "point_loss")
+    if not isinstance(name, str):
+        raise args.error("name", "a loss's name", name)
+    y_true, y_pred = args.array(y_true, "y_true"), args.array(y_pred, "y_pred")
+    loss, grad = _core.point_loss(name, y_true, y_pred, args.real(param, "param"), _device(device, y_true, y_pred))
+    return _loss(loss), grad
+
+
 # ---- batch normalisation ----------------------------------------------------------------------------
 
 def batch_norm(x, gamma=None, beta=None, moving_mean=None, moving_var=None, training: bool = False,
