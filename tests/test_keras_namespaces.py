@@ -62,3 +62,24 @@ def test_constant_and_variance_scaling_arguments():
         initializers.VarianceScaling(mode="fan")
     conv = initializers.HeNormal(seed=0)((3, 3, 16, 8))  # fans count the window: fan_in = 3·3·16
     assert conv.std() == pytest.approx(np.sqrt(2 / 144), rel=0.1)
+
+
+def test_keras_names_gputrain_lacks_say_so_and_name_what_it_has():
+    from gputrain.unsupported import NotSupportedError
+    for module, name, has in ((keras.optimizers, "AdamW", "SGD, Adam and RMSprop"),
+                              (keras.callbacks, "TensorBoard", "ModelCheckpoint"),
+                              (keras.losses, "Hinge", "MeanSquaredError"), (keras.metrics, "AUC", "metrics by name"),
+                              (keras.layers, "LSTM", "Conv2D"), (keras.preprocessing, "timeseries_dataset", "arrays")):
+        with pytest.raises(NotImplementedError, match=f"{name} is not supported yet; gputrain has .*{has}"):
+            getattr(module, name)
+        assert not hasattr(module, name)  # an AttributeError too: feature checks stay quiet
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.compile("adam", "mse", device="cpu")
+    x, y = np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32)
+    for argument in ({"class_weight": {0: 2.0}}, {"sample_weight": np.ones(4)}, {"steps_per_epoch": 2},
+                     {"validation_freq": 2}):
+        with pytest.raises(NotSupportedError, match=f"fit: {next(iter(argument))} is not supported yet"):
+            model.fit(x, y, verbose=0, **argument)
+    model.fit(x, y, verbose=0, class_weight=None, validation_freq=1)  # Keras's defaults are fine
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        model.fit(x, y, epoch=3)

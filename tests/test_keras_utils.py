@@ -43,3 +43,25 @@ def test_layer_weights_as_keras_names_them():
     dense.trainable = False
     assert dense.trainable_weights == [] and len(dense.non_trainable_weights) == 2
     np.testing.assert_array_equal(dense.get_weights()[0], model.get_weights()[0])
+
+
+def test_a_sequential_model_without_an_input_shape_builds_on_its_first_data():
+    """Keras's deferred build: compile before any shape is known; fit (or predict, evaluate, model(x))
+    builds the model for its data's sample shape."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 4)).astype(np.float32)
+    y = x @ np.array([[1.0], [2.0], [0.0], [-1.0]], np.float32)
+    gt.utils.set_random_seed(0)
+    model = gt.Sequential([gt.layers.Dense(8, activation="relu"), gt.layers.Dense(1)])
+    model.compile(gt.optimizers.RMSprop(0.01), loss="mean_squared_error", metrics=["mean_absolute_error"],
+                  device="cpu")
+    assert not model.built
+    history = model.fit(x, y, batch_size=8, epochs=3, verbose=0).history
+    assert model.built and model.input_shape == (4,) and model.count_params() == 4 * 8 + 8 + 8 + 1
+    assert list(history) == ["loss", "mean_absolute_error"]
+    with pytest.raises(ValueError, match=r"the model expects samples of shape \(4,\)"):
+        model.predict(np.zeros((2, 5), np.float32))
+    called = gt.Sequential([gt.layers.Dense(3)])
+    assert called(np.zeros((2, 7), np.float32)).shape == (2, 3)  # model(x) builds it too
+    with pytest.raises(ValueError, match="the input shape is unknown"):
+        gt.Sequential([gt.layers.Dense(3)]).summary()

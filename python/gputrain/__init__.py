@@ -33,6 +33,7 @@ __all__ = [
     "empty", "from_dlpack", "synchronize", "memory_stats", "empty_cache", "reset_peak_memory_stats",
     "Sequential", "Model", "Input", "layers", "models", "applications", "losses", "optimizers", "callbacks", "utils", "datasets",
     "regularizers", "initializers", "activations", "backend", "mixed_precision", "preprocessing", "saving",
+    "metrics",
 ]
 _CORE_NAMES = frozenset(__all__[__all__.index("ops"):])
 
@@ -40,7 +41,7 @@ if core_error() is None:
     from ._core import DeviceUnavailableError, GPUError, OutOfMemoryError
     from . import config, datasets, ops
     from . import applications, callbacks, layers, losses, models, optimizers, regularizers, utils
-    from . import activations, backend, initializers, mixed_precision, preprocessing, saving
+    from . import activations, backend, initializers, metrics, mixed_precision, preprocessing, saving
     from .layers import Input
     from .models import Model, Sequential
     from .memory import empty_cache, memory_stats, reset_peak_memory_stats

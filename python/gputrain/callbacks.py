@@ -289,3 +289,10 @@ def default_checkpoint_dir() -> Path:
 
 from .log_callbacks import CSVLogger, LambdaCallback  # noqa: E402,F401  (gt.callbacks.*, as in Keras)
 from .lr_callbacks import LearningRateScheduler, ReduceLROnPlateau  # noqa: E402,F401
+
+
+def __getattr__(name: str):  # Keras's other callbacks (TensorBoard, BackupAndRestore, ...)
+    from .unsupported import missing
+    return missing("callbacks", name, "Callback, History, ModelCheckpoint (with fit(resume=True) in place of "
+                   "BackupAndRestore), EarlyStopping, TerminateOnNaN, LearningRateScheduler, ReduceLROnPlateau, "
+                   "CSVLogger and LambdaCallback")

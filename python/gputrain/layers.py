@@ -727,3 +727,8 @@ def from_config(class_name: str, config: dict) -> Layer:
     if class_name not in LAYERS:
         raise ValueError(f"layer class {class_name!r} is not a gputrain layer")
     return LAYERS[class_name](**config)
+
+
+def __getattr__(name: str):  # Keras's other layers (Embedding, LSTM, RandomFlip, ...)
+    from .unsupported import missing
+    return missing("layers", name, ", ".join(sorted(LAYERS)))

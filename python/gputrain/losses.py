@@ -221,3 +221,8 @@ def from_config(name: str, config: dict) -> Loss:
     if name not in _BY_NAME:
         raise ValueError(f"loss: {name!r} is not one of {', '.join(c.name for c in _CLASSES)}")
     return _BY_NAME[name](**config)
+
+
+def __getattr__(name: str):  # Keras's other losses (Hinge, KLDivergence, ...)
+    from .unsupported import missing
+    return missing("losses", name, ", ".join(c.__name__ for c in _CLASSES))

@@ -96,6 +96,7 @@ class Model(Trainer):
             self._check_nestable("call")
             nesting.check_training_argument(self, training)
             return symbolic.call(self, inputs)
+        self._build_for(inputs)
         self.build()
         names = self._input_names()
         xs = [eager.as_device_batch(x, self.device, shape, self.name) for x, shape in
@@ -363,8 +364,8 @@ class Sequential(Model):
         summary() or build(), until the model is compiled."""
         if isinstance(layer, symbolic.KerasTensor) and isinstance(layer.node.layer, layers_module.InputLayer):
             layer = layer.node.layer
-        if not isinstance(layer, layers_module.Layer):
-            raise TypeError(f"add: expected a gputrain layer, got {type(layer).__name__}")
+        if not isinstance(layer, (layers_module.Layer, Model)):  # a model is a layer too (nesting.py)
+            raise TypeError(f"add: expected a gputrain layer or model, got {type(layer).__name__}")
         if self.optimizer is not None:
             raise ValueError("add: the model is compiled; add layers before compile")
         if any(existing.name == layer.name for existing in self._layers):
@@ -408,6 +409,10 @@ class Sequential(Model):
 
     def _check_nestable(self, what: str) -> None:
         pass  # one input and one output by construction
+
+    def _input_shape_unknown(self) -> bool:
+        """Built from its first data (Keras's deferred build): no layer was given an input shape."""
+        return not self.built and (not self._layers or self._layers[0].input_shape is None)
 
     def _input_shapes(self) -> list:
         return [tuple(self.input_shape)]

@@ -127,3 +127,8 @@ def from_config(name: str, config: dict) -> Optimizer:
     if name not in _BY_NAME:
         raise ValueError(f"optimizer: {name!r} is not one of {', '.join(_BY_NAME)}")
     return _BY_NAME[name](**config)
+
+
+def __getattr__(name: str):  # Keras's other optimizers (AdamW, Nadam, ...)
+    from .unsupported import missing
+    return missing("optimizers", name, "SGD, Adam and RMSprop (and schedules for their learning rates)")

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 
 def __getattr__(name: str):
-    if name.startswith("__"):
-        raise AttributeError(name)
-    raise NotImplementedError(f"gputrain.preprocessing.{name} is not supported yet: gputrain trains on arrays in "
-                              f"memory. Read the images into a NumPy array (NHWC, uint8 or float32) with PIL or "
-                              f"imageio and pass it to fit; uint8 images travel to the GPU as bytes.")
+    from .unsupported import missing
+    return missing("preprocessing", name, "training on arrays in memory: read the images into a NumPy array "
+                   "(NHWC, uint8 or float32) with PIL or imageio and pass it to fit; uint8 images travel to the GPU "
+                   "as bytes")

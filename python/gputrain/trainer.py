@@ -15,6 +15,7 @@ from ._backends import resolve_device
 from .feed import BatchFeed
 from .progress import ProgressBar
 from .tensor import tensor as _tensor
+from .unsupported import NotSupportedError
 
 SESSION_MARGIN_S = 15 * 60  # save and warn when the platform's session has less than this left
 READ_INTERVAL_S = 1.0  # without a bar to redraw, a compiled fit still reads its running loss this often
@@ -43,6 +44,21 @@ def _verbosity(verbose) -> int:
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', got {verbose!r}")
     return int(verbose)
+
+
+# Keras's fit arguments gputrain does not take yet, with what a call passes when it does not use them.
+_FIT_NOT_YET = {"class_weight": None, "sample_weight": None, "steps_per_epoch": None, "validation_steps": None,
+                "validation_batch_size": None, "validation_freq": 1}
+
+
+def _refuse_unsupported(method: str, given: dict) -> None:
+    for name, value in given.items():
+        if name not in _FIT_NOT_YET:
+            raise TypeError(f"{method}() got an unexpected keyword argument {name!r}")
+        default = _FIT_NOT_YET[name]
+        if not (value is default or (isinstance(value, int) and value == default)):
+            raise NotSupportedError(f"{method}: {name} is not supported yet; gputrain trains on every sample of x "
+                                    f"each epoch, each weighing the same, and validates after every epoch")
 
 
 def _names_metrics(value) -> bool:
@@ -100,10 +116,27 @@ class Trainer:
                              f"choose another device")
         self.run_eagerly = checks.flag(run_eagerly, "run_eagerly")
         self.device = resolve_device(device or self.device)
-        self.build()
-        for target, shape in zip(targets, self._output_shapes()):
-            target.shape = shape
+        if not self._input_shape_unknown():  # else the first data builds it (_build_for)
+            self.build()
+            self._shape_targets()
         self._forget_plans()
+
+    def _shape_targets(self) -> None:
+        for target, shape in zip(self.targets or [], self._output_shapes()):
+            target.shape = shape
+
+    def _input_shape_unknown(self) -> bool:
+        return False
+
+    def _build_for(self, x) -> None:
+        """Keras's deferred build: a model given no input shape builds on the first data it meets, for that
+        data's sample shape."""
+        if self._input_shape_unknown() and x is not None:
+            shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+            if len(shape) < 2:
+                raise ValueError(f"x: expected a batch of samples to build the model for, got shape {shape}")
+            self.build(shape[1:], self.device)
+            self._shape_targets()
 
     # ---- plans ----------------------------------------------------------------------------------
     def _forget_plans(self) -> None:
@@ -188,13 +221,15 @@ class Trainer:
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose=1,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, callbacks=None,
-            initial_epoch: int = 0, resume: bool = False):
+            initial_epoch: int = 0, resume: bool = False, **not_yet):
         """Trains and returns a History. resume=True continues from the newest checkpoint of this model
         (its name and architecture) that its ModelCheckpoint finds (one saving every epoch to the
         platform's persistent folder is added if none is given): weights, optimizer state, epochs
         completed and the samples of the epoch in progress, with the same shuffling."""
+        _refuse_unsupported("fit", not_yet)
         if self.optimizer is None:
             raise ValueError("fit: compile the model first")
+        self._build_for(x)
         batch_size = checks.count(batch_size, "batch_size", 1)
         epochs = checks.count(epochs, "epochs", 0)
         initial_epoch = checks.count(initial_epoch, "initial_epoch", 0)
@@ -414,6 +449,7 @@ class Trainer:
 
     def predict(self, x, batch_size: int = 32, verbose=0, callbacks=None):
         """The outputs for x: an array, or a list of arrays for a model of several outputs."""
+        self._build_for(x)
         self.build()
         batch_size = checks.count(batch_size, "batch_size", 1)
         _verbosity(verbose)
@@ -443,6 +479,7 @@ class Trainer:
         return_dict, the logs by name."""
         if self.loss is None:
             raise ValueError("evaluate: compile the model first")
+        self._build_for(x)
         batch_size = checks.count(batch_size, "batch_size", 1)
         verbose = _verbosity(verbose)
         return_dict = checks.flag(return_dict, "return_dict")
@@ -497,6 +534,7 @@ class Trainer:
         """One training step on this batch; its loss and metrics (of this batch alone)."""
         if self.optimizer is None:
             raise ValueError("train_on_batch: compile the model first")
+        self._build_for(x)
         xs, ys = self._check_xy(x, y)
         self._check_finite(xs, ys, "")
         batch = next(self._batches(xs, len(xs[0])))
@@ -510,6 +548,7 @@ class Trainer:
         """This batch's loss and metrics, in inference."""
         if self.loss is None:
             raise ValueError("test_on_batch: compile the model first")
+        self._build_for(x)
         xs, ys = self._check_xy(x, y)
         return _returned(self._evaluate_arrays(xs, ys, len(xs[0]), 0), checks.flag(return_dict, "return_dict"))
 
