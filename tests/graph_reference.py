@@ -3,6 +3,7 @@ nodes and computes each layer from tests/reference.py and NumPy, in training mod
 BatchNormalization), then the mean sparse cross-entropy. Its finite differences are the exact gradients
 the plan's backward is judged against."""
 import numpy as np
+import pytest
 
 import gputrain as gt
 import reference as ref
@@ -161,11 +162,30 @@ def gradients(model, x, labels, h=1e-6) -> dict:
 
 
 def plan_gradients(model, x, labels, device):
-    """The loss and the parameter gradients of one training step of `model` through its plan, with learning
-    rate 0: (loss, {(layer, name): array}), in the plan's parameter order."""
+    """The loss (with the regularizers' penalties) and the parameter gradients of one training step of
+    `model` through its plan, with learning rate 0: (loss, {(layer, name): array}), in the plan's
+    parameter order."""
     model.compile("sgd", "sparse_categorical_crossentropy", device=device)
     plan = model._plan("train", len(x))
     plan.step(gt.tensor(x, device=device), gt.tensor(np.asarray(labels).astype(np.int32), device=device), 1, 0.0)
     grads = iter(plan.gradients())
     got = {(layer, name): next(grads).numpy() for layer in model._plan_layers() for name in layer.trainable_names}
-    return plan.metrics()[0], got
+    sums = plan.metrics()  # the loss term's sum, then the penalties'
+    return sums[0] + sums[-1], got
+
+
+def check_plan_gradients(model, x, labels, device, tol: float = 1e-4, floor: float = 0.0) -> dict:
+    """One training step of `model` through its plan against this interpreter: the loss within 1e-5 and
+    each parameter gradient within `tol` of the float64 central differences, relative to the larger of
+    its norm and `floor` times the norm of all the gradients (a gradient that is exactly zero needs a
+    floor). Returns the reference gradients."""
+    loss_value, got = plan_gradients(model, x, labels, device)
+    params = {layer: {n: t.numpy().astype(np.float64) for n, t in layer.params.items()} for layer in model.layers}
+    assert loss_value == pytest.approx(loss(model, x, labels, params), rel=1e-5)
+    want = gradients(model, x, labels)
+    assert set(got) == set(want)
+    scale = floor * np.sqrt(sum(np.linalg.norm(g) ** 2 for g in want.values()))
+    for key, expected in want.items():
+        error = np.linalg.norm(got[key] - expected) / max(np.linalg.norm(expected), scale)
+        assert error < tol, f"{key[0].name}/{key[1]}: relative error {error:.2e}"
+    return want

@@ -152,3 +152,27 @@ def fit(model, x, y, batch_size, epochs):
         history["loss"].append(loss_sum / len(x))
         history["accuracy"].append(correct / (len(x) * units))
     return history
+
+
+def check_trains_as_reference(make_model, x, y, device):
+    """Two copies of make_model()'s model with the same weights, one trained by fit through its plan and one
+    here (SGD with momentum, logits, 2 epochs of batches of 4, in order), end with the same losses,
+    accuracies and weights; the first weight moved, so they are not two untouched copies. The planned model."""
+    import gputrain as gt
+
+    gt.utils.set_random_seed(5)
+    planned, reference = make_model(), make_model()
+    for model in (planned, reference):
+        model.compile(gt.optimizers.SGD(0.05, momentum=0.9), gt.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"], device=device)
+    reference.set_weights(planned.get_weights())
+    initial = planned.get_weights()[0].copy()
+    history = planned.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+    expected = fit(reference, x, y, batch_size=4, epochs=2)
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-5)
+    np.testing.assert_allclose(history["accuracy"], expected["accuracy"])
+    for got, want in zip(planned.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+    assert not np.allclose(planned.get_weights()[0], initial)
+    return planned
+

@@ -79,15 +79,8 @@ def test_prelu_gradients_equal_finite_differences(device):
                                               device=device)
     x = rng.standard_normal((3, 4, 5, 2)).astype(np.float32)
     labels = rng.integers(0, 4, 3)
-    loss, got = graph_reference.plan_gradients(model, x, labels, device)
-    params = {layer: {n: t.numpy().astype(np.float64) for n, t in layer.params.items()} for layer in model.layers}
-    assert loss == pytest.approx(graph_reference.loss(model, x, labels, params), rel=1e-5)
-    want = graph_reference.gradients(model, x, labels)
-    assert set(got) == set(want)
-    for key, expected in want.items():
-        assert np.linalg.norm(expected) > 0, key
-        error = np.linalg.norm(got[key] - expected) / np.linalg.norm(expected)
-        assert error < TOL, f"{key[0].name}/{key[1]}: relative error {error:.2e}"
+    want = graph_reference.check_plan_gradients(model, x, labels, device, TOL)
+    assert all(np.linalg.norm(g) > 0 for g in want.values())  # every gradient checked is one that moves
 
 
 def test_prelu_alpha_trains_saves_and_freezes(tmp_path, device, rng):
