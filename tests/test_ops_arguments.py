@@ -124,6 +124,7 @@ def _valid_calls():
         "softmax_cross_entropy": dict(labels=np.array([0, 2]), logits=f(2, 3), class_weight=f(3), ignore_index=2,
                                       reduction="sum"),
         "binary_cross_entropy": dict(target=f(2, 3), output=f(2, 3), from_logits=False),
+        "point_loss": dict(name="huber", y_true=f(2, 3), y_pred=f(2, 3), param=0.5),
         "batch_norm": dict(x=f(3, 2), gamma=f(2), beta=f(2), moving_mean=f(2), moving_var=f(2), training=True,
                            momentum=0.9, epsilon=1e-3),
         "batch_norm_grad": dict(dy=f(3, 2), x=f(3, 2), gamma=f(2), mean=f(2), var=f(2), epsilon=1e-3),
@@ -140,7 +141,7 @@ def _valid_calls():
 PUBLIC_OPS = sorted(name for name, value in vars(gt.ops).items()
                     if callable(value) and not name.startswith("_")
                     and getattr(value, "__module__", "") == gt.ops.__name__)
-STRING_ARGUMENTS = {"padding", "activation", "reduction"}  # a wrong name is a ValueError from dispatch
+STRING_ARGUMENTS = {"padding", "activation", "reduction", "name"}  # a wrong name is a ValueError from dispatch
 NONE_MEANS_DEFAULT = {("batch_norm_grad", "gamma")}  # no default, but None means 1 as in batch_norm
 
 

@@ -8,6 +8,7 @@
 
 #include "core/activations.h"
 #include "core/errors.h"
+#include "core/point_losses.h"
 #include "core/nn_ops.h"
 #include "bindings/py_args.h"
 #include "bindings/py_tensor.h"
@@ -378,6 +379,8 @@ void bind_nn_ops(py::module_& m) {
     return py::make_tuple(call.result(r.loss), call.result(r.grad));
   }, arg("target"), arg("input"), arg("from_logits"), arg("device") = "cpu");
 
+  m.def("point_loss_names", [] { return std::vector<std::string>(std::begin(kPointLossNames), std::end(kPointLossNames)); },
+        "The element-wise losses' names (core/point_losses.h), in their list's order.");
   m.def("point_loss", [](const std::string& name, py::object target, py::object input, double param,
                          const std::string& device) {
     OpCall call(device, {target, input});

@@ -134,10 +134,14 @@ void bind_train_plan(py::module_& m) {
            }, arg("size"), arg("input") = -1)
       .def("add_input", &TrainPlan::add_input, arg("sample_shape"))
       .def("add_loss", [](TrainPlan& p, const std::string& loss, bool fuse_activation, int64_t output, double weight,
-                          const std::vector<std::string>& metrics, double param) {
-             p.add_loss(plan_loss(loss, param), fuse_activation, output, weight, plan_metrics(metrics));
+                          const std::vector<std::string>& metrics, double param,
+                          const std::optional<Tensor>& class_weight) {
+             PlanLossSpec spec = plan_loss(loss, param);
+             spec.class_weight = optional(class_weight);
+             p.add_loss(spec, fuse_activation, output, weight, plan_metrics(metrics));
            }, arg("loss"), arg("fuse_activation"), arg("output") = -1, arg("weight") = 1.0,
-           arg("metrics") = std::vector<std::string>{"accuracy"}, arg("param") = 0.0)
+           arg("metrics") = std::vector<std::string>{"accuracy"}, arg("param") = 0.0,
+           arg("class_weight") = py::none())
       .def("set_outputs", &TrainPlan::set_outputs, arg("values"))
       .def("add_weight_penalty", &TrainPlan::add_weight_penalty, arg("param"), arg("l1"), arg("l2"))
       .def("add_activity_penalty", &TrainPlan::add_activity_penalty, arg("value"), arg("l1"), arg("l2"))

@@ -331,6 +331,16 @@ void TrainPlan::add_loss(const PlanLossSpec& spec, bool fuse_activation, int64_t
   term.output = output;
   term.weight = static_cast<float>(weight);
   term.metrics = metrics;
+  if (spec.class_weight.defined()) {
+    if (loss != PlanLoss::SparseCategorical)
+      throw ValueError("class_weight: supported with sparse or categorical cross-entropy computed from logits "
+                       "(an output without softmax, or with the softmax the loss takes over) so far");
+    ops::check_float_on("class_weight", spec.class_weight, p.device);
+    if (spec.class_weight.shape() != Shape{out.dim(1)})
+      throw ValueError("class_weight: expected one weight per class (" + std::to_string(out.dim(1)) + "), got " +
+                       shape_str(spec.class_weight.shape()));
+    term.class_weight = spec.class_weight;
+  }
   if (sparse) {
     if (out.ndim() != 2) throw ValueError("sparse categorical cross-entropy: expected outputs (batch, classes), got " +
                                           shape_str(out.shape()));
@@ -606,8 +616,21 @@ void TrainPlan::loss() {
     const bool sparse = term.kind == PlanLoss::SparseCategorical || term.kind == PlanLoss::SparseCategoricalProbabilities;
     switch (term.kind) {
       case PlanLoss::SparseCategorical:
-        kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(),
-                                       ptr(term.value), ptr(term.grad), p.ws());
+        if (term.class_weight.defined()) {  // Keras: Σ w[label]·l / batch (not PyTorch's / Σ w)
+          kernels::CrossEntropyOptions options;
+          options.class_weight = cptr(term.class_weight);
+          options.reduction = GT_REDUCTION_SUM;
+          kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(),
+                                         ptr(term.value), ptr(term.grad), p.ws(), options);
+          const float per_row = 1.0f / static_cast<float>(rows);
+          kernels::strided_copy(p.device, "class_weight", flat_copy(out.numel(), per_row, false), cptr(term.grad),
+                                ptr(term.grad));
+          kernels::strided_copy(p.device, "class_weight", flat_copy(1, per_row, false), cptr(term.value),
+                                ptr(term.value));
+        } else {
+          kernels::softmax_cross_entropy(p.device, rows, classes, cptr(out), term.labels.data<int32_t>(),
+                                         ptr(term.value), ptr(term.grad), p.ws());
+        }
         break;
       case PlanLoss::SparseCategoricalProbabilities:
         sparse_cross_entropy_on_probabilities(p, term);

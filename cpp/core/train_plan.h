@@ -46,6 +46,9 @@ struct PlanLossSpec {
   PlanLoss kind = PlanLoss::SparseCategorical;
   int point = -1;
   double param = 0.0;
+  // Keras's class_weight for sparse labels (SparseCategorical only): float32 (classes,) on the plan's
+  // device; the loss becomes Σ w[label_i]·l_i / batch and its gradient likewise. Undefined: none.
+  Tensor class_weight;
 };
 
 // What a loss term counts on its output besides its loss (Keras's metrics): correct predictions

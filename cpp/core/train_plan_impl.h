@@ -92,6 +92,7 @@ struct TrainPlan::Impl {
     std::vector<PlanMetric> metrics;
     size_t first_sum = 0;  // where its sums start: the loss, then one per metric
     Tensor labels, value, grad;
+    Tensor class_weight;   // PlanLossSpec's, or undefined
     Tensor metric_values;  // this step's mean of each element-wise metric
     int grad_slot = -1;  // where grad is among the output's gradients (see gradient_slot)
   };

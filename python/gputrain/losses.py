@@ -37,10 +37,11 @@ class Loss:
         evaluate starts, so a mismatch is reported once, naming y's shape."""
 
     def add_to_plan(self, plan, activation, output_shape: tuple, output: int = -1, weight: float = 1.0,
-                    metrics=("accuracy",)) -> None:
+                    metrics=("accuracy",), class_weight=None) -> None:
         """Adds this loss on the plan's value `output`, whose layer ends in `activation` (None where the
         loss may not take it over), weighted by `weight`, with the plan's `metrics` ("accuracy" or an
-        element-wise loss's name) on the same output."""
+        element-wise loss's name) on the same output; `class_weight`: fit's (the trainer has checked that
+        this loss takes it)."""
         raise NotImplementedError(type(self).__name__)
 
     def units_per_sample(self, output_shape: tuple) -> int:
@@ -83,13 +84,15 @@ class SparseCategoricalCrossentropy(Loss):
             y_pred = np.log(np.clip(_host(y_pred), _EPSILON, 1.0 - _EPSILON)).astype(np.float32)
         return ops.softmax_cross_entropy(labels, _host(y_pred))[0]
 
-    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",)):
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",),
+                    class_weight=None):
         if self.from_logits:
-            plan.add_loss("sparse_categorical", False, output, weight, list(metrics))
+            plan.add_loss("sparse_categorical", False, output, weight, list(metrics), class_weight=class_weight)
         elif activation == "softmax" and len(output_shape) == 1:
-            plan.add_loss("sparse_categorical", True, output, weight, list(metrics))
+            plan.add_loss("sparse_categorical", True, output, weight, list(metrics), class_weight=class_weight)
         else:  # probabilities that no softmax of the model produced
-            plan.add_loss("sparse_categorical_probabilities", False, output, weight, list(metrics))
+            plan.add_loss("sparse_categorical_probabilities", False, output, weight, list(metrics),
+                          class_weight=class_weight)
 
 
 class CategoricalCrossentropy(SparseCategoricalCrossentropy):
@@ -134,7 +137,8 @@ class BinaryCrossentropy(_TargetsLikeOutputs):
         y_pred = _host(y_pred)
         return ops.binary_cross_entropy(self.labels(_host(y_true)).reshape(y_pred.shape), y_pred, self.from_logits)[0]
 
-    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",)):
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=("accuracy",),
+                    class_weight=None):
         if self.from_logits:
             plan.add_loss("binary_logits", False, output, weight, list(metrics))
         else:
@@ -155,7 +159,7 @@ class _PointLoss(_TargetsLikeOutputs):
         y_pred = _host(y_pred)
         return ops.point_loss(self.name, self.labels(_host(y_true)).reshape(y_pred.shape), y_pred, self.param())[0]
 
-    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=()):
+    def add_to_plan(self, plan, activation, output_shape, output=-1, weight=1.0, metrics=(), class_weight=None):
         plan.add_loss(self.name, False, output, weight, list(metrics), self.param())
 
     def get_config(self) -> dict:

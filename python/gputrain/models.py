@@ -75,6 +75,7 @@ class Model(Trainer):
         self.loss_weights = None
         self.metrics: list = []
         self.targets: list = []  # compile's view of each output (gputrain/targets.py)
+        self._class_weight = None  # the running fit's class weights (a device tensor), or None
         self.built = False
         self.stop_training = False
         self.history = None

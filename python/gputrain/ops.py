@@ -505,9 +505,12 @@ def point_loss(name: str, y_true, y_pred, param: float = 0.0, device: str | None
     "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "huber", "log_cosh", "poisson"):
     the mean over every element of y_pred against y_true (one shape), and its gradient; `param` is
     Huber's delta."""
-    args = _Args(name if isinstance(name, str) else "point_loss")
+    args = _Args("point_loss")
+    names = _core.point_loss_names()
     if not isinstance(name, str):
         raise args.error("name", "a loss's name", name)
+    if name not in names:
+        raise ValueError(f"name: expected one of {', '.join(names)}, got {name!r}")
     y_true, y_pred = args.array(y_true, "y_true"), args.array(y_pred, "y_pred")
     loss, grad = _core.point_loss(name, y_true, y_pred, args.real(param, "param"), _device(device, y_true, y_pred))
     return _loss(loss), grad

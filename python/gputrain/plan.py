@@ -49,7 +49,8 @@ def build(model, batch: int, key, kind: str = "train") -> "_core._TrainPlan":
             # The loss may take over the output's activation only where nothing else reads its output.
             kept = read[i] or getattr(model._output_layers()[i], "activity_regularizer", None) is not None
             target.loss.add_to_plan(plan, None if kept else activations[i], target.shape, outputs[i],
-                                    target.weight, [m.kernel for m in target.metrics])
+                                    target.weight, [m.kernel for m in target.metrics],
+                                    model._class_weight if kind == "train" else None)
     plan.set_outputs(outputs)
     if kind == "train":
         index = {layer: i for i, layer in enumerate(model.layers)}

@@ -47,7 +47,7 @@ def _verbosity(verbose) -> int:
 
 
 # Keras's fit arguments gputrain does not take yet, with what a call passes when it does not use them.
-_FIT_NOT_YET = {"class_weight": None, "sample_weight": None, "steps_per_epoch": None, "validation_steps": None,
+_FIT_NOT_YET = {"sample_weight": None, "steps_per_epoch": None, "validation_steps": None,
                 "validation_batch_size": None, "validation_freq": 1}
 
 
@@ -153,6 +153,9 @@ class Trainer:
         if frozen != getattr(self, "_plans_frozen", frozen):
             self._forget_plans()
         self._plans_frozen = frozen
+        if self._class_weight is not getattr(self, "_plans_class_weight", None):
+            self._plans.clear()  # training plans hold the class weights of the fit that built them
+        self._plans_class_weight = self._class_weight
         plans = self._plans if kind == "train" else self._inference_plans[kind]
         plan = plans.get(batch)
         if plan is None:
@@ -221,11 +224,13 @@ class Trainer:
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose=1,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, callbacks=None,
-            initial_epoch: int = 0, resume: bool = False, **not_yet):
+            initial_epoch: int = 0, resume: bool = False, class_weight=None, **not_yet):
         """Trains and returns a History. resume=True continues from the newest checkpoint of this model
         (its name and architecture) that its ModelCheckpoint finds (one saving every epoch to the
         platform's persistent folder is added if none is given): weights, optimizer state, epochs
-        completed and the samples of the epoch in progress, with the same shuffling."""
+        completed and the samples of the epoch in progress, with the same shuffling. class_weight
+        ({class index: weight}, sparse or categorical cross-entropy) weighs each sample's loss by its
+        class's weight, as Keras's."""
         _refuse_unsupported("fit", not_yet)
         if self.optimizer is None:
             raise ValueError("fit: compile the model first")
@@ -282,12 +287,34 @@ class Trainer:
             return history
         if self.training_state["seed"] is None:
             self.training_state["seed"] = int(initializers.generator().integers(0, 2**31))
+        self._class_weight = self._class_weight_tensor(class_weight)
         try:
             self._epochs(x, y, batch_size, initial_epoch, epochs, start_sample, shuffle, verbose, callbacks,
                          checkpoints, history, validation_data)
         finally:
             self._before_save = None  # also when training was interrupted: a later save records nothing stale
+            self._class_weight = None
         return history
+
+    def _class_weight_tensor(self, class_weight):
+        """fit's class_weight as one weight per class on the device (1 for a class it leaves out), checked."""
+        if class_weight is None:
+            return None
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight: expected a dict {{class index: weight}}, got {type(class_weight).__name__}")
+        if len(self.targets) != 1:
+            raise NotSupportedError("class_weight: supported for models of one output (as in Keras 3)")
+        target = self.targets[0]
+        if not isinstance(target.loss, losses.SparseCategoricalCrossentropy):
+            raise NotSupportedError(f"class_weight with {target.loss.name} is not supported yet; it works with "
+                                    f"sparse and categorical cross-entropy")
+        classes = target.shape[-1]
+        weights = np.ones(classes, np.float32)
+        for key, value in class_weight.items():
+            if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes:
+                raise ValueError(f"class_weight: {key!r} is not a class index of the model's {classes} outputs")
+            weights[int(key)] = checks.number(value, f"class_weight[{key}]", low=0.0)
+        return _tensor(weights, device=self.device)
 
     def _check_finite(self, xs: list, ys: list, prefix: str) -> None:
         """Every input and target array free of NaN and Inf (named as the user gave them)."""
