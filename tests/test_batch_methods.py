@@ -67,3 +67,14 @@ def test_evaluate_returns_a_dict_and_calls_test_callbacks_also_in_fit_validation
     assert events[0] == "test_begin" and events[-1] == ("test_end", ["accuracy", "loss"])
     with pytest.raises(TypeError, match="callbacks: expected gputrain callbacks"):
         model.evaluate(x, y, callbacks=[print])
+
+
+def test_validation_freq_validates_every_n_epochs_or_the_epochs_listed():
+    x, y = _data()
+    for freq, validated in ((2, [1, 3]), ([1, 4], [0, 3])):
+        history = _compiled().fit(x, y, epochs=4, verbose=0, validation_split=0.25, validation_freq=freq)
+        # Keras's History has a value for the epochs that validated (keyed by position, as lists)
+        assert len(history.history["val_loss"]) == len(validated)
+        assert len(history.history["loss"]) == 4
+    with pytest.raises(ValueError, match="validation_freq"):
+        _compiled().fit(x, y, epochs=1, verbose=0, validation_freq=0)

@@ -78,7 +78,7 @@ def test_keras_names_gputrain_lacks_say_so_and_name_what_it_has():
     x, y = np.zeros((4, 3), np.float32), np.zeros((4, 2), np.float32)
     with pytest.raises(NotSupportedError, match="class_weight with mean_squared_error is not supported yet"):
         model.fit(x, y, verbose=0, class_weight={0: 2.0})
-    for argument in ({"sample_weight": np.ones(4)}, {"steps_per_epoch": 2}, {"validation_freq": 2}):
+    for argument in ({"sample_weight": np.ones(4)}, {"steps_per_epoch": 2}, {"validation_steps": 2}):
         with pytest.raises(NotSupportedError, match=f"fit: {next(iter(argument))} is not supported yet"):
             model.fit(x, y, verbose=0, **argument)
     model.fit(x, y, verbose=0, class_weight=None, validation_freq=1)  # Keras's defaults are fine

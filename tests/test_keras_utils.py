@@ -1,6 +1,6 @@
 """Small Keras conveniences as Keras has them: gt.utils.to_categorical and normalize (shapes, dtypes, the
 trailing axis of 1, labels that do not fit refused instead of wrapped) and a layer's weights,
-trainable_weights, non_trainable_weights and get_weights."""
+trainable_weights, non_trainable_weights, get_weights and set_weights."""
 import numpy as np
 import pytest
 
@@ -65,3 +65,22 @@ def test_a_sequential_model_without_an_input_shape_builds_on_its_first_data():
     assert called(np.zeros((2, 7), np.float32)).shape == (2, 3)  # model(x) builds it too
     with pytest.raises(ValueError, match="the input shape is unknown"):
         gt.Sequential([gt.layers.Dense(3)]).summary()
+
+
+def test_layer_set_weights_reaches_the_models_next_step():
+    gt.utils.set_random_seed(0)
+    dense = gt.layers.Dense(2, name="d")
+    model = gt.Sequential([gt.Input((3,)), dense])
+    model.compile("sgd", "mse", device="cpu")
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    before = model.predict(x)  # the predict plan exists now
+    kernel, bias = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([1.0, -1.0], np.float32)
+    dense.set_weights([kernel, bias])
+    np.testing.assert_allclose(model.predict(x), x @ kernel + bias, rtol=1e-6)
+    assert not np.allclose(before, x @ kernel + bias)
+    with pytest.raises(ValueError, match=r"set_weights: d/kernel has shape \(3, 2\), got \(2, 3\)"):
+        dense.set_weights([kernel.T, bias])
+    with pytest.raises(ValueError, match="set_weights: d has 2 weights, got 1 arrays"):
+        dense.set_weights([kernel])
+    with pytest.raises(TypeError, match="trainable: expected True or False"):
+        dense.trainable = "no"

@@ -48,18 +48,20 @@ class History(Callback):
     def __init__(self):
         self.history: dict[str, list] = {}
         self.epoch: list[int] = []
+        self._recorded: set = set()  # the keys on_epoch_end recorded for the latest epoch
 
     def on_epoch_end(self, epoch, logs=None):
         # Called before the other callbacks' on_epoch_end, so a checkpoint they save holds this epoch's.
         self.epoch.append(epoch)
+        self._recorded = set(logs or {})
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(value)
 
     def record_late(self, logs) -> None:
         """The values callbacks added to the epoch's logs after History recorded them."""
         for key, value in (logs or {}).items():
-            if len(self.history.setdefault(key, [])) < len(self.epoch):
-                self.history[key].append(value)
+            if key not in self._recorded:
+                self.history.setdefault(key, []).append(value)
 
 
 class ModelCheckpoint(Callback):

@@ -100,7 +100,7 @@ class Layer:
             raise TypeError(f"name: expected a string, got {type(name).__name__}")
         self.input_shape = _shape(input_shape, "input_shape") if input_shape is not None else None
         self.params: dict = {}          # name -> Tensor, in Keras's weight order
-        self.trainable = True           # False: frozen (training leaves its weights alone)
+        self._trainable = True          # False: frozen (training leaves its weights alone)
         self._trainable_names: tuple = ()
         self.output_shape = None
         self.built = False
@@ -115,6 +115,18 @@ class Layer:
             nesting.check_training_argument(self, training)
             return symbolic.call(self, inputs)
         return eager.call_layer(self, inputs, checks.flag(bool(training), "training"))
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value) -> None:
+        """Freezes (False) or unfreezes the layer; a model's next step builds its plans anew."""
+        value = checks.flag(value, "trainable")
+        if value != self._trainable:
+            self._trainable = value
+            nesting.changed()
 
     @property
     def trainable_names(self) -> tuple:
@@ -192,6 +204,23 @@ class Layer:
 
     def get_weights(self) -> list:
         return [t.numpy() for t in self.params.values()]
+
+    def set_weights(self, weights) -> None:
+        """New values for the layer's weights (NumPy arrays in get_weights' order and shapes), on its
+        device; models holding the layer train and predict with them from their next step."""
+        if not self.built:
+            raise ValueError(f"set_weights: {self.name} is not built yet; build its model first")
+        weights = list(weights)
+        if len(weights) != len(self.params):
+            raise ValueError(f"set_weights: {self.name} has {len(self.params)} weights, got {len(weights)} arrays")
+        values = {}
+        for (name, old), value in zip(self.params.items(), weights):
+            value = np.asarray(value, np.float32)
+            if value.shape != tuple(old.shape):
+                raise ValueError(f"set_weights: {self.name}/{name} has shape {tuple(old.shape)}, got {value.shape}")
+            values[name] = _tensor(value, device=self.device)
+        self.params.update(values)
+        nesting.changed()
 
     def get_config(self) -> dict:
         return {"name": self.name}

@@ -42,6 +42,19 @@ class NestedParams(MutableMapping):
         return sum(len(layer.params) for layer in self.model.layers)
 
 
+_version = 0  # counts changes that plans cannot follow: a layer frozen or unfrozen, weights replaced
+
+
+def changed() -> None:
+    """A layer was frozen or unfrozen, or its weights replaced: models build their plans anew."""
+    global _version
+    _version += 1
+
+
+def version() -> int:
+    return _version
+
+
 def trainable_names(model) -> tuple:
     """The nested model's trainable weights in the order its layers' nodes enter a plan (the order of the
     plan's parameters, and so of the optimizer's slots)."""

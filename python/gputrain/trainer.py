@@ -48,7 +48,17 @@ def _verbosity(verbose) -> int:
 
 # Keras's fit arguments gputrain does not take yet, with what a call passes when it does not use them.
 _FIT_NOT_YET = {"sample_weight": None, "steps_per_epoch": None, "validation_steps": None,
-                "validation_batch_size": None, "validation_freq": 1}
+                "validation_batch_size": None}
+
+
+def _validation_epochs(freq):
+    """Keras's validation_freq as a test of the epoch (from 0): every `freq` epochs, or the epochs (from 1)
+    a list names."""
+    if isinstance(freq, (list, tuple, set, range)):
+        epochs = {checks.count(e, "validation_freq", 1) for e in freq}
+        return lambda epoch: epoch + 1 in epochs
+    freq = checks.count(freq, "validation_freq", 1)
+    return lambda epoch: (epoch + 1) % freq == 0
 
 
 def _refuse_unsupported(method: str, given: dict) -> None:
@@ -148,11 +158,11 @@ class Trainer:
 
     def _plan(self, kind: str, batch: int):
         """The plan of `kind` ("train", "evaluate", "predict") for batches of `batch`, built on first use,
-        and anew once layers were frozen or unfrozen (Keras asks for a compile then; gputrain notices)."""
-        frozen = tuple(not layer.trainable for layer in nesting.leaf_layers(self))
-        if frozen != getattr(self, "_plans_frozen", frozen):
+        and anew once layers were frozen or unfrozen or a layer's weights replaced (Keras asks for a
+        compile after freezing; gputrain notices)."""
+        if nesting.version() != getattr(self, "_plans_version", None):
             self._forget_plans()
-        self._plans_frozen = frozen
+            self._plans_version = nesting.version()
         if self._class_weight is not getattr(self, "_plans_class_weight", None):
             self._plans.clear()  # training plans hold the class weights of the fit that built them
         self._plans_class_weight = self._class_weight
@@ -224,14 +234,16 @@ class Trainer:
 
     def fit(self, x=None, y=None, batch_size: int = 32, epochs: int = 1, verbose=1,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, callbacks=None,
-            initial_epoch: int = 0, resume: bool = False, class_weight=None, **not_yet):
+            initial_epoch: int = 0, resume: bool = False, class_weight=None, validation_freq=1, **not_yet):
         """Trains and returns a History. resume=True continues from the newest checkpoint of this model
         (its name and architecture) that its ModelCheckpoint finds (one saving every epoch to the
         platform's persistent folder is added if none is given): weights, optimizer state, epochs
         completed and the samples of the epoch in progress, with the same shuffling. class_weight
         ({class index: weight}, sparse or categorical cross-entropy) weighs each sample's loss by its
-        class's weight, as Keras's."""
+        class's weight, as Keras's. validation_freq: validate every that many epochs, or after the epochs
+        (numbered from 1) in a list."""
         _refuse_unsupported("fit", not_yet)
+        validates = _validation_epochs(validation_freq)
         if self.optimizer is None:
             raise ValueError("fit: compile the model first")
         self._build_for(x)
@@ -290,7 +302,7 @@ class Trainer:
         self._class_weight = self._class_weight_tensor(class_weight)
         try:
             self._epochs(x, y, batch_size, initial_epoch, epochs, start_sample, shuffle, verbose, callbacks,
-                         checkpoints, history, validation_data)
+                         checkpoints, history, validation_data, validates)
         finally:
             self._before_save = None  # also when training was interrupted: a later save records nothing stale
             self._class_weight = None
@@ -346,7 +358,7 @@ class Trainer:
         return epochs, done
 
     def _epochs(self, x, y, batch_size, initial_epoch, epochs, start_sample, shuffle, verbose, callbacks,
-                checkpoints, history, validation_data):
+                checkpoints, history, validation_data, validates=lambda epoch: True):
         seed = self.training_state["seed"]
         self.stop_training = False
         labels = self._labels()
@@ -428,7 +440,7 @@ class Trainer:
                 logs = carried.merged(plan_metrics.read(seen), seen)
             if diverged_after is None and "loss" in logs and not math.isfinite(logs["loss"]):
                 diverged_after = last_finite
-            if validation_data is not None and diverged_after is None:
+            if validation_data is not None and diverged_after is None and validates(epoch):
                 val_logs = self._evaluate_arrays(*validation_data, batch_size, 0, callbacks)
                 logs.update({f"val_{name}": value for name, value in val_logs.items()})
             bar.finish(step, logs)
