@@ -84,3 +84,15 @@ def test_layer_set_weights_reaches_the_models_next_step():
         dense.set_weights([kernel])
     with pytest.raises(TypeError, match="trainable: expected True or False"):
         dense.trainable = "no"
+
+
+def test_progbar_shows_means_over_the_steps(capsys):
+    bar = gt.utils.Progbar(4, stateful_metrics=["lr"])
+    for step in range(1, 5):
+        bar.update(step, [("loss", float(step)), ("lr", 0.1 * step)])
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("4/4 [") and "loss: 2.5000" in line and "lr: 0.4000" in line
+    bar = gt.utils.Progbar(6)
+    bar.add(2, [("loss", 1.0)])
+    bar.add(4, [("loss", 4.0)])  # two steps at 1, four at 4: mean 3
+    assert "loss: 3.0000" in capsys.readouterr().out

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 import time
 
+from . import checks
+
 
 def _format_value(value: float) -> str:
     return f"{value:.4f}" if abs(value) > 1e-3 or value == 0 else f"{value:.4e}"
@@ -143,3 +145,38 @@ class ProgressBar:
         else:
             self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class Progbar:
+    """keras.utils.Progbar, for your own loops: update(current, values) with values as (name, value) pairs,
+    shown as their means over the steps so far (stateful_metrics as last given), add(n, values); drawn by
+    ProgressBar, as fit's bar (which sets its own redraw rate: interval and unit_name are taken, as Keras's
+    arguments, and not used)."""
+
+    def __init__(self, target: int, width: int = 20, verbose: int = 1, interval: float = 0.05,
+                 stateful_metrics=None, unit_name: str = "step"):
+        self.target = checks.count(target, "target", 1)
+        self._bar = ProgressBar(self.target, verbose=verbose)
+        self._bar.width = checks.count(width, "width", 1)
+        self._stateful = set(stateful_metrics or ())
+        self._sums: dict = {}
+        self._seen_so_far = 0
+
+    def update(self, current: int, values=None, finalize=None) -> None:
+        steps = current - self._seen_so_far
+        for name, value in values or []:
+            value = float(value)
+            if name in self._stateful:
+                self._sums[name] = [value, 1]
+            else:
+                total, count = self._sums.get(name, [0.0, 0])
+                self._sums[name] = [total + value * max(steps, 1), count + max(steps, 1)]
+        self._seen_so_far = current
+        means = {name: total / count for name, (total, count) in self._sums.items()}
+        if finalize if finalize is not None else current >= self.target:
+            self._bar.finish(current, means)
+        else:
+            self._bar.update(current, means)
+
+    def add(self, n: int, values=None) -> None:
+        self.update(self._seen_so_far + n, values)
