@@ -121,3 +121,20 @@ def test_early_stopping_baseline_and_start_from_epoch():
         callbacks.EarlyStopping(mode="up")
     with pytest.warns(RuntimeWarning, match="'val_loss' is not in the logs, which have loss, accuracy"):
         _model().fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.EarlyStopping()])
+
+
+def test_model_checkpoint_can_save_the_weights_alone(tmp_path):
+    x, y = _problem()
+    model = _model()
+    path = tmp_path / "w-{epoch:02d}.safetensors"
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.ModelCheckpoint(path, save_weights_only=True)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w-01.safetensors", "w-02.safetensors"]
+    with pytest.raises(ValueError, match="holds weights only"):
+        gt.models.load_model(tmp_path / "w-02.safetensors")
+    other = _model()
+    other.load_weights(tmp_path / "w-02.safetensors")
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="saves weights only, which cannot resume a fit"):
+        model.fit(x, y, epochs=1, verbose=0, resume=True,
+                  callbacks=[callbacks.ModelCheckpoint(tmp_path / "w.safetensors", save_weights_only=True)])

@@ -74,13 +74,15 @@ class ModelCheckpoint(Callback):
     of the layers and their settings) keeps different models of one user apart in that shared folder.
     save_freq: "epoch", or a number of training steps. every_minutes: also save when this many minutes
     have passed since the last save. save_best_only: at epoch ends, save only when `monitor` improved.
+    save_weights_only: the weights alone (as model.save_weights; such files cannot resume a fit).
 
     Nothing good is lost: weights holding NaN or Inf are never saved, and a file this fit neither wrote
     nor resumed from, which holds a model trained further than this one, is renamed aside (the new name
     is printed) instead of being overwritten. `last_path` is the file last saved, or resumed from."""
 
     def __init__(self, filepath=None, save_freq="epoch", every_minutes: float | None = None,
-                 save_best_only: bool = False, monitor: str = "val_loss", mode: str = "auto", verbose: int = 0):
+                 save_best_only: bool = False, monitor: str = "val_loss", mode: str = "auto", verbose: int = 0,
+                 save_weights_only: bool = False):
         if save_freq != "epoch":
             save_freq = checks.count(save_freq, "save_freq", 1)
         if every_minutes is not None:
@@ -92,6 +94,7 @@ class ModelCheckpoint(Callback):
         self.save_freq = save_freq
         self.every_minutes = every_minutes
         self.save_best_only = bool(save_best_only)
+        self.save_weights_only = checks.flag(save_weights_only, "save_weights_only")
         self.monitor = monitor
         self.verbose = verbose
         self._best = None
@@ -148,7 +151,11 @@ class ModelCheckpoint(Callback):
             kept = saving.keep_aside_if_further(path, self.model.optimizer.iterations)
             if kept is not None:
                 print(f"{path} held a model trained further than this one: kept as {kept}")
-        if not saving.save_model(self.model, path, finite_only=True):
+        if self.save_weights_only:
+            saved = saving.save_weights(self.model, path, finite_only=True)
+        else:
+            saved = saving.save_model(self.model, path, finite_only=True)
+        if not saved:
             if not self._warned_nonfinite:
                 self._warned_nonfinite = True
                 print(f"not saved to {path}: the weights hold NaN or Inf")

@@ -120,9 +120,14 @@ def keep_aside_if_further(path: Path, iterations: int) -> Path | None:
     return target
 
 
-def save_weights(model, path) -> None:
+def save_weights(model, path, finite_only: bool = False) -> bool:
+    """Writes the weights alone (see save_model for finite_only); whether it wrote them."""
     model.build()
-    safetensors_io.save_file(path, _weight_tensors(model), {"gputrain": json.dumps({"format": FORMAT})})
+    tensors = _weight_tensors(model)
+    if finite_only and not all(np.isfinite(t).all() for t in tensors.values()):
+        return False
+    safetensors_io.save_file(path, tensors, {"gputrain": json.dumps({"format": FORMAT})})
+    return True
 
 
 # ---- reading -------------------------------------------------------------------------------------

@@ -269,6 +269,9 @@ class Trainer:
             raise ValueError("x: no samples to train on")
         callbacks = self._callbacks(callbacks)
         checkpoints = [c for c in callbacks if isinstance(c, callbacks_module.ModelCheckpoint)]
+        if resume and checkpoints and checkpoints[0].save_weights_only:
+            raise ValueError("resume: the ModelCheckpoint saves weights only, which cannot resume a fit (no optimizer "
+                             "state or progress); use one without save_weights_only")
         if resume and not checkpoints:
             checkpoints = [callbacks_module.ModelCheckpoint()]
             callbacks.append(checkpoints[0])
