@@ -269,7 +269,8 @@ class Model(Trainer):
                 raise ValueError(f"set_weights: {layer.name}/{name} has shape {layer.params[name].shape}, "
                                  f"got {value.shape}")
             layer.params[name] = _tensor(value, device=self.device)
-        nesting.changed()  # every model holding these layers builds its plans anew
+        self._forget_plans()
+        nesting.changed()  # and every other model holding these layers builds its plans anew
 
     # ---- saving ----
     def get_config(self) -> dict:
