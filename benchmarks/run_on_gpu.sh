@@ -71,7 +71,9 @@ sanitize() {
   step "compute-sanitizer: memcheck, then racecheck"
   { cd /tmp || exit
     timeout "$(limit 120)" compute-sanitizer --tool memcheck --error-exitcode 97 python3 -m pytest -q -x \
-      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root"/tests/test_{train_graph,one_executor,functional_gradients}.py -k cuda | tail -15
+      -p no:cacheprovider "$root"/tests/test_ops_*.py "$root"/tests/test_{train_graph,one_executor,functional_gradients}.py \
+      "$root"/tests/test_layer_{prelu,permute,upsampling_bilinear,conv2d_groups}.py \
+      "$root"/tests/test_{losses_elementwise,regularizers,class_weight,multiple_outputs}.py -k cuda | tail -15
     echo "memcheck exit status: ${PIPESTATUS[0]} (0: clean, 97: errors found, 124: out of time)"
     timeout "$(limit 120)" compute-sanitizer --tool racecheck --error-exitcode 97 python3 -m pytest -q -x \
       -p no:cacheprovider "$root"/tests/test_ops_{conv,dense,pool,loss,batch_norm,activation}.py -k cuda | tail -15
