@@ -68,7 +68,7 @@ def test_keras_names_gputrain_lacks_say_so_and_name_what_it_has():
     from gputrain.unsupported import NotSupportedError
     for module, name, has in ((keras.optimizers, "AdamW", "SGD, Adam and RMSprop"),
                               (keras.callbacks, "TensorBoard", "ModelCheckpoint"),
-                              (keras.losses, "Hinge", "MeanSquaredError"), (keras.metrics, "AUC", "metrics by name"),
+                              (keras.losses, "Hinge", "MeanSquaredError"), (keras.metrics, "AUC", "metric names in compile"),
                               (keras.layers, "LSTM", "Conv2D"), (keras.preprocessing, "timeseries_dataset", "arrays")):
         with pytest.raises(NotImplementedError, match=f"{name} is not supported yet; gputrain has .*{has}"):
             getattr(module, name)

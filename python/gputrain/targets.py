@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import losses
+from . import losses, metrics as metrics_module
 
 # Metric names: accuracies (and the labels each needs: None for any), means of an element-wise loss, and
 # square roots of such a mean over the epoch.
@@ -28,10 +28,12 @@ _ROOTS = {"rmse": "mean_squared_error", "root_mean_squared_error": "mean_squared
 class Metric:
     """One metric of an output: `name` as compile was given it (the logs' key), `kernel` what the plan
     computes ("accuracy", or an element-wise loss's name, whose mean it sums), `root` whether the epoch's
-    value is the square root of that mean (rmse)."""
+    value is the square root of that mean (rmse). A metric object's own name is not kept by checkpoints:
+    the model loads with the metric under its class's name."""
 
-    def __init__(self, name: str, kernel: str, root: bool = False):
+    def __init__(self, name: str, kernel: str, root: bool = False, spec: str | None = None):
         self.name, self.kernel, self.root = name, kernel, root
+        self.spec = spec or name  # the metric name compile takes to make it again (a checkpoint stores it)
 
 
 def _labels_kind(loss) -> str:
@@ -40,9 +42,27 @@ def _labels_kind(loss) -> str:
     return "sparse" if isinstance(loss, losses.SparseCategoricalCrossentropy) else "targets"
 
 
+def _metric_object(metric, loss) -> Metric:
+    """A gt.metrics object in compile: its name in the logs, its kernel, checked against the loss."""
+    if metric.kernel is None:
+        raise ValueError(f"metrics: {type(metric).__name__} aggregates values you give it; compile takes metrics "
+                         f"of the model's outputs")
+    if loss is None:
+        raise ValueError(f"metrics: {metric.name!r} is given for an output without a loss; gputrain computes "
+                         f"metrics beside an output's loss")
+    kind = _labels_kind(loss)
+    needed = metric.labels if metric.kernel == "accuracy" else "targets"
+    if needed is not None and needed != kind:
+        raise ValueError(f"metrics: {type(metric).__name__} needs {needed} labels, but the loss {loss.name} takes "
+                         f"{kind} labels")
+    return Metric(metric.name, metric.kernel, metric.root, spec=type(metric).default_name)
+
+
 def _metric(name, loss) -> Metric:
+    if isinstance(name, metrics_module.Metric):
+        return _metric_object(name, loss)
     if not isinstance(name, str):
-        raise ValueError(f"metrics: expected metric names, got {name!r} (metric objects are not supported yet)")
+        raise ValueError(f"metrics: expected metric names or gt.metrics objects, got {name!r}")
     if name not in _ACCURACIES and name not in _MEANS and name not in _ROOTS:
         raise ValueError(f"metrics: {name!r} is not supported; gputrain has {', '.join([*_ACCURACIES, *_MEANS, *_ROOTS])}")
     if loss is None:
@@ -91,8 +111,8 @@ def _per_output(value, names: list, what: str, single_ok) -> list:
 
 
 def _metrics(entry, loss) -> list:
-    """One output's metrics: a name or a list of names."""
-    names = [] if entry is None else [entry] if isinstance(entry, str) else list(entry)
+    """One output's metrics: a name or metric object, or a list of them."""
+    names = [] if entry is None else [entry] if isinstance(entry, (str, metrics_module.Metric)) else list(entry)
     return [_metric(name, loss) for name in names]
 
 

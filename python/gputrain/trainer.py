@@ -114,10 +114,10 @@ class Trainer:
         self.optimizer = optimizers.get(optimizer)
         self.targets = targets
         if len(targets) == 1:
-            self.loss, self.metrics, self.loss_weights = targets[0].loss, [m.name for m in targets[0].metrics], None
+            self.loss, self.metrics, self.loss_weights = targets[0].loss, [m.spec for m in targets[0].metrics], None
         else:
             self.loss = [t.loss for t in targets]
-            self.metrics = [[m.name for m in t.metrics] for t in targets]
+            self.metrics = [[m.spec for m in t.metrics] for t in targets]
             self.loss_weights = [t.weight for t in targets]
         if len(targets) == 1 and loss_weights is not None:
             self.loss_weights = [targets[0].weight]
