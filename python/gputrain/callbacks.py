@@ -65,7 +65,8 @@ class History(Callback):
 
 
 class ModelCheckpoint(Callback):
-    """Saves the whole model (weights, optimizer state, training progress) with an atomic write.
+    """Saves the whole model (weights, optimizer state, training progress) with an atomic write; a
+    filepath ending in .keras (or .weights.h5 with save_weights_only) writes Keras 3's format.
 
     filepath: where to save; may hold Keras placeholders such as {epoch:02d} or {val_loss:.3f}. None
     (the default) saves `<model name>-<architecture key>.safetensors` in the platform's persistent folder
@@ -95,6 +96,9 @@ class ModelCheckpoint(Callback):
         self.every_minutes = every_minutes
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = checks.flag(save_weights_only, "save_weights_only")
+        if str(filepath or "").endswith(".h5") and not self.save_weights_only:
+            raise ValueError(f"filepath {filepath}: a whole model is saved as .keras (Keras 3's format) or "
+                             f".safetensors (gputrain's); .h5 holds weights alone (save_weights_only=True)")
         self.monitor = monitor
         self.verbose = verbose
         self._best = None

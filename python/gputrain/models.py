@@ -295,14 +295,17 @@ class Model(Trainer):
                 "outputs": [ref(t) for t in self._graph.outputs]}
 
     def save(self, path, include_optimizer: bool = True) -> None:
-        """Architecture, weights, optimizer state and training progress in one safetensors file, written
-        to a temporary name and renamed, so a killed process leaves the previous file."""
+        """Architecture, weights, optimizer state and training progress in one safetensors file, or with a
+        .keras name in Keras 3's format; written to a temporary name and renamed, so a killed process
+        leaves the previous file."""
         saving.save_model(self, path, include_optimizer)
 
     def save_weights(self, path) -> None:
+        """The weights alone: Keras 3's HDF5 layout for a .h5 name (.weights.h5), else safetensors."""
         saving.save_weights(self, path)
 
     def load_weights(self, path) -> None:
+        """Weights saved by save_weights, or by Keras 3 (.weights.h5, or the weights of a .keras file)."""
         saving.load_weights(self, path)
 
 
@@ -318,28 +321,37 @@ def _shape_text(shape) -> str:
 def from_config(config: dict) -> Model:
     """The functional model a Model.get_config() describes (new layers, connected as they were)."""
     made = [nesting.layer_from_entry(l) for l in config["layers"]]
-    outputs: dict = {}
+    return graph_from_layers(made, [l.get("inbound_nodes", []) for l in config["layers"]], config["inputs"],
+                             config["outputs"], config["name"])
+
+
+def graph_from_layers(made: list, calls_of: list, inputs: list, outputs: list, name) -> Model:
+    """A functional model of new layers `made`, layer i called as `calls_of[i]` says (each call: the
+    [layer index, call index, tensor index] of what it reads); `inputs` and `outputs` refer likewise."""
+    values: dict = {}
     for i, layer in enumerate(made):
         if isinstance(layer, layers_module.InputLayer):
-            outputs[(i, 0)] = layer.output
+            values[(i, 0)] = layer.output
     pending = list(range(len(made)))
     while pending:  # a layer's calls once what they read exists (the listed order is by depth)
         progressed = False
         for i in list(pending):
-            entry = config["layers"][i]
-            calls = entry.get("inbound_nodes", [])
-            if all((r[0], r[1]) in outputs for call in calls for r in call):
+            calls = calls_of[i]
+            if all((r[0], r[1]) in values for call in calls for r in call):
                 for n, call in enumerate(calls):
-                    ins = [outputs[(r[0], r[1])] for r in call]
-                    outputs[(i, n)] = made[i](ins if made[i].takes_list else ins[0])
+                    ins = [values[(r[0], r[1])] for r in call]
+                    values[(i, n)] = made[i](ins if made[i].takes_list else ins[0])
                 pending.remove(i)
                 progressed = True
         if not progressed:
             raise ValueError("the layers' connections do not form a graph from the inputs")
-    pick = [outputs[(r[0], r[1])] for r in config["outputs"]]
-    picked_inputs = [outputs[(r[0], r[1])] for r in config["inputs"]]
+    try:
+        pick = [values[(r[0], r[1])] for r in outputs]
+        picked_inputs = [values[(r[0], r[1])] for r in inputs]
+    except KeyError as exc:
+        raise ValueError(f"the model's inputs or outputs name a call {exc} that does not exist") from None
     return Model(picked_inputs if len(picked_inputs) > 1 else picked_inputs[0],
-                 pick if len(pick) > 1 else pick[0], name=config["name"])
+                 pick if len(pick) > 1 else pick[0], name=name)
 
 
 class Sequential(Model):

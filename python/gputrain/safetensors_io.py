@@ -70,15 +70,26 @@ def save_file(path, tensors: dict[str, np.ndarray], metadata: dict[str, str] | N
     metadata[CHECKSUM_KEY] = json.dumps(digests, separators=(",", ":"))
     encoded = json.dumps({"__metadata__": metadata, **header}, separators=(",", ":")).encode()
     encoded += b" " * (-len(encoded) % 8)  # keeps the data 8-byte aligned, as the format recommends
+
+    def write(f) -> None:
+        f.write(len(encoded).to_bytes(8, "little"))
+        f.write(encoded)
+        for array in arrays:
+            f.write(_bytes_of(array))
+
+    write_atomically(path, write)
+
+
+def write_atomically(path, write) -> None:
+    """Calls write(binary file) on a temporary beside `path` and renames it to `path` once it is on disk:
+    a process killed meanwhile leaves the previous file whole (and a temporary the next write removes)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path.parent)  # before writing: the orphans may be what fills the disk
     fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(len(encoded).to_bytes(8, "little"))
-            f.write(encoded)
-            for array in arrays:
-                f.write(_bytes_of(array))
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import losses, nesting, optimizers, safetensors_io
+from . import keras_files, losses, nesting, optimizers, safetensors_io
 from .checkpoint_format import FORMAT, LEGACY_FORMAT, check_optimizer_slots, check_tensors, read_info, safe_name
 from .tensor import tensor as _tensor
 
@@ -81,7 +81,12 @@ def model_info(model, include_optimizer: bool = True) -> dict:
 def save_model(model, path, include_optimizer: bool = True, finite_only: bool = False) -> bool:
     """Writes the model atomically (the previous file stays whole if the process is killed). With
     finite_only, weights holding NaN or Inf are not written (False is returned): a checkpoint taken during
-    training must never replace good weights with a diverged model's."""
+    training must never replace good weights with a diverged model's. A .keras name: Keras 3's format."""
+    if keras_files.is_keras_file(path):
+        return keras_files.save_keras(model, path, include_optimizer, finite_only)
+    if keras_files.is_h5_file(path):
+        raise ValueError(f"{path}: Keras 2's whole-model .h5 format is not supported; save to a .keras file "
+                         f"(Keras 3's format) or a .safetensors file (gputrain's)")
     model.build()
     if getattr(model, "_before_save", None):
         model._before_save()  # fit brings the progress it records up to date
@@ -104,8 +109,11 @@ def keep_aside_if_further(path: Path, iterations: int) -> Path | None:
     if not path.exists():
         return None
     try:
-        info = read_info(path)
-        theirs = (info.get("compile") or {}).get("optimizer", {}).get("iterations", 0)
+        if keras_files.is_keras_file(path):
+            theirs = keras_files.saved_iterations(path)
+        else:
+            info = read_info(path)
+            theirs = (info.get("compile") or {}).get("optimizer", {}).get("iterations", 0)
         if theirs <= iterations:
             return None
     except (ValueError, OSError):
@@ -121,7 +129,10 @@ def keep_aside_if_further(path: Path, iterations: int) -> Path | None:
 
 
 def save_weights(model, path, finite_only: bool = False) -> bool:
-    """Writes the weights alone (see save_model for finite_only); whether it wrote them."""
+    """Writes the weights alone (see save_model for finite_only), in Keras 3's HDF5 layout for a .h5 name
+    (.weights.h5); whether it wrote them."""
+    if keras_files.is_h5_file(path):
+        return keras_files.save_weights_h5(model, path, finite_only)
     model.build()
     tensors = _weight_tensors(model)
     if finite_only and not all(np.isfinite(t).all() for t in tensors.values()):
@@ -189,6 +200,10 @@ def progress(state: dict, samples: int, batch_size: int) -> tuple[int, int]:
 
 
 def load_weights(model, path) -> None:
+    """Weights saved by save_weights, or Keras 3's (.weights.h5, or the weights of a .keras file)."""
+    if keras_files.is_h5_file(path) or keras_files.is_keras_file(path):
+        keras_files.load_weights_h5(model, path)
+        return
     model.build()
     _, entries = safetensors_io.load_header(path)
     check_tensors(path, entries, _param_shapes(model))
@@ -210,9 +225,12 @@ def _check_declared_shapes(model, path) -> None:
 
 def load_model(path, device: str | None = None):
     """The model saved by `model.save(path)`: architecture, weights, and (if it was compiled) its
-    optimizer with its state, the loss, the metrics, and the training progress."""
+    optimizer with its state, the loss, the metrics, and the training progress; or a Keras 3 .keras file's
+    model (keras_files.load_keras)."""
     from . import models
 
+    if keras_files.is_keras_file(path):
+        return keras_files.load_keras(path, device)
     info = read_info(path)
     if "model" not in info:
         raise ValueError(f"{path}: holds weights only; build the model and call load_weights")

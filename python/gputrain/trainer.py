@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from . import _core, callbacks as callbacks_module, checks, initializers, losses, optimizers
-from . import nesting, plan as plan_module, saving, session, targets as targets_module
+from . import keras_files, nesting, plan as plan_module, saving, session, targets as targets_module
 from ._backends import resolve_device
 from .feed import BatchFeed
 from .progress import ProgressBar
@@ -272,6 +272,9 @@ class Trainer:
         if resume and checkpoints and checkpoints[0].save_weights_only:
             raise ValueError("resume: the ModelCheckpoint saves weights only, which cannot resume a fit (no optimizer "
                              "state or progress); use one without save_weights_only")
+        if resume and checkpoints and keras_files.is_keras_file(checkpoints[0].filepath or ""):
+            raise ValueError("resume: the ModelCheckpoint writes Keras .keras files, which do not record where a "
+                             "fit stopped; resume from gputrain's checkpoints (a .safetensors filepath, or none)")
         if resume and not checkpoints:
             checkpoints = [callbacks_module.ModelCheckpoint()]
             callbacks.append(checkpoints[0])
