@@ -207,10 +207,10 @@ def test_a_setting_gputrain_cannot_honour_is_named(tmp_path):
 
 
 def test_an_optimizer_gputrain_lacks_loads_the_model_uncompiled(tmp_path):
-    def adamw(config):
-        config["compile_config"]["optimizer"]["class_name"] = "AdamW"
-    with pytest.warns(RuntimeWarning, match="AdamW.*loaded uncompiled"):
-        model = gt.saving.load_model(_rewritten(tmp_path, "sequential_cnn", adamw))
+    def ftrl(config):
+        config["compile_config"]["optimizer"]["class_name"] = "Ftrl"
+    with pytest.warns(RuntimeWarning, match="Ftrl.*loaded uncompiled"):
+        model = gt.saving.load_model(_rewritten(tmp_path, "sequential_cnn", ftrl))
     assert model.optimizer is None
     data, expected = _expected("sequential_cnn")
     np.testing.assert_allclose(_outputs(model, data["probe"])[0], expected[0], rtol=1e-5, atol=1e-6)
@@ -283,3 +283,72 @@ def test_a_checkpoint_never_replaces_a_keras_file_trained_further(tmp_path):
     kept = [p for p in tmp_path.iterdir() if ".kept-" in p.name]
     assert len(kept) == 1
     assert gt.saving.load_model(kept[0]).optimizer.iterations == 8
+
+
+# ---- optimizers: Keras's update rules and options, and their state in its files ----------------------
+
+OPTIMIZER_STEMS = sorted(p.stem[len("optimizer_"):] for p in HERE.glob("optimizer_*.keras"))
+
+
+def _optimizer_case(stem):
+    data = np.load(HERE / f"optimizer_{stem}.npz")
+    model = gt.saving.load_model(HERE / f"optimizer_{stem}.keras")
+    return data, model
+
+
+def test_every_optimizer_fixture_is_there():
+    assert len(OPTIMIZER_STEMS) == 12
+
+
+@pytest.mark.parametrize("stem", OPTIMIZER_STEMS)
+def test_an_optimizer_takes_kerass_steps(stem, device):
+    """From the same weights and batches, five steps of the optimizer as Keras configured it (read from
+    its file) land where Keras's five steps did."""
+    data, loaded = _optimizer_case(stem)
+    model = gt.Sequential([gt.Input((6,)), gt.layers.Dense(8, activation="relu"), gt.layers.Dense(3)])
+    model.compile(gt.optimizers.from_config(loaded.optimizer.name, loaded.optimizer.get_config()),
+                  gt.losses.SparseCategoricalCrossentropy(from_logits=True), device=device)
+    model.set_weights([data[f"start_{i}"] for i in range(4)])
+    for step in range(5):
+        model.train_on_batch(data["batches_x"][step], data["batches_y"][step])
+    for i, got in enumerate(model.get_weights()):
+        np.testing.assert_allclose(got, data[f"after_{i}"], rtol=2e-4, atol=2e-6, err_msg=f"weight {i}")
+
+
+@pytest.mark.parametrize("stem", OPTIMIZER_STEMS)
+def test_an_optimizer_continues_from_kerass_file(stem):
+    data, model = _optimizer_case(stem)
+    assert model.optimizer.iterations == 4
+    model.train_on_batch(data["batches_x"][4], data["batches_y"][4])
+    for i, got in enumerate(model.get_weights()):
+        np.testing.assert_allclose(got, data[f"after_{i}"], rtol=2e-4, atol=2e-6, err_msg=f"weight {i}")
+
+
+KERAS_CONTINUES = r'''
+import sys, numpy as np, keras
+folder, fixtures = sys.argv[1], sys.argv[2]
+for stem in sys.argv[3:]:
+    model = keras.saving.load_model(f"{folder}/{stem}.keras")
+    data = np.load(f"{fixtures}/optimizer_{stem}.npz")
+    model.train_on_batch(data["batches_x"][4], data["batches_y"][4])
+    np.savez(f"{folder}/{stem}_keras.npz", *model.get_weights())
+'''
+
+
+def test_keras_continues_training_from_the_optimizer_state_gputrain_writes(tmp_path):
+    python = _keras_python()
+    if python is None:
+        pytest.skip("Keras 3 is not installed here (set GPUTRAIN_KERAS_PYTHON to an interpreter that has it)")
+    for stem in OPTIMIZER_STEMS:
+        _, model = _optimizer_case(stem)
+        model.save(tmp_path / f"{stem}.keras")
+    env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "torch")}
+    result = subprocess.run([python, "-c", KERAS_CONTINUES, str(tmp_path), str(HERE), *OPTIMIZER_STEMS],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for stem in OPTIMIZER_STEMS:
+        data = np.load(HERE / f"optimizer_{stem}.npz")
+        keras_side = np.load(tmp_path / f"{stem}_keras.npz")
+        for i in range(4):
+            np.testing.assert_allclose(keras_side[f"arr_{i}"], data[f"after_{i}"], rtol=2e-4, atol=2e-6,
+                                       err_msg=f"{stem}, weight {i}")

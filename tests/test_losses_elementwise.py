@@ -37,7 +37,7 @@ def _plan_loss(device, name, predictions, targets, param=0.0, metrics=()):
     kernel = gt.tensor(predictions.astype(np.float32), device=device)
     plan.add_dense(kernel, None, None)
     plan.add_loss(name, False, -1, 1.0, list(metrics), param)
-    plan.set_sgd(0.0, False, [])
+    plan.set_optimizer("sgd", {}, [[], [], []])
     plan.step(gt.tensor(np.eye(k, dtype=np.float32), device=device),
               gt.tensor(targets.astype(np.float32), device=device), 1, 0.0)
     sums = plan.metrics()

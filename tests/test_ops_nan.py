@@ -299,7 +299,7 @@ def test_training_step_accuracy_counts_numpys_argmax(device):
     plan = gt._core._TrainPlan(device, 4, [3], graphs=False)
     plan.add_activation("linear")  # the outputs are the inputs (a dense layer would spread each NaN)
     plan.add_loss("sparse_categorical", False)
-    plan.set_sgd(0.0, False, [])
+    plan.set_optimizer("sgd", {}, [[], [], []])
     plan.step(gt.tensor(outputs, device=device), gt.tensor(labels, device=device), 1, 0.0)
     loss_sum, hits, _ = plan.metrics()  # one loss term, then the (absent) penalties
     assert np.isnan(loss_sum)

@@ -87,15 +87,15 @@ def test_training_plans_check_hyper_parameters_as_the_ops_do(device):
         p.add_loss("sparse_categorical", False)
         return p
     with pytest.raises(ValueError, match=r"^momentum: expected a number in \[0"):
-        plan().set_sgd(5.0, False, [])
+        plan().set_optimizer("sgd", {"momentum": 5.0}, [[], [], []])
     with pytest.raises(ValueError, match=r"^beta_1: expected a number in \[0"):
-        plan().set_adam(1.5, 0.999, 1e-7, [], [])
+        plan().set_optimizer("adam", {"beta_1": 1.5}, [[], [], []])
     with pytest.raises(ValueError, match=r"^epsilon: expected a finite float32 number"):
-        plan().set_rmsprop(0.9, 0.0, 1e39, False, [], [], [])
+        plan().set_optimizer("rmsprop", {"epsilon": 1e39}, [[], [], []])
     with pytest.raises(ValueError, match=r"^rate: expected a number in \[0, 1\)"):
         gt._core._TrainPlan(device, 2, [3], graphs=False).add_dropout(1.0, 0)
     p = plan()
-    p.set_sgd(0.0, False, [])
+    p.set_optimizer("sgd", {}, [[], [], []])
     x = gt.tensor(np.ones((2, 3), np.float32), device=device)
     y = gt.tensor(np.zeros(2, np.int32), device=device)
     with pytest.raises(ValueError, match=r"^learning_rate: expected a finite float32 number"):

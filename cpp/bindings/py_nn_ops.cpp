@@ -8,6 +8,7 @@
 
 #include "core/activations.h"
 #include "core/errors.h"
+#include "core/optimizer_params.h"
 #include "core/point_losses.h"
 #include "core/nn_ops.h"
 #include "bindings/py_args.h"
@@ -425,6 +426,8 @@ void bind_nn_ops(py::module_& m) {
     return py::make_tuple(call.result(g.dx), call.result(g.dgamma), call.result(g.dbeta));
   }, arg("dy"), arg("x"), arg("gamma"), arg("mean"), arg("var"), arg("epsilon"), arg("device") = "cpu");
 
+  m.def("nadam_momentum_product", &ops::nadam_momentum_product, arg("beta_1"), arg("step"),
+        "Nadam's momentum product after `step` updates, as Keras's Nadam keeps it.");
   m.def("sgd_update", [](py::object param, py::object grad, py::object velocity, double lr,
                          double momentum, bool nesterov, const std::string& device) {
     OpCall call(device, {param, grad, velocity});

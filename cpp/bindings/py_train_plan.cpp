@@ -145,10 +145,7 @@ void bind_train_plan(py::module_& m) {
       .def("set_outputs", &TrainPlan::set_outputs, arg("values"))
       .def("add_weight_penalty", &TrainPlan::add_weight_penalty, arg("param"), arg("l1"), arg("l2"))
       .def("add_activity_penalty", &TrainPlan::add_activity_penalty, arg("value"), arg("l1"), arg("l2"))
-      .def("set_sgd", &TrainPlan::set_sgd, arg("momentum"), arg("nesterov"), arg("velocities"))
-      .def("set_adam", &TrainPlan::set_adam, arg("beta_1"), arg("beta_2"), arg("epsilon"), arg("m"), arg("v"))
-      .def("set_rmsprop", &TrainPlan::set_rmsprop, arg("rho"), arg("momentum"), arg("epsilon"), arg("centered"),
-           arg("velocities"), arg("momentum_buffers"), arg("average_grads"))
+      .def("set_optimizer", &TrainPlan::set_optimizer, arg("name"), arg("hyper"), arg("slots"))
       // x and y: a tensor (a plan of one input, one loss) or a list of them, one per input or loss.
       .def("step", [](TrainPlan& p, const py::object& x, const py::object& y, int64_t iteration, double lr) {
              const std::vector<Tensor> xs = tensors(x), ys = tensors(y);

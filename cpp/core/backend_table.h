@@ -33,7 +33,9 @@ enum GtStatus {
 //    and prelu_backward_f32, resize_bilinear2d_forward_f32 and _backward_f32 (GtResize2d);
 //    log_softmax_forward_f32 and _backward_f32; softmax_cross_entropy_f32 takes class weights,
 //    ignore_index and a reduction; GtWindow2d carries count_include_pad.
-#define GT_BACKEND_ABI_VERSION 12
+// 13: optimizer_update_f32 (every optimizer with Keras's weight decay and clipping, GtOptimizerParams);
+//    GtStepScalars carries the optimizers' per-step factors.
+#define GT_BACKEND_ABI_VERSION 13
 #define GT_BACKEND_CAPSULE_NAME "gputrain.backend_table"
 
 // Which of a device's two streams an event or a wait applies to. Kernels and synchronous copies run on

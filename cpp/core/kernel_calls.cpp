@@ -335,6 +335,12 @@ void rmsprop_update(const Device& device, int64_t n, float* param, const float* 
          momentum_buffer, average_grad, p);
 }
 
+void optimizer_update(const Device& device, int64_t n, float* param, const float* grad, float* s0, float* s1,
+                      float* s2, const GtOptimizerParams& p) {
+  if (n == 0) return;
+  launch(device, "optimizer_update", &GtBackendTable::optimizer_update_f32, n, param, grad, s0, s1, s2, p);
+}
+
 void fill_zero(const Device& device, void* ptr, size_t nbytes) {
   if (nbytes == 0) return;
   launch(device, "fill_zero", &GtBackendTable::fill_zero, ptr, nbytes);

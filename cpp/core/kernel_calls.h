@@ -170,6 +170,8 @@ void adam_update(const Device& device, int64_t n, float* param, const float* gra
                  const GtAdamParams& p);
 void rmsprop_update(const Device& device, int64_t n, float* param, const float* grad, float* velocity,
                     float* momentum_buffer, float* average_grad, const GtRmspropParams& p);
+void optimizer_update(const Device& device, int64_t n, float* param, const float* grad, float* s0, float* s1,
+                      float* s2, const GtOptimizerParams& p);
 
 // Fills nbytes at ptr with zero bytes.
 void fill_zero(const Device& device, void* ptr, size_t nbytes);

@@ -255,4 +255,10 @@ GT_OP(int, log_softmax_forward_f32, (int device, int64_t outer, int64_t cols, in
 GT_OP(int, log_softmax_backward_f32, (int device, int64_t outer, int64_t cols, int64_t inner, const float* dy,
                                       const float* y, float* dx, void* stream))
 
+// ---- added after ABI 12 ----
+// Any optimizer's update with Keras's options (GtOptimizerParams), in place; slots the configuration does
+// not use may be null.
+GT_OP(int, optimizer_update_f32, (int device, int64_t n, float* param, const float* grad, float* s0, float* s1,
+                                  float* s2, GtOptimizerParams params, void* stream))
+
 #undef GT_OP

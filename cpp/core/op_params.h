@@ -98,6 +98,7 @@ typedef struct GtStepScalars {
   uint64_t step;        // steps the plan took before this one: dropout masks use seed + step
   float learning_rate;  // SGD, RMSprop
   float adam_alpha;     // Adam: lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) for its step t
+  float factors[3];     // optimizer_update's per-step factors (GtOptimizerParams), computed on the host
 } GtStepScalars;
 
 // Hyper-parameters of the optimizer updates (Keras semantics, see cpp/cpu/optimizer.h). With `step`
@@ -120,5 +121,38 @@ typedef struct GtRmspropParams {
   int centered;
   const GtStepScalars* step;
 } GtRmspropParams;
+
+// optimizer_update's rules (Keras 3's formulas, cpp/core/optimizer_rules.h) and the slots each keeps.
+typedef enum GtOptimizerKind {
+  GT_OPTIMIZER_SGD = 0,    // s0: momentum (when momentum > 0)
+  GT_OPTIMIZER_ADAM = 1,   // s0: m, s1: v, s2: the largest v so far (amsgrad); factors[0] = Adam's alpha
+  GT_OPTIMIZER_RMSPROP = 2,  // s0: velocity, s1: momentum (momentum > 0), s2: average gradient (centered)
+  GT_OPTIMIZER_ADAMAX = 3,   // s0: m, s1: u (the infinity norm); factors[0] = lr/(1 − β₁ᵗ)
+  GT_OPTIMIZER_ADAGRAD = 4,  // s0: the accumulated squared gradient
+  GT_OPTIMIZER_ADADELTA = 5,  // s0: accumulated squared gradient, s1: accumulated squared update
+  GT_OPTIMIZER_LION = 6,      // s0: m
+  GT_OPTIMIZER_NADAM = 7      // s0: m, s1: v; factors: the m, g and v coefficients of its step
+} GtOptimizerKind;
+
+#define GT_OPTIMIZER_NESTEROV 1
+#define GT_OPTIMIZER_CENTERED 2
+#define GT_OPTIMIZER_AMSGRAD 4
+
+// One optimizer update with Keras's options: the gradient clipped (clipvalue > 0: each element to
+// ±clipvalue; grad_sq_norm set: scaled by clipnorm/‖g‖ where ‖g‖ = √*grad_sq_norm exceeds clipnorm, the
+// norm of this weight's gradient or of all of them), then the weight decayed (p −= lr·weight_decay·p),
+// then the rule of `kind`. With `step` set (device memory), the learning rate and factors are read from
+// there, else from lr and factors.
+typedef struct GtOptimizerParams {
+  int kind;   // GtOptimizerKind
+  int flags;  // GT_OPTIMIZER_NESTEROV, _CENTERED, _AMSGRAD
+  float lr;
+  float factors[3];
+  float beta_1, beta_2, epsilon;  // Adam, Adamax, Nadam, Lion (β₁, β₂)
+  float rho, momentum;            // RMSprop, Adadelta (rho); SGD, RMSprop (momentum)
+  float weight_decay, clipvalue, clipnorm;
+  const float* grad_sq_norm;
+  const GtStepScalars* step;
+} GtOptimizerParams;
 
 }  // extern "C"

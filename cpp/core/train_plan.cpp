@@ -16,6 +16,7 @@
 #include "core/memory.h"
 #include "core/nn_checks.h"
 #include "core/ops.h"
+#include "core/optimizer_params.h"
 #include "core/plan_memory.h"
 #include "core/point_losses.h"
 #include "core/train_plan_impl.h"
@@ -429,61 +430,51 @@ void TrainPlan::set_outputs(const std::vector<int64_t>& values) {
   p.outputs = values;
 }
 
-void TrainPlan::set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities) {
+void TrainPlan::set_optimizer(const std::string& name, std::map<std::string, double> hyper,
+                              const std::vector<std::vector<Tensor>>& slots) {
   Impl& p = *impl_;
-  if (!p.training) throw ValueError("set_sgd: an inference plan has no optimizer");
-  ops::check_range("momentum", momentum, 0.0, 1.0, false);
-  if (momentum > 0.0) check_same_extent("velocities", velocities, p.params);
-  const float mom = static_cast<float>(momentum);
-  p.adam = false;
-  p.update = [&p, velocities, mom, nesterov]() {
-    const GtSgdParams params{0.0f, mom, nesterov ? 1 : 0, p.step_scalars()};
-    for (size_t i = 0; i < p.params.size(); ++i)
-      kernels::sgd_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]),
-                          mom > 0.0f ? ptr(velocities[i]) : nullptr, params);
-  };
-}
-
-void TrainPlan::set_adam(double beta_1, double beta_2, double epsilon, const std::vector<Tensor>& m,
-                         const std::vector<Tensor>& v) {
-  Impl& p = *impl_;
-  if (!p.training) throw ValueError("set_adam: an inference plan has no optimizer");
-  ops::check_range("beta_1", beta_1, 0.0, 1.0, true);
-  ops::check_range("beta_2", beta_2, 0.0, 1.0, true);
-  ops::check_range("epsilon", epsilon, 0.0, INFINITY, true);
-  check_same_extent("m", m, p.params);
-  check_same_extent("v", v, p.params);
-  p.adam = true;
-  p.beta_1 = beta_1;
-  p.beta_2 = beta_2;
-  const GtAdamParams params{0.0f, static_cast<float>(beta_1), static_cast<float>(beta_2), static_cast<float>(epsilon),
-                            p.step_scalars()};
-  p.update = [&p, m, v, params]() {
-    for (size_t i = 0; i < p.params.size(); ++i)
-      kernels::adam_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]), ptr(m[i]),
-                           ptr(v[i]), params);
-  };
-}
-
-void TrainPlan::set_rmsprop(double rho, double momentum, double epsilon, bool centered,
-                            const std::vector<Tensor>& velocities, const std::vector<Tensor>& momentum_buffers,
-                            const std::vector<Tensor>& average_grads) {
-  Impl& p = *impl_;
-  if (!p.training) throw ValueError("set_rmsprop: an inference plan has no optimizer");
-  ops::check_range("rho", rho, 0.0, 1.0, false);
-  ops::check_range("momentum", momentum, 0.0, 1.0, false);
-  ops::check_range("epsilon", epsilon, 0.0, INFINITY, true);
-  check_same_extent("velocities", velocities, p.params);
-  if (momentum > 0.0) check_same_extent("momentum_buffers", momentum_buffers, p.params);
-  if (centered) check_same_extent("average_grads", average_grads, p.params);
-  p.adam = false;
-  const GtRmspropParams params{0.0f, static_cast<float>(rho), static_cast<float>(momentum), static_cast<float>(epsilon),
-                               centered ? 1 : 0, p.step_scalars()};
-  p.update = [&p, velocities, momentum_buffers, average_grads, momentum, centered, params]() {
-    for (size_t i = 0; i < p.params.size(); ++i)
-      kernels::rmsprop_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]),
-                              ptr(velocities[i]), momentum > 0.0 ? ptr(momentum_buffers[i]) : nullptr,
-                              centered ? ptr(average_grads[i]) : nullptr, params);
+  if (!p.training) throw ValueError("set_optimizer: an inference plan has no optimizer");
+  if (p.workspace.defined()) throw ValueError("set_optimizer: the plan has run; the optimizer comes before its first step");
+  bool global = false;  // global_clipnorm: the norm of all the gradients together
+  if (const auto it = hyper.find("global_clipnorm"); it != hyper.end()) {
+    if (hyper.count("clipnorm")) throw ValueError("clipnorm and global_clipnorm: give one of them, not both");
+    hyper["clipnorm"] = it->second;
+    hyper.erase("global_clipnorm");
+    global = true;
+  }
+  GtOptimizerParams o = ops::optimizer_params(name, std::move(hyper));
+  if (o.clipnorm > 0.0f && o.clipvalue > 0.0f) throw ValueError("clipnorm and clipvalue: give one of them, not both");
+  o.step = p.step_scalars();
+  const std::array<bool, 3> keeps = ops::optimizer_slots(o);
+  if (slots.size() != 3) throw ValueError("slots: expected three lists (s0, s1, s2; empty where not kept)");
+  for (size_t k = 0; k < 3; ++k)
+    if (keeps[k]) check_same_extent(("slots[" + std::to_string(k) + "]").c_str(), slots[k], p.params);
+  p.optimizer = o;
+  p.optimizer_factors = o.kind == GT_OPTIMIZER_ADAM || o.kind == GT_OPTIMIZER_ADAMAX || o.kind == GT_OPTIMIZER_NADAM;
+  const bool clip_norm = o.clipnorm > 0.0f;
+  const size_t count = p.params.size();
+  Tensor norms;  // each gradient's squared norm, then (global) their sum
+  if (clip_norm) {
+    norms = p.buffer({static_cast<int64_t>(count + 1)});
+    p.need_workspace(kernels::weight_penalty_workspace(p.device));
+  }
+  p.update = [&p, o, slots, keeps, clip_norm, global, norms, count]() {
+    float* squares = clip_norm ? ptr(norms) : nullptr;
+    if (clip_norm) {
+      for (size_t i = 0; i < count; ++i)
+        kernels::weight_penalty(p.device, p.param_grads[i].numel(), cptr(p.param_grads[i]), 0.0f, 1.0f, 1.0f, nullptr,
+                                false, squares + i, p.ws());
+      if (global)  // Σ|x| of the (non-negative) squares: the squared norm of all the gradients
+        kernels::weight_penalty(p.device, static_cast<int64_t>(count), squares, 1.0f, 0.0f, 1.0f, nullptr, false,
+                                squares + count, p.ws());
+    }
+    for (size_t i = 0; i < count; ++i) {
+      GtOptimizerParams q = o;
+      if (clip_norm) q.grad_sq_norm = squares + (global ? count : i);
+      kernels::optimizer_update(p.device, p.params[i].numel(), ptr(p.params[i]), cptr(p.param_grads[i]),
+                                keeps[0] ? ptr(slots[0][i]) : nullptr, keeps[1] ? ptr(slots[1][i]) : nullptr,
+                                keeps[2] ? ptr(slots[2][i]) : nullptr, q);
+    }
   };
 }
 
@@ -518,8 +509,8 @@ void TrainPlan::load(const std::vector<Tensor>& xs, const std::vector<Tensor>& y
   load_inputs(xs);
   for (size_t k = 0; k < ys.size(); ++k)
     kernels::copy_device(p.device, p.losses[k].labels.raw(), ys[k].raw(), ys[k].nbytes());
-  const float alpha = p.adam ? ops::adam_params(iteration, learning_rate, p.beta_1, p.beta_2, 0.0).alpha : 0.0f;
-  const GtStepScalars scalars{p.steps, static_cast<float>(learning_rate), alpha};
+  GtStepScalars scalars{p.steps, static_cast<float>(learning_rate), 0.0f, {0.0f, 0.0f, 0.0f}};
+  if (p.optimizer_factors) ops::optimizer_step_factors(p.optimizer, iteration, learning_rate, scalars.factors);
   kernels::write_step_scalars(p.device, p.step_scalars(), scalars);
   ++p.steps;
 }
@@ -680,7 +671,7 @@ std::vector<Tensor> TrainPlan::predict(const std::vector<Tensor>& xs) {
   Impl& p = *impl_;
   load_inputs(xs);
   if (p.training) {  // dropout draws this call's masks from the plan's step count
-    kernels::write_step_scalars(p.device, p.step_scalars(), GtStepScalars{p.steps, 0.0f, 0.0f});
+    kernels::write_step_scalars(p.device, p.step_scalars(), GtStepScalars{p.steps, 0.0f, 0.0f, {0.0f, 0.0f, 0.0f}});
     ++p.steps;
   }
   for (size_t i = 0; i < p.nodes.size(); ++i) forward_node(i);

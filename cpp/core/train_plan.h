@@ -11,6 +11,7 @@
 // acyclic by construction. A value read by several nodes gets the sum of their gradients, and a
 // parameter used by several nodes (a shared layer) the sum of its uses'.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -145,12 +146,11 @@ class TrainPlan {
   void add_weight_penalty(const Tensor& param, double l1, double l2);
   void add_activity_penalty(int64_t value, double l1, double l2);
   // Optimizer state, one tensor per trainable parameter in parameters() order (the model's slots).
-  void set_sgd(double momentum, bool nesterov, const std::vector<Tensor>& velocities);
-  void set_adam(double beta_1, double beta_2, double epsilon, const std::vector<Tensor>& m,
-                const std::vector<Tensor>& v);
-  void set_rmsprop(double rho, double momentum, double epsilon, bool centered,
-                   const std::vector<Tensor>& velocities, const std::vector<Tensor>& momentum_buffers,
-                   const std::vector<Tensor>& average_grads);
+  // Any optimizer of optimizer_update (core/optimizer_params.h: name and hyper-parameters, plus
+  // global_clipnorm), with its slots s0, s1, s2 as three lists of one tensor per parameter (a list the
+  // configuration does not keep may be empty).
+  void set_optimizer(const std::string& name, std::map<std::string, double> hyper,
+                     const std::vector<std::vector<Tensor>>& slots);
 
   // One training step on xs (one (batch, sample...) tensor per input) and ys (one per loss term) on the
   // plan's device; `iteration` is the 1-based optimizer step. Sparse labels must already be known to

@@ -116,9 +116,9 @@ struct TrainPlan::Impl {
   Tensor first_nonfinite;  // int64: 1 + the step whose loss was first NaN or infinite since the reset, or 0
   std::vector<int64_t> outputs;  // what predict returns: set_outputs', else the losses' values, else the last
   uint64_t steps_at_reset = 0;
-  std::function<void()> update;  // reads the learning rate (Adam: alpha) from the step scalars
-  bool adam = false;
-  double beta_1 = 0.0, beta_2 = 0.0;  // Adam's, for its alpha
+  std::function<void()> update;  // reads the learning rate and the factors from the step scalars
+  GtOptimizerParams optimizer{};  // set_optimizer's, for its per-step factors
+  bool optimizer_factors = false;
   uint64_t steps = 0;
   Tensor scalars;  // one GtStepScalars, in the device's memory
 

@@ -361,6 +361,10 @@ int rmsprop_update_f32(int, int64_t n, float* param, const float* grad, float* v
                         p.step ? p.step->learning_rate : p.lr, p.rho, p.momentum, p.epsilon, p.centered != 0);
   });
 }
+int optimizer_update_f32(int, int64_t n, float* param, const float* grad, float* s0, float* s1, float* s2,
+                         GtOptimizerParams p, void*) {
+  return guarded([&] { cpu::optimizer_update(n, param, grad, s0, s1, s2, p); });
+}
 
 namespace {
 // Filled by name from the list: an entry without a function above, or with one of another signature,

@@ -1,59 +1,45 @@
 // Optimizer updates: one pass over parameter, gradient and state, threads over contiguous chunks.
 #include "cpu/optimizer.h"
 
-#include <cmath>
+#include "core/optimizer_rules.h"
 
 namespace gt::cpu {
 namespace {
 constexpr int64_t kParallelFrom = 1 << 15;
-}
+
+// The element's slot, or null for a slot the configuration does not keep.
+inline float* at(float* slot, int64_t i) { return slot != nullptr ? slot + i : nullptr; }
+}  // namespace
 
 void sgd_update(int64_t n, float* param, const float* grad, float* velocity, float lr, float momentum,
                 bool nesterov) {
-  if (momentum == 0.0f) {
-#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-    for (int64_t i = 0; i < n; ++i) param[i] -= lr * grad[i];
-    return;
-  }
-#pragma omp parallel for simd schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = momentum * velocity[i] - lr * grad[i];
-    velocity[i] = v;
-    param[i] += nesterov ? momentum * v - lr * grad[i] : v;
-  }
+#pragma omp parallel for schedule(static) if (n > kParallelFrom)
+  for (int64_t i = 0; i < n; ++i) rules::sgd(param[i], grad[i], at(velocity, i), lr, momentum, nesterov);
 }
 
 void adam_update(int64_t n, float* param, const float* grad, float* m, float* v, float alpha,
                  float beta_1, float beta_2, float epsilon) {
 #pragma omp parallel for schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    m[i] += (g - m[i]) * (1.0f - beta_1);
-    v[i] += (g * g - v[i]) * (1.0f - beta_2);
-    param[i] -= alpha * m[i] / (std::sqrt(v[i]) + epsilon);
-  }
+  for (int64_t i = 0; i < n; ++i) rules::adam(param[i], grad[i], m + i, v + i, nullptr, alpha, beta_1, beta_2, epsilon);
 }
 
 void rmsprop_update(int64_t n, float* param, const float* grad, float* velocity, float* momentum_buffer,
                     float* average_grad, float lr, float rho, float momentum, float epsilon,
                     bool centered) {
 #pragma omp parallel for schedule(static) if (n > kParallelFrom)
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    velocity[i] = rho * velocity[i] + (1.0f - rho) * g * g;
-    float denominator = velocity[i] + epsilon;
-    if (centered) {
-      average_grad[i] = rho * average_grad[i] + (1.0f - rho) * g;
-      denominator -= average_grad[i] * average_grad[i];
-    }
-    const float increment = lr * g / std::sqrt(denominator);
-    if (momentum > 0.0f) {
-      momentum_buffer[i] = momentum * momentum_buffer[i] + increment;
-      param[i] -= momentum_buffer[i];
-    } else {
-      param[i] -= increment;
-    }
-  }
+  for (int64_t i = 0; i < n; ++i)
+    rules::rmsprop(param[i], grad[i], velocity + i, at(momentum_buffer, i), centered ? at(average_grad, i) : nullptr,
+                   lr, rho, momentum, epsilon);
+}
+
+void optimizer_update(int64_t n, float* param, const float* grad, float* s0, float* s1, float* s2,
+                      const GtOptimizerParams& o) {
+  const float lr = o.step != nullptr ? o.step->learning_rate : o.lr;
+  const float* factors = o.step != nullptr ? o.step->factors : o.factors;
+  const float scale = rules::clip_scale(o);
+#pragma omp parallel for schedule(static) if (n > kParallelFrom)
+  for (int64_t i = 0; i < n; ++i)
+    rules::optimizer_element(o, lr, factors, scale, param[i], grad[i], at(s0, i), at(s1, i), at(s2, i));
 }
 
 }  // namespace gt::cpu

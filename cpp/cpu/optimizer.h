@@ -1,11 +1,8 @@
-// Optimizer updates on the CPU, in place, with Keras 3's formulas (g = gradient, p = parameter):
-//  SGD:     v = momentum·v − lr·g;  p += v  (Nesterov: p += momentum·v − lr·g);  momentum 0: p −= lr·g
-//  Adam:    m += (g − m)(1 − β₁);  v += (g² − v)(1 − β₂);  p −= α·m / (√v + ε),
-//           α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) (computed by dispatch, in double, from the step t)
-//  RMSprop: v = ρ·v + (1 − ρ)·g²;  centered: a = ρ·a + (1 − ρ)·g, d = v − a² + ε, else d = v + ε;
-//           inc = lr·g/√d;  momentum > 0: b = momentum·b + inc, p −= b;  else p −= inc
+// Optimizer updates on the CPU, in place, with Keras 3's formulas (core/optimizer_rules.h).
 #pragma once
 #include <cstdint>
+
+#include "core/op_params.h"
 
 namespace gt::cpu {
 
@@ -18,5 +15,8 @@ void adam_update(int64_t n, float* param, const float* grad, float* m, float* v,
 void rmsprop_update(int64_t n, float* param, const float* grad, float* velocity, float* momentum_buffer,
                     float* average_grad, float lr, float rho, float momentum, float epsilon,
                     bool centered);
+// Any optimizer with Keras's weight decay and clipping (GtOptimizerParams; its step, when set, is host memory).
+void optimizer_update(int64_t n, float* param, const float* grad, float* s0, float* s1, float* s2,
+                      const GtOptimizerParams& params);
 
 }  // namespace gt::cpu

@@ -1,6 +1,7 @@
-// Optimizer updates on the GPU, in place, one grid-stride pass over parameter, gradient and state;
-// the formulas are Keras 3's, as in cpp/cpu/optimizer.h. A training plan's learning rate (Adam: its
-// step's alpha) is read from device memory (GtStepScalars), so a replayed graph uses this step's.
+// Optimizer updates on the GPU, in place, one grid-stride pass over parameter, gradient and state; the
+// formulas are Keras 3's, shared with the CPU (core/optimizer_rules.h). A training plan's learning rate
+// and per-step factors are read from device memory (GtStepScalars), so a replayed graph uses this step's.
+#include "core/optimizer_rules.h"
 #include "gpu/check.h"
 #include "gpu/kernels.h"
 #include "gpu/launch.h"
@@ -8,33 +9,23 @@
 namespace gt::gpu {
 namespace {
 
+// The element's slot, or null for a slot the configuration does not keep.
+__device__ inline float* at(float* slot, int64_t i) { return slot != nullptr ? slot + i : nullptr; }
+
 __global__ void sgd_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
                                   float* __restrict__ velocity, GtSgdParams p) {
   if (p.step != nullptr) p.lr = p.step->learning_rate;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    if (p.momentum == 0.0f) {
-      param[i] -= p.lr * grad[i];
-    } else {
-      const float v = p.momentum * velocity[i] - p.lr * grad[i];
-      velocity[i] = v;
-      param[i] += p.nesterov ? p.momentum * v - p.lr * grad[i] : v;
-    }
-  }
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    rules::sgd(param[i], grad[i], at(velocity, i), p.lr, p.momentum, p.nesterov != 0);
 }
 
 __global__ void adam_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
                                    float* __restrict__ m, float* __restrict__ v, GtAdamParams p) {
   if (p.step != nullptr) p.alpha = p.step->adam_alpha;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const float g = grad[i];
-    const float mi = m[i] + (g - m[i]) * (1.0f - p.beta_1);
-    const float vi = v[i] + (g * g - v[i]) * (1.0f - p.beta_2);
-    m[i] = mi;
-    v[i] = vi;
-    param[i] -= p.alpha * mi / (sqrtf(vi) + p.epsilon);
-  }
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    rules::adam(param[i], grad[i], m + i, v + i, nullptr, p.alpha, p.beta_1, p.beta_2, p.epsilon);
 }
 
 __global__ void rmsprop_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
@@ -42,25 +33,21 @@ __global__ void rmsprop_update_kernel(int64_t n, float* __restrict__ param, cons
                                       float* __restrict__ average_grad, GtRmspropParams p) {
   if (p.step != nullptr) p.lr = p.step->learning_rate;
   const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
-    const float g = grad[i];
-    const float v = p.rho * velocity[i] + (1.0f - p.rho) * g * g;
-    velocity[i] = v;
-    float denominator = v + p.epsilon;
-    if (p.centered) {
-      const float a = p.rho * average_grad[i] + (1.0f - p.rho) * g;
-      average_grad[i] = a;
-      denominator -= a * a;
-    }
-    const float increment = p.lr * g / sqrtf(denominator);
-    if (p.momentum > 0.0f) {
-      const float b = p.momentum * momentum_buffer[i] + increment;
-      momentum_buffer[i] = b;
-      param[i] -= b;
-    } else {
-      param[i] -= increment;
-    }
-  }
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    rules::rmsprop(param[i], grad[i], velocity + i, at(momentum_buffer, i),
+                   p.centered ? at(average_grad, i) : nullptr, p.lr, p.rho, p.momentum, p.epsilon);
+}
+
+__global__ void optimizer_update_kernel(int64_t n, float* __restrict__ param, const float* __restrict__ grad,
+                                        float* __restrict__ s0, float* __restrict__ s1, float* __restrict__ s2,
+                                        GtOptimizerParams p) {
+  const float lr = p.step != nullptr ? p.step->learning_rate : p.lr;
+  float factors[3];
+  for (int k = 0; k < 3; ++k) factors[k] = p.step != nullptr ? p.step->factors[k] : p.factors[k];
+  const float scale = rules::clip_scale(p);
+  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
+    rules::optimizer_element(p, lr, factors, scale, param[i], grad[i], at(s0, i), at(s1, i), at(s2, i));
 }
 
 }  // namespace
@@ -92,6 +79,16 @@ int rmsprop_update_f32(int device, int64_t n, float* param, const float* grad, f
   GT_LAUNCH(rmsprop_update_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
   (n, param, grad, velocity, momentum_buffer, average_grad, params);
   GT_GPU_CHECK_LAUNCH(rmsprop_update_kernel);
+  return GT_OK;
+}
+
+int optimizer_update_f32(int device, int64_t n, float* param, const float* grad, float* s0, float* s1, float* s2,
+                         GtOptimizerParams params, void* stream) {
+  if (n <= 0) return GT_OK;
+  GT_GPU_CHECK(cudaSetDevice(device));
+  GT_LAUNCH(optimizer_update_kernel, grid_for(n), kThreads, static_cast<cudaStream_t>(stream))
+  (n, param, grad, s0, s1, s2, params);
+  GT_GPU_CHECK_LAUNCH(optimizer_update_kernel);
   return GT_OK;
 }
 

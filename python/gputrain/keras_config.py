@@ -20,12 +20,9 @@ _FIXED = {"data_format": "channels_last", "kernel_constraint": None, "bias_const
 # Settings that cannot change what a model loaded with its weights computes.
 _IGNORED = {"name", "trainable", "dtype", "renorm_clipping", "renorm_momentum", "lora_alpha",
             "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer"}
-_OPTIMIZER_FIXED = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
-                    "use_ema": False, "loss_scale_factor": None, "gradient_accumulation_steps": None,
-                    "amsgrad": False, "decay": 0.0}
-_OPTIMIZER_IGNORED = {"name", "ema_momentum", "ema_overwrite_frequency", "is_legacy_optimizer", "jit_compile"}
+_OPTIMIZER_FIXED = {"decay": 0.0}
+_OPTIMIZER_IGNORED = {"name", "is_legacy_optimizer", "jit_compile"}
 _LOSS_FIXED = {"reduction": "sum_over_batch_size", "ignore_class": None, "axis": -1, "label_smoothing": 0.0}
-_KERAS_OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "rmsprop": "RMSprop"}
 
 
 def _same(value, default) -> bool:
@@ -37,9 +34,10 @@ def _same(value, default) -> bool:
     return value == default or (value == "auto" and default == "sum_over_batch_size")
 
 
-def _arguments(cls, config: dict, what: str, fixed: dict, ignored: set) -> dict:
-    """The config's settings that `cls` takes as arguments; the others checked against `fixed`."""
-    accepted = set(inspect.signature(cls).parameters)
+def _arguments(cls, config: dict, what: str, fixed: dict, ignored: set, also_accepted=()) -> dict:
+    """The config's settings that `cls` takes as arguments (or passes on: `also_accepted`); the others
+    checked against `fixed`."""
+    accepted = set(inspect.signature(cls).parameters) | set(also_accepted)
     kwargs = {}
     for key, value in config.items():
         if key in accepted and key != "name":
@@ -210,16 +208,13 @@ def _metric_from_keras(value):
 def optimizer_from_keras(value):
     if isinstance(value, str):
         return optimizers.get(value.lower())
-    name = value["class_name"].lower()
-    if name not in _KERAS_OPTIMIZER_NAMES:
-        raise ValueError(f"optimizer {value['class_name']} is not supported by gputrain (SGD, Adam, RMSprop)")
-    cls = type(optimizers.get(name))
+    cls = type(optimizers.get(value["class_name"]))
     config = dict(value.get("config") or {})
     rate = config.get("learning_rate")
     if isinstance(rate, dict):
         config["learning_rate"] = schedules.deserialize(_plain(rate))
     return cls(**_arguments(cls, config, f"optimizer {value['class_name']}", _OPTIMIZER_FIXED,
-                            _OPTIMIZER_IGNORED))
+                            _OPTIMIZER_IGNORED, inspect.signature(optimizers.Optimizer).parameters))
 
 
 def compile_from_keras(model, compile_config: dict, source) -> bool:
@@ -343,8 +338,7 @@ def optimizer_to_keras(optimizer) -> dict:
     if isinstance(config["learning_rate"], dict):
         rate = config["learning_rate"]
         config["learning_rate"] = _serialized("keras.optimizers.schedules", rate["class_name"], rate["config"])
-    return {**_serialized("keras.optimizers", _KERAS_OPTIMIZER_NAMES[optimizer.name], config),
-            "registered_name": None}
+    return _serialized("keras.optimizers", type(optimizer).__name__, config)
 
 
 def compile_to_keras(model) -> dict | None:

@@ -76,20 +76,36 @@ def _trainable_keys(model, prefix: str = "") -> list:
     return keys
 
 
+# Slots Keras creates together, in turn per weight (Adam's m and v); any other slot is created on its own,
+# as a block over the weights (RMSprop's each, SGD's momentum, Adagrad's accumulator, Adam's v_hat).
+_CREATED_TOGETHER = {"adam": ("m", "v"), "adamax": ("m", "u"), "nadam": ("m", "v"),
+                     "adadelta": ("accumulated_grad", "accumulated_delta_var")}
+
+
+def _kept_by_keras(optimizer) -> list:
+    """The optimizer's slots that Keras keeps for its configuration (none for a momentum of 0, ...)."""
+    kind = optimizer.kind or optimizer.name
+    unused = set()
+    if kind in ("sgd", "rmsprop") and optimizer.momentum == 0:
+        unused.add("velocity" if kind == "sgd" else "momentum")
+    if kind == "rmsprop" and not optimizer.centered:
+        unused.add("average_gradient")
+    return [s for s in optimizer.slot_names if s not in unused]
+
+
+def _trailing_variables(optimizer) -> int:
+    """Variables Keras keeps after the slots: Nadam's momentum product."""
+    return 1 if optimizer.name == "nadam" else 0
+
+
 def _slot_order(optimizer, keys: list) -> list:
     """(weight key, slot) of each optimizer variable after the step count and learning rate, in the order
-    Keras creates them: Adam's two per weight in turn; SGD's momentum and RMSprop's velocities, momentums
-    and average gradients each as a block over the weights."""
-    name = optimizer.name
-    if name == "adam":
-        return [(k, s) for k in keys for s in ("m", "v")]
-    if name == "sgd":
-        return [(k, "velocity") for k in keys] if optimizer.momentum > 0 else []
-    order = [(k, "velocity") for k in keys]
-    if optimizer.momentum > 0:
-        order += [(k, "momentum") for k in keys]
-    if optimizer.centered:
-        order += [(k, "average_gradient") for k in keys]
+    Keras creates them."""
+    together = _CREATED_TOGETHER.get(optimizer.kind or optimizer.name, ())
+    order = [(k, s) for k in keys for s in together]
+    for slot in _kept_by_keras(optimizer):
+        if slot not in together:
+            order += [(k, slot) for k in keys]
     return order
 
 
@@ -116,12 +132,20 @@ def _write_weights(h5file, model, include_optimizer: bool) -> None:
         group = h5file.require_group("optimizer").require_group("vars")
         group.attrs["name"] = optimizer.name
         group.create_dataset("0", data=np.int64(optimizer.iterations))
-        group.create_dataset("1", data=np.float32(optimizer.learning_rate))
+        first = 1
+        if not callable(optimizer._learning_rate):  # a learning-rate schedule keeps no variable
+            group.create_dataset("1", data=np.float32(optimizer.learning_rate))
+            first = 2
         params = _trainable_params(model)
-        for i, (key, slot) in enumerate(_slot_order(optimizer, [k for k, _ in params])):
+        order = _slot_order(optimizer, [k for k, _ in params])
+        for i, (key, slot) in enumerate(order):
             shape = dict(params)[key].shape
             held = optimizer.slots.get(_slot_key(key), {}).get(slot)
-            group.create_dataset(str(i + 2), data=held.numpy() if held is not None else np.zeros(shape, np.float32))
+            start = optimizer.slot_initial_values.get(slot, 0.0)
+            group.create_dataset(str(i + first), data=held.numpy() if held is not None
+                                 else np.full(shape, start, np.float32))
+        if _trailing_variables(optimizer):
+            group.create_dataset(str(len(order) + first), data=np.float32(optimizer.momentum_product()))
 
 
 def _trainable_params(model) -> list:
@@ -242,11 +266,13 @@ def _read_optimizer(h5file, model, path) -> bool:
         return False
     params = _trainable_params(model)
     order = _slot_order(optimizer, [k for k, _ in params])
-    count = len(group.keys())
+    count = len(group.keys()) - _trailing_variables(optimizer)
     has_rate = count == len(order) + 2  # a learning-rate schedule keeps no variable
     if count not in (len(order) + 1, len(order) + 2):
-        warnings.warn(f"{path}: the optimizer state was not restored: the file has {count} optimizer variables, "
-                      f"{optimizer.name} over this model needs {len(order) + 2}; training starts with fresh "
+        warnings.warn(f"{path}: the optimizer state was not restored: the file has {len(group.keys())} optimizer "
+                      f"variables, "
+                      f"{optimizer.name} over this model needs {len(order) + 2 + _trailing_variables(optimizer)}; "
+                      f"training starts with fresh "
                       f"optimizer state", RuntimeWarning, stacklevel=4)
         return False
     shapes = dict(params)

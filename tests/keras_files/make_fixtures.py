@@ -80,4 +80,37 @@ transfer = keras.Model(inputs, head, name="transfer")
 transfer.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 transfer.fit(x, y, batch_size=8, epochs=1, verbose=0)
 save_with_outputs(transfer, "nested_frozen_base", x[:8], continue_on=(step_x, step_y))
+# Each optimizer configuration: a small model from fixed weights, four training steps, saved, then a fifth;
+# the batches and the weights before and after go in one .npz per configuration.
+OPTIMIZERS = {
+    "sgd_nesterov": lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    "sgd_decay_clipvalue": lambda: keras.optimizers.SGD(0.1, weight_decay=0.01, clipvalue=0.05),
+    "adam_amsgrad": lambda: keras.optimizers.Adam(0.01, amsgrad=True),
+    "adamw": lambda: keras.optimizers.AdamW(0.01, weight_decay=0.05),
+    "adam_clipnorm": lambda: keras.optimizers.Adam(0.01, clipnorm=0.1),
+    "adam_schedule": lambda: keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(0.02, 2, 0.5)),
+    "adamax": lambda: keras.optimizers.Adamax(0.02),
+    "nadam": lambda: keras.optimizers.Nadam(0.01),
+    "adagrad": lambda: keras.optimizers.Adagrad(0.1),
+    "adadelta": lambda: keras.optimizers.Adadelta(1.0),
+    "lion": lambda: keras.optimizers.Lion(0.003),
+    "rmsprop_global_clipnorm": lambda: keras.optimizers.RMSprop(0.01, global_clipnorm=0.5),
+}
+data_rng = np.random.default_rng(11)
+start = [data_rng.standard_normal((6, 8)).astype("float32") * 0.5, data_rng.standard_normal(8).astype("float32") * 0.1,
+         data_rng.standard_normal((8, 3)).astype("float32") * 0.5, data_rng.standard_normal(3).astype("float32") * 0.1]
+batches_x = data_rng.standard_normal((5, 8, 6)).astype("float32")
+batches_y = data_rng.integers(0, 3, (5, 8))
+for stem, make in OPTIMIZERS.items():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(8, activation="relu"), layers.Dense(3)],
+                             name=f"optimizer_{stem}")
+    model.set_weights(start)
+    model.compile(optimizer=make(), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for step in range(4):
+        model.train_on_batch(batches_x[step], batches_y[step])
+    model.save(f"optimizer_{stem}.keras")
+    model.train_on_batch(batches_x[4], batches_y[4])
+    np.savez(f"optimizer_{stem}.npz", batches_x=batches_x, batches_y=batches_y,
+             **{f"start_{i}": w for i, w in enumerate(start)},
+             **{f"after_{i}": w for i, w in enumerate(model.get_weights())})
 print("written with Keras", keras.__version__)
